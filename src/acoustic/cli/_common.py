@@ -1,0 +1,89 @@
+"""What every subcommand shares: error handling, warnings to stderr, JSON output, options."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+import warnings
+
+import click
+
+from .._errors import AcousticError, AcousticWarning
+
+__all__ = ["command_errors", "emit_json", "json_option", "to_jsonable"]
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+def command_errors(func):
+    """Run a command body: AcousticError -> one-line ``Error: ...`` and exit 2; warnings to stderr.
+
+    The wrapped function receives a ``warnings_out`` keyword: a list collecting the messages
+    of the :class:`AcousticWarning` s raised while it runs (for a JSON ``warnings`` field).
+    Each warning is also printed once on stderr as ``Warning: ...``.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        collected: list[str] = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AcousticWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            kwargs["warnings_out"] = collected
+            try:
+                result = func(*args, **kwargs)
+            except AcousticError as exc:
+                _flush(caught, collected)
+                click.echo(f"Error: {_one_line(exc)}", err=True)
+                sys.exit(2)
+            except (OSError, MemoryError) as exc:
+                _flush(caught, collected)
+                click.echo(f"Error: {_one_line(exc)}", err=True)
+                sys.exit(1)
+        _flush(caught, collected)
+        return result
+
+    return wrapper
+
+
+def _flush(caught, collected):
+    seen = set(collected)
+    for w in caught:
+        msg = str(w.message)
+        if issubclass(w.category, AcousticWarning) and msg not in seen:
+            collected.append(msg)
+            seen.add(msg)
+            click.echo(f"Warning: {msg}", err=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def to_jsonable(obj):
+    """Convert numpy scalars/arrays and non-finite floats (-> null) for JSON output."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        np = None
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if np is not None:
+        if isinstance(obj, np.ndarray):
+            return to_jsonable(obj.tolist())
+        if isinstance(obj, np.generic):
+            obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def emit_json(obj) -> None:
+    """Print exactly one JSON document on stdout."""
+    click.echo(json.dumps(to_jsonable(obj), indent=2))

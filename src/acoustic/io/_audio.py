@@ -1,0 +1,277 @@
+"""WAV/FLAC recordings with their JSON sidecar (``interfaces.md``, "Recordings")."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import AcousticWarning, RecordingError
+from ..recording import (
+    MAX_SAMPLE_RATE_HZ,
+    MIN_SAMPLE_RATE_HZ,
+    SENSOR_KINDS,
+    Recording,
+    parse_time,
+)
+
+__all__ = ["read_recording", "write_recording", "read_sidecar", "sidecar_path"]
+
+#: Fraction of samples at full scale above which a recording is called clipped.
+CLIP_WARN_FRACTION = 0.001
+#: Fraction of non-finite samples that may be zeroed (with a warning) instead of refusing the file.
+NONFINITE_REPAIR_FRACTION = 0.001
+_SIDECAR_KEYS = {"sensor_id", "sensor_kind", "start_time", "gain_db"}
+
+
+def sidecar_path(audio_path) -> Path:
+    """Path of the sidecar JSON that belongs to ``audio_path`` (same stem, ``.json``)."""
+    return Path(audio_path).with_suffix(".json")
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, AcousticWarning, stacklevel=3)
+
+
+def read_sidecar(path) -> dict:
+    """Read and validate the sidecar JSON of an audio file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The audio file (its sidecar is found beside it) or the sidecar itself.
+
+    Returns
+    -------
+    dict
+        Keys ``sensor_id`` (str), ``sensor_kind`` (str), ``start_time`` (datetime or None),
+        ``gain_db`` (float, dB) and ``extra`` (other keys).  Missing keys get defaults
+        and an :class:`AcousticWarning`.
+
+    Raises
+    ------
+    RecordingError
+        The sidecar is not valid JSON, not an object, or a key has the wrong type or value.
+    """
+    path = Path(path)
+    side = path if path.suffix.lower() == ".json" else sidecar_path(path)
+    audio_name = path.name
+    meta: dict = {}
+    if side.exists():
+        try:
+            raw = side.read_text(encoding="utf-8")
+            meta = json.loads(raw) if raw.strip() else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RecordingError(f"{side}: sidecar is not valid JSON ({exc})") from None
+        if not isinstance(meta, dict):
+            raise RecordingError(f"{side}: sidecar must be a JSON object with sensor_id, sensor_kind, start_time, gain_db")
+    else:
+        _warn(f"{audio_name}: no sidecar {side.name}; using defaults (sensor_kind hydrophone, gain 0 dB, start time unknown)")
+
+    out: dict = {"extra": {k: v for k, v in meta.items() if k not in _SIDECAR_KEYS}}
+    missing = [k for k in ("sensor_id", "sensor_kind", "start_time", "gain_db") if k not in meta]
+    if meta and missing:
+        _warn(f"{side.name}: missing {', '.join(missing)}; defaults used")
+
+    sid = meta.get("sensor_id", path.stem)
+    if not isinstance(sid, (str, int)) or isinstance(sid, bool) or str(sid).strip() == "":
+        raise RecordingError(f"{side}: sensor_id must be a non-empty string, got {sid!r}")
+    out["sensor_id"] = str(sid)
+
+    kind = meta.get("sensor_kind", "hydrophone")
+    if kind not in SENSOR_KINDS:
+        raise RecordingError(f"{side}: sensor_kind must be one of {', '.join(SENSOR_KINDS)}, got {kind!r}")
+    out["sensor_kind"] = kind
+
+    gain = meta.get("gain_db", 0.0)
+    if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not math.isfinite(gain):
+        raise RecordingError(f"{side}: gain_db must be a finite number of dB, got {gain!r}")
+    if abs(gain) > 200:
+        raise RecordingError(f"{side}: gain_db {gain} dB is outside -200..200 dB")
+    out["gain_db"] = float(gain)
+
+    st = meta.get("start_time")
+    if st is None:
+        out["start_time"] = None
+    else:
+        try:
+            out["start_time"] = parse_time(st)
+        except ValueError as exc:
+            raise RecordingError(f"{side}: start_time {st!r} is not an ISO-8601 UTC time ({exc})") from None
+    return out
+
+
+def _wav_declared_frames(path: Path) -> tuple[int, int] | None:
+    """(declared data bytes, available data bytes) of a RIFF/WAVE file, or None if not WAV."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+                return None
+            size = path.stat().st_size
+            pos = 12
+            while pos + 8 <= size:
+                fh.seek(pos)
+                cid, clen = struct.unpack("<4sI", fh.read(8))
+                if cid == b"data":
+                    if head[:4] == b"RF64" or clen == 0xFFFFFFFF:
+                        return None
+                    return clen, size - pos - 8
+                pos += 8 + clen + (clen & 1)
+    except OSError:
+        return None
+    return None
+
+
+def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording:
+    """Read a WAV or FLAC recording and its sidecar.
+
+    Parameters
+    ----------
+    path : str or Path
+        Audio file (WAV PCM 16/24/32-bit or float, or FLAC).
+    channel : int, default 0
+        Channel of a multi-channel file to use.
+    sidecar : bool, default True
+        Read the sidecar JSON beside the file (``A.wav`` -> ``A.json``).
+
+    Returns
+    -------
+    Recording
+        Samples as float64 at full scale 1.0.
+
+    Raises
+    ------
+    RecordingError
+        Missing, empty, unreadable or silent file; sample rate outside 1-96 kHz;
+        too many NaN/Inf samples; bad channel; malformed sidecar.
+
+    Warns
+    -----
+    AcousticWarning
+        Truncated file (the readable part is used), a few NaN/Inf samples (zeroed),
+        heavy clipping, missing sidecar keys.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise RecordingError(f"{path}: file not found")
+    if path.is_dir():
+        raise RecordingError(f"{path}: is a directory, expected a WAV or FLAC file")
+    if path.stat().st_size == 0:
+        raise RecordingError(f"{path}: file is empty (0 bytes)")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+        raise RecordingError(f"{path}: not a readable WAV or FLAC file ({_short(exc)})") from None
+    if info.format not in ("WAV", "WAVEX", "FLAC", "RF64", "W64"):
+        raise RecordingError(f"{path}: format {info.format} is not supported (WAV or FLAC expected)")
+    rate = float(info.samplerate)
+    if not (MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ):
+        raise RecordingError(
+            f"{path}: sample rate {rate:g} Hz is outside the supported 1000-96000 Hz"
+        )
+    if not (0 <= channel < info.channels):
+        raise RecordingError(f"{path}: channel {channel} requested, file has {info.channels} channel(s)")
+    declared = _wav_declared_frames(path)
+    try:
+        data, _ = sf.read(str(path), dtype="float64", always_2d=True)
+    except Exception as exc:
+        raise RecordingError(f"{path}: audio data cannot be decoded ({_short(exc)})") from None
+    if declared is not None and declared[1] < declared[0]:
+        _warn(
+            f"{path.name}: file is truncated (header declares {declared[0]} data bytes, "
+            f"{declared[1]} present); using the {data.shape[0]} complete samples"
+        )
+    if data.shape[0] == 0:
+        raise RecordingError(f"{path}: file holds no audio samples")
+    x = np.ascontiguousarray(data[:, channel])
+
+    bad = ~np.isfinite(x)
+    n_bad = int(bad.sum())
+    if n_bad:
+        if n_bad > NONFINITE_REPAIR_FRACTION * x.size:
+            raise RecordingError(f"{path}: {n_bad} of {x.size} samples are NaN or Inf")
+        x = x.copy()
+        x[bad] = 0.0
+        _warn(f"{path.name}: {n_bad} NaN/Inf samples set to zero")
+    peak = float(np.max(np.abs(x)))
+    if peak == 0.0:
+        raise RecordingError(f"{path}: recording is silent (all samples are zero)")
+    if np.all(x == x[0]):
+        raise RecordingError(f"{path}: recording is constant ({x[0]:g}); no signal")
+    full_scale = 1.0 - 2.0 ** -15 if info.subtype != "FLOAT" and info.subtype != "DOUBLE" else 1.0
+    n_clip = int(np.count_nonzero(np.abs(x) >= full_scale))
+    if n_clip > CLIP_WARN_FRACTION * x.size:
+        _warn(f"{path.name}: {100.0 * n_clip / x.size:.2f} % of samples are clipped at full scale")
+
+    meta = read_sidecar(path) if sidecar else {
+        "sensor_id": path.stem, "sensor_kind": "hydrophone", "start_time": None, "gain_db": 0.0, "extra": {}
+    }
+    expect_rate = meta["extra"].get("sample_rate_hz")
+    if expect_rate is not None and (not isinstance(expect_rate, (int, float)) or abs(float(expect_rate) - rate) > 1e-6):
+        raise RecordingError(
+            f"{sidecar_path(path)}: sample_rate_hz {expect_rate!r} contradicts the audio file's {rate:g} Hz"
+        )
+    expect_n = meta["extra"].get("n_samples")
+    if expect_n is not None and expect_n != x.size and (declared is None or declared[1] >= declared[0]):
+        raise RecordingError(
+            f"{sidecar_path(path)}: n_samples {expect_n!r} contradicts the audio file's {x.size} samples"
+        )
+    return Recording(
+        samples=x,
+        sample_rate=rate,
+        sensor_id=meta["sensor_id"],
+        sensor_kind=meta["sensor_kind"],
+        start_time=meta["start_time"],
+        gain_db=meta["gain_db"],
+        source=path,
+        processing=[f"read {path.name} ({info.format}/{info.subtype}, channel {channel})"],
+        extra=meta["extra"],
+    )
+
+
+def write_recording(rec: Recording, path, *, subtype: str = "PCM_16", sidecar: bool = True) -> Path:
+    """Write a recording as WAV or FLAC (by suffix) plus its sidecar JSON.
+
+    Parameters
+    ----------
+    rec : Recording
+        The recording; samples at full scale 1.0.
+    path : str or Path
+        Output file, ``.wav`` or ``.flac``.
+    subtype : str, default "PCM_16"
+        soundfile subtype (``PCM_16``, ``PCM_24``, ``PCM_32``, ``FLOAT``).
+    sidecar : bool, default True
+        Also write ``<stem>.json``.
+
+    Returns
+    -------
+    Path
+        The audio path written.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    fmt = {".wav": "WAV", ".flac": "FLAC"}.get(path.suffix.lower())
+    if fmt is None:
+        raise RecordingError(f"{path}: output must end in .wav or .flac")
+    rate = int(round(rec.sample_rate))
+    if abs(rate - rec.sample_rate) > 1e-9:
+        raise RecordingError(f"{path}: sample rate {rec.sample_rate} Hz is not an integer; audio files need one")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), rec.samples, rate, subtype=subtype, format=fmt)
+    if sidecar:
+        meta = rec.sidecar()
+        sidecar_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

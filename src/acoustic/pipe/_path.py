@@ -1,0 +1,355 @@
+"""Pipe segments, multi-segment paths, travel times and wave-speed uncertainty.
+
+Sign convention (``interfaces.md``): ``delay_s`` is the arrival time at sensor A minus
+the arrival time at sensor B, so a leak at distance x from A gives
+``delay = 2 T(x) - T(D)`` where T is the travel time from A along the path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from .._errors import PipeError
+from ._materials import WATER, Fluid, Material, get_material
+from ._wavenumber import buried_wavenumber, wavenumber
+
+__all__ = [
+    "Soil", "SOILS", "PipeSegment", "SegmentProperties", "PipePath",
+    "MIN_WAVE_SPEED_M_S", "MAX_WAVE_SPEED_M_S", "DEFAULT_BAND_HZ",
+]
+
+#: Slowest and fastest fluid-borne wave speed accepted (m/s). Heavily aerated water can be
+#: slower, but a correlation with such a speed is not trustworthy; nothing exceeds water's ~1500 m/s.
+MIN_WAVE_SPEED_M_S = 100.0
+MAX_WAVE_SPEED_M_S = 1600.0
+#: Band used for a speed when none is given (Hz).
+DEFAULT_BAND_HZ = (100.0, 400.0)
+#: Relative standard deviation of a wave speed the user gave (measured in place).
+OVERRIDE_SPEED_REL_SD = 0.02
+
+
+@dataclasses.dataclass(frozen=True)
+class Soil:
+    """Surrounding medium: dilatational and shear speeds (m/s), density (kg/m^3)."""
+
+    dilatational_m_s: float
+    shear_m_s: float
+    density_kg_m3: float
+
+
+#: Soil presets: the UK test site (sandy) and a stiffer soil (``physics.md`` 1.3); ``none`` is in vacuo.
+SOILS: dict[str, Soil | None] = {
+    "sandy": Soil(200.0, 100.0, 2000.0),
+    "stiff": Soil(1000.0, 150.0, 2000.0),
+    "none": None,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentProperties:
+    """Physical parameters of one realisation of a segment (nominal or drawn).
+
+    All SI: Pa, kg/m^3, m, m/s.  ``speed_scale`` multiplies the phase speed (user override).
+    """
+
+    youngs_modulus_pa: float
+    loss_factor: float
+    wall_density_kg_m3: float
+    mean_radius_m: float
+    wall_m: float
+    fluid_bulk_pa: float
+    fluid_density_kg_m3: float
+    soil: Soil | None
+    speed_scale: float = 1.0
+
+    def wavenumber(self, freq_hz):
+        """Complex wavenumber (rad/m) at ``freq_hz`` (``exp(-i k x)`` convention)."""
+        kw = dict(youngs_modulus_pa=self.youngs_modulus_pa, loss_factor=self.loss_factor,
+                  wall_density_kg_m3=self.wall_density_kg_m3, mean_radius_m=self.mean_radius_m,
+                  wall_m=self.wall_m, fluid_bulk_pa=self.fluid_bulk_pa,
+                  fluid_density_kg_m3=self.fluid_density_kg_m3)
+        if self.soil is None:
+            k = wavenumber(freq_hz, **kw)
+        else:
+            k = buried_wavenumber(freq_hz, soil_dilatational_m_s=self.soil.dilatational_m_s,
+                                  soil_shear_m_s=self.soil.shear_m_s,
+                                  soil_density_kg_m3=self.soil.density_kg_m3, **kw)
+        if self.speed_scale != 1.0:
+            k = k.real / self.speed_scale + 1j * k.imag
+        return k
+
+
+@dataclasses.dataclass(frozen=True)
+class PipeSegment:
+    """A uniform run of pipe.
+
+    Parameters
+    ----------
+    material : str
+        One of :data:`acoustic.pipe.MATERIALS` (``pvc``, ``pe``, ``cast_iron``, ...).
+    length_m : float
+        Length along the pipe in m (> 0).
+    diameter_mm : float, default 150
+        Internal diameter in mm.
+    wall_mm : float or None
+        Wall thickness in mm; a typical wall for the material when None.
+    wave_speed_m_s : float or None
+        Measured or known fluid-wave speed in m/s; overrides the model's speed.
+    soil : str, default "sandy"
+        Surrounding medium, a key of :data:`SOILS`.
+    """
+
+    material: str
+    length_m: float
+    diameter_mm: float = 150.0
+    wall_mm: float | None = None
+    wave_speed_m_s: float | None = None
+    soil: str = "sandy"
+
+    def __post_init__(self) -> None:
+        mat = get_material(self.material)
+        object.__setattr__(self, "material", mat.name)
+        if not np.isfinite(self.length_m) or self.length_m <= 0:
+            raise PipeError(f"length_m must be a positive number of metres, got {self.length_m!r}")
+        if not np.isfinite(self.diameter_mm) or not (5.0 <= self.diameter_mm <= 5000.0):
+            raise PipeError(f"diameter_mm must be between 5 and 5000 mm, got {self.diameter_mm!r}")
+        if self.wall_mm is not None:
+            if not np.isfinite(self.wall_mm) or self.wall_mm <= 0:
+                raise PipeError(f"wall_mm must be a positive number of mm, got {self.wall_mm!r}")
+            if self.wall_mm >= self.diameter_mm:
+                raise PipeError(f"wall_mm {self.wall_mm} mm is not less than diameter_mm {self.diameter_mm} mm")
+        if self.wave_speed_m_s is not None:
+            c = self.wave_speed_m_s
+            if not np.isfinite(c) or not (MIN_WAVE_SPEED_M_S <= c <= MAX_WAVE_SPEED_M_S):
+                raise PipeError(
+                    f"wave_speed_m_s {c!r} is outside what water in a pipe can carry "
+                    f"({MIN_WAVE_SPEED_M_S:g}-{MAX_WAVE_SPEED_M_S:g} m/s)"
+                )
+        if self.soil not in SOILS:
+            raise PipeError(f"unknown soil {self.soil!r}; known: {', '.join(SOILS)}")
+
+    @property
+    def mat(self) -> Material:
+        """The :class:`Material` of this segment."""
+        return get_material(self.material)
+
+    @property
+    def wall_thickness_mm(self) -> float:
+        """Wall thickness in mm (given, or the material's typical wall)."""
+        return self.wall_mm if self.wall_mm is not None else self.mat.default_wall_mm(self.diameter_mm)
+
+    def properties(self, fluid: Fluid = WATER) -> SegmentProperties:
+        """Nominal physical parameters."""
+        mat, h = self.mat, self.wall_thickness_mm * 1e-3
+        props = SegmentProperties(
+            youngs_modulus_pa=mat.youngs_modulus_pa, loss_factor=mat.loss_factor,
+            wall_density_kg_m3=mat.density_kg_m3, mean_radius_m=(self.diameter_mm * 1e-3 + h) / 2.0,
+            wall_m=h, fluid_bulk_pa=fluid.bulk_modulus_pa, fluid_density_kg_m3=fluid.density_kg_m3,
+            soil=SOILS[self.soil],
+        )
+        if self.wave_speed_m_s is not None:
+            model = _band_speed(props, DEFAULT_BAND_HZ)
+            props = dataclasses.replace(props, speed_scale=self.wave_speed_m_s / model)
+        return props
+
+    def draw_properties(self, rng: np.random.Generator, fluid: Fluid = WATER) -> SegmentProperties:
+        """Draw one realisation around the nominal parameters (log-normal spreads of the material).
+
+        A real pipe differs from the table: modulus, wall, loss, water bulk modulus and the
+        soil vary.  With a user-given speed only that speed varies (2 % s.d.).
+        """
+        mat, nom = self.mat, self.properties(fluid)
+        if self.wave_speed_m_s is not None:
+            return dataclasses.replace(nom, speed_scale=nom.speed_scale * float(np.exp(rng.normal(0, OVERRIDE_SPEED_REL_SD))))
+        h = nom.wall_m * float(np.exp(rng.normal(0.0, mat.wall_rel_sd)))
+        soil = nom.soil
+        if soil is not None:  # the soil around a real pipe differs from the preset
+            soil = Soil(soil.dilatational_m_s * float(np.exp(rng.normal(0.0, 0.15))),
+                        soil.shear_m_s * float(np.exp(rng.normal(0.0, 0.10))),
+                        soil.density_kg_m3 * float(np.exp(rng.normal(0.0, 0.10))))
+        return dataclasses.replace(
+            nom,
+            youngs_modulus_pa=nom.youngs_modulus_pa * float(np.exp(rng.normal(0.0, mat.youngs_rel_sd))),
+            loss_factor=nom.loss_factor * float(np.exp(rng.normal(0.0, mat.loss_rel_sd))),
+            wall_m=h,
+            mean_radius_m=(self.diameter_mm * 1e-3 + h) / 2.0,
+            fluid_bulk_pa=nom.fluid_bulk_pa * float(np.exp(rng.normal(0.0, fluid.bulk_modulus_rel_sd))),
+            soil=soil,
+        )
+
+    def wavenumber(self, freq_hz):
+        """Nominal complex wavenumber (rad/m) at ``freq_hz``."""
+        return self.properties().wavenumber(freq_hz)
+
+    def phase_speed_m_s(self, freq_hz):
+        """Nominal phase speed in m/s at ``freq_hz``."""
+        f = np.asarray(freq_hz, dtype=np.float64)
+        return 2.0 * np.pi * f / np.real(self.wavenumber(f))
+
+    def attenuation_db_per_m(self, freq_hz):
+        """Nominal attenuation in dB/m at ``freq_hz``."""
+        return -20.0 / np.log(10.0) * np.imag(self.wavenumber(freq_hz))
+
+    def speed_m_s(self, band_hz=DEFAULT_BAND_HZ) -> float:
+        """Effective (group) speed over a band: 1 / (least-squares slope of Re k against omega), m/s.
+
+        This is the speed a correlator's band-averaged delay corresponds to.
+        """
+        return _band_speed(self.properties(), tuple(band_hz))
+
+    def speed_rel_sd(self, band_hz=DEFAULT_BAND_HZ) -> float:
+        """Relative standard deviation of :meth:`speed_m_s` from the parameter spreads (Monte Carlo)."""
+        return _speed_rel_sd(self, tuple(float(b) for b in band_hz))
+
+
+def _band_freqs(band_hz) -> np.ndarray:
+    lo, hi = float(band_hz[0]), float(band_hz[1])
+    if not (0 < lo < hi):
+        raise PipeError(f"band must satisfy 0 < low < high Hz, got {band_hz}")
+    return np.linspace(lo, hi, 16)
+
+
+def _band_speed(props: SegmentProperties, band_hz) -> float:
+    f = _band_freqs(band_hz)
+    w = 2 * np.pi * f
+    kr = np.real(props.wavenumber(f))
+    # the correlation peak of a band-limited signal tracks the band-averaged group delay
+    # (physics.md 3.6): the least-squares slope d(Re k)/d(omega) over the band
+    slope = np.polyfit(w, kr, 1)[0]
+    return float(1.0 / slope)
+
+
+@functools.lru_cache(maxsize=512)
+def _speed_rel_sd(seg: PipeSegment, band_hz) -> float:
+    if seg.wave_speed_m_s is not None:
+        return OVERRIDE_SPEED_REL_SD
+    rng = np.random.default_rng(12345)
+    speeds = np.array([_band_speed(seg.draw_properties(rng), band_hz) for _ in range(64)])
+    return float(np.std(np.log(speeds)))
+
+
+class PipePath:
+    """An ordered run of segments from sensor A to sensor B.
+
+    Parameters
+    ----------
+    segments : sequence of PipeSegment
+        Ordered from A to B.
+    """
+
+    def __init__(self, segments):
+        segs = tuple(segments)
+        if not segs:
+            raise PipeError("a pipe path needs at least one segment")
+        self.segments = segs
+        self.lengths_m = np.array([s.length_m for s in segs], dtype=np.float64)
+        self.boundaries_m = np.concatenate([[0.0], np.cumsum(self.lengths_m)])
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{s.material} {s.length_m:g} m" for s in self.segments)
+        return f"PipePath({parts})"
+
+    @property
+    def length_m(self) -> float:
+        """Total path length D in m."""
+        return float(self.boundaries_m[-1])
+
+    @classmethod
+    def uniform(cls, length_m, material=None, *, speed_m_s=None, diameter_mm=150.0, wall_mm=None, soil="sandy"):
+        """One segment of ``material`` (or of a known speed, material then only sets attenuation)."""
+        if length_m is None or not np.isfinite(length_m) or length_m <= 0:
+            raise PipeError(f"distance must be a positive number of metres, got {length_m!r}")
+        return cls([PipeSegment(material or "ductile_iron", float(length_m), diameter_mm, wall_mm, speed_m_s, soil)])
+
+    # -- speeds and travel times -----------------------------------------------------------
+    def speeds_m_s(self, band_hz=DEFAULT_BAND_HZ) -> np.ndarray:
+        """Nominal effective speed of each segment over ``band_hz`` (m/s)."""
+        return np.array([s.speed_m_s(band_hz) for s in self.segments])
+
+    def speed_rel_sd(self, band_hz=DEFAULT_BAND_HZ) -> np.ndarray:
+        """Relative standard deviation of each segment's speed."""
+        return np.array([s.speed_rel_sd(band_hz) for s in self.segments])
+
+    def mean_speed_m_s(self, band_hz=DEFAULT_BAND_HZ) -> float:
+        """Length-weighted harmonic-mean speed D / T(D) in m/s."""
+        return self.length_m / self.travel_time_s(self.length_m, self.speeds_m_s(band_hz))
+
+    def travel_time_s(self, x_m, speeds_m_s):
+        """Travel time T(x) in s from A to position ``x_m`` (piecewise linear).
+
+        ``speeds_m_s`` has one entry per segment, or shape (n_draws, n_segments) for draws;
+        the result then has the broadcast shape of draws by positions.
+        """
+        x = np.clip(np.asarray(x_m, dtype=np.float64), 0.0, self.length_m)
+        c = np.asarray(speeds_m_s, dtype=np.float64)
+        inside = np.clip(x[..., None] - self.boundaries_m[:-1], 0.0, self.lengths_m)  # (..., nseg)
+        if c.ndim == 1:
+            return inside @ (1.0 / c)
+        return np.einsum("...s,ds->d...", inside, 1.0 / c)
+
+    def position_for_time(self, t_s, speeds_m_s):
+        """Inverse of :meth:`travel_time_s`: the position (m) reached after ``t_s`` seconds.
+
+        ``t_s`` may be an array; with 2-D ``speeds_m_s`` (draws) it must have one entry per draw.
+        """
+        c = np.atleast_2d(np.asarray(speeds_m_s, dtype=np.float64))
+        t = np.asarray(t_s, dtype=np.float64)
+        seg_t = self.lengths_m / c  # (d, nseg)
+        cum_t = np.concatenate([np.zeros((c.shape[0], 1)), np.cumsum(seg_t, axis=1)], axis=1)
+        tt = np.broadcast_to(t, np.broadcast_shapes(t.shape, (c.shape[0],))) if c.shape[0] > 1 else t
+        tt = np.clip(tt, 0.0, cum_t[:, -1] if c.shape[0] > 1 else cum_t[0, -1])
+        x = np.zeros(np.shape(tt))
+        for i in range(len(self.segments)):
+            t0 = cum_t[:, i] if c.shape[0] > 1 else cum_t[0, i]
+            ci = c[:, i] if c.shape[0] > 1 else c[0, i]
+            within = np.clip(tt - t0, 0.0, None) * ci
+            x = x + np.minimum(within, self.lengths_m[i])
+        return x
+
+    def delay_for_position(self, x_m, band_hz=DEFAULT_BAND_HZ, speeds_m_s=None):
+        """Delay (s) = arrival at A minus arrival at B, for a source at ``x_m`` from A."""
+        c = self.speeds_m_s(band_hz) if speeds_m_s is None else speeds_m_s
+        return 2.0 * self.travel_time_s(x_m, c) - self.travel_time_s(self.length_m, c)
+
+    def position_for_delay(self, delay_s, band_hz=DEFAULT_BAND_HZ, speeds_m_s=None):
+        """Position (m from A) of a source whose delay (A minus B) is ``delay_s``; clipped to [0, D]."""
+        c = self.speeds_m_s(band_hz) if speeds_m_s is None else np.asarray(speeds_m_s)
+        total = self.travel_time_s(self.length_m, c)
+        return self.position_for_time((total + np.asarray(delay_s)) / 2.0, c)
+
+    def max_delay_s(self, band_hz=DEFAULT_BAND_HZ, speeds_m_s=None) -> float:
+        """Largest possible |delay| in s: T(D)."""
+        c = self.speeds_m_s(band_hz) if speeds_m_s is None else speeds_m_s
+        return float(self.travel_time_s(self.length_m, c))
+
+    def position_interval(self, delay_s, delay_sd_s, band_hz=DEFAULT_BAND_HZ, *, coverage=0.95,
+                          n_draws=4000, seed=0):
+        """Interval (m from A) for a source at ``delay_s`` with delay s.d. ``delay_sd_s``.
+
+        Monte Carlo over the delay (normal) and each segment's speed (log-normal with the
+        material's spread), so speed errors grow with the offset from mid-span as in
+        ``physics.md`` 3.7.
+
+        Returns
+        -------
+        (float, float, float)
+            Lower and upper bounds (m) and the standard deviation (m).
+        """
+        rng = np.random.default_rng(seed)
+        c0 = self.speeds_m_s(band_hz)
+        sd = self.speed_rel_sd(band_hz)
+        c = c0 * np.exp(rng.normal(0.0, 1.0, (n_draws, c0.size)) * sd)
+        d = delay_s + rng.normal(0.0, 1.0, n_draws) * delay_sd_s
+        # the delay was measured in the real pipe; the draws ask where the source would be if
+        # the speeds were c: scale so that the nominal speeds map delay_s to the point estimate.
+        x = self.position_for_delay(d, speeds_m_s=c)
+        a = (1.0 - coverage) / 2.0
+        lo, hi = np.quantile(x, [a, 1.0 - a])
+        return float(lo), float(hi), float(np.std(x))
+
+    def segment_at(self, x_m) -> int:
+        """Index of the segment containing position ``x_m``."""
+        return int(np.clip(np.searchsorted(self.boundaries_m, x_m, side="right") - 1, 0, len(self.segments) - 1))
