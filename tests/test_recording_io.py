@@ -1,0 +1,91 @@
+"""Recording container and WAV/FLAC + sidecar round trips."""
+
+import json
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from acoustic import ParameterError, read_pipe, read_recording, write_recording
+from acoustic.io import sidecar_path, write_pipe
+from acoustic.pipe import PipePath, PipeSegment
+from acoustic.recording import Recording, format_time, parse_time
+
+
+@pytest.mark.parametrize("suffix,subtype,atol", [(".wav", "PCM_16", 2.0**-15), (".wav", "PCM_24", 2.0**-23),
+                                                 (".wav", "PCM_32", 2.0**-31), (".wav", "FLOAT", 1e-7),
+                                                 (".flac", "PCM_16", 2.0**-15), (".flac", "PCM_24", 2.0**-23)])
+def test_round_trip_samples_and_sidecar(tmp_path, make_recording, suffix, subtype, atol):
+    rec = make_recording(sensor_kind="accelerometer", gain_db=12.5)
+    out = write_recording(rec, tmp_path / f"a{suffix}", subtype=subtype)
+    back = read_recording(out)
+    np.testing.assert_allclose(back.samples, rec.samples, atol=atol)
+    assert back.sample_rate == rec.sample_rate
+    assert back.sensor_id == "L017" and back.sensor_kind == "accelerometer"
+    assert back.gain_db == 12.5
+    assert back.start_time == rec.start_time  # exact, microseconds included
+    assert back.start_time.microsecond == 123456
+    assert back.source == out
+    assert back.processing and "read a" in back.processing[0]
+
+
+def test_sidecar_format_matches_interfaces(tmp_path, make_recording):
+    rec = make_recording()
+    write_recording(rec, tmp_path / "A.wav")
+    meta = json.loads((tmp_path / "A.json").read_text())
+    assert meta == {"sensor_id": "L017", "sensor_kind": "hydrophone",
+                    "start_time": "2026-11-03T02:00:00.123456Z", "gain_db": 0.0}
+
+
+def test_calibration_divides_by_gain(make_recording):
+    rec = make_recording(gain_db=20.0)
+    np.testing.assert_allclose(rec.calibrated(), rec.samples / 10.0)
+
+
+def test_multichannel_channel_choice(tmp_path, rng):
+    import soundfile as sf
+
+    data = rng.uniform(-0.5, 0.5, (2000, 3))
+    sf.write(tmp_path / "m.wav", data, 4000, subtype="FLOAT")
+    np.testing.assert_allclose(read_recording(tmp_path / "m.wav", channel=2).samples, data[:, 2], atol=1e-7)
+    np.testing.assert_allclose(read_recording(tmp_path / "m.wav").samples, data[:, 0], atol=1e-7)
+
+
+def test_derived_fields(make_recording):
+    rec = make_recording(n=8000, sample_rate=4000.0)
+    assert rec.duration_s == 2.0
+    assert (rec.end_time - rec.start_time).total_seconds() == 2.0
+    new = rec.with_samples(rec.samples[::2], sample_rate=2000.0, note="decimated by 2")
+    assert new.processing[-1] == "decimated by 2" and rec.processing == []
+
+
+def test_time_parsing_keeps_microseconds():
+    t = parse_time("2026-11-03T02:00:00.000001Z")
+    assert t == datetime(2026, 11, 3, 2, 0, 0, 1, tzinfo=timezone.utc)
+    assert format_time(t) == "2026-11-03T02:00:00.000001Z"
+    assert parse_time("2026-11-03T03:00:00+01:00") == datetime(2026, 11, 3, 2, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("kw,match", [(dict(sensor_kind="geophone"), "sensor_kind"),
+                                      (dict(sample_rate=0), "sample_rate"),
+                                      (dict(start_time=datetime(2026, 1, 1)), "timezone")])
+def test_recording_validates_header(kw, match):
+    args = dict(samples=np.zeros(10), sample_rate=8000.0)
+    args.update(kw)
+    with pytest.raises(ParameterError, match=match):
+        Recording(**args)
+
+
+def test_pipe_json_round_trip(tmp_path):
+    path = PipePath([PipeSegment("cast_iron", 120.0, 150.0, 12.0),
+                     PipeSegment("ductile_iron", 80.5, 150.0, wave_speed_m_s=1250.0)])
+    write_pipe(path, tmp_path / "pipe.json")
+    back = read_pipe(tmp_path / "pipe.json")
+    assert back.length_m == pytest.approx(200.5)
+    assert [s.material for s in back.segments] == ["cast_iron", "ductile_iron"]
+    assert back.segments[1].wave_speed_m_s == 1250.0
+    assert back.segments[0].wall_mm == 12.0
+
+
+def test_sidecar_path():
+    assert sidecar_path("x/A.wav").name == "A.json"
