@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "simulate": ("acoustic.cli.simulate", "simulate", "Make physics-based synthetic recordings with a truth file."),
     "features": ("acoustic.cli.features", "features", "Spectral and stationarity features of recordings."),
     "loggers": ("acoustic.cli.loggers", "loggers", "Noise-logger nightly statistics and leak scores."),
+    "library": ("acoustic.cli.library", "library", "Leak-noise signature library: build, add, list, match, export."),
 }
 
 
