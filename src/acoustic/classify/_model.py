@@ -1,0 +1,169 @@
+"""A trained leak classifier and its safe persistence.
+
+A model is a folder ``NAME/`` holding ``model.skops`` (a scikit-learn pipeline in the skops
+format, which stores no code) and ``model_card.json`` (data summary, features version,
+metrics, threshold, seed, package version, and the SHA-256 of ``model.skops``).  Loading
+checks the card, the checksum and that the skops file contains only the types on a fixed
+allow-list; anything else is refused with :class:`~acoustic.ModelError`.  Nothing from the
+file is executed: skops rebuilds objects from data, and only listed types may be built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .._errors import ModelError
+
+__all__ = ["LeakModel", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "TRUSTED_TYPES", "load_model", "save_model"]
+
+MODEL_FORMAT = "acoustic-leak-model"
+MODEL_FORMAT_VERSION = 1
+MODEL_FILE = "model.skops"
+CARD_FILE = "model_card.json"
+
+#: The only types a model file may contain (besides builtins and numpy arrays/dtypes that skops trusts).
+TRUSTED_TYPES = [
+    "sklearn.pipeline.Pipeline",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "builtins.slice",
+    "numpy.dtype",
+    "numpy.ndarray",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.random.mtrand.RandomState",
+    "collections.OrderedDict",
+]
+
+
+@dataclasses.dataclass
+class LeakModel:
+    """A fitted pipeline with its decision threshold and model card.
+
+    Attributes
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Maps feature vectors to leak probability (``predict_proba[:, 1]``).
+    threshold : float
+        Probability at or above which a recording is labelled ``leak``.
+    card : dict
+        The model card (see module docs).
+    path : Path or None
+        Folder the model was loaded from.
+    """
+
+    pipeline: object
+    threshold: float
+    card: dict
+    path: Path | None = None
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.card["features"]["names"])
+
+    @property
+    def features_version(self) -> str:
+        return str(self.card["features"]["version"])
+
+    def leak_probability(self, X):
+        """Leak probability (0..1) for each row of the feature matrix ``X``."""
+        import numpy as np
+
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
+            raise ModelError(f"model expects {len(self.feature_names)} features, got array of shape {X.shape}")
+        return self.pipeline.predict_proba(X)[:, 1]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_model(model: LeakModel, folder) -> Path:
+    """Write ``model.skops`` and ``model_card.json`` into ``folder`` (atomically per file)."""
+    import skops.io as sio
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".skops.tmp")
+    os.close(fd)
+    try:
+        sio.dump(model.pipeline, tmp)
+        card = dict(model.card)
+        card.update(format=MODEL_FORMAT, format_version=MODEL_FORMAT_VERSION, threshold=float(model.threshold),
+                    model_file=MODEL_FILE, model_sha256=_sha256(Path(tmp)))
+        os.replace(tmp, folder / MODEL_FILE)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    tmp_card = folder / (CARD_FILE + ".tmp")
+    tmp_card.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp_card, folder / CARD_FILE)
+    model.card = card
+    return folder
+
+
+def load_model(folder) -> LeakModel:
+    """Load a model folder safely.
+
+    Raises
+    ------
+    ModelError
+        Missing files, a card that is not ours, a checksum mismatch (tampered file), a
+        skops file that is corrupt or contains types outside :data:`TRUSTED_TYPES`.
+    """
+    import skops.io as sio
+
+    folder = Path(folder)
+    if folder.is_file() and folder.name in (MODEL_FILE, CARD_FILE):
+        folder = folder.parent
+    card_path, model_path = folder / CARD_FILE, folder / MODEL_FILE
+    if not folder.exists():
+        raise ModelError(f"{folder}: model not found")
+    if not card_path.is_file() or not model_path.is_file():
+        raise ModelError(f"{folder}: not a model folder (needs {CARD_FILE} and {MODEL_FILE})")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{card_path}: model card is not valid JSON ({exc})") from None
+    if not isinstance(card, dict) or card.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{card_path}: not an acoustic model card (format {card.get('format') if isinstance(card, dict) else None!r})")
+    if card.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelError(f"{card_path}: model format version {card.get('format_version')!r} is not supported "
+                         f"(this acoustic reads version {MODEL_FORMAT_VERSION})")
+    for key in ("threshold", "model_sha256", "features"):
+        if key not in card:
+            raise ModelError(f"{card_path}: model card lacks {key!r}")
+    if _sha256(model_path) != card["model_sha256"]:
+        raise ModelError(f"{model_path}: checksum does not match the model card; the file was changed or corrupted")
+    try:
+        untrusted = sio.get_untrusted_types(file=model_path)
+    except Exception as exc:
+        raise ModelError(f"{model_path}: not a readable model file ({type(exc).__name__}: {exc})") from None
+    foreign = [t for t in untrusted if t not in TRUSTED_TYPES]
+    if foreign:
+        raise ModelError(f"{model_path}: refused, contains types outside the trusted list: {', '.join(foreign[:5])}")
+    try:
+        pipeline = sio.load(model_path, trusted=[t for t in untrusted])
+    except Exception as exc:
+        raise ModelError(f"{model_path}: model cannot be loaded ({type(exc).__name__}: {exc})") from None
+    if not hasattr(pipeline, "predict_proba"):
+        raise ModelError(f"{model_path}: object has no predict_proba; not a classifier")
+    return LeakModel(pipeline=pipeline, threshold=float(card["threshold"]), card=card, path=folder)
