@@ -1,0 +1,196 @@
+"""Reading networks (EPANET ``.inp`` + ``pipes.csv``, or GeoJSON) and ``loggers.csv``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import AcousticWarning, DataError, PipeError
+from ..pipe import get_material
+from ..recording import SENSOR_KINDS
+from ._model import LoggerSite, NetworkPipe, PipeNetwork
+
+__all__ = ["read_inp_network", "read_geojson_network", "read_loggers", "read_pipes_table"]
+
+
+def _num(value, what, where, *, positive=True, optional=False):
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        if optional:
+            return None
+        raise DataError(f"{where}: {what} is missing")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {what} {value!r} is not a number") from None
+    if not math.isfinite(v) or (positive and v <= 0):
+        raise DataError(f"{where}: {what} must be a positive number, got {value!r}")
+    return v
+
+
+def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict]:
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            cols = [c.strip() for c in (reader.fieldnames or [])]
+            missing = [c for c in required if c not in cols]
+            if missing:
+                raise DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(cols) or 'none'}")
+            return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
+
+
+def read_pipes_table(path) -> dict[str, dict]:
+    """``pipes.csv``: ``pipe_id,material,diameter_mm,wall_mm`` -> {pipe_id: {...}}."""
+    path = Path(path)
+    out = {}
+    for i, r in enumerate(_read_csv(path, ("pipe_id", "material")), start=2):
+        where = f"{path}: line {i}"
+        pid = r["pipe_id"]
+        if not pid:
+            raise DataError(f"{where}: empty pipe_id")
+        if pid in out:
+            raise DataError(f"{where}: pipe {pid} listed twice")
+        try:
+            mat = get_material(r["material"]).name if r["material"] else None
+        except PipeError as exc:
+            raise DataError(f"{where}: pipe {pid}: {exc}") from None
+        out[pid] = {"material": mat,
+                    "diameter_mm": _num(r.get("diameter_mm"), "diameter_mm", where, optional=True),
+                    "wall_mm": _num(r.get("wall_mm"), "wall_mm", where, optional=True)}
+    return out
+
+
+def read_inp_network(inp_path, pipes_csv=None) -> PipeNetwork:
+    """Read an EPANET ``.inp`` file through WNTR, with materials and walls from ``pipes.csv``.
+
+    EPANET has no pipe material or wall thickness, so every pipe needs a row in ``pipes.csv``
+    (``diameter_mm`` there overrides the model's diameter; the model's is used when blank).
+
+    Raises
+    ------
+    DataError
+        The file does not load, or pipes lack a material (the message names them).
+    """
+    inp_path = Path(inp_path)
+    if not inp_path.exists():
+        raise DataError(f"{inp_path}: file not found")
+    try:
+        import wntr
+    except ImportError as exc:  # pragma: no cover - declared in the 'network' extra
+        raise DataError(f"reading EPANET files needs wntr (pip install 'acoustic[network]'): {exc}") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wn = wntr.network.WaterNetworkModel(str(inp_path))
+    except Exception as exc:
+        raise DataError(f"{inp_path}: EPANET network does not load ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:200]})") from None
+    table = read_pipes_table(pipes_csv) if pipes_csv is not None else {}
+    coords = {name: tuple(wn.get_node(name).coordinates) for name in wn.node_name_list}
+    pipes, unknown = [], []
+    for name in wn.pipe_name_list:
+        p = wn.get_link(name)
+        row = table.get(name, {})
+        if not row.get("material"):
+            unknown.append(name)
+            continue
+        xy = np.array([coords[p.start_node_name], *[tuple(v) for v in (p.vertices or [])], coords[p.end_node_name]],
+                      dtype=np.float64)
+        pipes.append(NetworkPipe(name, p.start_node_name, p.end_node_name, float(p.length), row["material"],
+                                 row.get("diameter_mm") or float(p.diameter) * 1000.0, row.get("wall_mm"), xy))
+    if unknown:
+        raise DataError(f"{pipes_csv or inp_path}: {len(unknown)} pipe(s) have no material: "
+                        f"{', '.join(unknown[:8])}{' ...' if len(unknown) > 8 else ''} (add them to pipes.csv)")
+    extra = [p for p in table if p not in {q.pipe_id for q in pipes}]
+    if extra:
+        warnings.warn(f"{pipes_csv}: {len(extra)} pipe(s) not in the network ignored: {', '.join(extra[:5])}",
+                      AcousticWarning, stacklevel=2)
+    n_other = len(wn.valve_name_list) + len(wn.pump_name_list)
+    if n_other:
+        warnings.warn(f"{inp_path.name}: {n_other} valve(s)/pump(s) are not acoustic paths and are left out",
+                      AcousticWarning, stacklevel=2)
+    return PipeNetwork(pipes, coords, source=str(inp_path))
+
+
+def read_geojson_network(path) -> PipeNetwork:
+    """Read ``network.geojson``: LineString features with pipe_id, start_node, end_node, material,
+    diameter_mm, wall_mm (and optional length_m; otherwise the geometry's length, projected CRS)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: network does not load: not valid JSON ({exc})") from None
+    feats = obj.get("features") if isinstance(obj, dict) else None
+    if not isinstance(feats, list) or not feats:
+        raise DataError(f"{path}: network does not load: expected a FeatureCollection with LineString features")
+    pipes, coords, unknown = [], {}, []
+    for i, f in enumerate(feats):
+        where = f"{path}: feature {i}"
+        geom = (f or {}).get("geometry") or {}
+        props = (f or {}).get("properties") or {}
+        if geom.get("type") != "LineString":
+            raise DataError(f"{where}: geometry must be a LineString, got {geom.get('type')!r}")
+        xy = np.asarray(geom.get("coordinates"), dtype=np.float64)
+        if xy.ndim != 2 or xy.shape[0] < 2:
+            raise DataError(f"{where}: LineString needs at least two coordinates")
+        xy = xy[:, :2]
+        pid = str(props.get("pipe_id", "")).strip()
+        s, e = str(props.get("start_node", "")).strip(), str(props.get("end_node", "")).strip()
+        if not pid or not s or not e:
+            raise DataError(f"{where}: needs properties pipe_id, start_node, end_node")
+        if not props.get("material"):
+            unknown.append(pid)
+            continue
+        try:
+            mat = get_material(props["material"]).name
+        except PipeError as exc:
+            raise DataError(f"{where}: pipe {pid}: {exc}") from None
+        length = props.get("length_m")
+        length = float(np.hypot(*np.diff(xy, axis=0).T).sum()) if length in (None, "") else _num(length, "length_m", where)
+        coords.setdefault(s, tuple(xy[0]))
+        coords.setdefault(e, tuple(xy[-1]))
+        pipes.append(NetworkPipe(pid, s, e, length, mat, _num(props.get("diameter_mm"), "diameter_mm", where),
+                                 _num(props.get("wall_mm"), "wall_mm", where, optional=True), xy))
+    if unknown:
+        raise DataError(f"{path}: {len(unknown)} pipe(s) have no material: {', '.join(unknown[:8])}")
+    return PipeNetwork(pipes, coords, source=str(path))
+
+
+def read_loggers(path, network: PipeNetwork) -> list[LoggerSite]:
+    """``loggers.csv``: ``logger_id,node_id`` or ``logger_id,pipe_id,offset_m`` (+ area, sensor_kind)."""
+    path = Path(path)
+    rows = _read_csv(path, ("logger_id",))
+    sites, seen = [], set()
+    for i, r in enumerate(rows, start=2):
+        where = f"{path}: line {i}"
+        lid = r.get("logger_id", "")
+        if not lid:
+            raise DataError(f"{where}: empty logger_id")
+        if lid in seen:
+            raise DataError(f"{where}: logger {lid} listed twice")
+        seen.add(lid)
+        kind = r.get("sensor_kind") or "hydrophone"
+        if kind not in SENSOR_KINDS:
+            raise DataError(f"{where}: sensor_kind must be one of {', '.join(SENSOR_KINDS)}, got {kind!r}")
+        if r.get("node_id"):
+            site = LoggerSite(lid, node_id=r["node_id"], area=r.get("area") or None, sensor_kind=kind)
+        elif r.get("pipe_id"):
+            site = LoggerSite(lid, pipe_id=r["pipe_id"], offset_m=_num(r.get("offset_m"), "offset_m", where, positive=False),
+                              area=r.get("area") or None, sensor_kind=kind)
+        else:
+            raise DataError(f"{where}: logger {lid} needs node_id, or pipe_id and offset_m")
+        network.check_site(site, where)
+        sites.append(site)
+    if not sites:
+        raise DataError(f"{path}: no loggers")
+    return sites
