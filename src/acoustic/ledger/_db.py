@@ -1,0 +1,218 @@
+"""The ledger: an SQLite database of every recording seen, detections, suspects, dispatches, outcomes.
+
+- WAL journal, so readers (``acoustic ledger ...``) work while a batch writes.
+- One transaction per unit of work: a recording's row and its results commit together, so a
+  batch killed at any moment leaves no partial rows and the next run redoes exactly what was
+  not committed.
+- Recordings and statistics files are keyed by the SHA-256 of their content: processing the
+  same upload again changes nothing.
+- One writer: a batch holds an exclusive lock on ``<ledger>.lock``; a second batch refuses
+  cleanly (or waits, if asked).
+- ``schema_version`` in the ``meta`` table; :data:`MIGRATIONS` bring older ledgers forward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from .._errors import AcousticError, DataError
+
+__all__ = ["Ledger", "LedgerBusyError", "SCHEMA_VERSION", "utc_now"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY, started_utc TEXT NOT NULL, finished_utc TEXT, upload_dir TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'completed_with_failures', 'interrupted')),
+    n_files INTEGER, n_new INTEGER, n_failed INTEGER, n_suspects INTEGER, params_json TEXT);
+CREATE TABLE IF NOT EXISTS recordings (
+    id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, path TEXT NOT NULL, logger_id TEXT,
+    start_time TEXT, sample_rate_hz REAL, duration_s REAL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'quarantined')), error TEXT,
+    level_db REAL, leak_probability REAL, label TEXT, features_version TEXT, model_version TEXT,
+    batch_id INTEGER REFERENCES batches(id), processed_utc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS recordings_logger ON recordings(logger_id, start_time);
+CREATE TABLE IF NOT EXISTS stats_files (
+    id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, path TEXT NOT NULL, n_rows INTEGER,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'quarantined')), error TEXT,
+    batch_id INTEGER REFERENCES batches(id), processed_utc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS logger_nights (
+    logger_id TEXT NOT NULL, date TEXT NOT NULL, level REAL NOT NULL, spread REAL NOT NULL,
+    source TEXT NOT NULL, PRIMARY KEY (logger_id, date));
+CREATE TABLE IF NOT EXISTS suspects (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('area', 'line', 'point')),
+    natural_key TEXT NOT NULL UNIQUE, area TEXT, pipe_ids TEXT, from_logger TEXT, to_logger TEXT,
+    pipe_id TEXT, offset_m REAL, x REAL, y REAL, interval_lo_m REAL, interval_hi_m REAL,
+    spacing_m REAL, confidence REAL, score REAL, evidence_json TEXT, model_version TEXT, params_json TEXT,
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'dispatched', 'confirmed', 'no_leak')),
+    batch_id INTEGER REFERENCES batches(id), created_utc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dispatches (
+    id INTEGER PRIMARY KEY, suspect_id INTEGER NOT NULL REFERENCES suspects(id), dispatched_utc TEXT NOT NULL,
+    crew TEXT, note TEXT);
+CREATE TABLE IF NOT EXISTS outcomes (
+    id INTEGER PRIMARY KEY, suspect_id INTEGER NOT NULL UNIQUE REFERENCES suspects(id), leak_found INTEGER NOT NULL,
+    found_at_m REAL, error_m REAL, recorded_utc TEXT NOT NULL, note TEXT);
+"""
+
+#: version -> SQL that upgrades a ledger from version-1 to version (index 1 creates the schema).
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+
+
+class LedgerBusyError(AcousticError):
+    """Another process holds the ledger's writer lock."""
+
+
+def utc_now() -> str:
+    """Current UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Ledger:
+    """An open ledger database.
+
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite file (created when ``create`` is true).
+    create : bool, default False
+        Create a new ledger when the file does not exist.
+    readonly : bool, default False
+        Open for reading only (never blocks a writer, never migrates).
+    """
+
+    def __init__(self, path, *, create: bool = False, readonly: bool = False):
+        self.path = Path(path)
+        if not self.path.exists() and (readonly or not create):
+            raise DataError(f"{self.path}: ledger not found")
+        self._lock_fd = None
+        try:
+            if readonly:
+                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0,
+                                            isolation_level=None)
+            else:
+                self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.row_factory = sqlite3.Row
+            version = self._schema_version()
+        except sqlite3.DatabaseError as exc:
+            raise DataError(f"{self.path}: not a ledger database ({exc})") from None
+        if version is None and readonly:
+            raise DataError(f"{self.path}: not an acoustic ledger (no schema version)")
+        if version is not None and version > SCHEMA_VERSION:
+            raise DataError(f"{self.path}: ledger schema version {version} is newer than this acoustic "
+                            f"understands ({SCHEMA_VERSION}); upgrade acoustic")
+        if not readonly:
+            self._migrate(version or 0)
+
+    # -- schema ------------------------------------------------------------------------------
+    def _schema_version(self) -> int | None:
+        has_meta = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        if not has_meta:
+            tables = self.conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+            if tables:
+                raise DataError(f"{self.path}: an SQLite database but not an acoustic ledger")
+            return None
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else None
+
+    def _migrate(self, version: int) -> None:
+        for v in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                for stmt in MIGRATIONS[v].split(";"):
+                    if stmt.strip():
+                        self.conn.execute(stmt)
+                self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(v),))
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._schema_version() or 0)
+
+    # -- transactions and the writer lock ---------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self):
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on any exception)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def acquire_writer(self, *, wait_s: float = 0.0) -> None:
+        """Take the exclusive writer lock (``<ledger>.lock``), waiting up to ``wait_s`` seconds.
+
+        Raises
+        ------
+        LedgerBusyError
+            Another batch holds it.
+        """
+        import fcntl
+
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    try:
+                        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                    finally:
+                        os.close(fd)
+                    raise LedgerBusyError(f"{self.path}: another batch (pid {holder}) is writing to this ledger; "
+                                          "try again when it has finished") from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def release_writer(self) -> None:
+        if self._lock_fd is not None:
+            import fcntl
+
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def close(self) -> None:
+        self.release_writer()
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- queries used by several commands ---------------------------------------------------------
+    def known_hashes(self, table: str = "recordings") -> set[str]:
+        """SHA-256 of every file already recorded in ``recordings`` or ``stats_files``."""
+        if table not in ("recordings", "stats_files"):
+            raise ValueError(table)
+        return {r[0] for r in self.conn.execute(f"SELECT sha256 FROM {table}")}
+
+    def suspect(self, suspect_id: int) -> sqlite3.Row:
+        row = self.conn.execute("SELECT * FROM suspects WHERE id = ?", (suspect_id,)).fetchone()
+        if row is None:
+            raise DataError(f"{self.path}: no suspect with id {suspect_id}")
+        return row
+
+
+def dumps(obj) -> str:
+    """Compact, stable JSON for evidence and parameter columns."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=float)
