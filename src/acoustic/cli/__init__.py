@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "features": ("acoustic.cli.features", "features", "Spectral and stationarity features of recordings."),
     "loggers": ("acoustic.cli.loggers", "loggers", "Noise-logger nightly statistics and leak scores."),
     "library": ("acoustic.cli.library", "library", "Leak-noise signature library: build, add, list, match, export."),
+    "ledger": ("acoustic.cli.ledger", "ledger", "Suspects, dig outcomes and contractor statistics in the ledger."),
 }
 
 
