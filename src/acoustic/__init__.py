@@ -34,7 +34,8 @@ _LAZY = {
     "PipePath": ("acoustic.pipe", "PipePath"),
     "PipeSegment": ("acoustic.pipe", "PipeSegment"),
 }
-_SUBMODULES = {"pipe", "io", "simulate", "correlate", "features", "recording"}
+_SUBMODULES = {"pipe", "io", "simulate", "correlate", "features", "loggers", "library", "classify", "network",
+               "survey", "ledger", "batch", "report", "recording"}
 
 __all__ = [
     "AcousticError", "AcousticWarning", "DataError", "ModelError", "ParameterError", "PipeError",

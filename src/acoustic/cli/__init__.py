@@ -21,7 +21,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "features": ("acoustic.cli.features", "features", "Spectral and stationarity features of recordings."),
     "loggers": ("acoustic.cli.loggers", "loggers", "Noise-logger nightly statistics and leak scores."),
     "library": ("acoustic.cli.library", "library", "Leak-noise signature library: build, add, list, match, export."),
+    "classify": ("acoustic.cli.classify", "classify", "Leak probability of recordings, with the nearest library signatures."),
+    "train": ("acoustic.cli.classify", "train", "Train a leak classifier on a labelled dataset (site-grouped CV)."),
+    "evaluate": ("acoustic.cli.classify", "evaluate", "Evaluate a trained classifier on a held-out labelled dataset."),
+    "survey": ("acoustic.cli.survey", "survey", "Narrow leak suspects from area to line to point on a pipe network."),
+    "batch": ("acoustic.cli.batch", "batch", "Nightly batch runs on logger uploads into the ledger."),
     "ledger": ("acoustic.cli.ledger", "ledger", "Suspects, dig outcomes and contractor statistics in the ledger."),
+    "report": ("acoustic.cli.report", "report", "Self-contained HTML field report for crews and contractors."),
 }
 
 
