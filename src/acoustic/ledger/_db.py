@@ -25,7 +25,7 @@ from .._errors import AcousticError, DataError
 
 __all__ = ["Ledger", "LedgerBusyError", "SCHEMA_VERSION", "utc_now"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,8 +62,54 @@ CREATE TABLE IF NOT EXISTS outcomes (
     found_at_m REAL, error_m REAL, recorded_utc TEXT NOT NULL, note TEXT);
 """
 
+#: Version 2 (batch runs): what every file sighting was (new, duplicate, late sidecar correction),
+#: a stat cache so unchanged files are not hashed again, stored feature vectors, detections,
+#: logger scores, the night of recordings and suspects, superseded suspects, and the work a
+#: batch still owes (``pending``), committed in the same transaction as the rows that cause it,
+#: so a batch killed between two steps is finished by the next run.
+_SCHEMA_V2 = """
+ALTER TABLE recordings ADD COLUMN sidecar_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE recordings ADD COLUMN night TEXT;
+ALTER TABLE recordings ADD COLUMN warnings_json TEXT;
+ALTER TABLE recordings ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS recordings_night ON recordings(night, logger_id);
+ALTER TABLE stats_files ADD COLUMN warnings_json TEXT;
+ALTER TABLE suspects ADD COLUMN night TEXT;
+ALTER TABLE suspects ADD COLUMN superseded_utc TEXT;
+CREATE INDEX IF NOT EXISTS suspects_area_night ON suspects(area, night);
+CREATE TABLE IF NOT EXISTS sightings (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL, sha256 TEXT NOT NULL, sidecar_sha256 TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL CHECK (kind IN ('new', 'duplicate', 'correction', 'stats', 'stats_duplicate')),
+    recording_id INTEGER REFERENCES recordings(id), stats_file_id INTEGER REFERENCES stats_files(id),
+    batch_id INTEGER REFERENCES batches(id), seen_utc TEXT NOT NULL,
+    UNIQUE (path, sha256, sidecar_sha256));
+CREATE INDEX IF NOT EXISTS sightings_content ON sightings(sha256, sidecar_sha256);
+CREATE TABLE IF NOT EXISTS scan_cache (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feature_names (features_version TEXT PRIMARY KEY, names_json TEXT NOT NULL,
+    units_json TEXT);
+CREATE TABLE IF NOT EXISTS recording_features (
+    recording_id INTEGER PRIMARY KEY REFERENCES recordings(id), features_version TEXT NOT NULL,
+    values_f32 BLOB NOT NULL, block_levels_db_f32 BLOB, block_s REAL);
+CREATE TABLE IF NOT EXISTS detections (
+    id INTEGER PRIMARY KEY, natural_key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('recording', 'pair')), recording_id INTEGER REFERENCES recordings(id),
+    area TEXT, night TEXT, logger_ids TEXT, score REAL, evidence_json TEXT, model_version TEXT,
+    batch_id INTEGER REFERENCES batches(id), created_utc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS logger_scores (
+    logger_id TEXT NOT NULL, as_of TEXT NOT NULL, score REAL, alarm INTEGER, nights_used INTEGER,
+    reasons_json TEXT, batch_id INTEGER REFERENCES batches(id), updated_utc TEXT NOT NULL,
+    PRIMARY KEY (logger_id, as_of));
+CREATE TABLE IF NOT EXISTS pending (
+    kind TEXT NOT NULL CHECK (kind IN ('logger', 'area')), key TEXT NOT NULL,
+    batch_id INTEGER REFERENCES batches(id), PRIMARY KEY (kind, key));
+ALTER TABLE batches ADD COLUMN n_duplicates INTEGER;
+ALTER TABLE batches ADD COLUMN n_corrections INTEGER;
+ALTER TABLE batches ADD COLUMN summary_json TEXT
+"""
+
 #: version -> SQL that upgrades a ledger from version-1 to version (index 1 creates the schema).
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
 class LedgerBusyError(AcousticError):

@@ -31,9 +31,25 @@ def _row(r) -> dict:
     return d
 
 
-def list_suspects(led: Ledger, *, kind: str | None = None, status: str | None = None) -> list[dict]:
-    """Suspects, most suspect first within each kind (points, then lines, then areas)."""
-    q = "SELECT * FROM suspects WHERE 1=1"
+def _has_column(led: Ledger, table: str, column: str) -> bool:
+    return any(r[1] == column for r in led.conn.execute(f"PRAGMA table_info({table})"))
+
+
+def _current(led: Ledger, alias: str = "") -> str:
+    """SQL condition excluding suspects a later survey of the same area-night no longer found."""
+    if not _has_column(led, "suspects", "superseded_utc"):  # a schema-v1 ledger opened read-only
+        return "1=1"
+    return f"{alias}superseded_utc IS NULL"
+
+
+def list_suspects(led: Ledger, *, kind: str | None = None, status: str | None = None,
+                  include_superseded: bool = False) -> list[dict]:
+    """Suspects, most suspect first within each kind (points, then lines, then areas).
+
+    Suspects that a re-survey of their area and night (after late or corrected files) no longer
+    found are left out unless ``include_superseded``.
+    """
+    q = "SELECT * FROM suspects WHERE " + ("1=1" if include_superseded else _current(led))
     args: list = []
     if kind:
         q += " AND kind = ?"
@@ -99,7 +115,8 @@ def ledger_stats(led: Ledger, *, tolerance_m: float = 1.0, tolerance_pct: float 
     tolerance_pct : float, optional
         ... or, when given, within this percentage of the sensor spacing (whichever is larger).
     """
-    counts = {r["kind"]: r["n"] for r in led.conn.execute("SELECT kind, count(*) AS n FROM suspects GROUP BY kind")}
+    counts = {r["kind"]: r["n"] for r in led.conn.execute(
+        f"SELECT kind, count(*) AS n FROM suspects WHERE {_current(led)} GROUP BY kind")}
     rows = led.conn.execute(
         "SELECT o.leak_found, o.error_m, s.spacing_m FROM outcomes o JOIN suspects s ON s.id = o.suspect_id").fetchall()
     found = [r for r in rows if r["leak_found"]]
