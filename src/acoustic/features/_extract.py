@@ -226,11 +226,6 @@ def extract_features(rec: Recording, *, band_hz: tuple[float, float] | None = No
     AcousticWarning
         Fewer than 8 frames (stationarity statistics unreliable); digitally silent frames.
     """
-    from scipy.fft import rfft
-
-    from . import _kernels as K
-    from ._tonal import tonal_summary
-
     if not isinstance(rec, Recording):
         raise ParameterError(f"extract_features expects a Recording, got {type(rec).__name__}")
     where = rec.name
@@ -264,24 +259,36 @@ def extract_features(rec: Recording, *, band_hz: tuple[float, float] | None = No
                       f"(L10..L95, spread, kurtosis) are unreliable below {_MIN_FRAMES_STATS}",
                       AcousticWarning, stacklevel=2)
 
-    # ---- time-domain pass
+    ms, zcr, m2, m4, st = frame_passes(x, d, cal=cal, use_numba=use_numba)
+    return _assemble(rec, d, nf, ms, zcr, m2, m4, st)
+
+
+def frame_passes(x: np.ndarray, d, *, cal: float = 1.0, use_numba: bool = True):
+    """The two passes of the extractor over calibrated samples ``x`` with design ``d``.
+
+    Returns per-frame mean squares ``ms`` and zero-crossing rates ``zcr`` (n_frames,), the
+    sample moments ``m2``, ``m4`` and the :class:`~acoustic.features._kernels.SpectralStats`
+    (per-frame spectral arrays and the summed power spectrum).  ``cal`` is the calibration
+    factor (zero-crossing threshold 1e-10 full scale).  One STFT, computed block by block.
+    """
+    from scipy.fft import rfft
+
+    from . import _kernels as K
+
+    nf = 1 + (x.size - d.n_fft) // d.hop
     if use_numba:
         ms, zcr, (_, m2, m4) = K.time_stats(x, d.n_fft, d.hop, 1e-10 * cal)
     else:
         ms, zcr, (_, m2, m4) = K.time_stats_reference(x, d.n_fft, d.hop, 1e-10 * cal)
-
-    # ---- one STFT, block by block, feeding the spectral pass
     frames = np.lib.stride_tricks.sliding_window_view(x, d.n_fft)[::d.hop]
     if use_numba:
         st = K.SpectralStats(nf, d.n_bins, D.N_MELS, d.contrast.shape[0])
         for a in range(0, nf, _BLOCK_FRAMES):
             b = min(a + _BLOCK_FRAMES, nf)
-            Z = rfft(frames[a:b] * d.window, axis=1)
-            K.spectral_stats(Z, d, st, a)
+            K.spectral_stats(rfft(frames[a:b] * d.window, axis=1), d, st, a)
     else:
         st = K.spectral_stats_reference(rfft(frames * d.window, axis=1), d)
-
-    return _assemble(rec, d, nf, ms, zcr, m2, m4, st)
+    return ms, zcr, m2, m4, st
 
 
 def _assemble(rec, d, nf, ms, zcr, m2, m4, st) -> FeatureVector:
