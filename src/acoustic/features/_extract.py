@@ -332,7 +332,7 @@ def _assemble(rec, d, nf, ms, zcr, m2, m4, st) -> FeatureVector:
     put("zero_crossing_rate", float(np.mean(zcr)))
     put("zero_crossings_per_s", float(np.mean(zcr)) * fs)
 
-    mfcc = mfcc_from_mel(st.mel, d.dct)
+    mfcc = mfcc_from_mel(st.mel * mel_psd_scale(d), d.dct)
     for i in range(D.N_MFCC):
         put(f"mfcc_{i}", float(np.mean(mfcc[:, i])))
 
@@ -362,6 +362,16 @@ def _assemble(rec, d, nf, ms, zcr, m2, m4, st) -> FeatureVector:
         sample_rate=fs, frame_length=d.n_fft, hop_length=d.hop, analysis_band_hz=(d.band_lo_hz, d.band_hi_hz),
         source=where,
     )
+
+
+def mel_psd_scale(d) -> float:
+    """Factor turning librosa-scaled mel energies (sums of ``|X|^2``) into PSD units (units^2/Hz).
+
+    MFCCs are computed from PSD-scaled mel energies so that they do not depend on the frame
+    length in samples (hence on the sample rate); relative to ``librosa.feature.mfcc`` only
+    ``mfcc_0`` changes, by ``sqrt(n_mels) * 10 log10(2 / (fs * sum(window**2)))`` dB.
+    """
+    return 2.0 / (d.sample_rate * d.window_power)
 
 
 #: MFCC dB floor below the recording's loudest mel energy (librosa clips at 80 dB with ``top_db``).
