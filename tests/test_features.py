@@ -284,3 +284,13 @@ def test_partly_silent_recording_warns(rng):
         fv = extract_features(_rec(x, 8000.0, sensor_id="L5"))
     assert any("hold no signal" in str(w.message) for w in caught)
     assert np.isfinite(fv["level_l50_db"])
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e12])
+def test_extreme_calibrated_scales_do_not_overflow(scale, rng):
+    x = 0.1 * rng.standard_normal(16000)
+    ref = extract_features(_rec(x, 8000.0))
+    fv = extract_features(_rec(x * scale, 8000.0))
+    assert fv["spectral_flatness"] == pytest.approx(ref["spectral_flatness"], rel=1e-9)
+    assert fv["band_level_db"] - ref["band_level_db"] == pytest.approx(20 * np.log10(scale), abs=1e-6)
+    assert fv["mfcc_1"] == pytest.approx(ref["mfcc_1"], abs=1e-6)

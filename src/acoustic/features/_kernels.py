@@ -34,14 +34,13 @@ def _time_kernel(x, n_fft, hop, n_frames, threshold, ms, zcr):  # pragma: no cov
         s0 = t * hop
         v = x[s0]
         acc = v * v
-        prev = v < -threshold
-        cnt = 0
+        prev = np.int64(v < -threshold)
+        cnt = np.int64(0)
         for i in range(s0 + 1, s0 + n_fft):
             v = x[i]
             acc += v * v
-            neg = v < -threshold
-            if neg != prev:
-                cnt += 1
+            neg = np.int64(v < -threshold)
+            cnt += neg ^ prev  # branch-free: noise makes the sign unpredictable
             prev = neg
         ms[t] = acc / n_fft
         zcr[t] = cnt / n_fft
@@ -106,6 +105,35 @@ def time_stats_reference(x, n_fft: int, hop: int, threshold: float = 1e-10):
 
 # --------------------------------------------------------------------------- spectral
 @njit(cache=True, nogil=True)
+def _extreme_means(v, a0, a1, k, low, high):  # pragma: no cover - compiled
+    """Means of the k smallest and the k largest of v[a0:a1] (k << a1 - a0), by insertion
+    into two small sorted buffers: O(n) for the few k the 2 % contrast quantile needs."""
+    for q in range(k):
+        low[q] = np.inf
+        high[q] = -np.inf
+    for i in range(a0, a1):
+        x = v[i]
+        if x < low[k - 1]:
+            j = k - 1
+            while j > 0 and low[j - 1] > x:
+                low[j] = low[j - 1]
+                j -= 1
+            low[j] = x
+        if x > high[k - 1]:
+            j = k - 1
+            while j > 0 and high[j - 1] < x:
+                high[j] = high[j - 1]
+                j -= 1
+            high[j] = x
+    lo = 0.0
+    hi = 0.0
+    for q in range(k):
+        lo += low[q]
+        hi += high[q]
+    return lo / k, hi / k
+
+
+@njit(cache=True, nogil=True)
 def _spectral_kernel(Z, offset, i0, i1, freqs, bin_scale, roll_percent, segs, mel_ptr, mel_idx, mel_w,
                      amin, contrast_floor, centroid, bandwidth, rolloff, flatness, contrast, band_power,
                      mel, power_sum):  # pragma: no cover - compiled
@@ -114,6 +142,12 @@ def _spectral_kernel(Z, offset, i0, i1, freqs, bin_scale, roll_percent, segs, me
     n_mels = mel.shape[1]
     n_seg = segs.shape[0]
     mag = np.empty(nbb)
+    kmax = 1
+    for b in range(n_seg):
+        if segs[b, 2] > kmax:
+            kmax = segs[b, 2]
+    low_buf = np.empty(kmax)
+    high_buf = np.empty(kmax)
     for t in range(nf):
         row = offset + t
         for m in range(n_mels):
@@ -125,6 +159,8 @@ def _spectral_kernel(Z, offset, i0, i1, freqs, bin_scale, roll_percent, segs, me
         sf = 0.0
         sf2 = 0.0
         lsum = 0.0
+        prod = 1.0
+        n_prod = 0
         psum = 0.0
         bp = 0.0
         for j in range(nbb):
@@ -139,7 +175,14 @@ def _spectral_kernel(Z, offset, i0, i1, freqs, bin_scale, roll_percent, segs, me
             sf += a * f
             sf2 += a * f * f
             pt = p if p > amin else amin
-            lsum += np.log(pt)
+            # log of the geometric mean by blocks of up to 8 products (8 logs -> 1); a block
+            # is closed early when its product leaves 1e-150..1e150, so it cannot overflow
+            prod *= pt
+            n_prod += 1
+            if n_prod == 8 or prod > 1e150 or prod < 1e-150:
+                lsum += np.log(prod)
+                prod = 1.0
+                n_prod = 0
             psum += pt
             bp += p * bin_scale[k]
             for q in range(mel_ptr[j], mel_ptr[j + 1]):
@@ -148,6 +191,7 @@ def _spectral_kernel(Z, offset, i0, i1, freqs, bin_scale, roll_percent, segs, me
             z = Z[t, k]
             power_sum[k] += z.real * z.real + z.imag * z.imag
         band_power[row] = bp
+        lsum += np.log(prod)
         flatness[row] = np.exp(lsum / nbb) / (psum / nbb)
         if s > 0.0:
             c = sf / s
@@ -174,15 +218,7 @@ def _spectral_kernel(Z, offset, i0, i1, freqs, bin_scale, roll_percent, segs, me
             if a1 - a0 < 2:
                 contrast[row, b] = np.nan
                 continue
-            srt = np.sort(mag[a0:a1])
-            n = a1 - a0
-            lo = 0.0
-            hi = 0.0
-            for q in range(na):
-                lo += srt[q]
-                hi += srt[n - 1 - q]
-            lo /= na
-            hi /= na
+            lo, hi = _extreme_means(mag, a0, a1, na, low_buf, high_buf)
             fl = hi * contrast_floor
             if lo < fl:
                 lo = fl
