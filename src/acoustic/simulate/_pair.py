@@ -108,7 +108,7 @@ def simulate_pair(path: PipePath, leak_m: float, *, sample_rate_hz: float = 8000
         Pressure (Pa) or radial wall acceleration (m/s^2: ``-omega^2 a^2/(E h)`` times pressure).
     confounders : iterable of str
         Any of :data:`CONFOUNDERS`: ``hum`` (50/60 Hz lines picked up electrically at both
-        loggers, own phase/amplitude each), ``pump`` (shaft and blade-pass lines plus flow
+        loggers, own phase/amplitude each, rms -6..+6 dB re the rest of the recording), ``pump`` (shaft and blade-pass lines plus flow
         noise, 20-300 m beyond A or B), ``prv`` (stationary hiss from 20-300 m beyond A or B),
         ``consumption`` (on/off flow hiss from a tap at a random point between the sensors),
         ``second_leak`` (another leak), ``traffic`` (low-frequency passes, independent per logger).
@@ -353,14 +353,16 @@ def simulate_pair(path: PipePath, leak_m: float, *, sample_rate_hz: float = 8000
     bg_rms = [bg_shapes[0]["rms"], bg_shapes[1]["rms"]]
 
     if "hum" in conf:
+        # electrical pickup: its rms is -6..+6 dB relative to everything else the logger records
         rh = rngs["hum"]
         hum = src.draw_hum(rh, hum_f, fs)
         rel = []
-        for i, (comp, t0) in enumerate(((comp_a, 0.0), (comp_b, off))):
+        for comp, t0 in ((comp_a, 0.0), (comp_b, off)):
+            rest = float(np.sqrt(np.mean(sum(comp.values()) ** 2)))
             sig, phases = src.hum_time_signal(rh, hum, n, fs, t0_s=t0)
-            r_db = float(rh.uniform(-3.0, 9.0))
-            comp["hum"] = sig * bg_rms[i] * 10 ** (r_db / 20.0)
-            rel.append({"rel_background_db": r_db, "phases_rad": phases})
+            r_db = float(rh.uniform(-6.0, 6.0))
+            comp["hum"] = sig * rest * 10 ** (r_db / 20.0)
+            rel.append({"rel_signal_db": r_db, "phases_rad": phases})
         details["hum"] = {**hum, "loggers": rel}
     if "traffic" in conf:
         rt = rngs["traffic"]

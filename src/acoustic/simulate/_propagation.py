@@ -125,6 +125,12 @@ class RealisedPath:
 
     def transmission(self, i_from: int, i_to: int) -> np.ndarray:
         """|pressure transmission coefficient| from segment ``i_from`` into ``i_to`` on the grid."""
+        cache = self.__dict__.setdefault("_transmission_cache", {})
+        if (i_from, i_to) not in cache:
+            cache[(i_from, i_to)] = self._transmission(i_from, i_to)
+        return cache[(i_from, i_to)]
+
+    def _transmission(self, i_from: int, i_to: int) -> np.ndarray:
         def impedance(i):
             seg = self.path.segments[i]
             area = np.pi * (seg.diameter_mm * 1e-3 / 2.0) ** 2

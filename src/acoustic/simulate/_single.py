@@ -155,12 +155,12 @@ def simulate_recording(*, leak_distance_m: float | None = None, material: str = 
     rl = rngs["leak"]
     shape = src.draw_leak_shape(rl, fs)
     lvl_draw = float(rl.uniform(*LEAK_LEVEL_RANGE_DB))
-    leak_noise = rl.standard_normal(n)
+    leak_white = src.white_spectrum(rl, n)  # drawn even without a leak: the streams stay aligned
     if dist is not None:
         level = lvl_draw if level is None else level
         amp = amplitude(src.leak_power(shape, freq), level)
         h = np.exp(-1j * k * dist)
-        spectra["leak"] = sfft.rfft(leak_noise) * amp * h * w
+        spectra["leak"] = leak_white * amp * h * w
         p_sig = amp**2 * np.abs(h) ** 2 * w2
         peak = int(np.argmax(p_sig))
         band = _contiguous(p_sig >= p_sig[peak] * 10 ** (-LEAK_BAND_DB / 10.0), peak)

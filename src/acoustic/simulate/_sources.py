@@ -22,7 +22,7 @@ import numpy as np
 
 __all__ = [
     "draw_leak_shape", "leak_power", "draw_background_shape", "background_power",
-    "draw_hiss_shape", "hiss_power", "sensor_response", "shaped_noise_spectrum",
+    "draw_hiss_shape", "hiss_power", "sensor_response", "shaped_noise_spectrum", "white_spectrum",
     "draw_pump", "pump_time_signal", "draw_bursts", "burst_envelope",
     "draw_hum", "hum_time_signal", "draw_traffic", "traffic_time_signal", "band_rms_scale",
 ]
@@ -155,11 +155,27 @@ def sensor_response(sensor_kind: str, freq_hz, *, mean_radius_m: float, wall_m: 
     return -(w**2) * (mean_radius_m**2 / (youngs_modulus_pa * wall_m)) * hp
 
 
-def shaped_noise_spectrum(rng: np.random.Generator, n: int, amplitude) -> np.ndarray:
-    """rfft of ``n`` white Gaussian samples (unit variance) times ``amplitude`` (length n//2+1)."""
-    from scipy import fft as sfft
+def white_spectrum(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Spectrum (length n//2+1) distributed exactly as ``rfft`` of ``n`` white unit-variance Gaussian samples.
 
-    return sfft.rfft(rng.standard_normal(n)) * amplitude
+    Complex Gaussian bins of variance ``n`` (real DC and, for even ``n``, Nyquist bins of
+    variance ``n``), drawn directly: half the work of generating and transforming the samples.
+    """
+    nb = n // 2 + 1
+    z = rng.standard_normal((2, nb))
+    out = (z[0] + 1j * z[1]) * np.sqrt(n / 2.0)
+    out[0] = z[0, 0] * np.sqrt(n)
+    if n % 2 == 0:
+        out[-1] = z[0, -1] * np.sqrt(n)
+    return out
+
+
+def shaped_noise_spectrum(rng: np.random.Generator, n: int, amplitude) -> np.ndarray:
+    """Spectrum of ``n`` samples of Gaussian noise with amplitude shape ``amplitude`` (length n//2+1).
+
+    Its inverse rfft has expected power ``(a0^2 + 2 sum a_k^2 [- a_nyq^2]) / n``.
+    """
+    return white_spectrum(rng, n) * amplitude
 
 
 def band_rms_scale(power, band_mask) -> float:
@@ -312,16 +328,27 @@ def draw_traffic(rng: np.random.Generator, duration_s: float) -> dict:
 
 
 def traffic_time_signal(rng: np.random.Generator, traffic: dict, n: int, sample_rate_hz: float) -> np.ndarray:
-    """Traffic rumble over ``n`` samples, normalised so the loudest pass has unit peak rms."""
+    """Traffic rumble over ``n`` samples, normalised so a 0 dB pass has unit rms at its peak.
+
+    Each pass is band noise (log-Gaussian band, 0.8 octave s.d., around ``centre_hz``) under
+    a Gaussian envelope, made only over +-4 envelope s.d. around its time.
+    """
     from scipy import fft as sfft
 
-    t = np.arange(n) / sample_rate_hz
-    freqs = sfft.rfftfreq(n, 1.0 / sample_rate_hz)
     x = np.zeros(n)
     for ev in traffic["events"]:
+        half = int(np.ceil(4.0 * ev["sd_s"] * sample_rate_hz))
+        centre = int(round(ev["time_s"] * sample_rate_hz))
+        lo, hi = max(0, centre - half), min(n, centre + half + 1)
+        if hi - lo < 8:
+            continue
+        m = 2 * half + 1
+        freqs = sfft.rfftfreq(m, 1.0 / sample_rate_hz)
         shape = {"centre_hz": ev["centre_hz"], "octaves": 0.8}
-        rumble = sfft.irfft(shaped_noise_spectrum(rng, n, np.sqrt(hiss_power(shape, freqs))), n)
+        rumble = sfft.irfft(shaped_noise_spectrum(rng, m, np.sqrt(hiss_power(shape, freqs))), m)
         rumble /= max(float(np.sqrt(np.mean(rumble**2))), 1e-300)
-        env = np.exp(-0.5 * ((t - ev["time_s"]) / ev["sd_s"]) ** 2)
-        x += 10 ** (ev["peak_rel_db"] / 20.0) * env * rumble
+        t = (np.arange(m) - half) / sample_rate_hz
+        env = np.exp(-0.5 * (t / ev["sd_s"]) ** 2)
+        seg = 10 ** (ev["peak_rel_db"] / 20.0) * env * rumble
+        x[lo:hi] += seg[lo - (centre - half):hi - (centre - half)]
     return x
