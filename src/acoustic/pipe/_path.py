@@ -198,11 +198,15 @@ class PipeSegment:
 
         This is the speed a correlator's band-averaged delay corresponds to.
         """
-        return _band_speed(self.properties(), tuple(band_hz))
+        return _segment_speed(self._unit(), tuple(float(b) for b in band_hz))
 
     def speed_rel_sd(self, band_hz=DEFAULT_BAND_HZ) -> float:
         """Relative standard deviation of :meth:`speed_m_s` from the parameter spreads (Monte Carlo)."""
-        return _speed_rel_sd(self, tuple(float(b) for b in band_hz))
+        return _speed_rel_sd(self._unit(), tuple(float(b) for b in band_hz))
+
+    def _unit(self) -> "PipeSegment":
+        """The same pipe with a 1 m length: the key of the speed caches (speeds do not depend on length)."""
+        return self if self.length_m == 1.0 else dataclasses.replace(self, length_m=1.0)
 
 
 def _band_freqs(band_hz) -> np.ndarray:
@@ -220,6 +224,11 @@ def _band_speed(props: SegmentProperties, band_hz) -> float:
     # (physics.md 3.6): the least-squares slope d(Re k)/d(omega) over the band
     slope = np.polyfit(w, kr, 1)[0]
     return float(1.0 / slope)
+
+
+@functools.lru_cache(maxsize=4096)
+def _segment_speed(seg: PipeSegment, band_hz) -> float:
+    return _band_speed(seg.properties(), band_hz)
 
 
 @functools.lru_cache(maxsize=512)
