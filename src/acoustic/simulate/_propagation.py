@@ -11,6 +11,7 @@ frequencies and interpolated (cubic) to the FFT grid, which is accurate to bette
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -32,13 +33,21 @@ def grid_wavenumber(props: SegmentProperties, freq_hz: np.ndarray) -> np.ndarray
     from scipy.interpolate import CubicSpline
 
     f = np.asarray(freq_hz, dtype=np.float64)
-    fmax = max(float(f[-1]), 1.0)
-    nodes = np.concatenate([[0.0], np.geomspace(0.5, fmax, _N_NODES)])
-    k_nodes = np.asarray(props.wavenumber(nodes), dtype=np.complex128)
-    k_nodes[0] = 0.0
+    nodes, k_nodes = _model_nodes(props, max(float(f[-1]), 1.0))
     re = CubicSpline(nodes, k_nodes.real)(f)
     im = CubicSpline(nodes, k_nodes.imag)(f)
     return np.maximum(re, 0.0) + 1j * np.minimum(im, 0.0)
+
+
+@functools.lru_cache(maxsize=64)
+def _model_nodes(props: SegmentProperties, fmax: float):
+    """The model's wavenumber on the interpolation nodes (cached: nominal properties repeat)."""
+    nodes = np.concatenate([[0.0], np.geomspace(0.5, fmax, _N_NODES)])
+    k_nodes = np.asarray(props.wavenumber(nodes), dtype=np.complex128)
+    k_nodes[0] = 0.0
+    nodes.flags.writeable = False
+    k_nodes.flags.writeable = False
+    return nodes, k_nodes
 
 
 def weighted_group_slope(omega: np.ndarray, k_real: np.ndarray, weights: np.ndarray) -> float:
@@ -103,7 +112,11 @@ class RealisedPath:
 
     def phase_exponent(self, lengths_m: np.ndarray) -> np.ndarray:
         """``sum_j k_j L_j`` on the grid (complex, rad) for per-segment lengths ``lengths_m``."""
-        return np.asarray(lengths_m, dtype=np.float64) @ self.k
+        out = np.zeros(self.k.shape[1], dtype=np.complex128)
+        for length, k in zip(np.asarray(lengths_m, dtype=np.float64), self.k):
+            if length > 0:
+                out += length * k
+        return out
 
     def transfer(self, x_source_m: float, x_sensor_m: float, *, interfaces: bool = True) -> np.ndarray:
         """Pressure transfer from a source at ``x_source_m`` to a sensor at ``x_sensor_m`` (grid, complex).
