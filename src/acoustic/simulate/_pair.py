@@ -51,6 +51,18 @@ def _contiguous(mask: np.ndarray, centre: int) -> np.ndarray:
     return out
 
 
+def _strongest_run(mask: np.ndarray, power: np.ndarray) -> np.ndarray:
+    """The contiguous run of True in ``mask`` holding the most ``power`` (all False if none)."""
+    out = np.zeros_like(mask)
+    if not mask.any():
+        return out
+    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+    starts, stops = edges[::2], edges[1::2]
+    best = max(range(starts.size), key=lambda i: float(power[starts[i]:stops[i]].sum()))
+    out[starts[best]:stops[best]] = True
+    return out
+
+
 def _band_edges(freq: np.ndarray, mask: np.ndarray):
     if not mask.any():
         return None
@@ -145,8 +157,9 @@ def simulate_pair(path: PipePath, leak_m: float, *, sample_rate_hz: float = 8000
         the leak band, weighted by the cross-spectrum magnitude), ``speeds_m_s`` (realised
         effective speed of each segment over that band), ``nominal_speeds_m_s`` (same band,
         nominal properties), ``second_leak_m``, ``second_delay_s``, ``confounders``,
-        ``confounder_details``, ``snr_db``, ``snr_band_hz``, ``band_hz`` (where the leak is
-        above the background at both sensors), ``sensor_kind``, ``sample_rate_hz``,
+        ``confounder_details``, ``snr_db``, ``snr_band_hz``, ``band_hz`` (the contiguous band, inside
+        the leak band, where the leak is above the background at both sensors and holds the
+        most leak power; null if there is none), ``sensor_kind``, ``sample_rate_hz``,
         ``duration_s``, ``start_offset_s``, ``start_time_a``/``_b``, ``gain_db_a``/``_b``,
         ``leak_level_db``, ``leak_shape``, ``realised_properties``, ``seed``.
 
@@ -276,7 +289,7 @@ def simulate_pair(path: PipePath, leak_m: float, *, sample_rate_hz: float = 8000
         bshape["rms"] = _rms_from_power(pb, m)
         bg_shapes.append(bshape)
         bg_power.append(pb)
-    above = _contiguous((p_a > bg_power[0]) & (p_b > bg_power[1]) & band, peak)
+    above = _strongest_run((p_a > bg_power[0]) & (p_b > bg_power[1]) & band, cross)
 
     # -- confounders between the sensors -------------------------------------------------------------
     second_delay = None
