@@ -153,10 +153,13 @@ def simulate_pair(path: PipePath, leak_m: float, *, sample_rate_hz: float = 8000
     SimulatedPair
         ``a``, ``b`` (Recordings) and ``truth``, a JSON-serialisable dict with (units in the
         names): ``leak_m``, ``distance_from_b_m``, ``length_m``, ``delay_s`` (arrival at A
-        minus arrival at B, absolute time, of the main leak: the realised group delay over
-        the leak band, weighted by the cross-spectrum magnitude), ``speeds_m_s`` (realised
-        effective speed of each segment over that band), ``nominal_speeds_m_s`` (same band,
-        nominal properties), ``second_leak_m``, ``second_delay_s``, ``confounders``,
+        minus arrival at B, absolute time, of the main leak, from the realised properties:
+        the band-averaged delay at which the cross-correlation peaks, see
+        :func:`acoustic.simulate._propagation.ccf_slowness`), ``group_delay_s`` (the
+        weighted group delay over the same band), ``speeds_m_s`` (realised effective speed
+        of each segment over that band, so ``delay_s = 2 T(x) - T(D)`` with them),
+        ``nominal_speeds_m_s`` (same band, nominal properties), ``speed_error_rel``
+        (nominal / realised - 1), ``second_leak_m``, ``second_delay_s``, ``confounders``,
         ``confounder_details``, ``snr_db``, ``snr_band_hz``, ``band_hz`` (the contiguous band, inside
         the leak band, where the leak is above the background at both sensors and holds the
         most leak power; null if there is none), ``sensor_kind``, ``sample_rate_hz``,
