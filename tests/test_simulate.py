@@ -437,3 +437,29 @@ def test_confounder_lists_are_the_documented_ones():
     assert CONFOUNDERS == ("hum", "pump", "prv", "consumption", "second_leak", "traffic")
     assert NOISES == ("traffic", "pump", "prv", "consumption", "hum", "quiet")
     assert math.isfinite(simulate_pair(_path_for("pvc"), 0.0, duration_s=1.0, seed=1).truth["delay_s"])
+
+
+def test_interface_transmission_conserves_energy():
+    from acoustic.simulate._propagation import realise_path
+
+    f = np.linspace(0.0, 4000.0, 2049)
+    path = PipePath([PipeSegment("pvc", 40.0), PipeSegment("ductile_iron", 60.0), PipeSegment("ductile_iron", 30.0)])
+    real = realise_path(path, np.random.default_rng(1), f)
+    fwd, back = real.transmission(0, 1), real.transmission(1, 0)
+    sel = (f > 10) & (f < 1000)
+    # pressure rises entering the stiffer (higher-impedance) iron and falls leaving it...
+    assert np.all(fwd[sel] > 1.0) and np.all(back[sel] < 1.0)
+    # ...and forward x backward = the power transmission 4 Z1 Z2 / (Z1 + Z2)^2 < 1 (a loss)
+    assert np.all(fwd[sel] * back[sel] < 0.9)
+    # two realisations of the same material hardly reflect
+    assert np.allclose(real.transmission(1, 2)[sel], 1.0, atol=0.05)
+    # the transfer across the interface carries it
+    h = real.transfer(20.0, 70.0)
+    plain = np.abs(np.exp(-1j * real.phase_exponent(real.pieces(20.0, 70.0))))
+    np.testing.assert_allclose(np.abs(h)[sel], plain[sel] * fwd[sel], rtol=1e-12)
+
+
+def test_measured_wave_speed_override_is_respected():
+    path = PipePath([PipeSegment("pvc", 80.0, wave_speed_m_s=420.0)])
+    speeds = [simulate_pair(path, 30.0, duration_s=1.0, seed=s).truth["speeds_m_s"][0] for s in range(4)]
+    assert np.all(np.abs(np.array(speeds) / 420.0 - 1.0) < 0.08)
