@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .._errors import ModelError
 
-__all__ = ["LeakModel", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "TRUSTED_TYPES", "load_model", "save_model"]
+__all__ = ["EXTRA_INPUTS", "LeakModel", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "TRUSTED_TYPES", "load_model", "model_inputs", "save_model"]
 
 MODEL_FORMAT = "acoustic-leak-model"
 MODEL_FORMAT_VERSION = 1
@@ -72,20 +72,59 @@ class LeakModel:
 
     @property
     def feature_names(self) -> list[str]:
+        """Names of the extracted features the model reads (in order)."""
         return list(self.card["features"]["names"])
+
+    @property
+    def extra_inputs(self) -> list[str]:
+        """Inputs appended to the features (``sensor_is_accelerometer``: 1 for accelerometers, else 0)."""
+        return list(self.card["features"].get("extra_inputs", []))
 
     @property
     def features_version(self) -> str:
         return str(self.card["features"]["version"])
 
-    def leak_probability(self, X):
-        """Leak probability (0..1) for each row of the feature matrix ``X``."""
-        import numpy as np
+    def leak_probability(self, X, sensor_kinds=None):
+        """Leak probability (0..1) for each row of the feature matrix ``X``.
 
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
-            raise ModelError(f"model expects {len(self.feature_names)} features, got array of shape {X.shape}")
-        return self.pipeline.predict_proba(X)[:, 1]
+        Parameters
+        ----------
+        X : array_like, shape (n, n_features)
+            Extracted features in the order of :attr:`feature_names`.
+        sensor_kinds : sequence of str, optional
+            Sensor kind per row; required when the model has :attr:`extra_inputs`.
+        """
+        return self.pipeline.predict_proba(model_inputs(X, sensor_kinds, self.feature_names,
+                                                        self.extra_inputs))[:, 1]
+
+
+#: Inputs a model may take besides the extracted features.
+EXTRA_INPUTS = ("sensor_is_accelerometer",)
+
+
+def model_inputs(X, sensor_kinds, feature_names, extra_inputs):
+    """The pipeline's input matrix: features plus the extra inputs, checked.
+
+    Raises
+    ------
+    ModelError
+        Wrong number of features, unknown extra input, or sensor kinds missing or of another length.
+    """
+    import numpy as np
+
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2 or X.shape[1] != len(feature_names):
+        raise ModelError(f"model expects {len(feature_names)} features, got array of shape {X.shape}")
+    cols = []
+    for name in extra_inputs:
+        if name != "sensor_is_accelerometer":
+            raise ModelError(f"model needs input {name!r}, which this acoustic does not know")
+        if sensor_kinds is None or len(sensor_kinds) != X.shape[0]:
+            raise ModelError("model needs the sensor kind of every recording")
+        cols.append(np.array([1.0 if k == "accelerometer" else 0.0 for k in sensor_kinds]))
+    return np.column_stack([X, *cols]) if cols else X
 
 
 def _sha256(path: Path) -> str:
@@ -166,4 +205,8 @@ def load_model(folder) -> LeakModel:
         raise ModelError(f"{model_path}: model cannot be loaded ({type(exc).__name__}: {exc})") from None
     if not hasattr(pipeline, "predict_proba"):
         raise ModelError(f"{model_path}: object has no predict_proba; not a classifier")
+    n_inputs = len(card["features"].get("names", [])) + len(card["features"].get("extra_inputs", []))
+    if getattr(pipeline, "n_features_in_", n_inputs) != n_inputs:
+        raise ModelError(f"{model_path}: the model takes {pipeline.n_features_in_} inputs but its card lists "
+                         f"{n_inputs}; card and model do not belong together")
     return LeakModel(pipeline=pipeline, threshold=float(card["threshold"]), card=card, path=folder)

@@ -9,9 +9,9 @@ import numpy as np
 
 from .._errors import DataError
 from ._dataset import LEAK_LABEL
-from ._model import LeakModel
+from ._model import LeakModel, model_inputs
 
-__all__ = ["train_model", "classification_metrics", "threshold_for_false_alarm_rate", "MIN_SITES"]
+__all__ = ["train_model", "evaluate_model", "classification_metrics", "threshold_for_false_alarm_rate", "MIN_SITES"]
 
 #: Fewest distinct sites that allow grouped cross-validation.
 MIN_SITES = 3
@@ -42,7 +42,8 @@ def _make_pipeline(seed: int):
     ])
 
 
-def classification_metrics(scores, labels, threshold: float, groups: dict | None = None) -> dict:
+def classification_metrics(scores, labels, threshold: float, groups: dict | None = None,
+                           target_far: float | None = None) -> dict:
     """Metrics of leak scores against labels.
 
     Parameters
@@ -55,12 +56,17 @@ def classification_metrics(scores, labels, threshold: float, groups: dict | None
         Decision threshold on the probability.
     groups : dict of str -> sequence, optional
         Breakdowns: for each key (e.g. ``material``) the per-recording value.
+    target_far : float, optional
+        Also report ``recall_at_target_far``: the fraction of leaks detected when the threshold is
+        re-chosen on *these* scores for a false-alarm rate of at most ``target_far`` (a
+        threshold-free measure of separation; the model's own threshold gives ``recall``).
 
     Returns
     -------
     dict
-        ``roc_auc``, ``precision``, ``recall`` (leaks detected), ``false_alarm_rate``,
-        ``confusion_by_kind`` (per label: n and fraction called leak), ``by`` (breakdowns).
+        ``n``, ``n_leak``, ``roc_auc``, ``precision``, ``recall`` (leaks detected),
+        ``false_alarm_rate``, ``threshold``, ``confusion_by_kind`` (per label: n and fraction
+        called leak), ``by`` (the same block per value of each breakdown).
     """
     from sklearn.metrics import roc_auc_score
 
@@ -80,6 +86,11 @@ def classification_metrics(scores, labels, threshold: float, groups: dict | None
 
     result = block(np.ones_like(y))
     result["threshold"] = float(threshold)
+    if target_far is not None and y.any() and (~y).any():
+        t = threshold_for_false_alarm_rate(scores[~y], target_far)
+        result["target_false_alarm_rate"] = float(target_far)
+        result["recall_at_target_far"] = float((scores[y] >= t).mean())
+        result["false_alarm_rate_at_target_far"] = float((scores[~y] >= t).mean())
     result["confusion_by_kind"] = {
         str(k): {"n": int((labels == k).sum()), "called_leak": float(pred[labels == k].mean())}
         for k in sorted(set(labels.tolist()))
@@ -92,7 +103,8 @@ def classification_metrics(scores, labels, threshold: float, groups: dict | None
 
 
 def train_model(X, labels, sites, *, feature_names, features_version, target_far=0.05, seed=0,
-                groups: dict | None = None, data_summary: dict | None = None, n_splits=5) -> LeakModel:
+                groups: dict | None = None, data_summary: dict | None = None, n_splits=5,
+                sensor_kinds=None) -> LeakModel:
     """Fit a leak classifier with cross-validation grouped by site.
 
     No site appears in both a training and a test fold, so the reported metrics are
@@ -118,6 +130,11 @@ def train_model(X, labels, sites, *, feature_names, features_version, target_far
         Breakdowns for the metrics (e.g. material, sensor kind, confounder).
     data_summary : dict, optional
         Extra facts for the model card.
+    n_splits : int, default 5
+        Cross-validation folds (fewer when there are fewer sites).
+    sensor_kinds : sequence of str, optional
+        Sensor kind per row; when given the model also takes ``sensor_is_accelerometer`` as an
+        input (levels of hydrophones, dB re 1 Pa, and accelerometers, dB re 1 m/s^2, differ in kind).
 
     Raises
     ------
@@ -131,6 +148,8 @@ def train_model(X, labels, sites, *, feature_names, features_version, target_far
     X = np.asarray(X, dtype=np.float64)
     labels = np.asarray(labels)
     sites = np.asarray(sites)
+    if X.ndim != 2 or X.shape[1] != len(feature_names):
+        raise DataError(f"feature matrix of shape {X.shape} does not match {len(feature_names)} feature names")
     if not (X.shape[0] == labels.size == sites.size):
         raise DataError(f"feature rows ({X.shape[0]}), labels ({labels.size}) and sites ({sites.size}) differ")
     if not (0.0 < target_far < 0.5):
@@ -147,18 +166,23 @@ def train_model(X, labels, sites, *, feature_names, features_version, target_far
     k = int(min(n_splits, n_sites, max(2, min(leak_sites, quiet_sites))))
     if k < 2:
         raise DataError("leak and non-leak recordings must come from at least two sites each for grouped CV")
+    extra = ["sensor_is_accelerometer"] if sensor_kinds is not None else []
+    if sensor_kinds is not None and len(sensor_kinds) != labels.size:
+        raise DataError(f"sensor kinds ({len(sensor_kinds)}) and labels ({labels.size}) differ")
+    inputs = model_inputs(X, sensor_kinds, feature_names, extra)
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    oof = cross_val_predict(_make_pipeline(seed), X, y, groups=sites, cv=cv, method="predict_proba")[:, 1]
+    oof = cross_val_predict(_make_pipeline(seed), inputs, y, groups=sites, cv=cv, method="predict_proba")[:, 1]
     threshold = threshold_for_false_alarm_rate(oof[~y], target_far)
-    metrics = classification_metrics(oof, labels, threshold, groups)
-    pipeline = _make_pipeline(seed).fit(X, y)
+    metrics = classification_metrics(oof, labels, threshold, groups, target_far=target_far)
+    pipeline = _make_pipeline(seed).fit(inputs, y)
     card = {
         "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "package_version": __version__,
         "python": platform.python_version(),
         "seed": int(seed),
         "target_false_alarm_rate": float(target_far),
-        "features": {"version": str(features_version), "names": list(feature_names)},
+        "features": {"version": str(features_version), "names": list(feature_names), "extra_inputs": extra,
+                     "always_defined": [n for n, ok in zip(feature_names, np.isfinite(X).all(axis=0)) if ok]},
         "cross_validation": {"kind": "StratifiedGroupKFold by site", "n_splits": k, "n_sites": n_sites},
         "metrics": metrics,
         "data": {
@@ -169,3 +193,25 @@ def train_model(X, labels, sites, *, feature_names, features_version, target_far
         },
     }
     return LeakModel(pipeline=pipeline, threshold=threshold, card=card)
+
+
+def evaluate_model(model: LeakModel, X, labels, groups: dict | None = None, sensor_kinds=None) -> dict:
+    """Metrics of a trained model on a labelled (held-out) set, at the model's own threshold.
+
+    Returns the same structure as the model card's ``metrics`` (:func:`classification_metrics`),
+    with ``recall_at_target_far`` for the model's target false-alarm rate.
+
+    Raises
+    ------
+    DataError
+        Mismatched lengths.
+    """
+    labels = np.asarray(labels)
+    X = np.asarray(X, dtype=np.float64)
+    if X.shape[0] != labels.size:
+        raise DataError(f"feature rows ({X.shape[0]}) and labels ({labels.size}) differ")
+    if labels.size == 0:
+        raise DataError("nothing to evaluate: no recordings")
+    p = model.leak_probability(X, sensor_kinds)
+    return classification_metrics(p, labels, model.threshold, groups,
+                                  target_far=model.card.get("target_false_alarm_rate", 0.05))

@@ -1,0 +1,279 @@
+"""Feature extraction for labelled datasets and lists of recordings (optionally in worker processes).
+
+The worker reads one recording, extracts its feature vector and band spectrum and hashes the file;
+warnings raised in a worker are sent back as text and re-issued in the calling process.  Worker
+processes use the ``spawn`` start method (numba's OpenMP layer is not fork-safe) and one numba
+thread each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import AcousticError, AcousticWarning, DataError, ParameterError
+from ._dataset import read_labels
+
+__all__ = ["DatasetFeatures", "RecordingFeatures", "extract_dataset", "extract_paths", "file_sha256"]
+
+#: labels.csv columns copied into the metadata (and the metric breakdowns when present).
+META_COLUMNS = ("material", "diameter_mm", "pressure_bar", "sensor_kind", "confounder", "date")
+#: Breakdowns reported by training and evaluation, when the dataset has the column.
+BREAKDOWN_KEYS = ("confounder", "material", "sensor_kind", "sample_rate_hz")
+
+
+def file_sha256(path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclasses.dataclass
+class RecordingFeatures:
+    """Features of one recording file plus what the library and the model card need."""
+
+    path: Path
+    values: np.ndarray
+    names: tuple
+    units: tuple
+    version: str
+    band_centres_hz: np.ndarray
+    band_levels_db: np.ndarray
+    sensor_kind: str
+    sample_rate_hz: float
+    gain_db: float
+    duration_s: float
+    start_time: object
+    sha256: str
+    warnings: list
+
+
+def _features_of(path: str) -> RecordingFeatures:
+    """Worker body: read, extract, hash (warnings collected as text)."""
+    from ..features import extract_features
+    from ..io import read_recording
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AcousticWarning)
+        rec = read_recording(path)
+        fv = extract_features(rec)
+    return RecordingFeatures(
+        path=Path(path), values=np.asarray(fv.values, dtype=np.float64), names=tuple(fv.names),
+        units=tuple(fv.units), version=str(fv.version),
+        band_centres_hz=np.asarray(fv.band_centres_hz, dtype=np.float64),
+        band_levels_db=np.asarray(fv.band_levels_db, dtype=np.float64), sensor_kind=rec.sensor_kind,
+        sample_rate_hz=float(rec.sample_rate), gain_db=float(rec.gain_db), duration_s=float(rec.duration_s),
+        start_time=rec.start_time, sha256=file_sha256(path),
+        warnings=[str(w.message) for w in caught if issubclass(w.category, AcousticWarning)])
+
+
+def _worker_init():
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except Exception:  # pragma: no cover - numba missing or already initialised
+        pass
+
+
+def extract_paths(paths, *, jobs: int = 1, progress=None) -> list[RecordingFeatures]:
+    """Extract features of many recording files, in order.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+    jobs : int, default 1
+        Worker processes (``spawn``); 1 runs in this process.  Worth it from a few hundred files.
+    progress : callable, optional
+        Called with the number of files done after each file.
+
+    Raises
+    ------
+    RecordingError, ParameterError
+        The first unreadable or unusable recording (named in the message).
+    """
+    paths = [str(p) for p in paths]
+    if isinstance(jobs, bool) or int(jobs) != jobs or jobs < 1:
+        raise ParameterError(f"jobs must be a whole number >= 1, got {jobs!r}")
+    jobs = int(min(jobs, max(1, len(paths)), os.cpu_count() or 1))
+    out: list[RecordingFeatures] = []
+    if jobs == 1:
+        for i, p in enumerate(paths, 1):
+            out.append(_features_of(p))
+            if progress:
+                progress(i)
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                                 initializer=_worker_init) as pool:
+            for i, r in enumerate(pool.map(_features_of, paths, chunksize=4), 1):
+                out.append(r)
+                if progress:
+                    progress(i)
+    for r in out:
+        for msg in r.warnings:
+            warnings.warn(msg, AcousticWarning, stacklevel=2)
+    if out:
+        first = out[0]
+        for r in out[1:]:
+            if r.names != first.names or r.version != first.version:
+                raise DataError(f"{r.path}: feature names/version differ from {first.path}'s "
+                                "(the extractor must give the same vector for every sample rate)")
+    return out
+
+
+@dataclasses.dataclass
+class DatasetFeatures:
+    """A labelled dataset turned into a feature matrix with its labels, sites and metadata.
+
+    Attributes
+    ----------
+    X : numpy.ndarray, shape (n, n_features)
+    feature_names, feature_units : list of str
+    features_version : str
+    band_centres_hz : numpy.ndarray, shape (n_bands,)
+    band_levels_db : numpy.ndarray, shape (n, n_bands)
+    labels, sites : list of str
+    files : list of Path
+    meta : dict of str -> list
+        Per-recording ``material``, ``diameter_mm``, ``pressure_bar``, ``sensor_kind``, ``confounder``,
+        ``date``, ``sample_rate_hz``, ``gain_db``, ``duration_s``, ``start_time``, ``source_sha256``.
+    columns : set of str
+        The optional labels.csv columns the dataset actually has.
+    """
+
+    X: np.ndarray
+    feature_names: list
+    feature_units: list
+    features_version: str
+    band_centres_hz: np.ndarray
+    band_levels_db: np.ndarray
+    labels: list
+    sites: list
+    files: list
+    meta: dict
+    columns: set
+    root: Path
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def recording(self, i: int) -> RecordingFeatures:
+        """Row ``i`` as a :class:`RecordingFeatures`."""
+        m = self.meta
+        return RecordingFeatures(
+            path=self.files[i], values=self.X[i], names=tuple(self.feature_names), units=tuple(self.feature_units),
+            version=self.features_version, band_centres_hz=self.band_centres_hz,
+            band_levels_db=self.band_levels_db[i], sensor_kind=m["sensor_kind"][i],
+            sample_rate_hz=m["sample_rate_hz"][i], gain_db=m["gain_db"][i], duration_s=m["duration_s"][i],
+            start_time=m["start_time"][i], sha256=m["source_sha256"][i], warnings=[])
+
+    def groups(self) -> dict:
+        """Breakdowns for the metrics: confounder (noise kind for non-leaks), material, sensor kind, rate."""
+        out = {}
+        if "confounder" in self.columns:
+            out["confounder"] = [c or ("none" if lab == "leak" else lab)
+                                 for c, lab in zip(self.meta["confounder"], self.labels)]
+        if "material" in self.columns:
+            out["material"] = [m or "unknown" for m in self.meta["material"]]
+        out["sensor_kind"] = list(self.meta["sensor_kind"])
+        out["sample_rate_hz"] = [f"{r:g}" for r in self.meta["sample_rate_hz"]]
+        return out
+
+    def summary(self) -> dict:
+        """Facts for a model card: counts by label and breakdown, sample-rate and gain ranges."""
+        rates = np.asarray(self.meta["sample_rate_hz"], dtype=float)
+        gains = np.asarray(self.meta["gain_db"], dtype=float)
+        summary = {
+            "dataset": self.root.name,
+            "sample_rate_hz_range": [float(rates.min()), float(rates.max())],
+            "sample_rates_hz": sorted({float(r) for r in rates}),
+            "gain_db_range": [float(gains.min()), float(gains.max())],
+        }
+        for key, values in self.groups().items():
+            vals, cnt = np.unique(np.asarray(values, dtype=str), return_counts=True)
+            summary[f"by_{key}"] = {str(v): int(c) for v, c in zip(vals, cnt)}
+        return summary
+
+    def library_metadata(self, provenance: str) -> dict:
+        """Metadata columns for :func:`acoustic.library.add_signatures`."""
+        return {
+            "label": self.labels, "site": self.sites, "material": self.meta["material"],
+            "diameter_mm": self.meta["diameter_mm"], "pressure_bar": self.meta["pressure_bar"],
+            "sensor_kind": self.meta["sensor_kind"],
+            "start_time_ns": [t if t is not None else (d or None)
+                              for t, d in zip(self.meta["start_time"], self.meta["date"])],
+            "sample_rate_hz": self.meta["sample_rate_hz"], "gain_db": self.meta["gain_db"],
+            "duration_s": self.meta["duration_s"], "source_file": [str(f.relative_to(self.root)) for f in self.files],
+            "source_sha256": self.meta["source_sha256"], "provenance": [provenance] * len(self),
+        }
+
+
+def extract_dataset(dataset_dir, *, jobs: int = 1, allow_missing: bool = False, progress=None) -> DatasetFeatures:
+    """Read ``labels.csv`` of a dataset folder and extract every recording's features.
+
+    Parameters
+    ----------
+    dataset_dir : str or Path
+        Folder with ``labels.csv`` (``file,label`` plus optional ``site,material,diameter_mm,
+        pressure_bar,sensor_kind,confounder,date``) and the recordings.
+    jobs : int, default 1
+        Worker processes for the extraction.
+    allow_missing : bool, default False
+        Skip listed recordings that are missing (with a warning) instead of refusing.
+    progress : callable, optional
+        Called with the number of recordings done.
+
+    Raises
+    ------
+    DataError
+        Bad ``labels.csv`` (see :func:`read_labels`), numbers that are not numbers.
+    RecordingError
+        A listed recording cannot be read (the message names it).
+    """
+    rows = read_labels(dataset_dir, allow_missing=allow_missing)
+    root = Path(dataset_dir)
+    try:
+        feats = extract_paths([r.path for r in rows], jobs=jobs, progress=progress)
+    except AcousticError as exc:
+        raise type(exc)(f"{root / 'labels.csv'}: {exc}") from None
+    columns = set()
+    meta = {k: [] for k in ("material", "diameter_mm", "pressure_bar", "sensor_kind", "confounder", "date",
+                            "sample_rate_hz", "gain_db", "duration_s", "start_time", "source_sha256")}
+    for r, f in zip(rows, feats):
+        columns |= {c for c in META_COLUMNS if c in r.extra}
+        meta["material"].append(r.extra.get("material", "").lower())
+        for col in ("diameter_mm", "pressure_bar"):
+            v = r.extra.get(col)
+            try:
+                meta[col].append(float(v) if v not in (None, "") else None)
+            except ValueError:
+                raise DataError(f"{root / 'labels.csv'}: {r.path.name}: {col} {v!r} is not a number") from None
+        kind = r.extra.get("sensor_kind") or f.sensor_kind
+        if kind != f.sensor_kind:
+            warnings.warn(f"{r.path.name}: labels.csv says sensor_kind {kind}, the sidecar {f.sensor_kind}; "
+                          "using labels.csv", AcousticWarning, stacklevel=2)
+        meta["sensor_kind"].append(kind)
+        meta["confounder"].append(r.extra.get("confounder", "").lower())
+        meta["date"].append(r.extra.get("date", ""))
+        meta["sample_rate_hz"].append(f.sample_rate_hz)
+        meta["gain_db"].append(f.gain_db)
+        meta["duration_s"].append(f.duration_s)
+        meta["start_time"].append(f.start_time)
+        meta["source_sha256"].append(f.sha256)
+    first = feats[0]
+    return DatasetFeatures(
+        X=np.vstack([f.values for f in feats]), feature_names=list(first.names), feature_units=list(first.units),
+        features_version=first.version, band_centres_hz=first.band_centres_hz,
+        band_levels_db=np.vstack([f.band_levels_db for f in feats]), labels=[r.label for r in rows],
+        sites=[r.site for r in rows], files=[r.path for r in rows], meta=meta, columns=columns, root=root)
