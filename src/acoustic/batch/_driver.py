@@ -1,0 +1,663 @@
+"""The batch driver: scan, hash, dispatch to workers, commit to the ledger, survey affected areas.
+
+One driver process is the only writer of the ledger.  It
+
+1. takes the ledger's writer lock (a second batch waits ``wait_s`` or refuses) and marks batches
+   left ``running`` by a killed driver as ``interrupted``;
+2. scans the upload folder and decides, per file, by content hash (:mod:`._scan`): unchanged
+   (this path with this content was handled before: nothing to do), **new**, **duplicate**
+   (the same audio and sidecar bytes already recorded under another name: one ``sightings`` row
+   of kind ``duplicate`` pointing to the original, nothing recomputed), or **correction** (known
+   audio with a sidecar never seen before: a late correction; the recording is reprocessed and its
+   row updated in place, ``revision`` counting corrections);
+3. sends new work in chunks to the engine (:mod:`._engine`) with a bounded number of tasks in
+   flight (memory stays flat however many files there are) and commits each chunk's results in
+   one transaction as it completes;
+4. recomputes the score of every logger with new data, then runs the area -> line -> point
+   survey of every affected area-night (with a survey folder), each committed with the removal
+   of its ``pending`` mark, so a run killed between steps is finished by the next run.
+
+A worker process that dies (a crash in a decoder, the OOM killer) breaks only its task: the pool
+is restarted, the files of the failed tasks are retried one at a time, and a file that kills a
+worker on its own is quarantined.  Any other task failure is a bug or a broken installation and
+stops the batch (nothing is quarantined for it, so the next run retries).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import os
+import signal
+import time
+import warnings
+from collections import deque
+from pathlib import Path
+
+from .._errors import AcousticError, AcousticWarning, DataError, ParameterError
+from ..ledger._db import Ledger, dumps, utc_now
+from . import _store, _work
+from ._engine import open_engine
+from ._scan import HashCache, scan_upload
+
+__all__ = ["BatchError", "BatchInterrupted", "BatchSummary", "run_batch", "EXIT_OK", "EXIT_FAILURES"]
+
+EXIT_OK = 0
+#: Exit code of a batch that completed but quarantined at least one file.
+EXIT_FAILURES = 3
+
+
+#: Worker deaths in a row (with no task succeeding in between) after which the batch stops.
+MAX_DEATHS_IN_A_ROW = 3
+
+
+class BatchError(AcousticError):
+    """The batch cannot go on (worker processes keep dying, a task failed unexpectedly).
+
+    Nothing is quarantined for it: the files not yet committed are processed by the next run.
+    """
+
+
+class BatchInterrupted(BaseException):
+    """The batch received SIGTERM or SIGINT; committed work is kept, the rest is left for the next run.
+
+    A :class:`BaseException` (like :class:`KeyboardInterrupt`), so no ``except Exception`` on the
+    way swallows it.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(f"interrupted by signal {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+@dataclasses.dataclass
+class BatchSummary:
+    """What one batch run did (counts are of this run)."""
+
+    batch_id: int
+    status: str
+    engine: str
+    files: int = 0               # recordings + stats files found in the upload folder
+    unchanged: int = 0           # handled by an earlier run: nothing to do
+    new: int = 0                 # recordings processed for the first time
+    corrections: int = 0         # known audio with a new sidecar: reprocessed, row updated
+    duplicates: int = 0          # same content under another name: recorded once, not reprocessed
+    failed: int = 0              # quarantined (bad files) in this run
+    stats_files_new: int = 0
+    logger_nights_changed: int = 0
+    logger_scores_updated: int = 0
+    areas_surveyed: int = 0
+    areas_failed: int = 0
+    areas_skipped: int = 0       # fewer than two loggers with recordings that night
+    suspects_new: int = 0
+    suspects_updated: int = 0
+    suspects_superseded: int = 0
+    detections_new: int = 0
+    hashed_files: int = 0
+    hash_cache_hits: int = 0
+    seconds: float = 0.0                 # the whole run, s
+    recordings_seconds: float = 0.0      # from the start until every recording was committed, s
+    recordings_per_s: float | None = None  # (new + corrected) / recordings_seconds
+    worker_seconds: dict = dataclasses.field(default_factory=dict)  # summed over workers: read, features, classify
+    classification: str = ""     # the model version used, or why recordings were not classified
+    survey: str = "not requested (no --survey)"
+    failures: list = dataclasses.field(default_factory=list)   # [{"path", "error"}], at most 50
+    warnings: list = dataclasses.field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_FAILURES if (self.failed or self.areas_failed) else EXIT_OK
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["exit_code"] = self.exit_code
+        return d
+
+
+def _default_model_path() -> Path | None:
+    """The shipped default model folder, or None when there is none."""
+    from ..classify import default_model_dir
+
+    try:
+        return Path(default_model_dir())
+    except AcousticError:
+        return None
+
+
+class _Driver:
+    def __init__(self, upload_dir, ledger_path, *, survey_dir=None, workers=None, scheduler=None,
+                 model="default", wait_s=0.0, rehash=False, chunk_size=None, max_in_flight=None,
+                 progress=None, recording_task=None):
+        self.upload_dir = Path(upload_dir)
+        self.ledger_path = Path(ledger_path)
+        self.survey_dir = Path(survey_dir) if survey_dir else None
+        self.workers = workers
+        self.scheduler = scheduler
+        self.model_arg = model
+        self.wait_s = float(wait_s)
+        self.rehash = rehash
+        self.chunk_size = chunk_size
+        self.max_in_flight = max_in_flight
+        self.progress = progress or (lambda event, **info: None)
+        self.recording_task = recording_task or _work.process_recordings
+        self.engine = None
+        self.feature_names_seen: set = set()
+        self.inflight: dict = {}          # future -> task description
+        self.isolate: deque = deque()      # items to retry one at a time after a worker died
+        self.t0 = time.monotonic()
+        self.last_progress = 0.0
+        self.n_queued = 0
+        self.n_done = 0
+        self.deaths_in_a_row = 0
+
+    # -- setup ---------------------------------------------------------------------------------
+    def _validate(self):
+        if not self.upload_dir.exists():
+            raise ParameterError(f"UPLOAD_DIR {self.upload_dir}: folder not found")
+        if not self.upload_dir.is_dir():
+            raise ParameterError(f"UPLOAD_DIR {self.upload_dir}: not a folder")
+        if self.chunk_size is not None and self.chunk_size < 1:
+            raise ParameterError(f"--chunk-size must be at least 1, got {self.chunk_size}")
+        if self.wait_s < 0:
+            raise ParameterError(f"--wait must be a non-negative number of seconds, got {self.wait_s}")
+        # model: validated once here, so workers never meet a bad model
+        self.model_path = None
+        self.model_version = None
+        self.classification = "off (--no-model)"
+        if self.model_arg is not None:
+            from ..classify import load_model
+            from ..features import FEATURES_VERSION
+
+            path = _default_model_path() if self.model_arg == "default" else Path(self.model_arg)
+            if path is None:
+                self.classification = "off (no default model)"
+                self.summary_warn("no default classifier model found (models/default); recordings are not "
+                                  "classified (give --model PATH)")
+            else:
+                model = load_model(path)
+                if str(model.features_version) != str(FEATURES_VERSION):
+                    raise ParameterError(f"--model {path}: trained on features version {model.features_version}, "
+                                         f"this acoustic computes version {FEATURES_VERSION}; retrain the model")
+                self.model_path = str(path.resolve())
+                self.model_version = _work.model_version(model)
+                self.classification = self.model_version
+        # survey folder: loggers and their areas
+        self.area_of = None
+        if self.survey_dir is not None:
+            from ._survey import survey_areas_of
+
+            self.area_of = survey_areas_of(self.survey_dir)
+
+    def summary_warn(self, msg: str):
+        self._early_warnings = getattr(self, "_early_warnings", [])
+        self._early_warnings.append(msg)
+        warnings.warn(msg, AcousticWarning, stacklevel=2)
+
+    # -- engine and futures ----------------------------------------------------------------------
+    def _ensure_engine(self):
+        if self.engine is None:
+            self.engine = open_engine(self.workers, self.scheduler)
+            n = max(1, self.engine.n_workers)
+            self.chunk = self.chunk_size or (8 if self.engine.kind == "inline" else 16)
+            self.bound = self.max_in_flight or (1 if self.engine.kind == "inline" else 2 * n)
+            self.progress("engine", description=self.engine.description)
+            if self.engine.kind != "inline":
+                for _ in range(n):  # start and warm the workers while the driver keeps scanning
+                    fut = self.engine.executor.submit(_work.warm_up)
+                    self.inflight[fut] = {"type": "warm"}
+
+    def _submit(self, task: dict):
+        self._ensure_engine()
+        while len(self.inflight) >= self.bound:
+            self._wait(cf.FIRST_COMPLETED)
+        if task["type"] == "recordings":
+            fut = self.engine.executor.submit(self.recording_task, task["items"],
+                                              {"model": self.model_path})
+        elif task["type"] == "stats":
+            fut = self.engine.executor.submit(_work.process_stats_file, task["items"][0])
+        elif task["type"] == "survey":
+            fut = self.engine.executor.submit(_work.survey_area, task["payload"])
+        else:  # pragma: no cover
+            raise AssertionError(task["type"])
+        self.inflight[fut] = task
+
+    def _wait(self, how=cf.ALL_COMPLETED):
+        if not self.inflight:
+            return
+        done, _ = cf.wait(list(self.inflight), timeout=None, return_when=how)
+        for fut in done:
+            task = self.inflight.pop(fut, None)
+            if task is None:  # a future of a pool that broke and was replaced: its task is re-queued
+                continue
+            try:
+                result = fut.result()
+            except Exception as exc:
+                if _is_worker_death(exc):
+                    self.deaths_in_a_row += 1
+                    if task["type"] == "warm" or self.deaths_in_a_row >= MAX_DEATHS_IN_A_ROW:
+                        raise BatchError(
+                            f"worker processes of the {self.engine.description} keep dying "
+                            f"({type(exc).__name__}: {_one_line(exc)}); no file was quarantined for it; "
+                            "check the installation and memory, then run again") from None
+                    self._worker_died(task, exc)
+                    continue
+                raise BatchError(f"a {task['type']} task failed unexpectedly ({type(exc).__name__}: "
+                                 f"{_one_line(exc)}); committed work is kept, run again after fixing it") from exc
+            self.deaths_in_a_row = 0
+            if task["type"] != "warm":
+                self._handle(task, result)
+        while self.isolate and not self.inflight:
+            self._run_isolated(self.isolate.popleft())
+
+    def _worker_died(self, task: dict, exc: BaseException):
+        """A worker process died: retry the task's files one by one; quarantine a file that kills one alone."""
+        if self.engine.kind == "process-pool":
+            broken = [t for t in self.inflight.values()]
+            self.inflight.clear()
+            self.engine.restart()
+        else:
+            broken = []
+        for t in [task, *broken]:
+            if t["type"] == "warm":
+                continue
+            if t.get("isolated"):
+                self._quarantine_dead(t, exc)
+            elif t["type"] in ("recordings", "stats"):
+                for it in t["items"]:
+                    self.isolate.append({**t, "items": [it], "isolated": True})
+            else:
+                self.isolate.append({**t, "isolated": True})
+
+    def _run_isolated(self, task: dict):
+        self._submit(task)
+        self._wait(cf.ALL_COMPLETED)
+
+    def _quarantine_dead(self, task: dict, exc: BaseException):
+        reason = f"a worker process died while processing this file ({type(exc).__name__})"
+        if task["type"] == "recordings":
+            it = task["items"][0]
+            self._handle(task, [{**it, "status": "quarantined", "error": reason, "warnings": []}])
+        elif task["type"] == "stats":
+            it = task["items"][0]
+            self._handle(task, {**it, "status": "quarantined", "error": reason, "warnings": [], "rows": []})
+        else:
+            self._handle(task, {"error": f"a worker process died while surveying ({type(exc).__name__})"})
+
+    # -- commits ---------------------------------------------------------------------------------
+    def _handle(self, task: dict, result):
+        conn = self.led.conn
+        s = self.summary
+        if task["type"] == "recordings":
+            cache_rows = self.hashes.take_rows([p for it in task["items"] for p in it["hash_paths"]])
+            for r in result:
+                r.pop("hash_paths", None)
+            with self.led.transaction():
+                c = _store.commit_recordings(conn, s.batch_id, result, cache_rows, self.area_of,
+                                             self.feature_names_seen)
+            s.new += c["new"]
+            s.corrections += c["corrections"]
+            s.failed += c["quarantined"]
+            s.detections_new += c["detections"]
+            for r in result:
+                self.pending_audio.discard(r["sha256"])
+                if r["status"] != "ok":
+                    self._failure(r["path"], r["error"])
+                timing = r.get("timing_s")
+                if timing:
+                    for k in ("read", "features", "classify"):
+                        self.timing[k] += timing[k]
+            self.n_done += len(result)
+        elif task["type"] == "stats":
+            cache_rows = self.hashes.take_rows([result["path"]])
+            with self.led.transaction():
+                c = _store.commit_stats_file(conn, s.batch_id, result, cache_rows)
+            s.stats_files_new += 1
+            s.logger_nights_changed += c["changed"]
+            s.failed += c["quarantined"]
+            if result["status"] != "ok":
+                self._failure(result["path"], result["error"])
+            self.n_done += 1
+        elif task["type"] == "survey":
+            area, night = task["area"], task["night"]
+            if result.get("error"):
+                if not result.get("retry"):
+                    with self.led.transaction():
+                        _store.clear_area(conn, area, night)
+                if result.get("skipped"):
+                    s.areas_skipped += 1
+                    self.progress("note", message=f"survey skipped: {result['error']}")
+                else:
+                    s.areas_failed += 1
+                    self._failure(f"area {area} night {night}", result["error"], kind="survey failed")
+                return
+            with self.led.transaction():
+                c = _store.commit_area_survey(conn, s.batch_id, area, night, result, result.get("params", {}),
+                                              self.model_version)
+            s.areas_surveyed += 1
+            s.suspects_new += c["new"]
+            s.suspects_updated += c["updated"]
+            s.suspects_superseded += c["superseded"]
+            s.detections_new += c["detections"]
+            for w in result.get("warnings", [])[:20]:
+                s.warnings.append(f"survey of area {area} night {night}: {w}")
+        self._tick()
+
+    def _failure(self, path, error, kind="quarantined"):
+        if len(self.summary.failures) < 50:
+            self.summary.failures.append({"path": str(path), "error": error, "kind": kind})
+        self.progress("failure", path=str(path), error=error, kind=kind)
+
+    def _tick(self, force=False):
+        now = time.monotonic()
+        if force or now - self.last_progress >= 1.0:
+            self.last_progress = now
+            el = now - self.t0
+            self.progress("progress", done=self.n_done, queued=self.n_queued, failed=self.summary.failed,
+                          seconds=el, rate=self.n_done / el if el > 0 else 0.0)
+
+    # -- the run ----------------------------------------------------------------------------------
+    def run(self) -> BatchSummary:
+        self._validate()
+        self.led = Ledger(self.ledger_path, create=True)
+        try:
+            self.led.acquire_writer(wait_s=self.wait_s)
+            return self._run_locked()
+        finally:
+            self.led.close()
+
+    def _run_locked(self) -> BatchSummary:
+        conn = self.led.conn
+        with self.led.transaction():
+            conn.execute("UPDATE batches SET status = 'interrupted', finished_utc = ? WHERE status = 'running'",
+                         (utc_now(),))
+            params = {"survey_dir": str(self.survey_dir) if self.survey_dir else None,
+                      "model": self.model_version, "workers": self.workers,
+                      "scheduler": self.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")}
+            batch_id = conn.execute("INSERT INTO batches(started_utc, upload_dir, status, params_json) "
+                                    "VALUES (?, ?, 'running', ?)",
+                                    (utc_now(), str(self.upload_dir.resolve()), dumps(params))).lastrowid
+        self.summary = BatchSummary(batch_id=batch_id, status="running", engine="none (nothing new)")
+        self.summary.warnings.extend(getattr(self, "_early_warnings", []))
+        self.summary.classification = self.classification
+        self.hashes = HashCache(conn, rehash=self.rehash)
+        self.pending_audio: set = set()
+        self.timing = {"read": 0.0, "features": 0.0, "classify": 0.0}
+        old_handlers = _install_signal_handlers()
+        status = "interrupted"
+        try:
+            self._process_uploads()
+            self._score_loggers()
+            self._survey()
+            self._wait()
+            status = "completed_with_failures" if self.summary.exit_code else "completed"
+        finally:
+            _restore_signal_handlers(old_handlers)
+            if self.engine is not None:
+                self.engine.close(cancel=status == "interrupted")
+                self.summary.engine = self.engine.description
+            self._finish(status)
+        return self.summary
+
+    def _finish(self, status: str):
+        s = self.summary
+        s.status = status
+        s.seconds = time.monotonic() - self.t0
+        n_rec = s.new + s.corrections
+        s.recordings_seconds = getattr(self, "recordings_seconds", s.seconds)
+        s.recordings_per_s = (n_rec / s.recordings_seconds) if n_rec and s.recordings_seconds > 0 else None
+        s.hashed_files, s.hash_cache_hits = self.hashes.n_hashed, self.hashes.n_cached
+        s.worker_seconds = {k: round(v, 3) for k, v in self.timing.items()}
+        with self.led.transaction():
+            self.led.conn.execute(
+                "UPDATE batches SET finished_utc = ?, status = ?, n_files = ?, n_new = ?, n_failed = ?, n_suspects = ?, "
+                "n_duplicates = ?, n_corrections = ?, summary_json = ? WHERE id = ?",
+                (utc_now(), status, s.files, s.new, s.failed, s.suspects_new, s.duplicates, s.corrections,
+                 dumps({k: v for k, v in s.as_dict().items() if k not in ("failures",)}), s.batch_id))
+        self._tick(force=True)
+
+    def _process_uploads(self):
+        conn = self.led.conn
+        found = scan_upload(self.upload_dir)
+        if found.skipped:
+            self.progress("note", message=f"skipped {len(found.skipped)} hidden or partial upload(s) "
+                                          "(.part/.tmp or names starting with '.')")
+        self.summary.files = len(found.recordings) + len(found.stats_files)
+        self.progress("scan", recordings=len(found.recordings), stats_files=len(found.stats_files))
+
+        dups: list[dict] = []
+        # statistics files: small, one task each
+        for path in found.stats_files:
+            try:
+                sha = self.hashes.sha256(path)
+            except OSError as exc:
+                self._unreadable(path, exc, table="stats_files")
+                continue
+            if conn.execute("SELECT 1 FROM sightings WHERE path = ? AND sha256 = ? AND sidecar_sha256 = ''",
+                            (str(path), sha)).fetchone():
+                self.summary.unchanged += 1
+            elif conn.execute("SELECT 1 FROM stats_files WHERE sha256 = ?", (sha,)).fetchone() or sha in self.pending_audio:
+                dups.append({"table": "stats_files", "path": str(path), "sha256": sha})
+            else:
+                self.pending_audio.add(sha)
+                self.n_queued += 1
+                self._submit({"type": "stats", "items": [{"path": str(path), "sha256": sha}]})
+
+        # recordings, in rounds: a file whose audio is already in flight in this round waits for the next
+        todo = list(found.recordings)
+        while todo:
+            deferred = []
+            chunk: list[dict] = []
+            in_round: set = set()
+            for path in todo:
+                item = self._classify_recording(path, in_round, dups)
+                if item == "defer":
+                    deferred.append(path)
+                elif item is not None:
+                    in_round.add(item["sha256"])
+                    self.pending_audio.add(item["sha256"])
+                    chunk.append(item)
+                    self.n_queued += 1
+                    if len(chunk) >= self._chunk_len():
+                        self._submit({"type": "recordings", "items": chunk})
+                        chunk = []
+                if len(dups) >= 256:
+                    self._commit_dups(dups)
+                self._tick()
+            if chunk:
+                self._submit({"type": "recordings", "items": chunk})
+            self._wait()
+            todo = deferred
+        self._commit_dups(dups)
+        self._wait()
+        self.recordings_seconds = time.monotonic() - self.t0
+        rest = self.hashes.take_all()  # cache entries of unchanged files (e.g. after a touch)
+        if rest:
+            with self.led.transaction():
+                _store._write_cache(conn, rest)
+
+    def _chunk_len(self) -> int:
+        self._ensure_engine()
+        return self.chunk
+
+    def _commit_dups(self, dups: list[dict]):
+        if not dups:
+            return
+        rows = self.hashes.take_rows([p for d in dups for p in d.get("hash_paths", [d["path"]])])
+        with self.led.transaction():
+            self.summary.duplicates += _store.commit_duplicates(self.led.conn, self.summary.batch_id, dups, rows)
+        dups.clear()
+
+    def _classify_recording(self, path: Path, in_round: set, dups: list):
+        """Decide what a recording file is: None (unchanged or duplicate), 'defer', or a work item."""
+        conn = self.led.conn
+        from ..io import sidecar_path
+
+        side = sidecar_path(path)
+        try:
+            a = self.hashes.sha256(path)
+            s = self.hashes.sha256(side) if side.exists() else ""
+        except OSError as exc:
+            self._unreadable(path, exc, table="recordings")
+            return None
+        hash_paths = [str(path)] + ([str(side)] if s else [])
+        if conn.execute("SELECT 1 FROM sightings WHERE path = ? AND sha256 = ? AND sidecar_sha256 = ?",
+                        (str(path), a, s)).fetchone():
+            self.summary.unchanged += 1
+            return None
+        if a in in_round or a in self.pending_audio:
+            return "defer"
+        known = conn.execute("SELECT 1 FROM recordings WHERE sha256 = ?", (a,)).fetchone()
+        if not known:
+            kind = "new"
+        elif conn.execute("SELECT 1 FROM sightings WHERE sha256 = ? AND sidecar_sha256 = ?", (a, s)).fetchone():
+            dups.append({"table": "recordings", "path": str(path), "sha256": a, "sidecar_sha256": s,
+                         "hash_paths": hash_paths})
+            return None
+        else:
+            kind = "correction"
+        return {"path": str(path), "sha256": a, "sidecar_sha256": s, "kind": kind, "hash_paths": hash_paths}
+
+    def _unreadable(self, path: Path, exc: OSError, *, table: str):
+        """A file that cannot even be read for hashing: quarantined under a path-derived key."""
+        import hashlib
+
+        key = "unreadable:" + hashlib.sha256(str(path).encode()).hexdigest()
+        reason = f"cannot read the file ({exc.strerror or exc})"
+        conn = self.led.conn
+        if conn.execute(f"SELECT 1 FROM {table} WHERE sha256 = ?", (key,)).fetchone():
+            self.summary.unchanged += 1
+            return
+        if table == "recordings":
+            item = {"path": str(path), "sha256": key, "sidecar_sha256": "", "kind": "new",
+                    "status": "quarantined", "error": reason, "warnings": []}
+            with self.led.transaction():
+                _store.commit_recordings(conn, self.summary.batch_id, [item], [], self.area_of, self.feature_names_seen)
+        else:
+            item = {"path": str(path), "sha256": key, "status": "quarantined", "error": reason, "warnings": [], "rows": []}
+            with self.led.transaction():
+                _store.commit_stats_file(conn, self.summary.batch_id, item, [])
+        self.summary.failed += 1
+        self._failure(path, reason)
+
+    # -- loggers and areas ----------------------------------------------------------------------
+    def _score_loggers(self):
+        from ._loggers import score_pending_loggers
+
+        conn = self.led.conn
+        pending = [r[0] for r in conn.execute("SELECT key FROM pending WHERE kind = 'logger' ORDER BY key")]
+        if not pending:
+            return
+        self.progress("note", message=f"scoring {len(pending)} logger(s)")
+        for i in range(0, len(pending), 200):
+            part = pending[i:i + 200]
+            nights, scores = score_pending_loggers(conn, part)
+            with self.led.transaction():
+                self.summary.logger_scores_updated += _store.commit_logger_scores(
+                    conn, self.summary.batch_id, scores, nights, part)
+
+    def _survey(self):
+        conn = self.led.conn
+        pending = [r[0] for r in conn.execute("SELECT key FROM pending WHERE kind = 'area' ORDER BY key")]
+        if self.survey_dir is None:
+            if pending:
+                self.summary.survey = (f"not run: {len(pending)} area-night(s) wait for a run with --survey")
+            return
+        if not pending:
+            self.summary.survey = "nothing to survey (no new recordings in the survey's areas)"
+            return
+        from ._survey import survey_task
+
+        self.summary.survey = f"{len(pending)} area-night(s)"
+        self.progress("note", message=f"surveying {len(pending)} area-night(s)")
+        for key in pending:
+            area, night = _store.split_area_key(key)
+            payload = survey_task(conn, self.survey_dir, self.area_of, area, night,
+                                  self.model_path if self.model_path else None)
+            self._submit({"type": "survey", "area": area, "night": night, "payload": payload})
+        self._wait()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _is_worker_death(exc: BaseException) -> bool:
+    from concurrent.futures.process import BrokenProcessPool
+
+    if isinstance(exc, BrokenProcessPool):
+        return True
+    return type(exc).__name__ == "KilledWorker"
+
+
+def _raise_interrupt(signum, frame):
+    raise BatchInterrupted(signum)
+
+
+def _install_signal_handlers():
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    old = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        old[sig] = signal.signal(sig, _raise_interrupt)
+    return old
+
+
+def _restore_signal_handlers(old):
+    if old:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def run_batch(upload_dir, ledger_path, *, survey_dir=None, workers: int | None = None, scheduler: str | None = None,
+              model="default", wait_s: float = 0.0, rehash: bool = False, chunk_size: int | None = None,
+              max_in_flight: int | None = None, progress=None, _recording_task=None) -> BatchSummary:
+    """Process what is new in an upload folder into the ledger.
+
+    Parameters
+    ----------
+    upload_dir : str or Path
+        Folder of recordings (WAV/FLAC with sidecars, any depth) and ``*stats.csv`` files.
+    ledger_path : str or Path
+        The SQLite ledger (created if missing).
+    survey_dir : str or Path, optional
+        A survey folder (network, ``loggers.csv`` with areas): its areas touched by new recordings
+        are surveyed (area -> line -> point) and the results written as suspects.
+    workers : int, optional
+        Worker processes (default: CPUs available; 0 = in-process).
+    scheduler : str, optional
+        Dask scheduler address (else ``DASK_SCHEDULER_ADDRESS``); overrides ``workers``.
+    model : str, Path or None, default "default"
+        Classifier model folder; ``"default"`` uses the shipped default model; None disables
+        classification.
+    wait_s : float, default 0
+        Seconds to wait for another batch holding the ledger; 0 refuses at once.
+    rehash : bool, default False
+        Hash every file again instead of trusting the (size, mtime) stat cache.
+    chunk_size : int, optional
+        Recordings per worker task (default 16; 8 in-process).
+    max_in_flight : int, optional
+        Tasks submitted but not yet committed (default 2 per worker): bounds memory.
+    progress : callable, optional
+        ``progress(event, **info)`` with events ``engine``, ``scan``, ``progress``, ``failure``, ``note``.
+    _recording_task : callable, optional
+        Replaces :func:`acoustic.batch._work.process_recordings` (same signature; tests inject
+        faults such as a worker process that dies).
+
+    Returns
+    -------
+    BatchSummary
+
+    Raises
+    ------
+    LedgerBusyError
+        Another batch holds the ledger (after ``wait_s``).
+    BatchInterrupted
+        SIGTERM/SIGINT: committed work is kept and the batch row says ``interrupted``.
+    ParameterError, DataError, ModelError
+        Unusable folder, survey folder or model.
+    """
+    return _Driver(upload_dir, ledger_path, survey_dir=survey_dir, workers=workers, scheduler=scheduler, model=model,
+                   wait_s=wait_s, rehash=rehash, chunk_size=chunk_size, max_in_flight=max_in_flight,
+                   progress=progress, recording_task=_recording_task).run()

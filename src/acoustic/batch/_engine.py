@@ -1,0 +1,145 @@
+"""Where batch work runs: in-process, a spawn process pool, or a Dask cluster.
+
+All three are :class:`concurrent.futures.Executor` s, so the driver is the same for each:
+
+- ``workers=0``: in the driver process, one task at a time (debugging, tiny folders);
+- ``workers=N`` (default: the number of CPUs): the standard library's
+  :class:`~concurrent.futures.ProcessPoolExecutor` with the **spawn** start method (numba's
+  OpenMP threading layer and BLAS thread pools are not fork-safe), each worker limited to one
+  numba/BLAS/OpenMP thread so N workers use N cores;
+- ``scheduler=ADDRESS`` (or ``DASK_SCHEDULER_ADDRESS``): ``distributed.Client(ADDRESS).get_executor()``
+  sends the same task functions to a Dask cluster (whose workers must have ``acoustic``
+  installed).  Dask worker processes start with the spawn method by default.
+
+Workers are pure: a task gets paths and options, returns plain data, and never writes the
+ledger or any HDF5 file; the driver is the only writer.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import os
+
+from .._errors import ParameterError
+
+__all__ = ["Engine", "open_engine", "single_thread_env", "THREAD_ENV_VARS"]
+
+#: Environment variables that cap numba, OpenMP and BLAS threads in a worker process.
+THREAD_ENV_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def single_thread_env() -> None:
+    """Limit this process to one numba / OpenMP / BLAS thread.
+
+    Called as the process-pool initializer (before numpy or numba is imported in the worker)
+    and again at the start of every task (for Dask workers, which have no initializer); when
+    numba is already loaded, its thread count is lowered with ``numba.set_num_threads``.
+    """
+    import sys
+
+    for var in THREAD_ENV_VARS:
+        os.environ[var] = "1"
+    if "numba" in sys.modules:
+        try:
+            import numba
+
+            if numba.get_num_threads() != 1:
+                numba.set_num_threads(1)
+        except Exception:  # pragma: no cover - numba without a threading layer
+            pass
+
+
+class InlineExecutor(cf.Executor):
+    """Runs each task at submission, in this process (``workers=0``)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut: cf.Future = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # handed to the caller through the future; interrupts propagate
+            fut.set_exception(exc)
+        return fut
+
+
+@dataclasses.dataclass
+class Engine:
+    """An executor plus what the driver needs to know about it."""
+
+    executor: cf.Executor
+    kind: str              # "inline", "process-pool" or "dask"
+    n_workers: int
+    description: str
+    client: object = None  # the distributed.Client for Dask
+
+    def restart(self) -> None:
+        """Replace a broken process pool by a fresh one (after a worker process died)."""
+        if self.kind != "process-pool":
+            return
+        try:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        except Exception:  # pragma: no cover
+            pass
+        self.executor = _process_pool(self.n_workers)
+
+    def close(self, *, cancel: bool = False) -> None:
+        try:
+            self.executor.shutdown(wait=not cancel, cancel_futures=cancel)
+        except TypeError:  # Dask's ClientExecutor has no cancel_futures
+            self.executor.shutdown(wait=not cancel)
+        if self.client is not None:
+            try:
+                self.client.close()
+            except Exception:  # pragma: no cover
+                pass
+
+
+def _process_pool(n: int) -> cf.ProcessPoolExecutor:
+    import multiprocessing
+
+    return cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=single_thread_env)
+
+
+def open_engine(workers: int | None = None, scheduler: str | None = None) -> Engine:
+    """Create the executor for a batch.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Number of worker processes for the local pool; 0 runs in-process; ``None`` uses the
+        number of CPUs available to this process.  Ignored with a Dask scheduler (the cluster
+        decides).
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``); ``None`` also consults the
+        ``DASK_SCHEDULER_ADDRESS`` environment variable.
+
+    Raises
+    ------
+    ParameterError
+        Negative ``workers``; the Dask scheduler cannot be reached or ``distributed`` is missing.
+    """
+    scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ParameterError("--scheduler needs the optional package distributed; "
+                                 "install acoustic[scale]") from None
+        try:
+            client = Client(scheduler, timeout="10s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ParameterError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
+                                 f"({type(exc).__name__}: {exc})") from None
+        n = len(client.scheduler_info().get("workers", {}))
+        ex = client.get_executor(pure=False)
+        return Engine(ex, "dask", n, f"Dask cluster at {scheduler} ({n} workers)", client=client)
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if workers < 0:
+        raise ParameterError(f"--workers must be 0 (in-process) or a positive number of processes, got {workers}")
+    if workers == 0:
+        return Engine(InlineExecutor(), "inline", 0, "in-process (no workers)")
+    return Engine(_process_pool(workers), "process-pool", workers,
+                  f"process pool ({workers} spawn worker{'s' if workers != 1 else ''}, 1 thread each)")

@@ -1,0 +1,286 @@
+"""The batch driver's writes to the ledger: one transaction per unit of work.
+
+Every function here runs inside :meth:`Ledger.transaction` and writes a unit completely or not
+at all: the rows of a chunk of recordings together with their features, detections, file
+sightings, stat-cache entries and the ``pending`` markers of the logger scores and area surveys
+they make necessary.  A batch killed at any moment therefore leaves either all of a unit or none
+of it, and the next run recomputes exactly what was not committed.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..ledger._db import dumps, utc_now
+
+__all__ = ["commit_recordings", "commit_duplicates", "commit_stats_file", "commit_logger_scores",
+           "commit_area_survey", "area_key", "split_area_key"]
+
+
+def area_key(area: str, night: str) -> str:
+    """``pending`` key of one area on one night."""
+    return f"{night}|{area}"
+
+
+def split_area_key(key: str) -> tuple[str, str]:
+    night, area = key.split("|", 1)
+    return area, night
+
+
+def _mark(conn, kind: str, key: str, batch_id: int) -> None:
+    conn.execute("INSERT OR IGNORE INTO pending(kind, key, batch_id) VALUES (?, ?, ?)", (kind, key, batch_id))
+
+
+def _write_cache(conn, cache_rows) -> None:
+    if cache_rows:
+        conn.executemany("INSERT OR REPLACE INTO scan_cache(path, size, mtime_ns, sha256) VALUES (?, ?, ?, ?)",
+                         cache_rows)
+
+
+def commit_recordings(conn, batch_id: int, results: list[dict], cache_rows, area_of: dict | None,
+                      feature_names_seen: set) -> dict:
+    """Write one chunk of processed recordings (call inside a transaction).
+
+    Parameters
+    ----------
+    results : list of dict
+        Output of :func:`acoustic.batch._work.process_recordings`.
+    cache_rows : list of tuple
+        ``scan_cache`` rows of the chunk's files.
+    area_of : dict or None
+        logger_id -> area (from the survey's loggers.csv); None without a survey.
+    feature_names_seen : set
+        Feature versions whose names are already stored (updated in place).
+
+    Returns
+    -------
+    dict
+        Counts: ``new``, ``corrections``, ``quarantined``, ``detections``.
+    """
+    now = utc_now()
+    counts = {"new": 0, "corrections": 0, "quarantined": 0, "detections": 0}
+    for r in results:
+        ok = r["status"] == "ok"
+        cols = dict(
+            path=r["path"], logger_id=r.get("logger_id"), start_time=r.get("start_time"),
+            sample_rate_hz=r.get("sample_rate_hz"), duration_s=r.get("duration_s"), status=r["status"],
+            error=r.get("error"), level_db=r.get("level_db"), leak_probability=r.get("leak_probability"),
+            label=r.get("label"), features_version=r.get("features_version"), model_version=r.get("model_version"),
+            batch_id=batch_id, processed_utc=now, sidecar_sha256=r["sidecar_sha256"], night=r.get("night"),
+            warnings_json=dumps(r["warnings"]) if r.get("warnings") else None,
+        )
+        if r["kind"] == "correction":
+            old = conn.execute("SELECT id, logger_id, night FROM recordings WHERE sha256 = ?", (r["sha256"],)).fetchone()
+            rec_id = old[0]
+            if old[1] is not None:
+                _mark(conn, "logger", old[1], batch_id)
+                if area_of is not None and old[2] and old[1] in area_of:
+                    _mark(conn, "area", area_key(area_of[old[1]], old[2]), batch_id)
+            sets = ", ".join(f"{k} = ?" for k in cols)
+            conn.execute(f"UPDATE recordings SET {sets}, revision = revision + 1 WHERE id = ?", (*cols.values(), rec_id))
+            conn.execute("DELETE FROM recording_features WHERE recording_id = ?", (rec_id,))
+            conn.execute("DELETE FROM detections WHERE kind = 'recording' AND recording_id = ?", (rec_id,))
+            counts["corrections"] += 1
+        else:
+            names = ", ".join(["sha256", *cols])
+            marks = ", ".join("?" * (len(cols) + 1))
+            rec_id = conn.execute(f"INSERT INTO recordings({names}) VALUES ({marks})",
+                                  (r["sha256"], *cols.values())).lastrowid
+            counts["new"] += 1
+        conn.execute("INSERT INTO sightings(path, sha256, sidecar_sha256, kind, recording_id, batch_id, seen_utc) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (r["path"], r["sha256"], r["sidecar_sha256"], r["kind"], rec_id, batch_id, now))
+        if not ok:
+            counts["quarantined"] += 1
+            continue
+        version = r["features_version"]
+        if version not in feature_names_seen:
+            conn.execute("INSERT OR IGNORE INTO feature_names(features_version, names_json, units_json) VALUES (?, ?, ?)",
+                         (version, json.dumps(list(r["feature_names"])), json.dumps(list(r.get("feature_units") or []))))
+            feature_names_seen.add(version)
+        conn.execute("INSERT INTO recording_features(recording_id, features_version, values_f32, block_levels_db_f32, "
+                     "block_s) VALUES (?, ?, ?, ?, ?)",
+                     (rec_id, version, r["features"].tobytes(), r["block_levels_db"].tobytes(), r.get("block_s", 1.0)))
+        if r.get("label") == "leak":
+            conn.execute(
+                "INSERT INTO detections(natural_key, kind, recording_id, area, night, logger_ids, score, evidence_json, "
+                "model_version, batch_id, created_utc) VALUES (?, 'recording', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (f"recording|{r['sha256']}", rec_id, (area_of or {}).get(r["logger_id"]), r.get("night"),
+                 json.dumps([r["logger_id"]]), r["leak_probability"],
+                 dumps({"leak_probability": r["leak_probability"], "threshold": r.get("threshold"),
+                        "level_db": r["level_db"], "file": r["path"]}),
+                 r["model_version"], batch_id, now))
+            counts["detections"] += 1
+        _mark(conn, "logger", r["logger_id"], batch_id)
+        if area_of is not None and r.get("night") and r["logger_id"] in area_of:
+            _mark(conn, "area", area_key(area_of[r["logger_id"]], r["night"]), batch_id)
+    _write_cache(conn, cache_rows)
+    return counts
+
+
+def commit_duplicates(conn, batch_id: int, dups: list[dict], cache_rows) -> int:
+    """Record files whose exact content (audio and sidecar) is already in the ledger under another name."""
+    now = utc_now()
+    n = 0
+    for d in dups:
+        if d["table"] == "recordings":
+            row = conn.execute("SELECT id FROM recordings WHERE sha256 = ?", (d["sha256"],)).fetchone()
+            conn.execute("INSERT OR IGNORE INTO sightings(path, sha256, sidecar_sha256, kind, recording_id, batch_id, "
+                         "seen_utc) VALUES (?, ?, ?, 'duplicate', ?, ?, ?)",
+                         (d["path"], d["sha256"], d["sidecar_sha256"], row[0], batch_id, now))
+        else:
+            row = conn.execute("SELECT id FROM stats_files WHERE sha256 = ?", (d["sha256"],)).fetchone()
+            conn.execute("INSERT OR IGNORE INTO sightings(path, sha256, sidecar_sha256, kind, stats_file_id, batch_id, "
+                         "seen_utc) VALUES (?, ?, '', 'stats_duplicate', ?, ?, ?)",
+                         (d["path"], d["sha256"], row[0], batch_id, now))
+        n += 1
+    _write_cache(conn, cache_rows)
+    return n
+
+
+def commit_stats_file(conn, batch_id: int, res: dict, cache_rows) -> dict:
+    """Write one uploaded stats.csv: its file row, its logger-night rows, pending logger scores.
+
+    A logger-night already in the ledger is overwritten by a later upload (the newest file
+    is taken as the correction), and the source column says which file gave the value.
+    """
+    now = utc_now()
+    sid = conn.execute(
+        "INSERT INTO stats_files(sha256, path, n_rows, status, error, batch_id, processed_utc, warnings_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (res["sha256"], res["path"], len(res["rows"]), res["status"], res["error"], batch_id, now,
+         dumps(res["warnings"]) if res.get("warnings") else None)).lastrowid
+    conn.execute("INSERT INTO sightings(path, sha256, sidecar_sha256, kind, stats_file_id, batch_id, seen_utc) "
+                 "VALUES (?, ?, '', 'stats', ?, ?, ?)", (res["path"], res["sha256"], sid, batch_id, now))
+    changed = 0
+    loggers = set()
+    for logger_id, date, level, spread in res["rows"]:
+        cur = conn.execute(
+            "INSERT INTO logger_nights(logger_id, date, level, spread, source) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(logger_id, date) DO UPDATE SET level = excluded.level, spread = excluded.spread, "
+            "source = excluded.source WHERE logger_nights.level IS NOT excluded.level "
+            "OR logger_nights.spread IS NOT excluded.spread",
+            (logger_id, date, float(level), float(spread), f"stats:{res['sha256'][:16]}"))
+        changed += cur.rowcount
+        loggers.add(logger_id)
+    for lid in sorted(loggers):
+        _mark(conn, "logger", lid, batch_id)
+    _write_cache(conn, cache_rows)
+    return {"rows": len(res["rows"]), "changed": changed, "quarantined": int(res["status"] != "ok")}
+
+
+def commit_logger_scores(conn, batch_id: int, scores: list[dict], nights: list[tuple], loggers: list[str]) -> int:
+    """Write logger scores (and nightly rows derived from recordings) and clear their pending marks."""
+    now = utc_now()
+    for logger_id, date, level, spread, source in nights:
+        conn.execute(
+            "INSERT INTO logger_nights(logger_id, date, level, spread, source) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(logger_id, date) DO UPDATE SET level = excluded.level, spread = excluded.spread, "
+            "source = excluded.source WHERE logger_nights.source LIKE 'recordings%' AND "
+            "(logger_nights.level IS NOT excluded.level OR logger_nights.spread IS NOT excluded.spread)",
+            (logger_id, date, level, spread, source))
+    n = 0
+    for s in scores:
+        cur = conn.execute(
+            "INSERT INTO logger_scores(logger_id, as_of, score, alarm, nights_used, reasons_json, batch_id, updated_utc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(logger_id, as_of) DO UPDATE SET score = excluded.score, "
+            "alarm = excluded.alarm, nights_used = excluded.nights_used, reasons_json = excluded.reasons_json, "
+            "batch_id = excluded.batch_id, updated_utc = excluded.updated_utc "
+            "WHERE logger_scores.score IS NOT excluded.score OR logger_scores.alarm IS NOT excluded.alarm "
+            "OR logger_scores.nights_used IS NOT excluded.nights_used "
+            "OR logger_scores.reasons_json IS NOT excluded.reasons_json",
+            (s["logger_id"], s["as_of"], s["score"], int(bool(s["alarm"])), s.get("nights_used"),
+             dumps(s.get("reasons", [])), batch_id, now))
+        n += cur.rowcount
+    conn.executemany("DELETE FROM pending WHERE kind = 'logger' AND key = ?", [(lid,) for lid in loggers])
+    return n
+
+
+def _suspect_rows(area: str, night: str, result: dict, params: dict, model_version: str | None) -> list[dict]:
+    """Suspect rows (with natural keys) from one area survey's areas/lines/points."""
+    from ._survey import ALL_AREAS
+
+    rows = []
+    pkey = dumps(params)
+    spacing = {}
+    for ln in result.get("lines", []):
+        spacing[(ln.get("from_logger"), ln.get("to_logger"))] = ln.get("length_m")
+        spacing[(ln.get("to_logger"), ln.get("from_logger"))] = ln.get("length_m")
+    for a in result.get("areas", []):
+        if area != ALL_AREAS and a.get("area") != area:
+            continue
+        rows.append(dict(kind="area", natural_key=f"area|{night}|{a.get('area')}", area=a.get("area"),
+                         score=a.get("score"), evidence_json=dumps(a)))
+    for ln in result.get("lines", []):
+        pipes = list(ln.get("pipe_ids") or [])
+        rows.append(dict(kind="line", natural_key=f"line|{night}|{area}|{ln.get('from_logger')}|{ln.get('to_logger')}",
+                         area=area, pipe_ids=json.dumps(pipes), from_logger=ln.get("from_logger"),
+                         to_logger=ln.get("to_logger"), score=ln.get("score"), evidence_json=dumps(ln),
+                         spacing_m=ln.get("length_m")))
+    for p in result.get("points", []):
+        lo, hi = (list(p.get("interval_m") or []) + [None, None])[:2]
+        loggers = list(p.get("loggers") or [])
+        a, b = (loggers + [None, None])[:2]
+        rows.append(dict(
+            kind="point",
+            natural_key=f"point|{night}|{area}|{p.get('pipe_id')}|{float(p['offset_m']):.1f}",
+            area=area, pipe_id=p.get("pipe_id"), offset_m=p.get("offset_m"), x=p.get("x"), y=p.get("y"),
+            interval_lo_m=lo, interval_hi_m=hi, confidence=p.get("confidence"),
+            score=p.get("score", p.get("confidence")), spacing_m=spacing.get((a, b)),
+            from_logger=a, to_logger=b, evidence_json=dumps(p)))
+    for r in rows:
+        r.update(night=night, model_version=model_version, params_json=pkey)
+    return rows
+
+
+def clear_area(conn, area: str, night: str) -> None:
+    """Drop the pending mark of an area-night that could not be surveyed (recorded in the batch summary)."""
+    conn.execute("DELETE FROM pending WHERE kind = 'area' AND key = ?", (area_key(area, night),))
+
+
+def commit_area_survey(conn, batch_id: int, area: str, night: str, result: dict, params: dict,
+                       model_version: str | None) -> dict:
+    """Write one area-night survey as suspects and pair detections; clear its pending mark.
+
+    Suspects are keyed by (kind, night, area, place): a re-survey of the same area-night (after
+    late or corrected files) updates open suspects in place, adds new ones, and marks open
+    suspects it no longer finds as superseded.  Dispatched or confirmed suspects are never
+    changed.  Identical results change no row.
+    """
+    now = utc_now()
+    counts = {"new": 0, "updated": 0, "superseded": 0, "detections": 0}
+    rows = _suspect_rows(area, night, result, params, model_version)
+    keys = set()
+    for r in rows:
+        keys.add(r["natural_key"])
+        old = conn.execute("SELECT id, status, evidence_json, superseded_utc, params_json FROM suspects "
+                           "WHERE natural_key = ?", (r["natural_key"],)).fetchone()
+        if old is None:
+            cols = ["batch_id", "created_utc", *r]
+            conn.execute(f"INSERT INTO suspects({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                         (batch_id, now, *r.values()))
+            counts["new"] += 1
+        elif old[1] == "open" and (old[2] != r["evidence_json"] or old[3] is not None or old[4] != r["params_json"]):
+            sets = ", ".join(f"{k} = ?" for k in r)
+            conn.execute(f"UPDATE suspects SET {sets}, superseded_utc = NULL, batch_id = ? WHERE id = ?",
+                         (*r.values(), batch_id, old[0]))
+            counts["updated"] += 1
+    for sid, key in conn.execute("SELECT id, natural_key FROM suspects WHERE area = ? AND night = ? AND status = 'open' "
+                                 "AND superseded_utc IS NULL", (area, night)).fetchall():
+        if key not in keys:
+            conn.execute("UPDATE suspects SET superseded_utc = ? WHERE id = ?", (now, sid))
+            counts["superseded"] += 1
+    # pair detections (correlated neighbours with a leak-like peak) of this area-night: replaced as a whole
+    conn.execute("DELETE FROM detections WHERE kind = 'pair' AND area = ? AND night = ?", (area, night))
+    for d in result.get("pairs", []):
+        if not d.get("detected"):
+            continue
+        a, b = d.get("from_logger"), d.get("to_logger")
+        key = f"pair|{night}|{area}|{a}|{b}|{d.get('night')}|{d.get('distance_from_a_m')}"
+        conn.execute(
+            "INSERT OR REPLACE INTO detections(natural_key, kind, area, night, logger_ids, score, evidence_json, "
+            "model_version, batch_id, created_utc) VALUES (?, 'pair', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, area, night, json.dumps([a, b]), d.get("confidence"), dumps(d), model_version, batch_id, now))
+        counts["detections"] += 1
+    conn.execute("DELETE FROM pending WHERE kind = 'area' AND key = ?", (area_key(area, night),))
+    return counts

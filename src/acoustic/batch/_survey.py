@@ -1,0 +1,165 @@
+"""The survey step of a batch: one :func:`acoustic.survey.run_survey` call per affected area-night.
+
+The survey folder given with ``--survey`` supplies the network (``network.inp`` + ``pipes.csv``
+or ``network.geojson``) and ``loggers.csv`` (with its ``area`` column); the recordings and the
+nightly statistics come from the ledger.  For each area and night touched by new or corrected
+recordings, the driver sends a worker the list of that night's ok recordings of the area's
+loggers and their nightly level/spread history up to that night; the worker builds a private,
+temporary survey folder of symbolic links (network and loggers.csv from the survey folder,
+``recordings/<logger_id>/`` linking to the uploaded files, a ``stats.csv`` written from the
+ledger's history), runs the survey restricted to the area, and returns its JSON.  The driver
+writes the areas, lines and points as suspects and the correlated pairs as detections.
+
+Without an ``area`` column every logger belongs to one area, ``ALL_AREAS``, surveyed as a whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+from .._errors import AcousticError, AcousticWarning, DataError
+
+__all__ = ["ALL_AREAS", "survey_areas_of", "survey_task", "run_area_survey"]
+
+#: Area name used when loggers.csv has no ``area`` column (the whole survey is one area).
+ALL_AREAS = "*"
+_NETWORK_FILES = ("network.inp", "pipes.csv", "network.geojson", "loggers.csv")
+
+
+def survey_areas_of(survey_dir) -> dict[str, str]:
+    """logger_id -> area from the survey folder's ``loggers.csv`` (checked, not the network).
+
+    Raises
+    ------
+    DataError
+        No such folder, no network file, no ``loggers.csv`` or one without ``logger_id``.
+    """
+    root = Path(survey_dir)
+    if not root.is_dir():
+        raise DataError(f"--survey {root}: survey folder not found")
+    if not (root / "network.inp").is_file() and not (root / "network.geojson").is_file():
+        raise DataError(f"--survey {root}: no network.inp (with pipes.csv) or network.geojson")
+    path = root / "loggers.csv"
+    if not path.is_file():
+        raise DataError(f"--survey {root}: no loggers.csv (logger_id,node_id[,area] ...)")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            cols = [c.strip() for c in (reader.fieldnames or [])]
+            if "logger_id" not in cols:
+                raise DataError(f"{path}: no logger_id column (found {', '.join(cols) or 'nothing'})")
+            out = {}
+            for row in reader:
+                row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+                if row.get("logger_id"):
+                    out[row["logger_id"]] = row.get("area") or ALL_AREAS
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+    if not out:
+        raise DataError(f"{path}: lists no loggers")
+    return out
+
+
+def survey_task(conn, survey_dir, area_of: dict, area: str, night: str, model) -> dict:
+    """The payload of one area-night survey (plain data for a worker)."""
+    loggers = sorted(lid for lid, a in area_of.items() if a == area)
+    marks = ",".join("?" * len(loggers))
+    recs = conn.execute(
+        f"SELECT logger_id, path, sha256, sidecar_sha256 FROM recordings WHERE status = 'ok' AND night = ? "
+        f"AND logger_id IN ({marks}) ORDER BY logger_id, start_time, id", (night, *loggers)).fetchall()
+    stats = []
+    for lid in loggers:
+        rows = conn.execute("SELECT date, level, spread, source FROM logger_nights WHERE logger_id = ? AND date <= ? "
+                            "ORDER BY date", (lid, night)).fetchall()
+        uploaded = [r for r in rows if not str(r[3]).startswith("recordings")]
+        stats.extend((lid, d, lv, sp) for d, lv, sp, _ in (uploaded or rows))
+    return {"survey_dir": str(Path(survey_dir).resolve()), "area": area, "night": night,
+            "recordings": [tuple(r) for r in recs], "stats": stats, "model": model}
+
+
+def _link(src: Path, dst: Path) -> None:
+    try:
+        os.symlink(src, dst)
+    except OSError:  # file systems without symbolic links
+        import shutil
+
+        shutil.copyfile(src, dst)
+
+
+def run_area_survey(payload: dict) -> dict:
+    """Worker body: survey one area on one night (see the module docs).
+
+    Returns
+    -------
+    dict
+        The survey JSON (``areas``, ``lines``, ``points``, ``pairs``, ...) plus ``params``
+        (what the survey was run with), or ``{"error": ...}`` when the area cannot be surveyed
+        (e.g. fewer than two of its loggers have recordings that night).
+    """
+    from ..io import sidecar_path
+    from ..survey import SurveyOptions, run_survey
+
+    root = Path(payload["survey_dir"])
+    area = payload["area"]
+    if len({r[0] for r in payload["recordings"]}) < 2:
+        return {"error": f"area {area} night {payload['night']}: fewer than two loggers have recordings; "
+                         "nothing to correlate", "skipped": True}
+    opts = SurveyOptions()
+    with tempfile.TemporaryDirectory(prefix="acoustic-survey-") as tmp:
+        view = Path(tmp)
+        for name in _NETWORK_FILES:
+            if (root / name).exists():
+                _link(root / name, view / name)
+        for logger_id, path, sha, _side in payload["recordings"]:
+            src = Path(path)
+            folder = view / "recordings" / logger_id
+            folder.mkdir(parents=True, exist_ok=True)
+            dst = folder / f"{src.stem}-{sha[:10]}{src.suffix}"
+            _link(src, dst)
+            side = sidecar_path(src)
+            if side.exists():
+                _link(side, dst.with_suffix(".json"))
+        if payload["stats"]:
+            with open(view / "stats.csv", "w", newline="", encoding="utf-8") as fh:
+                w = csv.writer(fh)
+                w.writerow(["logger_id", "date", "level", "spread"])
+                w.writerows(payload["stats"])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AcousticWarning)
+            try:
+                res = run_survey(view, model=payload["model"], areas=None if area == ALL_AREAS else [area],
+                                 options=opts)
+            except AcousticError as exc:  # the area's data cannot be surveyed: reported, not retried
+                return {"error": " ".join(str(exc).split()).replace(str(view), f"<view of {root}>")}
+            except Exception as exc:  # a bug: reported, and retried by the next run
+                import traceback
+
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                return {"error": f"the survey failed unexpectedly ({type(exc).__name__}: {exc} at "
+                                 f"{Path(where.filename).name}:{where.lineno}); it is retried by the next run",
+                        "retry": True}
+        out = res.to_json()
+        out.pop("survey_dir", None)
+        out["warnings"] = [str(w.message).replace(str(view), f"<view of {root}>") for w in caught
+                           if issubclass(w.category, AcousticWarning)]
+        # paths inside the evidence point at the temporary view: name the uploaded files instead
+        out = _unview(out, str(view), payload)
+    import dataclasses
+
+    out["params"] = {"survey_options": dataclasses.asdict(opts), "survey_dir": str(root), "area": area,
+                     "night": payload["night"], "n_recordings": len(payload["recordings"])}
+    return out
+
+
+def _unview(obj, view: str, payload: dict):
+    if isinstance(obj, dict):
+        return {k: _unview(v, view, payload) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_unview(v, view, payload) for v in obj]
+    if isinstance(obj, str) and view in obj:
+        return obj.replace(view, f"<view of {payload['survey_dir']}>")
+    return obj

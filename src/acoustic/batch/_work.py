@@ -1,0 +1,212 @@
+"""Worker tasks of a batch run: pure functions from paths and options to plain results.
+
+Each task runs in a worker process (spawn pool or Dask) or in the driver (``workers=0``).
+A task never writes the ledger or any file; it returns dictionaries and numpy arrays that the
+driver commits.  A bad file never fails a task: it comes back with ``status="quarantined"``
+and the reason, and the other files of the task are still processed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+
+from .._errors import AcousticError, AcousticWarning
+from ._engine import single_thread_env
+
+__all__ = ["process_recordings", "process_stats_file", "survey_area", "warm_up", "night_of"]
+
+_MODELS: dict = {}
+
+
+def warm_up() -> int:
+    """Import the processing stack in a fresh worker (so the first real task is not slowed)."""
+    single_thread_env()
+    import acoustic.features  # noqa: F401
+    import acoustic.io  # noqa: F401
+
+    return os.getpid()
+
+
+def _model(path):
+    if path is None:
+        return None
+    model = _MODELS.get(path)
+    if model is None:
+        from ..classify import load_model
+
+        model = _MODELS[path] = load_model(path)
+    return model
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def night_of(start_time) -> str | None:
+    """The night a recording belongs to (``acoustic.loggers.night_date``: UTC date of start + 12 h).
+
+    The convention of ``stats.csv``, so nightly rows derived from recordings and uploaded ones
+    carry the same dates.  None when the start time is unknown.
+    """
+    if start_time is None:
+        return None
+    from ..loggers import night_date
+
+    return night_date(start_time).isoformat()
+
+
+def process_recordings(items: list[dict], options: dict) -> list[dict]:
+    """Read, measure, extract features and classify a chunk of recordings.
+
+    Parameters
+    ----------
+    items : list of dict
+        Each with ``path`` (str), ``sha256``, ``sidecar_sha256`` and ``kind`` (``new`` or
+        ``correction``), passed through to the result.
+    options : dict
+        ``model`` (model folder or None: no classification).
+
+    Returns
+    -------
+    list of dict
+        One per item: the item's keys plus ``status`` (``ok`` or ``quarantined``), ``error``,
+        ``warnings`` (list of str), and for ``ok``: ``logger_id``, ``start_time`` (ISO UTC or
+        None), ``night`` (YYYY-MM-DD or None), ``sample_rate_hz``, ``duration_s``, ``level_db``
+        (RMS level, dB re 1 calibrated unit), ``features`` (float32 array), ``features_version``,
+        ``block_levels_db`` (float32, the per-frame calibrated levels that
+        ``acoustic.loggers`` makes nightly level and spread from), ``block_s`` (frame hop, s),
+        ``leak_probability``, ``label``, ``threshold``, ``model_version``; the first result also
+        has ``timing_s`` (seconds spent reading, extracting and classifying the chunk).
+
+    Notes
+    -----
+    Classification is :func:`acoustic.classify.classify_features`, as ``acoustic classify``
+    does it, after :func:`acoustic.classify.check_supported` per recording: a recording the
+    model cannot handle (e.g. a sample rate below its training range) is quarantined with that
+    reason, and the others of the chunk are classified.
+    """
+    single_thread_env()
+    import numpy as np
+
+    from ..features import extract_features
+    from ..io import read_recording
+    from ..recording import format_time
+
+    model = _model(options.get("model"))
+    if model is not None:
+        from ..classify import RecordingFeatures, check_supported, classify_features
+    results = []
+    feats = []
+    t_read = t_feat = 0.0
+    for item in items:
+        res = dict(item)
+        res.update(status="ok", error=None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AcousticWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            try:
+                t0 = time.perf_counter()
+                rec = read_recording(item["path"])
+                t1 = time.perf_counter()
+                fv = extract_features(rec)
+                t2 = time.perf_counter()
+                t_read += t1 - t0
+                t_feat += t2 - t1
+                cal = rec.calibrated()
+                ms = float(np.dot(cal, cal)) / cal.size
+                values = np.asarray(fv.values, dtype=np.float64)
+                if model is not None:
+                    rf = RecordingFeatures(
+                        path=rec.source, values=values, names=tuple(fv.names), units=tuple(fv.units),
+                        version=str(fv.version), band_centres_hz=fv.band_centres_hz,
+                        band_levels_db=fv.band_levels_db, sensor_kind=rec.sensor_kind,
+                        sample_rate_hz=float(rec.sample_rate), gain_db=float(rec.gain_db),
+                        duration_s=float(rec.duration_s), start_time=rec.start_time, sha256=item["sha256"],
+                        warnings=[])
+                    check_supported(model, rf)
+                    feats.append((res, rf))
+                res.update(
+                    logger_id=rec.sensor_id,
+                    start_time=None if rec.start_time is None else format_time(rec.start_time),
+                    night=night_of(rec.start_time),
+                    sample_rate_hz=rec.sample_rate,
+                    duration_s=rec.duration_s,
+                    level_db=10.0 * math.log10(max(ms, 1e-30)),
+                    features=values.astype(np.float32),
+                    features_version=str(fv.version),
+                    feature_names=tuple(fv.names),
+                    feature_units=tuple(fv.units),
+                    block_levels_db=np.asarray(fv.frame_levels_db, dtype=np.float32),
+                    block_s=float(fv.hop_length) / float(fv.sample_rate),
+                    leak_probability=None, label=None, threshold=None, model_version=None,
+                )
+            except AcousticError as exc:
+                res.update(status="quarantined", error=_one_line(exc))
+                if feats and feats[-1][0] is res:
+                    feats.pop()
+            except MemoryError:
+                res.update(status="quarantined", error="out of memory while processing this file")
+            except Exception as exc:  # an unforeseen file problem: quarantine it, keep going
+                res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {_one_line(exc)}")
+            res["warnings"] = [str(w.message) for w in caught if issubclass(w.category, AcousticWarning)]
+        results.append(res)
+
+    t3 = time.perf_counter()
+    if model is not None and feats:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AcousticWarning)  # already collected per recording
+            out = classify_features(model, [rf for _, rf in feats])
+        version = model_version(model)
+        for (res, _), c in zip(feats, out):
+            res.update(leak_probability=float(c["leak_probability"]), label=c["label"],
+                       threshold=float(c["threshold"]), model_version=version)
+    t_cls = time.perf_counter() - t3
+    if results:
+        results[0]["timing_s"] = {"read": t_read, "features": t_feat, "classify": t_cls, "n": len(items)}
+    return results
+
+
+def model_version(model) -> str:
+    """``<folder name>@<first 12 hex digits of the model file's SHA-256>``."""
+    name = model.path.name if getattr(model, "path", None) is not None else "model"
+    return f"{name}@{str(model.card.get('model_sha256', ''))[:12]}"
+
+
+def process_stats_file(item: dict) -> dict:
+    """Read one uploaded logger statistics file (``interfaces.md`` stats.csv).
+
+    Returns
+    -------
+    dict
+        The item's keys plus ``status``, ``error``, ``warnings`` and ``rows``: a list of
+        ``(logger_id, date, level, spread)`` tuples (level and spread in the logger's dB units).
+    """
+    single_thread_env()
+    from ..loggers import read_stats
+
+    res = dict(item)
+    res.update(status="ok", error=None, rows=[])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AcousticWarning)
+        try:
+            res["rows"] = [(r.logger_id, r.date.isoformat(), float(r.level), float(r.spread))
+                           for r in read_stats(item["path"])]
+        except AcousticError as exc:
+            res.update(status="quarantined", error=_one_line(exc))
+        except Exception as exc:
+            res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {_one_line(exc)}")
+        res["warnings"] = [str(w.message) for w in caught if issubclass(w.category, AcousticWarning)]
+    return res
+
+
+def survey_area(payload: dict) -> dict:
+    """Area -> line -> point narrowing of one area on one night (:func:`._survey.run_area_survey`)."""
+    single_thread_env()
+    from ._survey import run_area_survey
+
+    return run_area_survey(payload)

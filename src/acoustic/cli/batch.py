@@ -1,0 +1,117 @@
+"""``acoustic batch run``: process what is new in an upload folder into the ledger."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ._common import command_errors, emit_json, json_option
+
+#: Exit codes of ``acoustic batch run`` (besides 0 = completed and 2 = unusable input).
+EXIT_FAILURES = 3      # completed, but some files were quarantined (or an area survey failed)
+EXIT_BUSY = 4          # another batch holds the ledger
+EXIT_INTERRUPTED = 128  # + signal number (130 SIGINT, 143 SIGTERM): committed work kept
+
+
+@click.group("batch")
+def batch():
+    """Nightly batch runs on logger uploads into the ledger."""
+
+
+class _Progress:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def __call__(self, event, **info):
+        if event == "failure":
+            err, kind = info["error"] or "", info.get("kind", "quarantined")
+            click.echo(f"{kind}: {err}" if info["path"] in err else f"{kind}: {info['path']}: {err}", err=True)
+            return
+        if self.quiet:
+            return
+        if event == "engine":
+            click.echo(f"batch: engine: {info['description']}", err=True)
+        elif event == "scan":
+            click.echo(f"batch: found {info['recordings']} recording(s) and {info['stats_files']} stats file(s)", err=True)
+        elif event == "progress":
+            if info["queued"] and info["done"]:
+                click.echo(f"batch: {info['done']}/{info['queued']} processed, {info['failed']} failed, "
+                           f"{info['rate']:.1f} files/s, {info['seconds']:.1f} s", err=True)
+        elif event == "note":
+            click.echo(f"batch: {info['message']}", err=True)
+
+
+@batch.command("run")
+@click.argument("upload_dir", type=click.Path(path_type=Path))
+@click.option("--ledger", "ledger_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The SQLite ledger (created if missing).")
+@click.option("--survey", "survey_dir", type=click.Path(path_type=Path),
+              help="Survey folder (network, loggers.csv with areas): survey every affected area-night.")
+@click.option("--workers", type=int, default=None,
+              help="Worker processes (default: number of CPUs; 0 = run in this process).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS); the cluster does the work.")
+@click.option("--model", "model", type=click.Path(path_type=Path), default=None,
+              help="Classifier model folder (default: the shipped models/default).")
+@click.option("--no-model", is_flag=True, help="Do not classify recordings (features and levels only).")
+@click.option("--wait", "wait_s", type=float, default=0.0, show_default=True,
+              help="Seconds to wait for another batch writing this ledger (0 = refuse at once).")
+@click.option("--rehash", is_flag=True, help="Hash every file again (ignore the size/mtime cache).")
+@click.option("--chunk-size", type=int, default=None, help="Recordings per worker task (default 16).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines (quarantined files are still listed).")
+@json_option
+def run_cmd(**kwargs):
+    """Process what is new in UPLOAD_DIR into the ledger.
+
+    New recordings (WAV/FLAC + sidecar, by content hash) get features, a leak probability and
+    a level; uploaded *stats.csv files update the loggers' nightly level/spread; affected
+    loggers are re-scored; with --survey every affected area-night is surveyed (area -> line
+    -> point) and its suspects written.  Running the same folder again changes nothing; a
+    killed run is finished by the next one.  Progress goes to stderr, the summary to stdout.
+
+    Exit codes: 0 completed, 3 completed with failures (quarantined files), 2 unusable input,
+    4 ledger busy (another batch), 1 batch stopped (workers keep dying), 130/143 interrupted
+    (SIGINT/SIGTERM).
+    """
+    code = _run(**kwargs)
+    if code:
+        sys.exit(code)
+
+
+@command_errors
+def _run(upload_dir, ledger_path, survey_dir, workers, scheduler, model, no_model, wait_s, rehash, chunk_size,
+         quiet, as_json, warnings_out) -> int:
+    from .._errors import ParameterError
+    from ..batch import BatchError, BatchInterrupted, run_batch
+    from ..ledger import LedgerBusyError
+
+    if no_model and model is not None:
+        raise ParameterError("give --model PATH or --no-model, not both")
+    try:
+        summary = run_batch(upload_dir, ledger_path, survey_dir=survey_dir, workers=workers, scheduler=scheduler,
+                            model=None if no_model else (model or "default"), wait_s=wait_s, rehash=rehash,
+                            chunk_size=chunk_size, progress=_Progress(quiet))
+    except LedgerBusyError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return EXIT_BUSY
+    except BatchError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 1
+    except BatchInterrupted as exc:
+        click.echo(f"Error: batch {exc}; committed work is kept, run again to finish", err=True)
+        return EXIT_INTERRUPTED + exc.signum
+    d = summary.as_dict()
+    d["warnings"] = list(dict.fromkeys([*d.get("warnings", []), *warnings_out]))
+    if as_json:
+        emit_json(d)
+    else:
+        rate = f", {summary.recordings_per_s:.1f} recordings/s" if summary.recordings_per_s else ""
+        click.echo(f"batch {summary.batch_id} {summary.status}: {summary.files} files, {summary.new} new, "
+                   f"{summary.corrections} corrected, {summary.duplicates} duplicates, {summary.unchanged} unchanged, "
+                   f"{summary.failed} failed; {summary.stats_files_new} stats files, "
+                   f"{summary.logger_scores_updated} logger scores updated; survey: {summary.survey}; "
+                   f"suspects {summary.suspects_new} new, {summary.suspects_updated} updated; "
+                   f"{summary.seconds:.1f} s{rate}")
+    return summary.exit_code
