@@ -149,6 +149,8 @@ class _Driver:
         self.n_queued = 0
         self.n_done = 0
         self.deaths_in_a_row = 0
+        self.known_good = None            # an item processed successfully in this run (health checks)
+        self.limbo: list = []             # (task, exc): died alone, judged once the engine is shown healthy
 
     # -- setup ---------------------------------------------------------------------------------
     def _validate(self):
@@ -261,12 +263,50 @@ class _Driver:
             if t["type"] == "warm":
                 continue
             if t.get("isolated"):
-                self._quarantine_dead(t, exc)
+                # it died alone: its file is to blame only if the engine is otherwise healthy, which
+                # needs a file of this run that was processed successfully; until then it waits
+                self.limbo.append((t, exc))
+                if t["type"] != "recordings" or self.known_good is not None:
+                    self._judge_limbo()
             elif t["type"] in ("recordings", "stats"):
                 for it in t["items"]:
                     self.isolate.append({**t, "items": [it], "isolated": True})
             else:
                 self.isolate.append({**t, "isolated": True})
+
+    def _judge_limbo(self, final: bool = False):
+        """Quarantine the files that killed a worker on their own, once the engine is shown healthy."""
+        while self.limbo:
+            task, exc = self.limbo[0]
+            if task["type"] == "recordings" and self.known_good is None and not final:
+                return
+            self._check_pool_healthy(task, exc)
+            self.limbo.pop(0)
+            self._quarantine_dead(task, exc)
+
+    def _check_pool_healthy(self, task: dict, exc: BaseException):
+        """Is the engine healthy without this task?  Else raise :class:`BatchError` (nothing quarantined).
+
+        For a recording, a file of this run that was processed successfully is processed again
+        (result discarded) on the restarted engine: the task code and the workers work, so the
+        file that died alone is to blame.  Without such a file there is no proof, and the batch stops.
+        """
+        keep_dying = BatchError(f"worker processes of the {self.engine.description} keep dying "
+                                f"({type(exc).__name__}: {_one_line(exc)}); no file was quarantined for it; "
+                                "check the installation and memory, then run again")
+        if task["type"] == "recordings":
+            if self.known_good is None:
+                raise keep_dying
+            fut = self.engine.executor.submit(self.recording_task, [self.known_good], {"model": self.model_path})
+        else:
+            fut = self.engine.executor.submit(_work.warm_up)
+        try:
+            fut.result()
+        except Exception as exc2:
+            if not _is_worker_death(exc2):
+                raise
+            raise keep_dying from None
+        self.deaths_in_a_row = 0
 
     def _run_isolated(self, task: dict):
         self._submit(task)
@@ -300,6 +340,10 @@ class _Driver:
             s.detections_new += c["detections"]
             for r in result:
                 self.pending_audio.discard(r["sha256"])
+                if r["status"] == "ok" and self.known_good is None:
+                    self.known_good = {k: r[k] for k in ("path", "sha256", "sidecar_sha256", "kind")}
+                    if self.limbo:
+                        self._judge_limbo()
                 if r["status"] != "ok":
                     self._failure(r["path"], r["error"])
                 timing = r.get("timing_s")
@@ -469,6 +513,7 @@ class _Driver:
             todo = deferred
         self._commit_dups(dups)
         self._wait()
+        self._judge_limbo(final=True)
         self.recordings_seconds = time.monotonic() - self.t0
         rest = self.hashes.take_all()  # cache entries of unchanged files (e.g. after a touch)
         if rest:

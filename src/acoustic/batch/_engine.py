@@ -95,11 +95,43 @@ class Engine:
                 pass
 
 
+def _pool_worker_init(parent_pid: int) -> None:
+    """Initializer of a process-pool worker: one thread, and die with the driver.
+
+    A driver killed with SIGKILL cannot shut its pool down; without this its workers would wait
+    for work forever.  On Linux the kernel sends the worker SIGKILL when the driver dies
+    (``PR_SET_PDEATHSIG``); elsewhere a watchdog thread checks the parent every second.
+    """
+    single_thread_env()
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9
+        except (OSError, AttributeError):  # pragma: no cover
+            pass
+        if os.getppid() != parent_pid:  # the driver died before prctl took effect
+            os._exit(1)
+        return
+    import threading  # pragma: no cover - not Linux
+    import time
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="acoustic-parent-watch").start()
+
+
 def _process_pool(n: int) -> cf.ProcessPoolExecutor:
     import multiprocessing
 
     return cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=single_thread_env)
+                                  initializer=_pool_worker_init, initargs=(os.getpid(),))
 
 
 def open_engine(workers: int | None = None, scheduler: str | None = None) -> Engine:
