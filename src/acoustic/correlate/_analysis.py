@@ -1,0 +1,294 @@
+"""The correlation engine shared by leak location and velocity measurement.
+
+Given a prepared pair and a window of possible delays, it estimates the robust cross-spectrum,
+finds tonal lines and the coherent band, forms the weighted correlogram and extracts its peaks
+one by one (CLEAN: each peak's modelled shape is subtracted in the frequency domain before the
+next is sought, so side lobes are never reported as peaks).  Each peak gets a sub-sample delay,
+an envelope z-score against the correlogram's noise (estimated at lags outside the physical
+window, where no source can be), a false-alarm probability and a delay standard deviation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from .._errors import ParameterError, RecordingError
+from ._gcc import (
+    Correlogram, band_taper, build_correlogram, false_alarm_probability, resolve_weighting, select_band,
+    smoothed_coherence, smoothing_bins, tonal_lines, weighting_function,
+)
+from ._prepare import PreparedPair
+from ._spectra import CrossSpectrum, coherence_threshold, cross_spectrum
+
+__all__ = ["Peak", "Analysis", "analyse", "choose_frame_length", "MIN_FRAMES"]
+
+#: Fewest frames a cross-spectrum may average.
+MIN_FRAMES = 8
+#: Frames wanted before the frame length is shortened.
+_WANT_FRAMES = 24
+#: Lowest analysed frequency in Hz (below it pipes carry almost no leak noise and traffic rumble rules).
+FMIN_HZ = 5.0
+#: Points of the fine grid used to refine a peak between two coarse lags.
+_FINE_POINTS = 21
+#: Upsampling of the coarse correlogram grid.
+UPSAMPLE = 1
+#: CLEAN stops after a peak whose false-alarm probability exceeds this.
+_STOP_PFA = 0.5
+
+
+@dataclasses.dataclass
+class Peak:
+    """One peak of the correlogram.
+
+    Attributes
+    ----------
+    delay_s : float
+        Absolute-time delay (arrival at A minus arrival at B), s.
+    delay_sd_s : float
+        Standard deviation of ``delay_s`` from the correlogram noise (s).
+    strength : float
+        Envelope height relative to a fully coherent aligned source (0..1).
+    z : float
+        Envelope height over the noise standard deviation.
+    p_false_alarm : float
+        Probability that noise alone makes a peak this high in the window.
+    phase_rad : float
+        Phase of the peak (0 for an in-phase source, pi for an inverted one).
+    """
+
+    delay_s: float
+    delay_sd_s: float
+    strength: float
+    z: float
+    p_false_alarm: float
+    phase_rad: float
+
+
+@dataclasses.dataclass
+class Analysis:
+    """Everything one correlation computed (see :func:`analyse`)."""
+
+    cs: CrossSpectrum
+    coherence_raw: np.ndarray
+    coherence_smooth: np.ndarray
+    coherent: bool
+    band_hz: tuple[float, float]
+    notch: np.ndarray
+    tonal_lines_hz: list
+    weighting: str
+    correlogram: Correlogram
+    lags_s: np.ndarray
+    values: np.ndarray
+    envelope: np.ndarray
+    window_s: tuple[float, float]
+    peaks: list
+    noise_sd: float
+    noise_bandwidth_hz: float
+    coherence_threshold: float
+    offset_s: float
+    duration_s: float
+
+
+def _next_pow2(n: float) -> int:
+    return 1 << max(0, int(math.ceil(math.log2(max(n, 1.0)))))
+
+
+def choose_frame_length(n_samples: int, sample_rate_hz: float, max_lag_s: float) -> int:
+    """Frame length (samples, a power of two) for a lag search out to ``max_lag_s``.
+
+    At least 4 times the longest lag (so the window overlap keeps over 0.38 of a peak at the
+    edge, which is then corrected), at least 0.5 s for 2 Hz resolution, shortened toward 2.5
+    times the longest lag when that leaves too few frames to average.
+
+    Raises
+    ------
+    RecordingError
+        When even the shortest usable frame leaves fewer than :data:`MIN_FRAMES` frames.
+    """
+    fs = sample_rate_hz
+    lag = max_lag_s * fs
+    n = _next_pow2(max(0.5 * fs, 4.0 * lag, 256))
+    shortest = _next_pow2(max(2.5 * lag, 0.125 * fs, 256))
+
+    def frames(m):
+        return (n_samples - m) // (m // 2) + 1 if n_samples >= m else 0
+
+    while frames(n) < _WANT_FRAMES and n // 2 >= shortest:
+        n //= 2
+    if frames(n) < MIN_FRAMES:
+        need = (MIN_FRAMES + 1) * (shortest // 2) / fs
+        raise RecordingError(
+            f"the recordings overlap for {n_samples / fs:.2f} s; at least {need:.1f} s are needed to "
+            f"correlate delays up to {max_lag_s:.3f} s"
+        )
+    return n
+
+
+def validate_band(band_hz, sample_rate_hz: float) -> tuple[float, float]:
+    """Check a user band: two finite numbers 0 < low < high <= half the sample rate."""
+    try:
+        lo, hi = (float(b) for b in band_hz)
+    except (TypeError, ValueError):
+        raise ParameterError(f"band must be two frequencies LOW HIGH in Hz, got {band_hz!r}") from None
+    nyq = sample_rate_hz / 2.0
+    if not (math.isfinite(lo) and math.isfinite(hi)) or not (0.0 < lo < hi):
+        raise ParameterError(f"band must satisfy 0 < LOW < HIGH Hz, got {lo:g} {hi:g}")
+    if hi > nyq:
+        raise ParameterError(f"band upper edge {hi:g} Hz is above half the sample rate ({nyq:g} Hz)")
+    return lo, hi
+
+
+def _refine(cg: Correlogram, spec: np.ndarray, tau0: float, step: float):
+    """Sub-sample peak of the window-corrected envelope near ``tau0``.
+
+    Evaluates the correlogram on a fine grid over +/- one coarse step, then a parabola through
+    the best fine point and its neighbours.  Returns the delay, the complex value there and
+    the curvature (per s^2) of the uncorrected envelope.
+    """
+    t = tau0 + np.linspace(-step, step, _FINE_POINTS)
+    z = cg.evaluate(t, spec)
+    env = np.abs(z)
+    env_c = env / cg.lag_factor(t)
+    i = int(np.clip(np.argmax(env_c), 1, t.size - 2))
+    h = t[1] - t[0]
+    y0, y1, y2 = env_c[i - 1], env_c[i], env_c[i + 1]
+    den = y0 - 2.0 * y1 + y2
+    delta = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+    delta = float(np.clip(delta, -1.0, 1.0))
+    tau = float(t[i] + delta * h)
+    zt = complex(cg.evaluate(tau, spec)[0])
+    # curvature of the uncorrected envelope from three points around tau (a wider stencil
+    # than the fine grid so rounding does not dominate)
+    hh = max(4 * h, 1e-7)
+    e = np.abs(cg.evaluate([tau - hh, tau, tau + hh], spec))
+    curv = float((e[0] - 2.0 * e[1] + e[2]) / hh**2)
+    return tau, zt, curv
+
+
+def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str = "auto", band_hz=None,
+            max_components: int = 5, robust: bool = True, use_numba: bool = True,
+            band_fallback_hz=(100.0, 1000.0)) -> Analysis:
+    """Correlate a prepared pair and extract peaks with delays inside ``window_s``.
+
+    Parameters
+    ----------
+    prep : PreparedPair
+        Aligned pair.
+    window_s : (float, float)
+        Lowest and highest delay (s, absolute time) a source may have.
+    weighting : str
+        One of :data:`acoustic.correlate.WEIGHTINGS`.
+    band_hz : (float, float) or None
+        Analysis band; None selects the coherent band.
+    max_components : int
+        Peaks extracted (strongest first, each removed before the next is sought).
+    robust : bool
+        Leave transient frames out of the averages.
+    use_numba : bool
+        Use the numba kernels.
+    band_fallback_hz : (float, float)
+        Band shown when nothing is coherent.
+
+    Returns
+    -------
+    Analysis
+    """
+    name = resolve_weighting(weighting)
+    fs = prep.sample_rate_hz
+    w_lo, w_hi = float(window_s[0]), float(window_s[1])
+    if not (w_lo < w_hi):
+        raise ParameterError(f"delay window must satisfy low < high, got {window_s}")
+    if band_hz is not None:
+        band_hz = validate_band(band_hz, fs)
+    max_lag = max(abs(w_lo - prep.offset_s), abs(w_hi - prep.offset_s))
+    n_fft = choose_frame_length(prep.xa.size, fs, max_lag)
+    cs = cross_spectrum(prep.xa, prep.xb, fs, n_fft, robust=robust, use_numba=use_numba)
+    coh_raw = cs.coherence()
+    half = smoothing_bins(cs)
+    coh_s = smoothed_coherence(cs, half)
+    notch, lines = tonal_lines(cs, coh_raw, use_numba=use_numba)
+    fmin = max(FMIN_HZ, 3.0 * cs.df_hz)
+    fmax = 0.45 * fs
+    if band_hz is not None:
+        band, coherent = band_hz, True
+    else:
+        band, _sig, _thr = select_band(cs, coh_s, half, notch, fmin, fmax)
+        coherent = band is not None
+        if band is None:
+            band = (max(band_fallback_hz[0], fmin), min(band_fallback_hz[1], fmax))
+        elif band[1] - band[0] < 4 * cs.df_hz:
+            c = 0.5 * (band[0] + band[1])
+            band = (max(fmin, c - 2 * cs.df_hz), min(fmax, c + 2 * cs.df_hz))
+    if str(weighting).strip().lower() == "auto" and not coherent:
+        # nothing measurably coherent: coherence-based (HT) weights would be chance; SCOT over
+        # the physically possible band is the robust detector then
+        name = "scot"
+    psi = weighting_function(name, cs, coh_s) * ~notch
+    psi[cs.freqs_hz < min(fmin, band[0])] = 0.0
+    taper = band_taper(cs.freqs_hz, band)
+    cg = build_correlogram(cs, psi, taper, coh_s, offset_s=prep.offset_s, polarity=prep.polarity)
+    if cg.freqs_hz.size == 0:
+        raise RecordingError(f"{prep.name_a}, {prep.name_b}: no usable frequencies in the band "
+                             f"{band[0]:g}-{band[1]:g} Hz (all notched or zero)")
+
+    lags, z0 = cg.grid(upsample=UPSAMPLE)
+    step = lags[1] - lags[0]
+    win = np.flatnonzero((lags >= w_lo - step) & (lags <= w_hi + step))
+    lag_win = cg.lag_factor(lags[win])
+    # noise: correlogram at lags outside the physical window (no source can be there)
+    bw = max(band[1] - band[0], cs.df_hz)
+    guard = 3.0 / bw
+    half_span = 0.95 * n_fft / (2.0 * fs)
+    outside = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
+    if np.count_nonzero(outside) < 64:  # too little room outside: use everything
+        outside = np.abs(lags) <= half_span
+    noise_out = cg.noise_factor(lags[outside])
+    b_noise = cg.noise_rms_bandwidth_hz()
+
+    def noise_sd_of(z):
+        u = z[outside] / noise_out
+        return max(math.sqrt(float(np.median(u.real**2 + u.imag**2)) / (2.0 * math.log(2.0))), 1e-300)
+
+    provisional = noise_sd_of(z0)
+    p0 = float(np.sum(cg.psf))
+    resid = cg.spectrum.copy()
+    z = z0
+    found = []
+    for it in range(max(1, int(max_components))):
+        env_c = np.abs(z[win]) / lag_win
+        i = int(win[np.argmax(env_c)])
+        tau, zt, curv = _refine(cg, resid, float(lags[i]), step)
+        tau = float(np.clip(tau, w_lo, w_hi))
+        found.append((tau, zt, curv))
+        if p0 > 0:
+            a = zt / p0
+            resid = resid - a * cg.psf * np.exp(-2j * np.pi * cg.freqs_hz * tau)
+        lags, z = cg.grid(resid, upsample=UPSAMPLE)
+        # stop once a peak is plainly noise (the remaining ones are weaker)
+        zz = abs(zt) / (provisional * float(cg.noise_factor(tau)))
+        if false_alarm_probability(zz, w_hi - w_lo, b_noise) > _STOP_PFA:
+            break
+
+    noise_sd = noise_sd_of(z)
+    _fbar, _bs, bn = cg.psf_moments()
+    peaks = []
+    for tau, zt, curv in found:
+        sd_here = noise_sd * float(cg.noise_factor(tau))
+        zz = abs(zt) / sd_here
+        if curv < 0:
+            sd_tau = sd_here * 2.0 * math.pi * bn / abs(curv)
+        else:
+            sd_tau = 1.0 / (2.0 * math.pi * max(bn, cs.df_hz))
+        strength = abs(zt) / (cg.norm * float(cg.lag_factor(tau)))
+        peaks.append(Peak(delay_s=tau, delay_sd_s=float(sd_tau), strength=float(min(strength, 1.0)), z=float(zz),
+                          p_false_alarm=false_alarm_probability(zz, w_hi - w_lo, b_noise),
+                          phase_rad=float(np.angle(zt))))
+    zc = z0 / (cg.lag_factor(lags) * cg.norm)
+    return Analysis(cs=cs, coherence_raw=coh_raw, coherence_smooth=coh_s, coherent=coherent, band_hz=band,
+                    notch=notch, tonal_lines_hz=lines, weighting=name, correlogram=cg, lags_s=lags,
+                    values=zc.real, envelope=np.abs(zc), window_s=(w_lo, w_hi), peaks=peaks, noise_sd=noise_sd,
+                    noise_bandwidth_hz=b_noise, coherence_threshold=coherence_threshold(float(np.median(cs.n_averages))),
+                    offset_s=prep.offset_s, duration_s=prep.duration_s)

@@ -1,0 +1,390 @@
+"""Leak location between two sensors on a (multi-segment) pipe path.
+
+The delay of a source at x m from A is ``2 T(x) - T(D)`` with T the piecewise travel time
+from A (``physics.md`` 3.9), so the position is ``T^-1((T(D) + delay) / 2)``.  The 95 %
+interval is a Monte Carlo over the delay (normal, the peak's standard deviation) and every
+segment's wave speed (log-normal with the material's spread over the band used), so a speed
+error weighs nothing at mid-span and grows toward the sensors (``physics.md`` 3.7).
+
+A peak whose delay is at the edge of the possible delays (within two standard deviations of
++/-T(D)) is noise arriving from outside the pair: it is reported as such in ``warnings`` and
+``outside_peaks``, never as a leak at a sensor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import warnings
+
+import numpy as np
+
+from .._errors import AcousticWarning, ParameterError
+from ..pipe import DEFAULT_BAND_HZ, PipePath
+from ..recording import Recording
+from ._analysis import Analysis, Peak, analyse
+from ._prepare import prepare_pair
+
+__all__ = ["CorrelationResult", "CorrelogramData", "correlate_pair", "physics_band", "DETECTION_PFA", "DELAY_SD_FLOOR_SAMPLES"]
+
+#: A peak is a detection when noise alone would make one this high with at most this probability.
+DETECTION_PFA = 0.01
+#: Model error added to every delay s.d. (in samples): clock and start-time rounding,
+#: dispersion within the band, fittings.  Calibrated on simulated pairs (bench/correlate_accuracy).
+DELAY_SD_FLOOR_SAMPLES = 0.5
+#: Relative model error of the delay (dispersion, band-weighting mismatch), calibrated likewise.
+DELAY_SD_REL = 0.003
+#: The lag search extends to T(D) times this: every speed 20 % slower than nominal (over 3.5
+#: standard deviations for every material; plastics' dispersion over the possible bands included).
+WINDOW_MARGIN = 1.25
+#: A peak within this many standard deviations of +/-T(D) is from outside the pair.
+_EDGE_SD = 2.0
+
+
+@dataclasses.dataclass
+class CorrelogramData:
+    """Arrays of one correlation, for plots and for fusing several pairs.
+
+    Attributes
+    ----------
+    lags_s : numpy.ndarray, shape (m,)
+        Absolute-time delays (arrival at A minus arrival at B, s) over the possible delays.
+    values : numpy.ndarray, shape (m,)
+        Weighted cross-correlation (real part), scaled so a fully coherent source reaches 1.
+    envelope : numpy.ndarray, shape (m,)
+        Its envelope (magnitude of the analytic correlogram), same scale.
+    positions_m : numpy.ndarray, shape (m,)
+        Position along the pipe from A (m) of a source at each lag (clipped to 0..D).
+    freqs_hz : numpy.ndarray, shape (k,)
+        Frequencies of the spectra (Hz).
+    coherence : numpy.ndarray, shape (k,)
+        Magnitude-squared coherence (raw Welch estimate).
+    coherence_smooth : numpy.ndarray, shape (k,)
+        Bias-corrected, smoothed coherence used for the band and the weights.
+    band_hz : (float, float)
+        Band used (Hz).
+    notch : numpy.ndarray of bool, shape (k,)
+        Bins given zero weight as tonal lines.
+    noise_sd : float
+        Standard deviation of the correlogram noise at zero lag (same scale as ``values``).
+    """
+
+    lags_s: np.ndarray
+    values: np.ndarray
+    envelope: np.ndarray
+    positions_m: np.ndarray
+    freqs_hz: np.ndarray
+    coherence: np.ndarray
+    coherence_smooth: np.ndarray
+    band_hz: tuple
+    notch: np.ndarray
+    noise_sd: float
+
+
+@dataclasses.dataclass
+class CorrelationResult:
+    """Result of :func:`correlate_pair`.
+
+    Attributes mirror the ``acoustic correlate`` JSON of ``interfaces.md`` (distances in m from
+    sensor A, delays in s as arrival at A minus arrival at B, speeds in m/s, band in Hz); see
+    :meth:`to_json` for the full list.  ``correlogram`` holds the arrays.
+    """
+
+    detected: bool
+    distance_from_a_m: float | None
+    distance_from_b_m: float | None
+    interval_m: tuple | None
+    distance_sd_m: float | None
+    delay_s: float | None
+    delay_sd_s: float | None
+    wave_speed_m_s: float
+    wave_speed_sd_m_s: float
+    confidence: float
+    band_hz: tuple
+    peaks: list
+    outside_peaks: list
+    warnings: list
+    weighting: str
+    path_length_m: float
+    max_delay_s: float
+    segment_speeds_m_s: list
+    sample_rate_hz: float
+    duration_s: float
+    start_offset_s: float
+    n_frames: int
+    frames_rejected_fraction: float
+    frame_length_s: float
+    coherent_band: bool
+    coherence_mean: float
+    coherence_threshold: float
+    snr_db: float | None
+    peak_snr_db: float | None
+    tonal_lines_hz: list
+    correlogram: CorrelogramData = dataclasses.field(repr=False)
+
+    def to_json(self) -> dict:
+        """The ``acoustic correlate`` JSON object (``interfaces.md``) plus the added fields."""
+        r = _round
+        out = {
+            "detected": bool(self.detected),
+            "distance_from_a_m": r(self.distance_from_a_m, 2),
+            "distance_from_b_m": r(self.distance_from_b_m, 2),
+            "interval_m": None if self.interval_m is None else [r(self.interval_m[0], 2), r(self.interval_m[1], 2)],
+            "delay_s": r(self.delay_s, 6),
+            "wave_speed_m_s": r(self.wave_speed_m_s, 1),
+            "confidence": r(self.confidence, 3),
+            "band_hz": [r(self.band_hz[0], 1), r(self.band_hz[1], 1)],
+            "peaks": [_round_peak(p) for p in self.peaks],
+            "warnings": list(self.warnings),
+            "distance_sd_m": r(self.distance_sd_m, 3),
+            "delay_sd_s": r(self.delay_sd_s, 7),
+            "wave_speed_sd_m_s": r(self.wave_speed_sd_m_s, 1),
+            "segment_speeds_m_s": [r(c, 1) for c in self.segment_speeds_m_s],
+            "path_length_m": r(self.path_length_m, 3),
+            "max_delay_s": r(self.max_delay_s, 6),
+            "outside_peaks": [_round_peak(p) for p in self.outside_peaks],
+            "weighting": self.weighting,
+            "coherent_band": bool(self.coherent_band),
+            "coherence_mean": r(self.coherence_mean, 4),
+            "coherence_threshold": r(self.coherence_threshold, 4),
+            "snr_db": r(self.snr_db, 1),
+            "peak_snr_db": r(self.peak_snr_db, 1),
+            "tonal_lines_hz": [r(f, 2) for f in self.tonal_lines_hz],
+            "sample_rate_hz": r(self.sample_rate_hz, 3),
+            "duration_s": r(self.duration_s, 3),
+            "start_offset_s": r(self.start_offset_s, 7),
+            "n_frames": int(self.n_frames),
+            "frames_rejected_fraction": r(self.frames_rejected_fraction, 3),
+            "frame_length_s": r(self.frame_length_s, 4),
+        }
+        return out
+
+
+def _round_peak(p: dict) -> dict:
+    out = {}
+    for k, v in p.items():
+        if isinstance(v, (float, np.floating)):
+            out[k] = _round(v, 7 if k.startswith("delay") else 3)
+        else:
+            out[k] = v
+    return out
+
+
+def _round(v, nd):
+    if v is None:
+        return None
+    v = float(v)
+    if not math.isfinite(v):
+        return None
+    return round(v, nd)
+
+
+def _quantise_band(band) -> tuple[float, float]:
+    """Band edges rounded to 1/24 octave, so speed look-ups of similar bands share a cache."""
+    q = 24.0
+    lo = 2.0 ** (round(math.log2(max(band[0], 1e-3)) * q) / q)
+    hi = 2.0 ** (round(math.log2(max(band[1], 1e-3)) * q) / q)
+    if hi <= lo:
+        hi = lo * 2.0 ** (1.0 / q)
+    return (lo, hi)
+
+
+def _travel_time_sd(path: PipePath, speeds: np.ndarray, rel_sd: np.ndarray) -> float:
+    """Relative standard deviation of T(D) from independent segment speed errors."""
+    t = path.lengths_m / speeds
+    return float(math.sqrt(np.sum((t * rel_sd) ** 2)) / np.sum(t))
+
+
+def physics_band(path: PipePath, sample_rate_hz: float, max_loss_db: float = 40.0) -> tuple[float, float]:
+    """Band where leak noise can cross the whole path: from 10 Hz up to where the nominal
+    attenuation over the path length reaches ``max_loss_db`` (``physics.md`` 2.1), at most
+    0.45 x the sample rate.  Used when the coherence shows no band."""
+    return _physics_band(tuple(path.segments), float(sample_rate_hz), float(max_loss_db))
+
+
+@functools.lru_cache(maxsize=256)
+def _physics_band(segments, sample_rate_hz, max_loss_db):
+    top = 0.45 * sample_rate_hz
+    f = np.geomspace(10.0, top, 48)
+    loss = np.zeros_like(f)
+    for seg in segments:
+        loss += seg.length_m * np.asarray(seg.attenuation_db_per_m(f), dtype=np.float64)
+    ok = f[loss <= max_loss_db]
+    hi = float(ok[-1]) if ok.size else 50.0
+    return (10.0, float(min(max(hi, 50.0), top)))
+
+
+def _warn_collect(msg: str, out: list) -> None:
+    out.append(msg)
+
+
+def correlate_pair(rec_a: Recording, rec_b: Recording, path: PipePath, *, weighting: str = "auto",
+                   band_hz=None, max_peaks: int = 3, robust: bool = True, detection_pfa: float = DETECTION_PFA,
+                   use_numba: bool = True) -> CorrelationResult:
+    """Locate a leak between two synchronized sensors.
+
+    Parameters
+    ----------
+    rec_a, rec_b : Recording
+        Recordings of sensor A and sensor B (any sample rates from 1 to 96 kHz; start times from
+        the sidecars align them in absolute time).
+    path : PipePath
+        Pipe from A to B (segments, materials, optional measured speeds).
+    weighting : {"auto", "plain", "phat", "scot", "roth", "ht"}, default "auto"
+        GCC weighting (``auto``: HT/maximum likelihood with smoothed coherence).
+    band_hz : (float, float) or None
+        Analysis band in Hz; None selects the coherent band.
+    max_peaks : int, default 3
+        Most leak peaks reported.
+    robust : bool, default True
+        Leave transient frames (traffic, bursts of consumption) out of the averages.
+    detection_pfa : float, default 0.01
+        False-alarm probability of a detection (per pair).
+    use_numba : bool, default True
+        Use the numba kernels (False: the numpy references).
+
+    Returns
+    -------
+    CorrelationResult
+
+    Raises
+    ------
+    RecordingError
+        Empty, NaN, silent recordings, no overlap in time, too short an overlap.
+    ParameterError
+        Unknown weighting, impossible band, bad ``max_peaks``.
+    PipeError
+        Impossible pipe description.
+
+    Warns
+    -----
+    AcousticWarning
+        Resampling, unknown start times, noise from outside the pair, nothing coherent, ...
+        (also listed in ``result.warnings``).
+    """
+    if not isinstance(path, PipePath):
+        raise ParameterError(f"path must be a PipePath, got {type(path).__name__}")
+    if isinstance(max_peaks, bool) or not isinstance(max_peaks, (int, np.integer)) or not (1 <= max_peaks <= 20):
+        raise ParameterError(f"max_peaks must be an integer from 1 to 20, got {max_peaks!r}")
+    if not (0.0 < float(detection_pfa) < 1.0):
+        raise ParameterError(f"detection_pfa must be between 0 and 1, got {detection_pfa!r}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AcousticWarning)
+        result = _correlate(rec_a, rec_b, path, weighting, band_hz, int(max_peaks), robust, float(detection_pfa),
+                            use_numba)
+    msgs = []
+    for w in caught:
+        if issubclass(w.category, AcousticWarning):
+            m = str(w.message)
+            if m not in msgs:
+                msgs.append(m)
+        else:  # pragma: no cover - foreign warnings pass through untouched
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    result.warnings = msgs + [m for m in result.warnings if m not in msgs]
+    for m in msgs:
+        warnings.warn(m, AcousticWarning, stacklevel=2)
+    for m in result.warnings[len(msgs):]:
+        warnings.warn(m, AcousticWarning, stacklevel=2)
+    return result
+
+
+def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robust, pfa, use_numba):
+    notes: list[str] = []
+    # lag window: the largest delay the path allows with every speed at its slow extreme
+    c_def = path.speeds_m_s(DEFAULT_BAND_HZ)
+    t_max = float(np.sum(path.lengths_m / c_def)) * WINDOW_MARGIN
+    prep = prepare_pair(rec_a, rec_b)
+    fs = prep.sample_rate_hz
+    t_win = t_max + 2.0 / fs
+    an = analyse(prep, (-t_win, t_win), weighting=weighting, band_hz=band_hz, max_components=max_peaks + 3,
+                 robust=robust, use_numba=use_numba, band_fallback_hz=physics_band(path, fs))
+    band_q = _quantise_band(an.band_hz)
+    speeds = path.speeds_m_s(band_q)
+    rel_sd = path.speed_rel_sd(band_q)
+    t_d = path.max_delay_s(speeds_m_s=speeds)
+    s_t = _travel_time_sd(path, speeds, rel_sd)
+    c_mean = path.length_m / t_d
+    if not an.coherent:
+        _warn_collect(f"no coherent band between the sensors (coherence below the significance level "
+                      f"{an.coherence_threshold:.3f} everywhere); nothing to locate", notes)
+
+    floor = DELAY_SD_FLOOR_SAMPLES / fs
+    leak_peaks: list[tuple[Peak, float, float]] = []
+    outside: list[dict] = []
+    for pk in an.peaks:
+        if pk.p_false_alarm > pfa:
+            continue
+        sd_tot = math.sqrt(pk.delay_sd_s**2 + floor**2 + (DELAY_SD_REL * abs(pk.delay_s)) ** 2)
+        edge = t_d * (1.0 - _EDGE_SD * s_t) - _EDGE_SD * sd_tot
+        if abs(pk.delay_s) >= edge:
+            side = "beyond_a" if pk.delay_s < 0 else "beyond_b"
+            outside.append({"side": side, "delay_s": pk.delay_s, "strength": pk.strength, "z": pk.z})
+            _warn_collect(
+                f"correlation peak at the edge of the possible delays (delay {pk.delay_s:+.4f} s, "
+                f"max {t_d:.4f} s): noise from outside the pair, {'beyond A' if side == 'beyond_a' else 'beyond B'}; "
+                "not a leak between the sensors", notes)
+            continue
+        leak_peaks.append((pk, sd_tot, 0.0))
+    leak_peaks.sort(key=lambda p: -p[0].strength)
+    leak_peaks = leak_peaks[:max_peaks]
+
+    peaks_json = []
+    for pk, sd_tot, _ in leak_peaks:
+        x = float(path.position_for_delay(pk.delay_s, speeds_m_s=speeds))
+        peaks_json.append({"distance_from_a_m": x, "delay_s": pk.delay_s, "strength": pk.strength,
+                           "delay_sd_s": sd_tot, "confidence": 1.0 - pk.p_false_alarm})
+    detected = bool(leak_peaks)
+    if detected:
+        best, sd_best, _ = leak_peaks[0]
+        x = float(path.position_for_delay(best.delay_s, speeds_m_s=speeds))
+        lo, hi, sd_x = path.position_interval(best.delay_s, sd_best, band_q)
+        lo, hi = min(lo, x), max(hi, x)
+        dist_a, dist_b = x, path.length_m - x
+        interval = (lo, hi)
+        delay, delay_sd = best.delay_s, sd_best
+        confidence = 1.0 - best.p_false_alarm
+        peak_snr = 20.0 * math.log10(max(best.z, 1e-12))
+        frac = x / path.length_m
+        if min(frac, 1.0 - frac) < 0.2:
+            _warn_collect(f"leak located {min(x, path.length_m - x):.1f} m from a sensor (outside the middle "
+                          "60 % of the span): the position depends strongly on the wave speed; verify the "
+                          "speed in place (acoustic velocity) or move the near sensor farther away", notes)
+    else:
+        dist_a = dist_b = None
+        interval = None
+        sd_x = None
+        delay = delay_sd = None
+        cand = [p for p in an.peaks if p.p_false_alarm <= pfa]
+        confidence = 0.0 if cand else float(max((1.0 - p.p_false_alarm for p in an.peaks), default=0.0))
+        peak_snr = None
+        if an.coherent and not outside:
+            _warn_collect("no correlation peak stands out from the noise: no leak located", notes)
+
+    cs = an.cs
+    in_band = (cs.freqs_hz >= an.band_hz[0]) & (cs.freqs_hz <= an.band_hz[1]) & ~an.notch
+    coh_mean = float(np.mean(an.coherence_smooth[in_band])) if np.any(in_band) else 0.0
+    snr_db = None
+    if an.coherent and np.any(in_band):
+        g = float(np.sqrt(np.clip(np.median(an.coherence_smooth[in_band]), 1e-9, 0.999)))
+        snr_db = 10.0 * math.log10(g / (1.0 - g))
+
+    sel = (an.lags_s >= an.window_s[0]) & (an.lags_s <= an.window_s[1])
+    lags = an.lags_s[sel]
+    positions = path.position_for_delay(lags, speeds_m_s=speeds)
+    cgd = CorrelogramData(lags_s=lags, values=an.values[sel], envelope=an.envelope[sel],
+                          positions_m=np.asarray(positions), freqs_hz=cs.freqs_hz, coherence=an.coherence_raw,
+                          coherence_smooth=an.coherence_smooth, band_hz=tuple(an.band_hz), notch=an.notch,
+                          noise_sd=an.noise_sd / an.correlogram.norm)
+    return CorrelationResult(
+        detected=detected, distance_from_a_m=dist_a, distance_from_b_m=dist_b, interval_m=interval,
+        distance_sd_m=sd_x, delay_s=delay, delay_sd_s=delay_sd, wave_speed_m_s=c_mean,
+        wave_speed_sd_m_s=c_mean * s_t, confidence=float(np.clip(confidence, 0.0, 1.0)),
+        band_hz=tuple(float(b) for b in an.band_hz), peaks=peaks_json, outside_peaks=outside, warnings=notes,
+        weighting=an.weighting, path_length_m=path.length_m, max_delay_s=t_d,
+        segment_speeds_m_s=[float(c) for c in speeds], sample_rate_hz=fs, duration_s=prep.duration_s,
+        start_offset_s=prep.offset_s, n_frames=cs.n_frames, frames_rejected_fraction=cs.frames_rejected_fraction,
+        frame_length_s=cs.n_fft / fs, coherent_band=an.coherent, coherence_mean=coh_mean,
+        coherence_threshold=an.coherence_threshold, snr_db=snr_db, peak_snr_db=peak_snr,
+        tonal_lines_hz=list(an.tonal_lines_hz), correlogram=cgd,
+    )

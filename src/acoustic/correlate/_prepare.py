@@ -1,0 +1,175 @@
+"""Bring a pair of recordings onto one sample grid and one time base.
+
+* Different sample rates: the faster recording is resampled to the slower rate with a
+  polyphase filter (``scipy.signal.resample_poly``), with a warning.
+* Start times from the sidecars: the pair is trimmed to the interval both recorded, at whole
+  samples; the remaining fraction of a sample (and anything else) is kept as
+  ``offset_s = start(A') - start(B')`` and added to the delay bookkeeping, so delays are in
+  absolute time with sub-sample accuracy and nothing is resampled for it.
+* Unknown start time: a warning, and the pair is taken to have started together.
+* No overlap in time: an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from fractions import Fraction
+
+import numpy as np
+
+from .._errors import AcousticWarning, ParameterError, RecordingError
+from ..recording import Recording
+
+__all__ = ["PreparedPair", "prepare_pair"]
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, AcousticWarning, stacklevel=3)
+
+
+@dataclasses.dataclass
+class PreparedPair:
+    """A pair on one grid.
+
+    Attributes
+    ----------
+    xa, xb : numpy.ndarray, shape (n,)
+        Calibrated samples of A and B over the common interval (mean removed).
+    sample_rate_hz : float
+    offset_s : float
+        Absolute start time of ``xa`` minus that of ``xb`` (s); a lag L between the arrays
+        is an absolute-time delay of ``L + offset_s``.
+    start_known : bool
+        Both start times were known.
+    polarity : float
+        +1, or -1 when one sensor is an accelerometer and the other a hydrophone (wall
+        acceleration is in antiphase with pressure below the ring frequency).
+    """
+
+    xa: np.ndarray
+    xb: np.ndarray
+    sample_rate_hz: float
+    offset_s: float
+    start_known: bool
+    polarity: float
+    name_a: str
+    name_b: str
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the common interval in s."""
+        return self.xa.size / self.sample_rate_hz
+
+
+def _check_samples(rec: Recording, label: str) -> None:
+    x = rec.samples
+    if x.size == 0:
+        raise RecordingError(f"{rec.name}: recording {label} holds no samples")
+    total = float(np.sum(x))
+    if not np.isfinite(total) and not np.all(np.isfinite(x)):
+        n_bad = int(np.count_nonzero(~np.isfinite(x)))
+        raise RecordingError(f"{rec.name}: recording {label} has {n_bad} NaN/Inf samples")
+    if float(np.min(x)) == float(np.max(x)):
+        raise RecordingError(f"{rec.name}: recording {label} is {'silent' if x[0] == 0 else 'constant'}; no signal")
+    if not (1000.0 <= rec.sample_rate <= 96000.0):
+        raise RecordingError(f"{rec.name}: sample rate {rec.sample_rate:g} Hz is outside 1000-96000 Hz")
+
+
+def _resample(x: np.ndarray, rate_from: float, rate_to: float) -> np.ndarray:
+    from scipy.signal import resample_poly
+
+    frac = Fraction(rate_to / rate_from).limit_denominator(1000)
+    if abs(float(frac) - rate_to / rate_from) > 1e-9 * rate_to / rate_from:
+        raise ParameterError(
+            f"cannot resample {rate_from:g} Hz to {rate_to:g} Hz with a rational factor of small order"
+        )
+    return resample_poly(x, frac.numerator, frac.denominator)
+
+
+def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 0.0) -> PreparedPair:
+    """Resample (if needed), align by start time and trim a pair to its common interval.
+
+    Parameters
+    ----------
+    rec_a, rec_b : Recording
+        Sensor A and sensor B.
+    min_duration_s : float
+        Shortest usable common interval in s (an error below it).
+
+    Returns
+    -------
+    PreparedPair
+
+    Raises
+    ------
+    RecordingError
+        Empty, NaN, silent recordings; recordings that do not overlap in time or overlap
+        for less than ``min_duration_s``.
+
+    Warns
+    -----
+    AcousticWarning
+        Resampling, unknown start times, discarded non-overlapping parts, mixed sensor kinds.
+    """
+    _check_samples(rec_a, "A")
+    _check_samples(rec_b, "B")
+    xa = rec_a.calibrated()
+    xb = rec_b.calibrated()
+    fa, fb = rec_a.sample_rate, rec_b.sample_rate
+    fs = min(fa, fb)
+    if fa != fb:
+        if fa > fb:
+            xa = _resample(xa, fa, fb)
+            _warn(f"{rec_a.name}: {fa:g} Hz resampled to {fb:g} Hz to match {rec_b.name}")
+        else:
+            xb = _resample(xb, fb, fa)
+            _warn(f"{rec_b.name}: {fb:g} Hz resampled to {fa:g} Hz to match {rec_a.name}")
+
+    ta, tb = rec_a.start_time, rec_b.start_time
+    if ta is not None and tb is not None:
+        # exact microsecond arithmetic: B's start minus A's start
+        d = tb - ta
+        s = d.days * 86400.0 + d.seconds + d.microseconds * 1e-6
+        dur_a, dur_b = xa.size / fs, xb.size / fs
+        overlap = min(dur_a, s + dur_b) - max(0.0, s)
+        if overlap <= 0:
+            raise RecordingError(
+                f"{rec_a.name} and {rec_b.name} do not overlap in time (A starts {ta.isoformat()}, "
+                f"{dur_a:.1f} s; B starts {tb.isoformat()}, {dur_b:.1f} s)"
+            )
+        ka = int(round(max(0.0, s) * fs))
+        kb = int(round(max(0.0, -s) * fs))
+        offset = (ka / fs) - (kb / fs) - s  # start(A') - start(B')
+        n = min(xa.size - ka, xb.size - kb)
+        start_known = True
+    else:
+        missing = [r.name for r, t in ((rec_a, ta), (rec_b, tb)) if t is None]
+        _warn(f"start time of {' and '.join(missing)} unknown; assuming the recordings started together")
+        ka = kb = 0
+        offset = 0.0
+        n = min(xa.size, xb.size)
+        start_known = False
+    if n <= 0:
+        raise RecordingError(f"{rec_a.name} and {rec_b.name} have no samples in common")
+    la, lb = xa.size, xb.size
+    xa = xa[ka:ka + n]
+    xb = xb[kb:kb + n]
+    dropped = max(la - n, lb - n) / fs
+    if dropped > max(1.0, 0.05 * n / fs):
+        _warn(f"{rec_a.name} ({la / fs:.1f} s) and {rec_b.name} ({lb / fs:.1f} s) differ in length or start; "
+              f"using the {n / fs:.1f} s both recorded")
+    if n / fs < min_duration_s:
+        raise RecordingError(
+            f"{rec_a.name} and {rec_b.name} overlap for only {n / fs:.2f} s; at least {min_duration_s:.2f} s "
+            f"is needed for this pipe"
+        )
+    polarity = 1.0
+    if rec_a.sensor_kind != rec_b.sensor_kind:
+        polarity = -1.0
+        _warn(f"mixed sensor kinds ({rec_a.name}: {rec_a.sensor_kind}, {rec_b.name}: {rec_b.sensor_kind}); "
+              "the accelerometer's polarity is inverted and its spectrum tilted, so the peak is broader")
+    xa = np.ascontiguousarray(xa - xa.mean())
+    xb = np.ascontiguousarray(xb - xb.mean())
+    return PreparedPair(xa=xa, xb=xb, sample_rate_hz=float(fs), offset_s=float(offset), start_known=start_known,
+                        polarity=polarity, name_a=rec_a.name, name_b=rec_b.name)
