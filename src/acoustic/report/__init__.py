@@ -1,0 +1,300 @@
+"""Field reports for crews and contractors (``acoustic report``).
+
+One self-contained HTML page that works offline (inline CSS and SVG, plots as PNG data URIs
+or files beside it, no script, no fonts or anything else fetched):
+
+- a map of the network as SVG: pipes by material, loggers coloured by score, suspect points
+  with their 95 % intervals drawn along the pipe, the most suspect pipe runs, areas outlined,
+  a scale bar in metres and a north arrow in network coordinates;
+- per point suspect: the correlogram against position along the route with the interval, the
+  coherence spectrum with the band used, the nearest logger's 1/3-octave spectrum against its
+  nearest library signatures, the loggers' nightly level and spread history (all recomputed
+  from the survey folder's recordings and history), every number with its unit and
+  uncertainty, and a printable dig sheet (distance along the pipe from the nodes at its ends,
+  coordinates, pipe material and size, a local sketch);
+- a contractor summary from the ledger: located, confirmed, location errors and the payable
+  count under a tolerance rule (``acoustic ledger stats``'s numbers, dig by dig).
+
+Public API
+----------
+:func:`build_report`
+    Write ``index.html`` (+ ``dig-sheets.html``, ``report.json``) into a folder.
+:func:`load_survey_result`
+    Read and check the JSON of ``acoustic survey --json``.
+:func:`contractor_summary`
+    The contractor numbers of a ledger under a tolerance rule.
+:func:`network_map_svg`
+    The SVG map on its own.
+:func:`dig_sheet`
+    The numbers of one dig sheet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .._errors import AcousticError, AcousticWarning, DataError, ParameterError
+from ._contractor import allowed_error_m, check_tolerance, contractor_summary
+from ._dig import dig_sheet
+from ._inputs import load_survey_result
+from ._svg import network_map_svg
+
+__all__ = ["ReportResult", "allowed_error_m", "build_report", "contractor_summary", "dig_sheet",
+           "load_survey_result", "network_map_svg"]
+
+
+@dataclasses.dataclass
+class ReportResult:
+    """What :func:`build_report` wrote.
+
+    Attributes
+    ----------
+    index_html, dig_sheets_html, report_json : Path
+    summary : dict
+        The ``report.json`` document (suspects with their numbers and dig sheets, map counts,
+        contractor summary, warnings).
+    """
+
+    index_html: Path
+    dig_sheets_html: Path
+    report_json: Path
+    summary: dict
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, AcousticWarning, stacklevel=3)
+
+
+def _open_library(library):
+    """The signature library: a path, or the shipped default when present (None: none)."""
+    from ..library import SignatureLibrary
+
+    if library is not None:
+        return SignatureLibrary.open(library)
+    try:
+        from ..classify import default_library_path
+
+        path = default_library_path()
+    except (ImportError, AcousticError):
+        path = None
+    if path is None:
+        _warn("no signature library (--library PATH, or models/default/signatures.h5): spectra are shown without "
+              "signatures")
+        return None
+    try:
+        return SignatureLibrary.open(path)
+    except AcousticError as exc:
+        _warn(f"default signature library not used: {exc}")
+        return None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _sketch(site, ev) -> str | None:
+    d = ev.dig
+    if d is None:
+        return None
+    pipe = site.network.pipes[d["pipe_id"]]
+    lo, hi = d["interval_m"]
+    half = max(40.0, 1.5 * (hi - lo), 0.25 * min(pipe.length_m, 400.0))
+    x, y = d["x"], d["y"]
+    bbox = (x - half, y - 0.55 * half, x + half, y + 0.55 * half)
+    return network_map_svg(site.network, site.sites, logger_scores=None, points=[ev.point], bbox=bbox, width_px=560,
+                           highlight=1, svg_id=f"sketch-{ev.rank}", legend=False)
+
+
+def _match_ledger(points: list, suspects: list, within_m: float = 0.05) -> None:
+    """Give survey points the id, status and outcome of the ledger suspect at the same place
+    (same pipe, offsets within ``within_m`` m)."""
+    for p in points:
+        best = None
+        for s in suspects:
+            if s["pipe_id"] == p["pipe_id"]:
+                d = abs(float(s["offset_m"]) - float(p["offset_m"]))
+                if d <= within_m and (best is None or d < best[0]):
+                    best = (d, s)
+        if best is not None:
+            s = best[1]
+            p.update({k: s.get(k) for k in ("ledger_id", "status", "outcome", "night", "spacing_m")
+                      if s.get(k) is not None})
+
+
+def _jsonable(v):
+    from ..cli._common import to_jsonable
+
+    return to_jsonable(v)
+
+
+def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, library=None,
+                 tolerance_m: float = 1.0, tolerance_pct: float | None = None, max_suspects: int = 10,
+                 title: str | None = None, images: str = "embed", correlate_kw=None) -> ReportResult:
+    """Write a field report into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder to write (created): ``index.html``, ``dig-sheets.html``, ``report.json`` and,
+        with ``images="files"``, ``plots/*.png``.
+    survey_result : str or Path, optional
+        JSON written by ``acoustic survey --json``: its points are the suspects.
+    ledger : str or Path, optional
+        Ledger database: the contractor summary, and the suspects when no ``survey_result``
+        is given (current point suspects, most suspect first).
+    survey_dir : str or Path, optional
+        The survey folder (network, loggers, recordings, stats.csv); default the one the
+        result or the ledger's batch runs name.
+    library : str or Path, optional
+        Signature library (HDF5); default the shipped one when present.
+    tolerance_m : float, default 1.0
+        Payable location error (m) ...
+    tolerance_pct : float, optional
+        ... or this percentage of the sensor spacing, whichever is larger.
+    max_suspects : int, default 10
+        Point suspects shown with their evidence (most suspect first).
+    title : str, optional
+    images : {"embed", "files"}
+        PNG plots as data URIs inside the page, or as files in ``plots/`` beside it.
+    correlate_kw : dict, optional
+        Options for the re-correlation (as given to the survey).
+
+    Returns
+    -------
+    ReportResult
+
+    Raises
+    ------
+    ParameterError
+        Neither input given, impossible tolerance or ``max_suspects``, ``out_dir`` is a file.
+    DataError
+        Missing, empty, corrupt or foreign survey result or ledger; unusable survey folder.
+    """
+    from .. import __version__
+    from . import _plots
+    from ._evidence import suspect_evidence
+    from ._html import render_dig_sheets, render_page
+    from ._inputs import ledger_inputs, open_site, read_history, survey_inputs
+
+    if survey_result is None and ledger is None:
+        raise ParameterError("give a SURVEY_RESULT (from 'acoustic survey --json') or --ledger PATH")
+    check_tolerance(tolerance_m, tolerance_pct)
+    if isinstance(max_suspects, bool) or not isinstance(max_suspects, int) or not 0 <= max_suspects <= 200:
+        raise ParameterError(f"--max-suspects must be an integer 0-200, got {max_suspects!r}")
+    if images not in ("embed", "files"):
+        raise ParameterError(f"images must be 'embed' or 'files', got {images!r}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError(f"--out {out_dir}: exists and is not a folder")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AcousticWarning)
+        led = None
+        try:
+            if survey_result is not None:
+                doc = load_survey_result(survey_result)
+                inputs = survey_inputs(survey_result, doc, survey_dir)
+                if ledger is not None:
+                    linputs, led = ledger_inputs(ledger, survey_dir=inputs.survey_dir or survey_dir)
+                    inputs.sources += linputs.sources
+                    inputs.ledger_path = linputs.ledger_path
+                    inputs.history_rows = linputs.history_rows
+                    inputs.ledger_recordings = linputs.ledger_recordings
+                    _match_ledger(inputs.points, linputs.points)
+            else:
+                inputs, led = ledger_inputs(ledger, survey_dir=survey_dir)
+            site = None
+            if inputs.survey_dir is not None:
+                site = open_site(inputs.survey_dir)
+                if inputs.ledger_recordings:
+                    site.recordings.add_ledger_rows(inputs.ledger_recordings)
+            history = read_history(site.stats_path if site else None, inputs.history_rows)
+            lib = _open_library(library)
+            contractor = None
+            if led is not None:
+                contractor = contractor_summary(led, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct)
+        finally:
+            if led is not None:
+                led.close()
+
+        points = inputs.points[:max_suspects]
+        if len(inputs.points) > max_suspects:
+            _warn(f"{len(inputs.points)} point suspects; the report shows the {max_suspects} most suspect "
+                  f"(--max-suspects)")
+        cache: dict = {}
+        suspects = []
+        for rank, p in enumerate(points, start=1):
+            suspects.append(suspect_evidence(rank, p, site, library=lib, history=history, correlate_kw=correlate_kw,
+                                             cache=cache))
+        map_svg = None
+        sketches = {}
+        net_summary = None
+        if site is not None:
+            map_svg = network_map_svg(site.network, site.sites, logger_scores=inputs.logger_scores, points=points,
+                                      lines=inputs.lines, areas=inputs.areas, noise_sources=inputs.noise_sources)
+            sketches = {ev.rank: _sketch(site, ev) for ev in suspects}
+            net_summary = {"pipes": len(site.network.pipes), "total_length_m": site.network.total_length_m,
+                           "loggers": len(site.sites), "source": str(site.network.source)}
+        contractor_plot = None
+        if contractor is not None and contractor["errors_m"]:
+            contractor_plot = _plots.plot_location_errors(contractor["errors_m"], tolerance_m=tolerance_m,
+                                                          rule=contractor["rule"])
+        generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        ctx = {"title": title or "Leak survey field report", "generated_utc": generated, "version": __version__,
+               "sources": inputs.sources, "survey_dir": str(inputs.survey_dir) if inputs.survey_dir else None,
+               "network_summary": net_summary, "suspects": suspects, "map_svg": map_svg, "areas": inputs.areas,
+               "lines": inputs.lines, "contractor": contractor, "contractor_plot": contractor_plot,
+               "ledger_path": str(inputs.ledger_path) if inputs.ledger_path else None,
+               "dig_sheets_file": "dig-sheets.html", "warnings": []}
+
+    messages = []
+    for w in caught:
+        if issubclass(w.category, AcousticWarning) and str(w.message) not in messages:
+            messages.append(str(w.message))
+    ctx["warnings"] = messages
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict | None = None if images == "embed" else {}
+    page = render_page(ctx, sketches, files)
+    if files:
+        (out_dir / "plots").mkdir(exist_ok=True)
+        for name, png in files.items():
+            _atomic_write(out_dir / "plots" / name, png)
+    index = out_dir / "index.html"
+    sheets = out_dir / "dig-sheets.html"
+    _atomic_write(index, page.encode("utf-8"))
+    _atomic_write(sheets, render_dig_sheets(ctx, sketches).encode("utf-8"))
+    summary = {
+        "index_html": str(index), "dig_sheets_html": str(sheets), "generated_utc": generated,
+        "sources": inputs.sources, "survey_dir": ctx["survey_dir"], "network": net_summary,
+        "map": None if site is None else {"pipes": len(site.network.pipes), "loggers": len(site.sites),
+                                          "points": len(points), "areas": len(inputs.areas)},
+        "suspects": [{"rank": ev.rank, "pipe_id": ev.point["pipe_id"], "offset_m": ev.point["offset_m"],
+                      "sd_m": ev.point.get("sd_m"), "interval_m": ev.point["interval_m"],
+                      "confidence": ev.point.get("confidence"), "ledger_id": ev.point.get("ledger_id"),
+                      "plots": sorted(ev.plots), "dig_sheet": ev.dig, "pair": ev.pair,
+                      "correlation": None if ev.correlation is None else
+                      {k: ev.correlation.get(k) for k in ("detected", "distance_from_a_m", "interval_m", "delay_s",
+                                                          "delay_sd_s", "wave_speed_m_s", "wave_speed_sd_m_s",
+                                                          "band_hz", "confidence")},
+                      "nearest_signatures": (ev.spectrum or {}).get("nearest", []), "notes": ev.notes}
+                     for ev in suspects],
+        "contractor": None if contractor is None else {k: v for k, v in contractor.items() if k != "errors_m"},
+        "warnings": list(ctx["warnings"]),
+    }
+    report_json = out_dir / "report.json"
+    _atomic_write(report_json, (json.dumps(_jsonable(summary), indent=1) + "\n").encode("utf-8"))
+    for m in messages:  # re-issue for callers (the CLI prints them on stderr)
+        warnings.warn(m, AcousticWarning, stacklevel=2)
+    for w in caught:
+        if not issubclass(w.category, AcousticWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return ReportResult(index, sheets, report_json, summary)

@@ -1,0 +1,399 @@
+"""The network map as inline SVG: pipes, loggers coloured by score, suspects, areas, scale bar.
+
+Drawn directly in network coordinates (metres of a projected reference system, x east and
+y north) scaled to pixels, so the map needs no script, no tiles and no fonts beyond the
+browser's own.  Every element carries a class and ``data-`` attributes (``data-pipe-id``,
+``data-logger-id``, ``data-suspect``) and a ``<title>`` tooltip, so a crew can hover for the
+numbers and a test can count what was drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+import numpy as np
+
+__all__ = ["network_map_svg", "score_colour", "nice_step", "MATERIAL_COLOURS", "SCORE_STOPS"]
+
+#: Pipe colour by material (metal greys, plastics blue, cement browns).
+MATERIAL_COLOURS = {
+    "cast_iron": "#4d4d4d", "ductile_iron": "#7a7a7a", "steel": "#2f4f6f", "copper": "#b0652c",
+    "pvc": "#3182bd", "pe": "#6baed6", "asbestos_cement": "#8c6d31", "concrete": "#a1887f",
+}
+#: Score (0..1) colour ramp of the loggers (light yellow to dark red).
+SCORE_STOPS = [(0.0, (255, 255, 178)), (0.25, (254, 204, 92)), (0.5, (253, 141, 60)), (0.75, (240, 59, 32)),
+               (1.0, (189, 0, 38))]
+NO_SCORE = "#bdbdbd"
+SUSPECT = "#d7191c"
+LINE_HALO = "#fdae61"
+AREA = "#6a3d9a"
+
+
+def score_colour(score) -> str:
+    """Hex colour of a score in 0..1 on :data:`SCORE_STOPS` (grey when unknown)."""
+    if score is None or not isinstance(score, (int, float)) or not math.isfinite(score):
+        return NO_SCORE
+    s = min(max(float(score), 0.0), 1.0)
+    for (s0, c0), (s1, c1) in zip(SCORE_STOPS[:-1], SCORE_STOPS[1:]):
+        if s <= s1:
+            t = 0.0 if s1 == s0 else (s - s0) / (s1 - s0)
+            return "#%02x%02x%02x" % tuple(int(round(a + t * (b - a))) for a, b in zip(c0, c1))
+    return "#%02x%02x%02x" % SCORE_STOPS[-1][1]
+
+
+def nice_step(span: float, target: int = 5) -> float:
+    """A round step (1, 2 or 5 x 10^k) that cuts ``span`` into about ``target`` parts."""
+    if not (span > 0 and math.isfinite(span)):
+        return 1.0
+    raw = span / target
+    k = 10.0 ** math.floor(math.log10(raw))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if raw <= m * k * 1.000001:
+            return m * k
+    return 10.0 * k
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.1f}"
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    """Convex hull (counter-clockwise) of 2-D points, monotone chain."""
+    pts = sorted(set(map(tuple, np.round(points, 6))))
+    if len(pts) <= 2:
+        return np.array(pts)
+
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower, upper = [], []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return np.array(lower[:-1] + upper[:-1])
+
+
+def area_outline(xy: np.ndarray, margin: float) -> np.ndarray:
+    """Outline of an area: the convex hull of its loggers grown by ``margin`` (network units),
+    so one or two loggers still give a shape."""
+    ang = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
+    ring = np.stack([np.cos(ang), np.sin(ang)], axis=1) * margin
+    grown = (np.asarray(xy, dtype=np.float64)[:, None, :] + ring[None, :, :]).reshape(-1, 2)
+    return _hull(grown)
+
+
+class _Frame:
+    """Network coordinates -> pixels (y up in the network, down on screen)."""
+
+    def __init__(self, bbox, width_px: float, pad_px: float, pad_left_px: float, pad_bottom_px: float):
+        x0, y0, x1, y1 = bbox
+        self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
+        span_x, span_y = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
+        inner_w = width_px - pad_left_px - pad_px
+        self.scale = inner_w / span_x
+        inner_h = span_y * self.scale
+        if inner_h > 1.2 * inner_w:  # tall networks: limit the height
+            self.scale = 1.2 * inner_w / span_y
+            inner_h = span_y * self.scale
+        self.left, self.top = pad_left_px, pad_px
+        self.inner_w, self.inner_h = span_x * self.scale, inner_h
+        self.width = width_px
+        self.height = pad_px + inner_h + pad_bottom_px
+
+    def __call__(self, x, y):
+        return self.left + (x - self.x0) * self.scale, self.top + (self.y1 - y) * self.scale
+
+    def pts(self, xy) -> str:
+        return " ".join(f"{_fmt(px)},{_fmt(py)}" for px, py in (self(x, y) for x, y in xy))
+
+
+def _bbox(network, extra_xy=()):
+    xs = [c[0] for c in network.node_coords.values()]
+    ys = [c[1] for c in network.node_coords.values()]
+    for p in network.pipes.values():
+        xs.extend(p.coords[:, 0].tolist())
+        ys.extend(p.coords[:, 1].tolist())
+    for x, y in extra_xy:
+        xs.append(x)
+        ys.append(y)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _intersects(coords: np.ndarray, bbox) -> bool:
+    x0, y0, x1, y1 = bbox
+    return not (coords[:, 0].max() < x0 or coords[:, 0].min() > x1 or coords[:, 1].max() < y0
+                or coords[:, 1].min() > y1)
+
+
+def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), lines=(), areas=(),
+                    noise_sources=(), bbox=None, width_px: int = 920, highlight: int | None = None,
+                    svg_id: str = "network-map", legend: bool = True, max_lines: int = 5) -> str:
+    """Draw the network as an SVG document fragment.
+
+    Parameters
+    ----------
+    network : acoustic.network.PipeNetwork
+    sites : dict of logger_id -> LoggerSite
+    logger_scores : dict of logger_id -> dict with ``score`` (0..1) and ``alarm``
+    points : list of dict
+        Point suspects (``pipe_id``, ``offset_m``, ``interval_m`` in m from the pipe's start
+        node); drawn numbered 1, 2, ... in this order, the interval as a thick band along the
+        pipe's geometry.
+    lines : list of dict
+        Line suspects (``pipe_ids``, ``score``); the ``max_lines`` best are drawn as halos.
+    areas : list of dict
+        ``area`` and ``loggers``; outlined around their loggers.
+    noise_sources : list of dict
+        Points explained by known equipment (PRVs, pumps): grey markers.
+    bbox : (x0, y0, x1, y1), optional
+        Part of the network to draw (network coordinates, m); default the whole network.
+    width_px : int
+    highlight : int, optional
+        1-based number of the point to emphasise (dig-sheet sketches).
+    svg_id : str
+    legend : bool
+        Draw the legend under the map.
+
+    Returns
+    -------
+    str
+        ``<svg ...>...</svg>``.
+    """
+    scores = logger_scores or {}
+    full = bbox is None
+    if full:
+        bbox = _bbox(network)
+    x0, y0, x1, y1 = bbox
+    span = max(x1 - x0, y1 - y0, 1.0)
+    margin = 0.06 * span
+    bbox_m = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
+    legend_h = 74 if legend else 0
+    fr = _Frame(bbox_m, width_px, 14.0, 58.0, 44.0 + legend_h)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(svg_id)}" class="network-map" role="img" '
+           f'width="{int(fr.width)}" height="{int(math.ceil(fr.height))}" '
+           f'viewBox="0 0 {int(fr.width)} {int(math.ceil(fr.height))}" font-family="sans-serif" font-size="11">',
+           f'<title>Network map ({escape(str(network.source))}): {len(network.pipes)} pipes, {len(sites)} loggers, '
+           f'{len(points)} suspect points</title>',
+           f'<defs><clipPath id="{escape(svg_id)}-clip"><rect x="{_fmt(fr.left)}" y="{_fmt(fr.top)}" '
+           f'width="{_fmt(fr.inner_w)}" height="{_fmt(fr.inner_h)}"/></clipPath></defs>',
+           f'<rect class="map-frame" x="{_fmt(fr.left)}" y="{_fmt(fr.top)}" width="{_fmt(fr.inner_w)}" '
+           f'height="{_fmt(fr.inner_h)}" fill="#fbfbf8" stroke="#999"/>']
+    out.extend(_axes(fr))
+    body = [f'<g clip-path="url(#{escape(svg_id)}-clip)">']
+    px_per_m = fr.scale
+    # areas
+    lxy = {lid: network.site_xy(s) for lid, s in sites.items()}
+    for a in areas:
+        members = [l for l in (a.get("loggers") or []) if l in lxy]
+        if not members:
+            continue
+        ring = area_outline(np.array([lxy[l] for l in members]), 0.04 * span)
+        label_xy = ring[np.argmax(ring[:, 1])]
+        lx, ly = fr(*label_xy)
+        body.append(f'<g class="area" data-area="{escape(str(a.get("area")))}"><polygon points="{fr.pts(ring)}" '
+                    f'fill="{AREA}" fill-opacity="0.05" stroke="{AREA}" stroke-dasharray="6 4" stroke-width="1.5">'
+                    f'<title>area {escape(str(a.get("area")))}: score {_num(a.get("score"))}, loggers '
+                    f'{escape(", ".join(members))}</title></polygon>'
+                    f'<text x="{_fmt(lx)}" y="{_fmt(ly - 4)}" fill="{AREA}" text-anchor="middle" font-weight="bold">'
+                    f'{escape(str(a.get("area")))}</text></g>')
+    # line halos (most suspect runs)
+    for ln in list(lines)[:max_lines]:
+        for pid in ln.get("pipe_ids") or []:
+            p = network.pipes.get(pid)
+            if p is None:
+                continue
+            body.append(f'<polyline class="line-suspect" data-pipe-id="{escape(pid)}" points="{fr.pts(p.coords)}" '
+                        f'fill="none" stroke="{LINE_HALO}" stroke-opacity="0.55" stroke-width="10" '
+                        f'stroke-linecap="round"><title>line {escape(str(ln.get("from_logger")))} - '
+                        f'{escape(str(ln.get("to_logger")))}: score {_num(ln.get("score"))}</title></polyline>')
+    # pipes
+    for p in network.pipes.values():
+        if not full and not _intersects(p.coords, bbox_m):
+            continue
+        colour = MATERIAL_COLOURS.get(p.material, "#555")
+        w = float(np.clip(1.0 + p.diameter_mm / 75.0, 1.5, 5.0))
+        dash = ' stroke-dasharray="3 2"' if p.kind != "pipe" else ""
+        body.append(f'<polyline class="pipe" data-pipe-id="{escape(p.pipe_id)}" points="{fr.pts(p.coords)}" '
+                    f'fill="none" stroke="{colour}" stroke-width="{w:.1f}" stroke-linecap="round"{dash}>'
+                    f'<title>pipe {escape(p.pipe_id)} ({escape(p.kind)}): {escape(p.material)}, '
+                    f'{p.diameter_mm:g} mm, {p.length_m:.1f} m, {escape(p.start_node)} to {escape(p.end_node)}'
+                    f'</title></polyline>')
+    # nodes (small) and their labels where there is room
+    n_nodes = len(network.node_coords)
+    used = {n for p in network.pipes.values() for n in (p.start_node, p.end_node)}
+    for n, (x, y) in network.node_coords.items():
+        if n not in used or not (bbox_m[0] <= x <= bbox_m[2] and bbox_m[1] <= y <= bbox_m[3]):
+            continue
+        px, py = fr(x, y)
+        body.append(f'<circle class="node" data-node-id="{escape(n)}" cx="{_fmt(px)}" cy="{_fmt(py)}" r="2" '
+                    f'fill="#333"><title>node {escape(n)} ({x:.1f}, {y:.1f}) m</title></circle>')
+        if n_nodes <= 60 or not full:
+            body.append(f'<text class="node-label" x="{_fmt(px + 4)}" y="{_fmt(py + 11)}" fill="#555" '
+                        f'font-size="9">{escape(n)}</text>')
+    # noise sources
+    for s in noise_sources:
+        p = network.pipes.get(s.get("pipe_id"))
+        if p is None:
+            continue
+        px, py = fr(*p.point_at(float(s["offset_m"])))
+        body.append(f'<rect class="noise-source" x="{_fmt(px - 5)}" y="{_fmt(py - 5)}" width="10" height="10" '
+                    f'fill="#fff" stroke="#636363" stroke-width="2" transform="rotate(45 {_fmt(px)} {_fmt(py)})">'
+                    f'<title>noise source, not a leak: {escape(str(s.get("explained_by", "")))}</title></rect>')
+    # suspects: interval bands, then markers
+    for i, pt in enumerate(points, start=1):
+        p = network.pipes.get(pt.get("pipe_id"))
+        if p is None:
+            continue
+        lo, hi = (float(v) for v in pt["interval_m"])
+        lo, hi = max(0.0, min(lo, p.length_m)), max(0.0, min(hi, p.length_m))
+        seg = p.polyline(lo, hi)
+        width = 9 if highlight in (None, i) else 6
+        body.append(f'<polyline class="suspect-interval" data-suspect="{i}" points="{fr.pts(seg)}" fill="none" '
+                    f'stroke="{SUSPECT}" stroke-opacity="0.55" stroke-width="{width}" stroke-linecap="butt">'
+                    f'<title>suspect {i}: 95 % interval {lo:.1f} - {hi:.1f} m from {escape(p.start_node)} '
+                    f'on pipe {escape(p.pipe_id)}</title></polyline>')
+    for lid, s in sites.items():
+        x, y = lxy[lid]
+        if not (bbox_m[0] <= x <= bbox_m[2] and bbox_m[1] <= y <= bbox_m[3]):
+            continue
+        px, py = fr(x, y)
+        sc = scores.get(lid) or {}
+        score = sc.get("score")
+        alarm = bool(sc.get("alarm"))
+        stroke = ' stroke="#000" stroke-width="2.5"' if alarm else ' stroke="#333" stroke-width="1"'
+        reasons = "; ".join(str(r) for r in (sc.get("reasons") or [])[:3])
+        body.append(f'<g class="logger" data-logger-id="{escape(lid)}" data-score="{_num(score)}">'
+                    f'<circle cx="{_fmt(px)}" cy="{_fmt(py)}" r="7" fill="{score_colour(score)}"{stroke}>'
+                    f'<title>logger {escape(lid)} ({escape(s.sensor_kind)}): score {_num(score)}'
+                    f'{" ALARM" if alarm else ""}{(": " + escape(reasons)) if reasons else ""}</title></circle>'
+                    f'<text x="{_fmt(px + 9)}" y="{_fmt(py - 7)}" font-weight="bold" fill="#222">{escape(lid)}</text></g>')
+    for i, pt in enumerate(points, start=1):
+        p = network.pipes.get(pt.get("pipe_id"))
+        if p is None:
+            continue
+        px, py = fr(*p.point_at(float(pt["offset_m"])))
+        r = 8 if highlight in (None, i) else 6
+        body.append(f'<g class="suspect" data-suspect="{i}" data-pipe-id="{escape(p.pipe_id)}">'
+                    f'<circle cx="{_fmt(px)}" cy="{_fmt(py)}" r="{r}" fill="{SUSPECT}" stroke="#fff" stroke-width="1.5">'
+                    f'<title>suspect {i}: pipe {escape(p.pipe_id)} at {float(pt["offset_m"]):.1f} m from '
+                    f'{escape(p.start_node)}, confidence {_num(pt.get("confidence"))}</title></circle>'
+                    f'<text x="{_fmt(px)}" y="{_fmt(py + 3.5)}" fill="#fff" font-size="10" font-weight="bold" '
+                    f'text-anchor="middle">{i}</text></g>')
+    body.append("</g>")
+    out.extend(body)
+    out.extend(_scale_bar(fr, px_per_m))
+    out.extend(_north(fr))
+    if legend:
+        out.extend(_legend(fr, network, bool(points), bool(noise_sources), bool(areas), bool(lines)))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _num(v) -> str:
+    if v is None or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return "n/a"
+    return f"{float(v):.2f}"
+
+
+def _axes(fr: _Frame) -> list[str]:
+    """Tick labels in network coordinates (m) along the bottom and left of the frame."""
+    out = ['<g class="axes" fill="#555" font-size="9">']
+    bottom = fr.top + fr.inner_h
+    step = nice_step(fr.x1 - fr.x0, 6)
+    v = math.ceil(fr.x0 / step) * step
+    while v <= fr.x1 + 1e-9:
+        px, _ = fr(v, fr.y0)
+        out.append(f'<line x1="{_fmt(px)}" y1="{_fmt(bottom)}" x2="{_fmt(px)}" y2="{_fmt(bottom + 4)}" stroke="#999"/>'
+                   f'<text x="{_fmt(px)}" y="{_fmt(bottom + 14)}" text-anchor="middle">{v:g}</text>')
+        v += step
+    step_y = nice_step(fr.y1 - fr.y0, 6)
+    v = math.ceil(fr.y0 / step_y) * step_y
+    while v <= fr.y1 + 1e-9:
+        _, py = fr(fr.x0, v)
+        out.append(f'<line x1="{_fmt(fr.left - 4)}" y1="{_fmt(py)}" x2="{_fmt(fr.left)}" y2="{_fmt(py)}" stroke="#999"/>'
+                   f'<text x="{_fmt(fr.left - 6)}" y="{_fmt(py + 3)}" text-anchor="end">{v:g}</text>')
+        v += step_y
+    out.append(f'<text x="{_fmt(fr.left + fr.inner_w / 2)}" y="{_fmt(bottom + 27)}" text-anchor="middle">'
+               f'x (m, network coordinates)</text>')
+    out.append(f'<text x="12" y="{_fmt(fr.top + fr.inner_h / 2)}" text-anchor="middle" '
+               f'transform="rotate(-90 12 {_fmt(fr.top + fr.inner_h / 2)})">y (m, network coordinates)</text>')
+    out.append("</g>")
+    return out
+
+
+def _scale_bar(fr: _Frame, px_per_m: float) -> list[str]:
+    length_m = nice_step((fr.x1 - fr.x0) / 1.0, 5)
+    length_px = length_m * px_per_m
+    x = fr.left + 12
+    y = fr.top + fr.inner_h - 14
+    half = length_px / 2
+    return [f'<g class="scale-bar" data-length-m="{length_m:g}">'
+            f'<rect x="{_fmt(x - 4)}" y="{_fmt(y - 16)}" width="{_fmt(length_px + 8)}" height="24" fill="#fff" '
+            f'fill-opacity="0.8"/>'
+            f'<rect x="{_fmt(x)}" y="{_fmt(y)}" width="{_fmt(half)}" height="5" fill="#222"/>'
+            f'<rect x="{_fmt(x + half)}" y="{_fmt(y)}" width="{_fmt(half)}" height="5" fill="#fff" stroke="#222"/>'
+            f'<text x="{_fmt(x)}" y="{_fmt(y - 4)}" font-size="10">0</text>'
+            f'<text x="{_fmt(x + length_px)}" y="{_fmt(y - 4)}" font-size="10" text-anchor="end">{length_m:g} m</text>'
+            f'</g>']
+
+
+def _north(fr: _Frame) -> list[str]:
+    x = fr.left + fr.inner_w - 20
+    y = fr.top + 12
+    return [f'<g class="north-arrow"><polygon points="{_fmt(x)},{_fmt(y)} {_fmt(x - 6)},{_fmt(y + 18)} '
+            f'{_fmt(x)},{_fmt(y + 13)} {_fmt(x + 6)},{_fmt(y + 18)}" fill="#222"/>'
+            f'<text x="{_fmt(x)}" y="{_fmt(y + 30)}" text-anchor="middle" font-weight="bold">N</text>'
+            f'<title>north = +y of the network coordinates</title></g>']
+
+
+def _legend(fr: _Frame, network, has_points: bool, has_noise: bool, has_areas: bool, has_lines: bool) -> list[str]:
+    y = fr.top + fr.inner_h + 42
+    x = fr.left
+    out = [f'<g class="legend" font-size="10" transform="translate({_fmt(x)},{_fmt(y)})">']
+    # score ramp
+    out.append('<text x="0" y="10">logger score (0-1)</text>')
+    n = 10
+    for i in range(n):
+        out.append(f'<rect x="{i * 14}" y="16" width="14" height="10" fill="{score_colour(i / (n - 1))}"/>')
+    out.append(f'<text x="0" y="38">0</text><text x="{n * 14}" y="38" text-anchor="end">1</text>')
+    out.append(f'<circle cx="{n * 14 + 16}" cy="21" r="5" fill="{NO_SCORE}" stroke="#333"/>'
+               f'<text x="{n * 14 + 24}" y="25">no score</text>')
+    out.append(f'<circle cx="{n * 14 + 16}" cy="36" r="5" fill="#fff" stroke="#000" stroke-width="2.5"/>'
+               f'<text x="{n * 14 + 24}" y="40">alarm</text>')
+    # materials present
+    mats = sorted({p.material for p in network.pipes.values()})
+    cx = 250
+    out.append(f'<text x="{cx}" y="10">pipe material</text>')
+    for j, m in enumerate(mats):
+        col, row = divmod(j, 4)
+        xx, yy = cx + col * 110, 22 + row * 12
+        out.append(f'<line x1="{xx}" y1="{yy - 3}" x2="{xx + 18}" y2="{yy - 3}" stroke="{MATERIAL_COLOURS.get(m, "#555")}" '
+                   f'stroke-width="3"/><text x="{xx + 22}" y="{yy}">{escape(m)}</text>')
+    cx = 250 + 110 * ((len(mats) + 3) // 4) + 10
+    row = 0
+    items = []
+    if has_points:
+        items.append(f'<circle cx="{cx + 6}" cy="__Y__" r="6" fill="{SUSPECT}"/><line x1="{cx + 16}" y1="__Y__" '
+                     f'x2="{cx + 34}" y2="__Y__" stroke="{SUSPECT}" stroke-opacity="0.55" stroke-width="7"/>'
+                     f'<text x="{cx + 40}" y="__T__">suspect point, 95 % interval</text>')
+    if has_lines:
+        items.append(f'<line x1="{cx}" y1="__Y__" x2="{cx + 34}" y2="__Y__" stroke="{LINE_HALO}" stroke-opacity="0.55" '
+                     f'stroke-width="8"/><text x="{cx + 40}" y="__T__">suspect line (pipe run)</text>')
+    if has_areas:
+        items.append(f'<line x1="{cx}" y1="__Y__" x2="{cx + 34}" y2="__Y__" stroke="{AREA}" stroke-dasharray="6 4" '
+                     f'stroke-width="1.5"/><text x="{cx + 40}" y="__T__">area</text>')
+    if has_noise:
+        items.append(f'<rect x="{cx + 2}" y="__R__" width="8" height="8" fill="#fff" stroke="#636363" '
+                     f'stroke-width="2"/><text x="{cx + 40}" y="__T__">known noise source</text>')
+    for it in items:
+        yy = 8 + row * 14
+        out.append(it.replace("__Y__", str(yy)).replace("__T__", str(yy + 4)).replace("__R__", str(yy - 4)))
+        row += 1
+    out.append("</g>")
+    return out
