@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .._errors import AcousticError, AcousticWarning, DataError, ParameterError
+from .._errors import AcousticError, AcousticWarning, ParameterError
 from ._contractor import allowed_error_m, check_tolerance, contractor_summary
 from ._dig import dig_sheet
 from ._inputs import load_survey_result
@@ -100,7 +99,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _sketch(site, ev) -> str | None:
+def _sketch(site, ev, scores=None) -> str | None:
     d = ev.dig
     if d is None:
         return None
@@ -109,7 +108,7 @@ def _sketch(site, ev) -> str | None:
     half = max(40.0, 1.5 * (hi - lo), 0.25 * min(pipe.length_m, 400.0))
     x, y = d["x"], d["y"]
     bbox = (x - half, y - 0.55 * half, x + half, y + 0.55 * half)
-    return network_map_svg(site.network, site.sites, logger_scores=None, points=[ev.point], bbox=bbox, width_px=560,
+    return network_map_svg(site.network, site.sites, logger_scores=scores, points=[ev.point], bbox=bbox, width_px=560,
                            highlight=1, svg_id=f"sketch-{ev.rank}", legend=False)
 
 
@@ -240,7 +239,7 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
         if site is not None:
             map_svg = network_map_svg(site.network, site.sites, logger_scores=inputs.logger_scores, points=points,
                                       lines=inputs.lines, areas=inputs.areas, noise_sources=inputs.noise_sources)
-            sketches = {ev.rank: _sketch(site, ev) for ev in suspects}
+            sketches = {ev.rank: _sketch(site, ev, inputs.logger_scores) for ev in suspects}
             net_summary = {"pipes": len(site.network.pipes), "total_length_m": site.network.total_length_m,
                            "loggers": len(site.sites), "source": str(site.network.source)}
         contractor_plot = None

@@ -104,8 +104,6 @@ def suspect_evidence(rank: int, point: dict, site, *, library=None, history: dic
     -------
     SuspectEvidence
     """
-    from . import _plots
-
     ev = SuspectEvidence(rank, point)
     cache = {} if cache is None else cache
     if site is None:

@@ -287,7 +287,6 @@ def dig_sheet_html(ev, sketch_svg: str | None, ctx: dict) -> str:
                 + (f'; x {fmt_q(p.get("x"), "m", nd=1)}, y {fmt_q(p.get("y"), "m", nd=1)}' if _finite(p.get("x")) else "")
                 + '. The network was not available: measure from the start node of the pipe.</p></div>')
     nn = d["nearest_node"]
-    other = d["end_node"] if nn is d["start_node"] else d["start_node"]
     sd = d.get("sd_m")
     lines = [
         head,
