@@ -15,7 +15,8 @@ from ..pipe import get_material
 from ..recording import SENSOR_KINDS
 from ._model import LoggerSite, NetworkPipe, PipeNetwork
 
-__all__ = ["read_inp_network", "read_geojson_network", "read_loggers", "read_pipes_table"]
+__all__ = ["read_inp_network", "read_geojson_network", "read_loggers", "read_pipes_table", "write_inp_network",
+           "VALVE_LENGTH_M"]
 
 
 def _num(value, what, where, *, positive=True, optional=False):
@@ -68,11 +69,22 @@ def read_pipes_table(path) -> dict[str, dict]:
     return out
 
 
+#: Length (m) given to a valve carried as an acoustic link (EPANET valves have no length).
+VALVE_LENGTH_M = 1.0
+#: Material of a valve body when ``pipes.csv`` does not list the valve.
+VALVE_MATERIAL = "ductile_iron"
+
+
 def read_inp_network(inp_path, pipes_csv=None) -> PipeNetwork:
     """Read an EPANET ``.inp`` file through WNTR, with materials and walls from ``pipes.csv``.
 
     EPANET has no pipe material or wall thickness, so every pipe needs a row in ``pipes.csv``
     (``diameter_mm`` there overrides the model's diameter; the model's is used when blank).
+
+    Valves are kept as acoustic links of :data:`VALVE_LENGTH_M` m (an open valve passes water and
+    its sound; material from ``pipes.csv`` when listed, else ductile iron) and, with pumps, are
+    recorded in :attr:`PipeNetwork.equipment` as known noise sources (PRV hiss, pump tones).
+    Pumps are not acoustic links: the impeller and check valve break the water column's path.
 
     Raises
     ------
@@ -109,15 +121,62 @@ def read_inp_network(inp_path, pipes_csv=None) -> PipeNetwork:
     if unknown:
         raise DataError(f"{pipes_csv or inp_path}: {len(unknown)} pipe(s) have no material: "
                         f"{', '.join(unknown[:8])}{' ...' if len(unknown) > 8 else ''} (add them to pipes.csv)")
+    equipment: dict[str, str] = {}
+    for name in wn.valve_name_list:
+        v = wn.get_link(name)
+        vtype = str(getattr(v, "valve_type", "valve") or "valve")
+        row = table.get(name, {})
+        xy = np.array([coords[v.start_node_name], coords[v.end_node_name]], dtype=np.float64)
+        pipes.append(NetworkPipe(name, v.start_node_name, v.end_node_name, VALVE_LENGTH_M,
+                                 row.get("material") or VALVE_MATERIAL,
+                                 row.get("diameter_mm") or float(v.diameter) * 1000.0, row.get("wall_mm"), xy,
+                                 kind=vtype))
+        for n in (v.start_node_name, v.end_node_name):
+            equipment.setdefault(n, f"{vtype} valve {name}")
+    for name in wn.pump_name_list:
+        pu = wn.get_link(name)
+        for n in (pu.start_node_name, pu.end_node_name):
+            equipment.setdefault(n, f"pump {name}")
     extra = [p for p in table if p not in {q.pipe_id for q in pipes}]
     if extra:
         warnings.warn(f"{pipes_csv}: {len(extra)} pipe(s) not in the network ignored: {', '.join(extra[:5])}",
                       AcousticWarning, stacklevel=2)
-    n_other = len(wn.valve_name_list) + len(wn.pump_name_list)
-    if n_other:
-        warnings.warn(f"{inp_path.name}: {n_other} valve(s)/pump(s) are not acoustic paths and are left out",
-                      AcousticWarning, stacklevel=2)
-    return PipeNetwork(pipes, coords, source=str(inp_path))
+    return PipeNetwork(pipes, coords, source=str(inp_path), equipment=equipment)
+
+
+def write_inp_network(network: PipeNetwork, inp_path, pipes_csv=None, *, title: str = "acoustic network") -> None:
+    """Write a network as an EPANET 2.2 ``.inp`` (SI units, LPS) and, optionally, its ``pipes.csv``.
+
+    Junctions get zero elevation and demand (acoustics needs only the graph, lengths, diameters and
+    geometry); valves (``kind`` other than ``"pipe"``) go to ``[VALVES]`` with a zero setting, open;
+    pipe vertices go to ``[VERTICES]``.  ``read_inp_network`` reads the result back unchanged.
+    """
+    inp_path = Path(inp_path)
+    pipes = list(network.pipes.values())
+    nodes = sorted(network.node_coords)
+    lines = ["[TITLE]", title, "", "[JUNCTIONS]", ";ID\tElev\tDemand"]
+    lines += [f" {n}\t0\t0" for n in nodes]
+    lines += ["", "[PIPES]", ";ID\tNode1\tNode2\tLength\tDiameter\tRoughness\tMinorLoss\tStatus"]
+    for p in pipes:
+        if p.kind == "pipe":
+            lines.append(f" {p.pipe_id}\t{p.start_node}\t{p.end_node}\t{p.length_m:.4f}\t{p.diameter_mm:.2f}\t100\t0\tOpen")
+    lines += ["", "[VALVES]", ";ID\tNode1\tNode2\tDiameter\tType\tSetting\tMinorLoss"]
+    for p in pipes:
+        if p.kind != "pipe":
+            lines.append(f" {p.pipe_id}\t{p.start_node}\t{p.end_node}\t{p.diameter_mm:.2f}\t{p.kind}\t0\t0")
+    lines += ["", "[OPTIONS]", " Units\tLPS", " Headloss\tH-W", "", "[COORDINATES]", ";Node\tX\tY"]
+    lines += [f" {n}\t{network.node_coords[n][0]:.3f}\t{network.node_coords[n][1]:.3f}" for n in nodes]
+    lines += ["", "[VERTICES]", ";Link\tX\tY"]
+    for p in pipes:
+        for x, y in p.coords[1:-1]:
+            lines.append(f" {p.pipe_id}\t{x:.3f}\t{y:.3f}")
+    lines += ["", "[END]", ""]
+    inp_path.write_text("\n".join(lines), encoding="utf-8")
+    if pipes_csv is not None:
+        rows = ["pipe_id,material,diameter_mm,wall_mm"]
+        for p in pipes:
+            rows.append(f"{p.pipe_id},{p.material},{p.diameter_mm:g},{'' if p.wall_mm is None else f'{p.wall_mm:g}'}")
+        Path(pipes_csv).write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
 def read_geojson_network(path) -> PipeNetwork:

@@ -31,6 +31,9 @@ class NetworkPipe:
         Wall thickness in mm (typical wall of the material when None).
     coords : numpy.ndarray, shape (n, 2)
         Polyline from the start node through the vertices to the end node, network coordinates.
+    kind : str, default "pipe"
+        ``"pipe"``, or the EPANET valve type (``"PRV"``, ``"TCV"``, ...) for a valve carried as a
+        short acoustic link (water passes an open valve, and so does its sound).
     """
 
     pipe_id: str
@@ -41,6 +44,7 @@ class NetworkPipe:
     diameter_mm: float
     wall_mm: float | None
     coords: np.ndarray
+    kind: str = "pipe"
 
     def segment(self, length_m: float | None = None) -> PipeSegment:
         """A :class:`~acoustic.pipe.PipeSegment` of this pipe (optionally of a part of it)."""
@@ -60,6 +64,17 @@ class NetworkPipe:
         frac = 0.0 if seg[i] == 0 else (target - cum[i]) / seg[i]
         p = xy[i] + frac * (xy[i + 1] - xy[i])
         return float(p[0]), float(p[1])
+
+    def polyline(self, from_m: float, to_m: float) -> np.ndarray:
+        """Coordinates (shape (n, 2)) of the part of the pipe from offset ``from_m`` to ``to_m``
+        (m from the start node; reversed when ``to_m < from_m``), vertices included."""
+        lo, hi = sorted((float(from_m), float(to_m)))
+        xy = self.coords
+        seg = np.hypot(*np.diff(xy, axis=0).T)
+        cum = np.concatenate([[0.0], np.cumsum(seg)]) / max(float(seg.sum()), 1e-300) * self.length_m
+        inner = [xy[i] for i in range(len(xy)) if lo < cum[i] < hi]
+        pts = np.array([self.point_at(lo), *[tuple(p) for p in inner], self.point_at(hi)], dtype=np.float64)
+        return pts if from_m <= to_m else pts[::-1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +144,10 @@ class PipeNetwork:
         Where the network came from (for messages).
     """
 
-    def __init__(self, pipes, node_coords, *, source: str = "network"):
+    def __init__(self, pipes, node_coords, *, source: str = "network", equipment=None):
         self.source = source
+        #: Known noise sources of the model (PRVs and other valves, pumps): node id -> description.
+        self.equipment: dict[str, str] = dict(equipment or {})
         self.pipes: dict[str, NetworkPipe] = {}
         for p in pipes:
             if p.pipe_id in self.pipes:
@@ -151,6 +168,36 @@ class PipeNetwork:
         return f"PipeNetwork({len(self.pipes)} pipes, {len(self.node_coords)} nodes from {self.source})"
 
     # -- topology ------------------------------------------------------------------------
+    def degree(self, node: str) -> int:
+        """Number of pipe ends at ``node``."""
+        return len(self._adj.get(node, ()))
+
+    def neighbours_of(self, node: str) -> list[tuple[str, str]]:
+        """``(pipe_id, other_node)`` for every pipe at ``node``."""
+        return list(self._adj.get(node, ()))
+
+    @property
+    def total_length_m(self) -> float:
+        """Total pipe length in m."""
+        return float(sum(p.length_m for p in self.pipes.values()))
+
+    def subnetwork(self, pipe_ids, *, source: str | None = None) -> "PipeNetwork":
+        """A network of only ``pipe_ids`` (their nodes, and the equipment on those nodes).
+
+        Raises
+        ------
+        DataError
+            A pipe id is not in this network.
+        """
+        ids = list(dict.fromkeys(pipe_ids))
+        missing = [p for p in ids if p not in self.pipes]
+        if missing:
+            raise DataError(f"{self.source}: unknown pipe(s) {', '.join(missing[:8])}")
+        pipes = [self.pipes[p] for p in ids]
+        nodes = {n for p in pipes for n in (p.start_node, p.end_node)}
+        return PipeNetwork(pipes, {n: self.node_coords[n] for n in nodes}, source=source or self.source,
+                           equipment={n: d for n, d in self.equipment.items() if n in nodes})
+
     def components(self) -> list[set[str]]:
         """Connected groups of nodes (through pipes)."""
         seen, comps = set(), []

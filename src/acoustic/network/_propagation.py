@@ -29,7 +29,7 @@ def junction_factor(network: PipeNetwork, node: str) -> float:
     return 1.0 if n <= 2 else 2.0 / n
 
 
-def route_transfer(network: PipeNetwork, route, freq_hz, *, properties=None):
+def route_transfer(network: PipeNetwork, route, freq_hz, *, properties=None, wavenumbers=None):
     """Complex pressure transfer of a route at ``freq_hz`` and its travel-time bookkeeping.
 
     Parameters
@@ -41,6 +41,9 @@ def route_transfer(network: PipeNetwork, route, freq_hz, *, properties=None):
         Frequencies in Hz.
     properties : dict of pipe_id -> SegmentProperties, optional
         Realised (drawn) properties per pipe; nominal ones when missing.
+    wavenumbers : dict of pipe_id -> numpy.ndarray, optional
+        Complex wavenumbers (rad/m) already evaluated on ``freq_hz`` (they take precedence over
+        ``properties``; a simulator evaluating many routes on one long FFT grid passes them).
 
     Returns
     -------
@@ -50,7 +53,7 @@ def route_transfer(network: PipeNetwork, route, freq_hz, *, properties=None):
     f = np.asarray(freq_hz, dtype=np.float64)
     phase = np.zeros(f.shape, dtype=np.complex128)
     gain = 1.0
-    cache: dict[str, np.ndarray] = {}
+    cache: dict[str, np.ndarray] = dict(wavenumbers or {})
     pieces = route.pieces
     for i, (pid, a, b) in enumerate(pieces):
         length = abs(b - a)

@@ -1,0 +1,26 @@
+"""Network survey: narrow leak suspects from area to line to point on a pipe network.
+
+- :func:`run_survey` reads a survey folder (``interfaces.md``) and returns a :class:`SurveyResult`
+  (``to_json()`` for the ``acoustic survey --json`` document, ``to_geojson()`` for GIS);
+- :func:`read_survey` reads only the folder (network, loggers, recording headers);
+- :class:`SurveyGraph` is the pipe graph split at the loggers, with routes, neighbours and travel times;
+- :func:`simulate_survey` builds a simulated survey folder with a truth file
+  (``acoustic simulate survey``).
+"""
+
+from __future__ import annotations
+
+from ._folder import RecordingInfo, SurveyFolder, read_survey
+from ._graph import SurveyGraph
+from ._run import SurveyOptions, SurveyResult, run_survey
+
+__all__ = ["RecordingInfo", "SurveyFolder", "SurveyGraph", "SurveyOptions", "SurveyResult", "read_survey",
+           "run_survey", "simulate_survey"]
+
+
+def __getattr__(name):
+    if name == "simulate_survey":
+        from ..simulate._survey import simulate_survey
+
+        return simulate_survey
+    raise AttributeError(f"module 'acoustic.survey' has no attribute {name!r}")

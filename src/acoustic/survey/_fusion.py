@@ -1,0 +1,430 @@
+"""Fusing the correlograms of all logger pairs onto the pipe graph (steered response power).
+
+For a candidate point p on any pipe, the pair (A, B) would see the delay (arrival at A minus
+arrival at B, absolute time)::
+
+    tau_AB(p) = T(p -> A) - T(p -> B)
+
+along the network's shortest routes with each pipe's wave speed over the pair's band.  For p
+on the route between A and B this is ``2 T(A -> p) - T(A -> B)`` (``interfaces.md``); for p on a
+branch off the route it is the delay of the branch point, and for p beyond B it is ``T(A -> B)``
+(the edge of the correlogram).  Sampling every pair's correlogram at its ``tau_AB(p)`` and summing
+over pairs gives a map over the network in which three or more loggers around a leak confirm one
+another, and a leak on a branch, which no single pair can place, is found where the pairs'
+constraints cross.
+
+Details:
+
+* Each pair-night's correlogram *envelope* is turned into a robust z-score (median / MAD over
+  its lag window) and max-pooled over the delay change across one grid cell plus two standard
+  deviations of the delay error that the pipes' wave-speed uncertainty causes, so neither a
+  sharp metal-pipe peak nor a speed error makes the map miss a source.
+* Pairs are weighted by ``exp(-2 e / D)``, ``e`` the detour of p off their route and ``D`` the route
+  length (a source far off the route reaches both loggers weaker), and by :data:`EDGE_WEIGHT` where
+  p lies beyond an end of the pair (its delay is then the edge of the correlogram, which says only
+  "something beyond this logger", not where).  Each z-score is capped
+  (:data:`Z_CAP`) so one very loud pair cannot outvote the others, and counts only above the
+  pair's floor: the support level, or :data:`REL_FLOOR` of the pair's strongest peak (a loud
+  source's correlogram has band-edge ringing far above the noise, which must not look like
+  other sources).  The weighted sum is divided by the root of the summed squared weights.
+* Sources are extracted one at a time (CLEAN, as in radio astronomy): after the strongest point
+  is taken, each pair's correlogram peak at the delay that point predicts is removed and the map
+  is recomputed.  A loud leak therefore leaves no ghosts where a loop gives one pair the same
+  delay at another place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ._graph import SurveyGraph
+
+__all__ = ["PairCorrelogram", "FusedMap", "Candidate", "fuse", "robust_z", "local_fit", "Z_CAP"]
+
+#: Largest z-score one pair-night contributes to the fused map.
+Z_CAP = 10.0
+#: Weight of a pair's evidence about points beyond its ends (edge delays) relative to points it brackets.
+EDGE_WEIGHT = 0.5
+#: Fraction of a pair's strongest envelope peak below which its correlogram counts as empty (-26 dB).
+REL_FLOOR = 0.05
+
+
+@dataclasses.dataclass
+class PairCorrelogram:
+    """One pair's correlation on one night, as the fusion needs it.
+
+    Attributes
+    ----------
+    a, b : str
+        Logger ids (delay = arrival at ``a`` minus arrival at ``b``).
+    night : str
+    lags_s : numpy.ndarray, shape (n,)
+        Delay axis in s (absolute time), increasing.
+    values : numpy.ndarray, shape (n,)
+        Correlation (any scale; peaks positive).
+    band_hz : (float, float)
+        Band the correlation used (sets the wave speeds of the delay model).
+    peaks : list of dict
+        The correlator's peaks: ``delay_s``, ``strength``, optional ``delay_sd_s``.
+    delay_sd_s : float or None
+        The correlator's delay standard deviation of its main peak (s).
+    result : dict
+        The correlator's JSON (kept as evidence).
+    length_m : float
+        Route length between the loggers (m).
+    """
+
+    a: str
+    b: str
+    night: str
+    lags_s: np.ndarray
+    values: np.ndarray
+    band_hz: tuple[float, float]
+    peaks: list = dataclasses.field(default_factory=list)
+    delay_sd_s: float | None = None
+    result: dict = dataclasses.field(default_factory=dict)
+    length_m: float = 0.0
+    noise_sd: float | None = None
+    envelope: np.ndarray | None = None
+    z: np.ndarray | None = None
+    zenv: np.ndarray | None = None
+
+    def zscores(self) -> np.ndarray:
+        """The correlogram in units of its noise standard deviation (the correlator's estimate
+        when it gives one, else a robust one over the lag window)."""
+        if self.z is None:
+            if self.noise_sd is not None and self.noise_sd > 0:
+                self.z = np.asarray(self.values, dtype=np.float64) / self.noise_sd
+            else:
+                self.z = robust_z(self.values)
+        return self.z
+
+    def envelope_z(self) -> np.ndarray:
+        """Robust z-score of the correlogram envelope (of ``values`` when no envelope is given)."""
+        if self.zenv is None:
+            env = self.envelope if self.envelope is not None else np.abs(np.asarray(self.values))
+            self.zenv = robust_z(env)
+        return self.zenv
+
+
+def robust_z(values) -> np.ndarray:
+    """(values - median) / (1.4826 MAD): a z-score that a few peaks do not inflate."""
+    v = np.asarray(values, dtype=np.float64)
+    med = float(np.median(v))
+    mad = float(np.median(np.abs(v - med))) * 1.4826
+    if not mad > 0:
+        mad = float(np.std(v)) or 1.0
+    return (v - med) / mad
+
+
+def _max_pool(z: np.ndarray, width: int) -> np.ndarray:
+    if width <= 1:
+        return z
+    from scipy.ndimage import maximum_filter1d
+
+    return maximum_filter1d(z, size=int(width), mode="nearest")
+
+
+@dataclasses.dataclass
+class FusedMap:
+    """The fused map over candidate points (before any source was removed).
+
+    Attributes
+    ----------
+    edge_idx, frac : numpy.ndarray, shape (n_points,)
+        Candidate points (see :meth:`SurveyGraph.grid`).
+    score : numpy.ndarray, shape (n_points,)
+        Fused z-score.
+    pair_z : numpy.ndarray, shape (n_pairs, n_points)
+        Each pair-night's pooled envelope z-score at its predicted delay.
+    weights : numpy.ndarray, shape (n_pairs, n_points)
+        Each pair-night's weight ``exp(-2 detour / D)`` (times :data:`EDGE_WEIGHT` at edge delays).
+    tau : numpy.ndarray, shape (n_pairs, n_points)
+        Predicted delay (s) of each pair-night at each point (nominal speeds).
+    tolerance : numpy.ndarray, shape (n_pairs,)
+        Delay tolerance (s) of each pair-night (grid step and speed uncertainty).
+    floors : numpy.ndarray, shape (n_pairs,)
+        Envelope z-score below which each pair-night contributes nothing.
+    fine_z : numpy.ndarray, shape (n_pairs, n_points)
+        Like ``pair_z`` but pooled over one grid cell only (no speed tolerance): among points of
+        equal capped score, the one where the peaks actually are wins.
+    """
+
+    edge_idx: np.ndarray
+    frac: np.ndarray
+    score: np.ndarray
+    pair_z: np.ndarray
+    weights: np.ndarray
+    tau: np.ndarray
+    tolerance: np.ndarray
+    floors: np.ndarray
+    fine_z: np.ndarray = None
+    fine_tolerance: np.ndarray = None
+    edge_delay: np.ndarray = None  # |delay| (s) of a source at either end, per pair-night
+
+    def is_edge(self, k: int, delay_s: float) -> bool:
+        """The delay lies at the edge of pair-night ``k``'s possible delays (a source beyond an end)."""
+        return abs(delay_s) >= self.edge_delay[k] - self.tolerance[k]
+
+
+@dataclasses.dataclass
+class Candidate:
+    """A source taken from the map: grid point ``index``, its fused score when taken, and the
+    pair-nights that saw it (pooled z at least the support level, weight at least 0.3)."""
+
+    index: int
+    score: float
+    support: list
+    pair_z: np.ndarray
+
+
+class _DelayModel:
+    """Predicted delays of pairs at points, with the speeds of each pair's band (cached per band)."""
+
+    def __init__(self, graph: SurveyGraph):
+        self.graph = graph
+        self._slow: dict[tuple, np.ndarray] = {}
+        self._sd: dict[tuple, np.ndarray] = {}
+        self._routes: dict[str, tuple] = {}
+        self._grid = None
+
+    def slowness(self, band):
+        from ._graph import quantise_band
+
+        key = quantise_band(band)
+        s = self._slow.get(key)
+        if s is None:
+            s = self._slow[key] = self.graph.slowness(key)
+        return s
+
+    def speed_rel_sd(self, band):
+        from ._graph import quantise_band
+
+        key = quantise_band(band)
+        s = self._sd.get(key)
+        if s is None:
+            s = self._sd[key] = self.graph.speed_rel_sd(key)
+        return s
+
+    def delays(self, a, b, band, edge_idx, frac):
+        """(tau s, route length from a m, from b m) at the points, nominal speeds of ``band``."""
+        if self._grid is None or self._grid[0] is not edge_idx or self._grid[1] is not frac:
+            self._grid = (edge_idx, frac)
+            self._routes = {}
+        for lid in (a, b):
+            if lid not in self._routes:
+                self._routes[lid] = self.graph.route_to_points(lid, edge_idx, frac)
+        sl = self.slowness(band)
+        via_a, da = self._routes[a]
+        via_b, db = self._routes[b]
+        ta = self.graph.times_to_points(a, edge_idx, frac, sl, via_a)
+        tb = self.graph.times_to_points(b, edge_idx, frac, sl, via_b)
+        return ta - tb, da, db
+
+
+def _pair_tolerance(graph: SurveyGraph, model: _DelayModel, pc: PairCorrelogram, spacing_m: float) -> float:
+    """Delay tolerance (s): the change across one grid cell plus 2 s.d. of the route's travel time."""
+    route = graph.route_edges(pc.a, pc.b) or []
+    sl = model.slowness(pc.band_hz)
+    sd = model.speed_rel_sd(pc.band_hz)
+    t_edges = np.array([graph.edges[e].length_m * sl[e] for e, _ in route])
+    t_sd = float(np.sqrt(np.sum((t_edges * np.array([sd[e] for e, _ in route])) ** 2))) if route else 0.0
+    return 2.0 * spacing_m * float(np.max(sl)) + 2.0 * t_sd
+
+
+def _pooled(pc: PairCorrelogram, z: np.ndarray, tolerance_s: float) -> np.ndarray:
+    lags = np.asarray(pc.lags_s)
+    dlag = float(np.median(np.diff(lags))) if lags.size > 1 else 1.0
+    return _max_pool(z, 2 * int(np.ceil(tolerance_s / max(dlag, 1e-12))) + 1)
+
+
+def fuse(graph: SurveyGraph, pairs: list[PairCorrelogram], *, spacing_m: float = 1.0,
+         model: _DelayModel | None = None, support_z: float = 4.0) -> FusedMap:
+    """Steered-response-power map of all pair-nights over the network (module docs).
+
+    Parameters
+    ----------
+    graph : SurveyGraph
+    pairs : list of PairCorrelogram
+    spacing_m : float
+        Grid spacing along the pipes in m.
+
+    Returns
+    -------
+    FusedMap
+    """
+    edge_idx, frac = graph.grid(spacing_m)
+    model = model or _DelayModel(graph)
+    n = edge_idx.size
+    pz = np.zeros((len(pairs), n))
+    w = np.zeros((len(pairs), n))
+    tau = np.zeros((len(pairs), n))
+    tol = np.zeros(len(pairs))
+    ftol = np.zeros(len(pairs))
+    edge = np.zeros(len(pairs))
+    fz = np.zeros((len(pairs), n))
+    floors = np.array([max(support_z, REL_FLOOR * float(np.max(pc.envelope_z()))) for pc in pairs])
+    for k, pc in enumerate(pairs):
+        t, da, db = model.delays(pc.a, pc.b, pc.band_hz, edge_idx, frac)
+        D = graph.distance_m(pc.a, pc.b)
+        detour = np.maximum(da + db - D, 0.0)
+        tol[k] = _pair_tolerance(graph, model, pc, spacing_m)
+        pz[k] = _sample(pc, _pooled(pc, pc.envelope_z(), tol[k]), t)
+        ftol[k] = spacing_m * float(np.max(model.slowness(pc.band_hz)))
+        fz[k] = _sample(pc, _pooled(pc, pc.envelope_z(), ftol[k]), t)
+        edge[k] = float(np.max(np.abs(t[np.isfinite(t)]))) if np.any(np.isfinite(t)) else 0.0
+        in_edge = np.abs(t) >= edge[k] - tol[k]
+        w[k] = np.exp(-2.0 * detour / max(D, 1e-9)) * np.where(in_edge, EDGE_WEIGHT, 1.0)
+        tau[k] = t
+    return FusedMap(edge_idx, frac, _combine(pz, w, floors), pz, w, tau, tol, floors, fz, ftol, edge)
+
+
+def _sample(pc: PairCorrelogram, z: np.ndarray, t: np.ndarray) -> np.ndarray:
+    lags = np.asarray(pc.lags_s, dtype=np.float64)
+    return np.interp(np.clip(t, lags[0], lags[-1]), lags, z)
+
+
+def _combine(pz: np.ndarray, w: np.ndarray, floors: np.ndarray) -> np.ndarray:
+    norm = np.sqrt(np.maximum((w ** 2).sum(axis=0), 1e-12))
+    ev = np.where(pz >= floors[:, None], np.minimum(pz, Z_CAP), 0.0)
+    return (w * ev).sum(axis=0) / norm
+
+
+def _peak_extent(z: np.ndarray, i: int, floor: float) -> tuple[int, int]:
+    """Lags belonging to the peak at ``i``: outward until the curve falls below ``floor`` or a new
+    peak rises (to at least twice the lowest value since the peak and above ``2 floor``), so the
+    skirts and noise bumps on them go with the peak but a separate source does not."""
+    def walk(step):
+        j, low = i, z[i]
+        while 0 <= j + step < z.size:
+            v = z[j + step]
+            if v < floor:
+                break
+            low = min(low, v)
+            if v >= 2.0 * low and v >= 2.0 * floor:
+                break
+            j += step
+        return j
+
+    return walk(-1), walk(1)
+
+
+def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: float, support_z: float,
+                    max_sources: int = 10, refine=None) -> list[Candidate]:
+    """Take sources from the map one at a time, removing each one's peaks from every pair (CLEAN).
+
+    Parameters
+    ----------
+    refine : callable, optional
+        ``refine(candidate) -> dict {pair index: delay s}``: the delays at which the candidate's
+        peaks are removed (the measured delays of the refined point); by default the predicted
+        delays of the grid point.
+
+    Returns the candidates in the order taken (strongest first), each with the pair-nights that
+    support it (their pair z-scores at the grid point in ``Candidate.pair_z``).
+    """
+    zs = [pc.envelope_z().copy() for pc in pairs]
+    pz = fm.pair_z.copy()
+    fz = fm.fine_z.copy()
+    out: list[Candidate] = []
+    for _ in range(max_sources):
+        score = _combine(pz, fm.weights, fm.floors)
+        top = float(np.max(score))
+        if top < detect_z:
+            break
+        # among the points of (nearly) the top capped score, the one where the peaks are
+        near_top = np.flatnonzero(score >= top - 0.5)
+        fine = (fm.weights[:, near_top] * np.log1p(np.maximum(fz[:, near_top], 0.0))).sum(axis=0)
+        j = int(near_top[np.argmax(fine)])
+        col = pz[:, j].copy()
+        support = [k for k in range(len(pairs)) if col[k] >= fm.floors[k] and fm.weights[k, j] >= 0.3]
+        cand = Candidate(j, float(score[j]), support, col)
+        out.append(cand)
+        at = dict(refine(cand) or {}) if refine is not None else {}
+        # remove this source's peak from every pair-night and resample its map
+        for k, pc in enumerate(pairs):
+            lags = np.asarray(pc.lags_s)
+            t0 = float(np.clip(at.get(k, fm.tau[k, j]), lags[0], lags[-1]))
+            near = np.abs(lags - t0) <= fm.tolerance[k]
+            if not np.any(near):
+                continue
+            z = zs[k]
+            i = int(np.flatnonzero(near)[np.argmax(z[near])])
+            lo, hi = _peak_extent(z, i, max(fm.floors[k], support_z) / 2.0)
+            z[near] = np.minimum(z[near], 0.0)
+            z[lo:hi + 1] = np.minimum(z[lo:hi + 1], 0.0)
+            pz[k] = _sample(pc, _pooled(pc, z, fm.tolerance[k]), fm.tau[k])
+            fz[k] = _sample(pc, _pooled(pc, z, fm.fine_tolerance[k]), fm.tau[k])
+    return out
+
+
+def local_peak_delay(pc: PairCorrelogram, tau0: float, half_window_s: float) -> tuple[float, float]:
+    """Strongest correlogram peak within ``tau0 +- half_window_s``: (delay s, z) with a
+    parabolic sub-sample refinement."""
+    lags = np.asarray(pc.lags_s)
+    z = pc.zscores()
+    sel = np.flatnonzero(np.abs(lags - tau0) <= half_window_s)
+    if sel.size == 0:
+        i = int(np.argmin(np.abs(lags - tau0)))
+        return float(lags[i]), float(z[i])
+    i = int(sel[np.argmax(z[sel])])
+    d = float(lags[i])
+    if 0 < i < lags.size - 1:
+        y0, y1, y2 = z[i - 1], z[i], z[i + 1]
+        den = y0 - 2 * y1 + y2
+        if den < 0:
+            d += 0.5 * (y0 - y2) / den * float(lags[i + 1] - lags[i])
+    return d, float(z[i])
+
+
+def local_fit(graph: SurveyGraph, pairs: list[PairCorrelogram], edge_idx: np.ndarray, frac: np.ndarray,
+              observed: list[tuple[int, float, float]], *, draws: int = 300, seed: int = 0,
+              model: _DelayModel | None = None, band=None):
+    """Least-squares position over local candidate points, with Monte Carlo uncertainty.
+
+    Parameters
+    ----------
+    edge_idx, frac : numpy.ndarray
+        The local candidate points.
+    observed : list of (pair index, delay s, delay s.d. s)
+        Supporting pair-nights and their measured delays.
+    draws : int
+        Monte Carlo draws over the pipes' wave speeds (each material's spread) and the delays.
+
+    Returns
+    -------
+    best : int
+        Index (into the local points) of the nominal estimate.
+    picks : numpy.ndarray of int, shape (draws,)
+        Index of the estimate under each draw.
+    cost : numpy.ndarray, shape (n_local,)
+        Nominal chi-square of each local point.
+    """
+    model = model or _DelayModel(graph)
+    rng = np.random.default_rng(seed)
+    band = band or pairs[observed[0][0]].band_hz
+    nominal = model.slowness(band)
+    drawn = graph.slowness(band, draws=draws, rng=rng)
+    cost = np.zeros(edge_idx.size)
+    cost_d = np.zeros((edge_idx.size, draws))
+    # each pair's delay error: the measurement's and, at each point, the spread the pipes' speed
+    # uncertainty gives the predicted delay (a long or loop-crossing route predicts less exactly)
+    for k, d_obs, sd in observed:
+        pc = pairs[k]
+        via_a, da = graph.route_to_points(pc.a, edge_idx, frac)
+        via_b, db = graph.route_to_points(pc.b, edge_idx, frac)
+        D = graph.distance_m(pc.a, pc.b)
+        detour = np.maximum(da + db - D, 0.0)
+        # a tiny preference for the route when a branch gives the same delay (equal evidence)
+        prior = 1e-3 * detour / max(D, 1e-9)
+        t0 = (graph.times_to_points(pc.a, edge_idx, frac, nominal, via_a)
+              - graph.times_to_points(pc.b, edge_idx, frac, nominal, via_b))
+        td = (graph.times_to_points(pc.a, edge_idx, frac, drawn, via_a)
+              - graph.times_to_points(pc.b, edge_idx, frac, drawn, via_b))
+        sd_tot = np.sqrt(sd ** 2 + np.var(td, axis=1))
+        cost += ((t0 - d_obs) / sd_tot) ** 2 + prior
+        noise = rng.normal(0.0, sd, draws)
+        cost_d += ((td - (d_obs + noise)[None, :]) / sd_tot[:, None]) ** 2 + prior[:, None]
+    return int(np.argmin(cost)), np.argmin(cost_d, axis=0), cost

@@ -1,0 +1,655 @@
+"""Area -> line -> point narrowing of a survey folder (``physics.md`` 4.4).
+
+1. **Pairs.**  Neighbouring loggers (their shortest route through the pipes passes no other
+   logger) whose recordings overlap in time are correlated along that route, night by night
+   (:func:`acoustic.correlate.correlate_pair` with the route's :class:`~acoustic.pipe.PipePath`).
+2. **Point.**  All pair-nights' correlograms are fused onto the pipe graph (:mod:`._fusion`).
+   Peaks of the fused map are candidate points; each is placed by least squares on the delays
+   of the pair-nights that see it, with a 95 % interval from Monte Carlo draws of every pipe's
+   wave speed (its material's spread) and of the measured delays.  Points at known noise
+   equipment of the network model (PRVs, pumps) are listed as noise sources, not leaks.
+3. **Line.**  Each neighbour pair's pipe run is scored by the evidence at both ends (logger
+   scores, and whether the calibrated levels heard at the two ends can come from one source
+   between them given the route's loss) and by the correlation between them (the fused points
+   on the run).
+4. **Area.**  Loggers are grouped by the ``area`` column of ``loggers.csv`` or, without it,
+   into connected clusters of alarmed loggers; an area scores as its strongest evidence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import AcousticError, AcousticWarning, DataError
+from ._evidence import LoggerEvidence, RecordingCache, band_level_db, load_classifier, logger_evidence
+from ._folder import SurveyFolder, read_survey
+from ._fusion import FusedMap, PairCorrelogram, _DelayModel, extract_sources, fuse, local_fit, local_peak_delay
+from ._graph import SurveyGraph
+
+__all__ = ["SurveyOptions", "SurveyResult", "run_survey"]
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, AcousticWarning, stacklevel=3)
+
+
+@dataclasses.dataclass
+class SurveyOptions:
+    """Tuning of the survey (defaults calibrated on simulated surveys, ``bench/survey_accuracy.py``).
+
+    Attributes
+    ----------
+    min_overlap_s : float
+        Shortest time overlap (s) for two recordings to be correlated.
+    grid_spacing_m : float
+        Spacing of the candidate points along the pipes (m).
+    detect_z : float
+        Fused z-score at which a candidate point starts to count.
+    strong_z : float
+        Fused z-score of full correlation confidence.
+    report_confidence : float
+        Points below this confidence are not reported.
+    merge_m : float
+        Candidate points closer than this along the pipes are one point (m).
+    support_z : float
+        A pair-night supports a point when its pooled z-score there reaches this.
+    level_tolerance_db : float
+        Level difference (dB) beyond the route's loss still taken as consistent with a source
+        between the two ends (coupling and calibration differences between loggers).
+    draws : int
+        Monte Carlo draws for the point intervals.
+    """
+
+    min_overlap_s: float = 2.0
+    grid_spacing_m: float = 1.0
+    detect_z: float = 6.0
+    strong_z: float = 12.0
+    report_confidence: float = 0.35
+    merge_m: float = 12.0
+    support_z: float = 4.0
+    level_tolerance_db: float = 6.0
+    draws: int = 300
+    max_points: int = 10
+
+
+@dataclasses.dataclass
+class SurveyResult:
+    """The ranked areas, lines and points, with the evidence behind them (``to_json``)."""
+
+    areas: list
+    lines: list
+    points: list
+    noise_sources: list
+    loggers: dict
+    pairs: list
+    warnings: list
+    survey_dir: str
+    network: dict
+    graph: SurveyGraph | None = dataclasses.field(default=None, repr=False)
+
+    def to_geojson(self) -> dict:
+        """GeoJSON FeatureCollection: ranked lines, points (with their intervals), noise sources, loggers."""
+        from ._geojson import survey_geojson
+
+        g = self.graph
+        routes = {(ln["from_logger"], ln["to_logger"]): g.network_path(ln["from_logger"], ln["to_logger"]).pieces
+                  for ln in self.lines}
+        xy = {lid: g.network.site_xy(g.sites[lid]) for lid in self.loggers if lid in g.sites}
+        return survey_geojson(self, g.network, routes, xy)
+
+    def to_json(self) -> dict:
+        return {"survey_dir": self.survey_dir, "network": self.network, "areas": self.areas,
+                "lines": self.lines, "points": self.points, "noise_sources": self.noise_sources,
+                "loggers": [ev.to_json() for ev in self.loggers.values()], "pairs": self.pairs,
+                "warnings": list(self.warnings)}
+
+
+# -- pairs ------------------------------------------------------------------------------------
+def _night_pairs(folder: SurveyFolder, a: str, b: str, min_overlap_s: float):
+    """Overlapping recordings of two loggers: each recording of ``a`` with the recording of ``b``
+    that overlaps it most (at least ``min_overlap_s``)."""
+    out = []
+    used = set()
+    for ra in folder.recordings.get(a, []):
+        best, best_ov = None, 0.0
+        for rb in folder.recordings.get(b, []):
+            if rb.path in used:
+                continue
+            ov = ra.overlap_s(rb)
+            if ov > best_ov:
+                best, best_ov = rb, ov
+        if best is not None and best_ov >= min_overlap_s:
+            used.add(best.path)
+            out.append((ra, best, best_ov))
+    return out
+
+
+def _correlogram_arrays(res):
+    """(lags s, values, band Hz, noise s.d.) of a :class:`~acoustic.correlate.CorrelationResult`."""
+    cg = res.correlogram
+    lags = np.asarray(cg.lags_s, dtype=np.float64)
+    vals = np.asarray(cg.values, dtype=np.float64)
+    band = cg.band_hz
+    order = np.argsort(lags)
+    noise = getattr(cg, "noise_sd", None)
+    return lags[order], vals[order], (float(band[0]), float(band[1])), None if noise is None else float(noise)
+
+
+def correlate_pairs(folder: SurveyFolder, graph: SurveyGraph, pairs, cache: RecordingCache, *,
+                    min_overlap_s: float = 2.0, correlate_kw=None) -> tuple[list[PairCorrelogram], dict]:
+    """Correlate every overlapping night of every neighbour pair along its route.
+
+    Returns the pair-night correlograms and, per logger, how many pair-nights it took part in.
+    """
+    from ..correlate import correlate_pair
+
+    out: list[PairCorrelogram] = []
+    used = defaultdict(int)
+    for a, b in pairs:
+        route = graph.network_path(a, b)
+        path = route.pipe_path()
+        for ra, rb, ov in _night_pairs(folder, a, b, min_overlap_s):
+            rec_a, rec_b = cache.get(ra), cache.get(rb)
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", AcousticWarning)
+                    res = correlate_pair(rec_a, rec_b, path, **(correlate_kw or {}))
+            except AcousticError as exc:
+                _warn(f"pair {a}-{b} ({ra.path.name}, {rb.path.name}): not correlated ({exc})")
+                continue
+            js = res.to_json()
+            js.setdefault("warnings", [])
+            js["warnings"] = list(dict.fromkeys(list(js["warnings"]) + [str(w.message) for w in caught
+                                                                       if issubclass(w.category, AcousticWarning)]))
+            lags, vals, band, noise = _correlogram_arrays(res)
+            sd = js.get("delay_sd_s")
+            env = getattr(res.correlogram, "envelope", None)
+            if env is not None:
+                env = np.asarray(env, dtype=np.float64)[np.argsort(np.asarray(res.correlogram.lags_s))]
+            out.append(PairCorrelogram(a, b, ra.night, lags, vals, band, peaks=list(js.get("peaks") or []),
+                                       delay_sd_s=None if sd is None else float(sd), result=js,
+                                       length_m=route.length_m, noise_sd=noise, envelope=env))
+            used[a] += 1
+            used[b] += 1
+    return out, used
+
+
+# -- points -----------------------------------------------------------------------------------
+def _graph_distance(graph: SurveyGraph, e1: int, f1: float, e2: int, f2: float) -> float:
+    """Route length (m) between two candidate points."""
+    a, b = graph.edges[e1], graph.edges[e2]
+    if e1 == e2:
+        return abs(f1 - f2) * a.length_m
+    best = np.inf
+    for node1, d1 in ((a.u, f1 * a.length_m), (a.v, (1 - f1) * a.length_m)):
+        dist = graph.node_tree(node1).dist
+        for node2, d2 in ((b.u, f2 * b.length_m), (b.v, (1 - f2) * b.length_m)):
+            if node2 in dist:
+                best = min(best, d1 + dist[node2] + d2)
+    return float(best)
+
+
+def _local_points(graph: SurveyGraph, e0: int, f0: float, radius_m: float, spacing_m: float):
+    """Candidate points within ``radius_m`` of a point along the pipes, with their signed
+    coordinate along the point's own pipe (offset, extended past its ends)."""
+    e = graph.edges[e0]
+    pipe = graph.network.pipes[e.pipe_id]
+    off0 = float(e.offset_at(f0))
+    # distances from the point to every node, through the two ends of its edge
+    start = {e.u: f0 * e.length_m, e.v: (1 - f0) * e.length_m}
+    dist: dict[str, float] = {}
+    for n, d0 in start.items():
+        for m, d in graph.node_tree(n).dist.items():
+            if d0 + d <= radius_m + 1e-9 and d0 + d < dist.get(m, np.inf):
+                dist[m] = d0 + d
+    idx, fr, coord = [], [], []
+    own = set(graph.pipe_edges[e.pipe_id])
+    for ed in graph.edges:
+        du, dv = dist.get(ed.u, np.inf), dist.get(ed.v, np.inf)
+        if ed.index == e0:
+            du, dv = f0 * ed.length_m, (1 - f0) * ed.length_m
+        if not (np.isfinite(du) or np.isfinite(dv)):
+            continue
+        n = max(2, int(np.ceil(ed.length_m / spacing_m)) + 1)
+        f = np.linspace(0.0, 1.0, n)
+        d = np.minimum(du + f * ed.length_m, dv + (1 - f) * ed.length_m)
+        if ed.index == e0:
+            d = np.abs(f - f0) * ed.length_m
+        keep = d <= radius_m + 1e-9
+        if not np.any(keep):
+            continue
+        f = f[keep]
+        idx.append(np.full(f.size, ed.index))
+        fr.append(f)
+        if ed.index in own:
+            coord.append(ed.offset_at(f))
+        else:
+            # off the pipe: beyond whichever end of the pipe is nearer along the route
+            ds, de = dist.get(pipe.start_node, np.inf), dist.get(pipe.end_node, np.inf)
+            dd = d[keep]
+            coord.append(np.where(ds <= de, off0 - dd, off0 + dd))
+    return np.concatenate(idx), np.concatenate(fr), np.concatenate(coord), off0
+
+
+def _delay_sd(pc: PairCorrelogram, delay: float, z: float) -> float:
+    """Delay s.d. (s) of a pair-night's peak: the correlator's when this is its main peak, else
+    the peak's half-width over its z-score (at least half a lag step)."""
+    lags = np.asarray(pc.lags_s)
+    dlag = float(np.median(np.diff(lags)))
+    main = pc.result.get("delay_s")
+    if main is not None and pc.delay_sd_s and abs(float(main) - delay) <= 2 * dlag:
+        return max(float(pc.delay_sd_s), 0.5 * dlag)
+    zz = pc.envelope_z()
+    i = int(np.argmin(np.abs(lags - delay)))
+    half = zz[i] / 2.0
+    lo = i
+    while lo > 0 and zz[lo] > half:
+        lo -= 1
+    hi = i
+    while hi < zz.size - 1 and zz[hi] > half:
+        hi += 1
+    width = max((hi - lo) * dlag / 2.0, dlag)
+    return max(width / max(z, 1.0) * 2.0, 0.5 * dlag)
+
+
+def _bracketed(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap, cand) -> bool:
+    """A candidate is placed only when some pair brackets it (its delay lies inside the pair's
+    possible delays), or when pairs leaving one logger in two or more directions all hear it
+    beyond that logger (a source at the logger).  Otherwise the evidence says only "something
+    beyond logger X": the leftover of a source that lies further away."""
+    j = cand.index
+    ends: dict[str, set] = {}
+    for k in cand.support:
+        t = float(fm.tau[k, j])
+        if not fm.is_edge(k, t):
+            return True
+        pc = pairs[k]
+        near = pc.b if t > 0 else pc.a  # delay = T(->a) - T(->b) > 0: the source is beyond b
+        other = pc.a if near == pc.b else pc.b
+        route = graph.route_edges(near, other)
+        if route:
+            ends.setdefault(near, set()).add(route[0][0])
+    return any(len(dirs) >= 2 for dirs in ends.values())
+
+
+def _predicted_delay(graph: SurveyGraph, model: _DelayModel, pc: PairCorrelogram, e: int, f: float) -> float:
+    """Delay (s) the pair would see from the point ``(edge e, fraction f)``, nominal speeds."""
+    ei, fr = np.array([e]), np.array([f])
+    sl = model.slowness(pc.band_hz)
+    ta = graph.times_to_points(pc.a, ei, fr, sl)
+    tb = graph.times_to_points(pc.b, ei, fr, sl)
+    return float(ta[0] - tb[0])
+
+
+def _measured_delay(pc: PairCorrelogram, tau0: float, tolerance_s: float) -> tuple[float, float]:
+    """The pair-night's delay (s) near the predicted ``tau0`` and its envelope z: a peak the
+    correlator reported there (sub-sample), else the local maximum of the correlogram."""
+    best = None
+    for p in list(pc.peaks) + list(pc.result.get("outside_peaks") or []):
+        d = p.get("delay_s")
+        if d is not None and abs(float(d) - tau0) <= tolerance_s:
+            if best is None or float(p.get("strength", 0)) > float(best.get("strength", 0)):
+                best = p
+    zenv = pc.envelope_z()
+    lags = np.asarray(pc.lags_s)
+    if best is not None:
+        d = float(best["delay_s"])
+        return d, float(np.interp(d, lags, zenv))
+    d, _ = local_peak_delay(pc, tau0, tolerance_s)
+    return d, float(np.interp(d, lags, zenv))
+
+
+def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap, evidence: dict,
+                  opts: SurveyOptions, model: _DelayModel) -> tuple[list, list]:
+    """Sources taken from the fused map (CLEAN), placed and scored (module docs). Returns
+    ``(points, noise_sources)``, most confident first."""
+    points, sources = [], []
+    taken: list[tuple[int, float]] = []
+
+    def refine(cand):
+        j = cand.index
+        e, f = int(fm.edge_idx[j]), float(fm.frac[j])
+        if not _bracketed(graph, pairs, fm, cand):
+            return {}
+        pred = {k: float(fm.tau[k, j]) for k in cand.support}
+        radius = max(3.0 * opts.merge_m, 40.0)
+        le, lf, coord, _ = _local_points(graph, e, f, radius, spacing_m=0.2)
+        for _ in range(3):  # measure the delays near the prediction, fit, predict again
+            observed = []
+            for k, t0 in pred.items():
+                pc = pairs[k]
+                d, z = _measured_delay(pc, t0, 1.5 * float(fm.tolerance[k]))
+                observed.append((k, d, _delay_sd(pc, d, z), z))
+            if not observed:
+                return {}
+            best, picks, _ = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
+                                       draws=opts.draws, seed=j, model=model)
+            new = {k: _predicted_delay(graph, model, pairs[k], int(le[best]), float(lf[best])) for k in pred}
+            if all(abs(new[k] - pred[k]) < 1e-5 for k in pred):
+                break
+            pred = new
+        eb, fb = int(le[best]), float(lf[best])
+        if any(_graph_distance(graph, eb, fb, e2, f2) < opts.merge_m for e2, f2 in taken):
+            return {k: d for k, d, _, _ in observed}
+        taken.append((eb, fb))
+        rec = _point_record(graph, pairs, evidence, opts, cand, observed, le, lf, coord, best, picks, e)
+        kit = _equipment_near(graph, eb, fb, max(10.0, rec["interval_m"][1] - rec["interval_m"][0]))
+        if kit is not None:
+            rec["explained_by"] = kit
+            sources.append(rec)
+        elif rec["confidence"] >= opts.report_confidence:
+            points.append(rec)
+        return {k: d for k, d, _, _ in observed}
+
+    extract_sources(pairs, fm, detect_z=opts.detect_z, support_z=opts.support_z,
+                    max_sources=2 * opts.max_points, refine=refine)
+    points.sort(key=lambda r: -r["confidence"])
+    sources.sort(key=lambda r: -r["score_z"])
+    return points[: opts.max_points], sources
+
+
+def _point_record(graph, pairs, evidence, opts, cand, observed, le, lf, coord, best, picks, e0) -> dict:
+    """The JSON record of a located point (``interfaces.md`` plus evidence)."""
+    pid, off = graph.point_pipe(le[best], lf[best])
+    pipe = graph.network.pipes[pid]
+    c_best = float(coord[best])
+    cs = coord[picks]
+    lo, hi = np.quantile(cs, [0.025, 0.975])
+    lo, hi = min(lo, c_best), max(hi, c_best)
+    reach = sorted({graph.edges[int(le[i])].pipe_id for i in picks} - {pid})
+    if pid != graph.edges[e0].pipe_id:  # coordinates were along the grid point's pipe
+        shift = off - c_best
+        lo, hi = lo + shift, hi + shift
+    x, y = pipe.point_at(off)
+    loggers = []
+    for k, *_ in observed:
+        for lid in (pairs[k].a, pairs[k].b):
+            if lid not in loggers:
+                loggers.append(lid)
+    z_corr = cand.score
+    c_corr = float(np.clip((z_corr - opts.detect_z) / (opts.strong_z - opts.detect_z), 0.0, 1.0))
+    c_corr = 0.5 + 0.5 * c_corr  # past the detection threshold the correlation counts at least half
+    # the logger nearest the point hears it loudest: its own recordings say leak or not
+    dist = {lid: float(graph.route_to_points(lid, np.array([le[best]]), np.array([lf[best]]))[1][0])
+            for lid in loggers}
+    near = min(loggers, key=dist.get)
+    q = evidence[near].leak_probability if near in evidence else None
+    qs = [evidence[l].leak_probability for l in loggers if l in evidence and evidence[l].leak_probability is not None]
+    if not qs:
+        leakiness = 1.0
+    elif q is None:
+        leakiness = float(np.max(qs))
+    else:
+        leakiness = float(0.5 * q + 0.5 * max(qs))
+    confidence = c_corr * leakiness
+    near_node, near_d = ((pipe.start_node, off) if off <= pipe.length_m / 2 else (pipe.end_node, pipe.length_m - off))
+    rec = {
+        "pipe_id": pid, "offset_m": round(off, 2), "x": round(x, 3), "y": round(y, 3),
+        "interval_m": [round(float(np.clip(lo, 0.0, pipe.length_m)), 2),
+                       round(float(np.clip(hi, 0.0, pipe.length_m)), 2)],
+        "sd_m": round(float(np.std(cs)), 2),
+        "confidence": round(float(confidence), 3),
+        "loggers": loggers,
+        "score_z": round(z_corr, 2),
+        "n_pairs": len({(pairs[k].a, pairs[k].b) for k, *_ in observed}),
+        "n_pair_nights": len(observed),
+        "material": pipe.material, "diameter_mm": pipe.diameter_mm, "pipe_length_m": round(pipe.length_m, 2),
+        "nearest_node": {"node_id": near_node, "distance_m": round(near_d, 2)},
+        "nearest_logger": {"logger_id": near, "distance_m": round(dist[near], 2)},
+        "classifier_leak_probability": None if q is None else round(q, 3),
+        "evidence": [{"from_logger": pairs[k].a, "to_logger": pairs[k].b, "night": pairs[k].night,
+                      "delay_s": round(d, 6), "delay_sd_s": round(sd, 7), "z": round(z, 2)}
+                     for k, d, sd, z in observed],
+    }
+    if reach:
+        rec["interval_extends_into"] = reach
+    return rec
+
+
+def _equipment_near(graph: SurveyGraph, e: int, f: float, within_m: float):
+    """Known noise equipment (PRV, pump) within ``within_m`` of a point, or None."""
+    eq = graph.network.equipment
+    if not eq:
+        return None
+    ed = graph.edges[int(e)]
+    for node, what in eq.items():
+        if node not in graph.adj:
+            continue
+        d = min(graph.node_tree(ed.u).dist.get(node, np.inf) + f * ed.length_m,
+                graph.node_tree(ed.v).dist.get(node, np.inf) + (1 - f) * ed.length_m)
+        if d <= within_m:
+            return f"{what} at node {node} ({d:.1f} m away)"
+    return None
+
+
+# -- lines ------------------------------------------------------------------------------------
+def _route_loss_db(graph: SurveyGraph, a: str, b: str, band) -> float:
+    """Power loss (dB) of sound along the route from ``a`` to ``b`` over ``band`` (attenuation of
+    each pipe's material and 2/N splitting at the junctions passed)."""
+    from ..network._propagation import route_transfer
+
+    route = graph.network_path(a, b)
+    f = np.linspace(max(band[0], 1.0), max(band[1], band[0] + 1.0), 24)
+    h = route_transfer(graph.network, route, f)
+    return float(-10.0 * np.log10(max(float(np.mean(np.abs(h) ** 2)), 1e-30)))
+
+
+def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights: list[PairCorrelogram],
+               evidence: dict, points: list, sources: list, fm: FusedMap, cache: RecordingCache,
+               opts: SurveyOptions) -> list[dict]:
+    """Score every neighbour pair's pipe run (module docs)."""
+    by_pair = defaultdict(list)
+    for k, pc in enumerate(pair_nights):
+        by_pair[(pc.a, pc.b)].append(k)
+    lines = []
+    for a, b in pairs_list:
+        route = graph.network_path(a, b)
+        ks = by_pair.get((a, b), [])
+        pipe_ids = route.pipe_ids
+        reasons = []
+        # evidence at the two ends
+        ea, eb = evidence[a].score, evidence[b].score
+        s_ends = math.sqrt(max(ea, 0.0) * max(eb, 0.0))
+        reasons.append(f"end scores {a} {ea:.2f}, {b} {eb:.2f}")
+        # levels heard at both ends against the route's loss
+        consistency = 1.0
+        level = None
+        band = pair_nights[ks[0]].band_hz if ks else (100.0, 400.0)
+        if folder.sites[a].sensor_kind == folder.sites[b].sensor_kind:
+            la = [band_level_db(*cache.psd(r), band) for r in folder.recordings.get(a, [])]
+            lb = [band_level_db(*cache.psd(r), band) for r in folder.recordings.get(b, [])]
+            if la and lb:
+                dl = float(np.nanmedian(la) - np.nanmedian(lb))
+                loss = _route_loss_db(graph, a, b, band)
+                excess = abs(dl) - loss - opts.level_tolerance_db
+                consistency = 1.0 if excess <= 0 else float(np.exp(-excess / 6.0))
+                level = {"band_hz": [round(band[0], 1), round(band[1], 1)], "level_difference_db": round(dl, 2),
+                         "route_loss_db": round(loss, 2), "consistent": bool(excess <= 0)}
+                if excess > 0:
+                    louder = a if dl > 0 else b
+                    reasons.append(f"{louder} is {abs(dl):.1f} dB louder, more than the {loss:.1f} dB the route "
+                                   f"loses: the noise comes from beyond {louder}")
+        # correlation between them: fused points on this run, else the pair's own detection
+        run = set(pipe_ids)
+        s_corr = 0.0
+        for p in points:
+            if p["pipe_id"] in run and a in p["loggers"] and b in p["loggers"]:
+                s_corr = max(s_corr, p["confidence"])
+            elif p["pipe_id"] in run:
+                s_corr = max(s_corr, 0.8 * p["confidence"])
+        own = 0.0
+        for k in ks:
+            js = pair_nights[k].result
+            if js.get("detected"):
+                own = max(own, float(js.get("confidence") or 0.0))
+        if s_corr > 0:
+            reasons.append(f"located point on the run (confidence {s_corr:.2f})")
+        elif own > 0:
+            reasons.append(f"correlation peak between them (confidence {own:.2f})")
+        c = max(s_corr, 0.5 * own)
+        for s in sources:
+            if s["pipe_id"] in run:
+                reasons.append(f"known noise source on the run: {s['explained_by']}")
+        score = 0.6 * c + 0.4 * s_ends * consistency
+        lines.append({"pipe_ids": pipe_ids, "from_logger": a, "to_logger": b, "score": round(float(score), 4),
+                      "length_m": round(route.length_m, 2),
+                      "materials": sorted({graph.network.pipes[p].material for p in pipe_ids}),
+                      "correlation": {"nights": len(ks), "confidence": round(own, 3),
+                                      "detected": bool(any(pair_nights[k].result.get("detected") for k in ks))},
+                      "levels": level, "reasons": reasons})
+    lines.sort(key=lambda r: (-r["score"], r["length_m"]))
+    return lines
+
+
+# -- areas ------------------------------------------------------------------------------------
+def rank_areas(folder: SurveyFolder, graph: SurveyGraph, loggers, pairs_list, evidence: dict, points: list,
+               lines: list) -> list[dict]:
+    """Areas from the ``area`` column or from clusters of alarmed neighbouring loggers, ranked."""
+    named = folder.areas()
+    groups: dict[str, list[str]] = defaultdict(list)
+    if named:
+        for lid in loggers:
+            groups[named.get(lid) or "(no area)"].append(lid)
+    else:
+        alarmed = [l for l in loggers if evidence[l].alarm]
+        link = defaultdict(set)
+        for a, b in pairs_list:
+            if a in alarmed and b in alarmed:
+                link[a].add(b)
+                link[b].add(a)
+        seen = set()
+        n = 0
+        for lid in alarmed:
+            if lid in seen:
+                continue
+            n += 1
+            stack, comp = [lid], []
+            while stack:
+                x = stack.pop()
+                if x in seen:
+                    continue
+                seen.add(x)
+                comp.append(x)
+                stack.extend(link[x] - seen)
+            groups[f"cluster-{n}"] = comp
+        # points whose loggers were not alarmed still deserve an area of their own
+        for p in points:
+            if not any(l in seen for l in p["loggers"]):
+                n += 1
+                groups[f"cluster-{n}"] = list(p["loggers"])
+                seen |= set(p["loggers"])
+    out = []
+    for name, members in groups.items():
+        ms = set(members)
+        scores = sorted((evidence[l].score for l in members), reverse=True)
+        s_log = scores[0] if scores else 0.0
+        s_two = float(np.mean(scores[:2])) if scores else 0.0
+        s_pts = max([p["confidence"] for p in points if set(p["loggers"]) & ms] or [0.0])
+        s_lines = max([ln["score"] for ln in lines if ln["from_logger"] in ms or ln["to_logger"] in ms] or [0.0])
+        score = max(s_pts, 0.5 * (s_log + s_two) * 0.6 + 0.4 * s_lines)
+        reasons = [f"strongest logger score {s_log:.2f}"]
+        if s_pts:
+            reasons.append(f"located point(s), best confidence {s_pts:.2f}")
+        out.append({"area": name, "loggers": members, "score": round(float(score), 4),
+                    "alarmed_loggers": [l for l in members if evidence[l].alarm], "reasons": reasons})
+    out.sort(key=lambda r: -r["score"])
+    return out
+
+
+# -- the whole survey -----------------------------------------------------------------------
+def run_survey(survey_dir, *, model="default", areas=None, options: SurveyOptions | None = None,
+               correlate_kw=None) -> SurveyResult:
+    """Narrow leak suspects from area to line to point on a survey folder.
+
+    Parameters
+    ----------
+    survey_dir : str or Path
+        The survey folder (``interfaces.md``).
+    model : "default", path, LeakModel or None
+        Leak classifier for the per-logger scores (None: no classifier).
+    areas : iterable of str, optional
+        Only these areas (``area`` column of ``loggers.csv``), for nightly runs per area.
+    options : SurveyOptions, optional
+
+    Returns
+    -------
+    SurveyResult
+
+    Raises
+    ------
+    DataError
+        Unusable folder (see :func:`read_survey`), or no two loggers with recordings connected.
+    """
+    opts = options or SurveyOptions()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AcousticWarning)
+        result = _run(survey_dir, model, areas, opts, correlate_kw)
+    msgs = []
+    for w in caught:
+        if issubclass(w.category, AcousticWarning) and str(w.message) not in msgs:
+            msgs.append(str(w.message))
+    for m in msgs:  # re-issue for callers (the CLI prints them on stderr)
+        warnings.warn(m, AcousticWarning, stacklevel=2)
+    result.warnings = msgs
+    return result
+
+
+def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyResult:
+    folder = read_survey(survey_dir)
+    loggers = folder.active_loggers
+    if areas is not None:
+        wanted = set(areas)
+        named = folder.areas() or {}
+        unknown = wanted - set(named.values())
+        if unknown:
+            raise DataError(f"{folder.root / 'loggers.csv'}: no logger in area(s) {', '.join(sorted(unknown))}")
+        loggers = [l for l in loggers if named.get(l) in wanted]
+    net_parts = folder.network.components()
+    if len(net_parts) > 1:
+        _warn(f"{folder.network.source}: the network has {len(net_parts)} separate parts; loggers are paired "
+              f"only within a part")
+    graph = SurveyGraph(folder.network, [folder.sites[l] for l in loggers])
+    comps = graph.components(loggers)
+    for comp in comps:
+        if len(comp) == 1:
+            _warn(f"logger {comp[0]} is alone in its part of the network: no other logger with recordings is "
+                  f"connected to it by pipes; it cannot be correlated")
+    if all(len(c) < 2 for c in comps):
+        raise DataError(f"{folder.root}: no two loggers with recordings are connected by pipes "
+                        f"(disconnected network); nothing can be correlated")
+    pairs_list = graph.neighbour_pairs(loggers)
+    cache = RecordingCache()
+    pair_nights, used = correlate_pairs(folder, graph, pairs_list, cache, min_overlap_s=opts.min_overlap_s,
+                                        correlate_kw=correlate_kw)
+    for lid in loggers:
+        if used.get(lid, 0) == 0 and any(lid in p for p in pairs_list):
+            _warn(f"logger {lid}: its recordings overlap no neighbour's in time; it is used for its own "
+                  f"score only")
+    classifier = load_classifier(model)
+    evidence = logger_evidence(folder, loggers, classifier)
+    model_d = _DelayModel(graph)
+    if pair_nights:
+        fm = fuse(graph, pair_nights, spacing_m=opts.grid_spacing_m, model=model_d, support_z=opts.support_z)
+        points, sources = locate_points(graph, pair_nights, fm, evidence, opts, model_d)
+    else:
+        _warn("no pair of neighbouring loggers has recordings that overlap in time: no points can be located")
+        fm, points, sources = None, [], []
+    lines = rank_lines(folder, graph, pairs_list, pair_nights, evidence, points, sources, fm, cache, opts)
+    area_list = rank_areas(folder, graph, loggers, pairs_list, evidence, points, lines)
+    pairs_json = [{"from_logger": pc.a, "to_logger": pc.b, "night": pc.night, "length_m": round(pc.length_m, 2),
+                   **{k: pc.result.get(k) for k in ("detected", "distance_from_a_m", "interval_m", "delay_s",
+                                                     "confidence", "band_hz", "warnings")}}
+                  for pc in pair_nights]
+    xs = [c[0] for c in folder.network.node_coords.values()]
+    ys = [c[1] for c in folder.network.node_coords.values()]
+    net = {"source": str(folder.network.source), "pipes": len(folder.network.pipes),
+           "total_length_m": round(folder.network.total_length_m, 1), "bbox": [min(xs), min(ys), max(xs), max(ys)],
+           "loggers": len(folder.sites), "loggers_with_recordings": len(folder.active_loggers),
+           "neighbour_pairs": len(pairs_list), "pair_nights": len(pair_nights)}
+    return SurveyResult(area_list, lines, points, sources, evidence, pairs_json, [], str(Path(survey_dir)), net, graph)
