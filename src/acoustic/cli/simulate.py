@@ -172,3 +172,9 @@ def recording_cmd(out_file, leak_distance_m, material, diameter_mm, wall_mm, soi
     else:
         click.echo(f"label {t['label']}: no leak; noises: {', '.join(t['noises']) or 'none'}")
     click.echo(f"background {t['background_level_at_sensor_db']:.1f} dB re 1 {unit}; seed {t['seed']}")
+
+
+# `acoustic simulate survey` lives with the network survey (acoustic.cli.survey, acoustic.simulate._survey).
+from .survey import simulate_survey_cmd  # noqa: E402
+
+simulate.add_command(simulate_survey_cmd, "survey")
