@@ -508,3 +508,40 @@ def test_no_survey_folder_still_reports_numbers(site, tmp_path):
     tree = parse_html(html)
     assert tree.find("svg", cls="network-map") is None and "No map" in html
     assert len(tree.find_all("div", cls="digsheet")) == 2 and "is not there" in html  # warning shown on the page
+
+
+def test_recordings_and_history_from_the_ledger(site, tmp_path):
+    """A batch ledger: its survey folder holds only the network; the recordings are where the
+    ledger saw them (an upload folder) and the level/spread history is its logger_nights."""
+    import soundfile as sf
+
+    from acoustic.io import read_sidecar
+    from acoustic.ledger import Ledger, utc_now
+    from acoustic.loggers import read_stats
+    from acoustic.report import build_report
+
+    root = tmp_path / "survey"
+    root.mkdir()
+    write_network(root)
+    uploads = tmp_path / "uploads"
+    shutil.copytree(site["root"] / "recordings", uploads)
+    ledger = make_ledger(tmp_path / "ledger.sqlite", root, site["doc"])
+    with Ledger(ledger) as led, led.transaction() as c:
+        for k, wav in enumerate(sorted(uploads.rglob("*.wav"))):
+            info, meta = sf.info(str(wav)), read_sidecar(wav)
+            c.execute("INSERT INTO recordings(sha256, path, logger_id, start_time, sample_rate_hz, duration_s, status, "
+                      "processed_utc) VALUES (?, ?, ?, ?, ?, ?, 'ok', ?)",
+                      (f"{k:064d}", str(wav), wav.parent.name,
+                       meta["start_time"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"), float(info.samplerate),
+                       info.frames / info.samplerate, utc_now()))
+        for r in read_stats(site["root"] / "stats.csv"):
+            c.execute("INSERT INTO logger_nights(logger_id, date, level, spread, source) VALUES (?, ?, ?, ?, 'stats:x')",
+                      (r.logger_id, r.date.isoformat(), r.level, r.spread))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AcousticWarning)
+        res = build_report(tmp_path / "o", ledger=ledger, max_suspects=1, library=site["library"])
+    assert not [w for w in caught if "recordings" in str(w.message)]
+    s1 = res.summary["suspects"][0]
+    assert s1["ledger_id"] == 1 and set(s1["plots"]) == {"correlogram", "coherence", "spectrum", "history"}
+    assert all(f.startswith(str(uploads)) for f in s1["pair"]["files"])
+    assert s1["correlation"]["delay_s"] == pytest.approx(site["corr"].delay_s, abs=1e-6)

@@ -215,6 +215,9 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
                 site = open_site(inputs.survey_dir)
                 if inputs.ledger_recordings:
                     site.recordings.add_ledger_rows(inputs.ledger_recordings)
+                if not len(site.recordings):
+                    _warn(f"{site.recordings_problem or 'no recordings found'}; the evidence plots need them"
+                          + (" (the ledger's recordings are not there either)" if inputs.ledger_recordings else ""))
             history = read_history(site.stats_path if site else None, inputs.history_rows)
             lib = _open_library(library)
             contractor = None

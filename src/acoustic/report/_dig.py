@@ -99,7 +99,8 @@ def _nearest_logger(network, sites: dict, pipe, off: float) -> dict | None:
     return best
 
 
-def route_position(pieces, pipe_id: str, offset_m: float) -> float | None:
+def route_position(pieces, pipe_id: str, offset_m: float, *, network=None, clip: bool = False,
+                   end_tol_m: float = 0.05) -> float | None:
     """Distance (m) along a route from its first logger to a point on one of its pipes.
 
     Parameters
@@ -109,6 +110,12 @@ def route_position(pieces, pipe_id: str, offset_m: float) -> float | None:
     pipe_id : str
     offset_m : float
         m from the pipe's start node.
+    network : acoustic.network.PipeNetwork, optional
+        With it, a point at an end of its pipe (within ``end_tol_m``) is found on the route
+        through that node even when the route does not use the pipe.
+    clip : bool
+        A point on a pipe of the route but beyond the part the route uses is moved to the
+        nearest end of that part (for interval ends).
 
     Returns
     -------
@@ -116,9 +123,28 @@ def route_position(pieces, pipe_id: str, offset_m: float) -> float | None:
         None when the point is not on the route.
     """
     cum = 0.0
+    nearest = None
     for pid, a, b in pieces:
         lo, hi = min(a, b), max(a, b)
-        if pid == pipe_id and lo - 1e-6 <= offset_m <= hi + 1e-6:
-            return float(cum + abs(float(np.clip(offset_m, lo, hi)) - a))
+        if pid == pipe_id:
+            if lo - 1e-6 <= offset_m <= hi + 1e-6:
+                return float(cum + abs(float(np.clip(offset_m, lo, hi)) - a))
+            if clip:
+                c = float(np.clip(offset_m, lo, hi))
+                cand = (abs(offset_m - c), cum + abs(c - a))
+                nearest = cand if nearest is None or cand[0] < nearest[0] else nearest
         cum += abs(b - a)
+    if nearest is not None:
+        return float(nearest[1])
+    if network is not None and pipe_id in network.pipes:
+        pipe = network.pipes[pipe_id]
+        node = pipe.start_node if offset_m <= end_tol_m else pipe.end_node if offset_m >= pipe.length_m - end_tol_m else None
+        if node is not None:
+            cum = 0.0
+            for pid, a, b in pieces:
+                p = network.pipes[pid]
+                for off, at in ((a, cum), (b, cum + abs(b - a))):
+                    if (off <= end_tol_m and p.start_node == node) or (off >= p.length_m - end_tol_m and p.end_node == node):
+                        return float(at)
+                cum += abs(b - a)
     return None

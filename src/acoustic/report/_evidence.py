@@ -63,18 +63,37 @@ class SuspectEvidence:
     notes: list = dataclasses.field(default_factory=list)
 
 
-def _strongest_pair(point: dict, site) -> tuple[str, str, str | None] | None:
-    """(from_logger, to_logger, night) behind a point: the survey evidence with the largest z,
-    else the first two of its loggers that are both in the network."""
-    ev = [e for e in (point.get("evidence") or []) if isinstance(e, dict) and e.get("from_logger") and e.get("to_logger")]
-    ev = [e for e in ev if e["from_logger"] in site.sites and e["to_logger"] in site.sites]
-    if ev:
-        best = max(ev, key=lambda e: float(e.get("z") or 0.0))
-        return str(best["from_logger"]), str(best["to_logger"]), best.get("night")
-    loggers = [l for l in point.get("loggers") or [] if l in site.sites]
-    if len(loggers) >= 2:
-        return loggers[0], loggers[1], point.get("night")
-    return None
+def _candidate_pairs(point: dict, site) -> list[tuple[str, str, str | None, object, float | None]]:
+    """Pairs of loggers that can show a point, best first: ``(a, b, night, route, position)``.
+
+    The survey's pair-nights (``evidence``) whose route runs through the point come first
+    (strongest z first), then those that hear it through a junction; without evidence, every
+    pair of the point's loggers, those whose route carries the point first (shortest route
+    first).  ``position`` is the point's distance along the route from ``a`` (None off-route).
+    """
+    best: dict[tuple[str, str], tuple[float, str | None]] = {}
+    for e in point.get("evidence") or []:
+        if not (isinstance(e, dict) and e.get("from_logger") in site.sites and e.get("to_logger") in site.sites):
+            continue
+        key = (str(e["from_logger"]), str(e["to_logger"]))
+        z = float(e.get("z") or 0.0)
+        if key not in best or z > best[key][0]:
+            best[key] = (z, e.get("night"))
+    if not best:
+        loggers = [l for l in dict.fromkeys(point.get("loggers") or []) if l in site.sites]
+        for i, a in enumerate(loggers):
+            for b in loggers[i + 1:]:
+                best[(a, b)] = (0.0, point.get("night"))
+    out = []
+    for (a, b), (z, night) in best.items():
+        route = site.graph.network_path(a, b)
+        pos = None
+        if route is not None:
+            pos = route_position(route.pieces, point["pipe_id"], float(point["offset_m"]), network=site.network)
+        length = route.length_m if route is not None else float("inf")
+        out.append(((pos is None, -z, length), (a, b, night, route, pos)))
+    out.sort(key=lambda t: t[0])
+    return [c for _, c in out]
 
 
 def _read(info):
@@ -115,28 +134,36 @@ def suspect_evidence(rank: int, point: dict, site, *, library=None, history: dic
     except AcousticError as exc:
         ev.notes.append(str(exc))
         return ev
-    chosen = _strongest_pair(point, site)
-    if chosen is None:
+    candidates = _candidate_pairs(point, site)
+    if not candidates:
         ev.notes.append("no pair of loggers behind this suspect is in the network: correlogram left out")
         _spectrum(ev, site, point, None, library, cache)
         _history(ev, point, [l for l in point.get("loggers") or []][:2], history)
         return ev
-    a, b, night = chosen
-    route = site.graph.network_path(a, b)
-    found = site.recordings.pair(a, b, night)
-    if route is None:
-        ev.notes.append(f"loggers {a} and {b} are not connected by pipes in the network: correlogram left out")
-    elif found is None:
-        ev.notes.append(f"no overlapping recordings of {a} and {b}"
-                        f"{' on the night of ' + night if night else ''} found: correlogram left out")
-    else:
-        _correlate(ev, site, route, found, night, correlate_kw, cache)
-    _spectrum(ev, site, point, (a, b, night, route), library, cache)
+    tried = []
+    for a, b, night, route, _ in candidates[:4]:
+        found = site.recordings.pair(a, b, night)
+        if route is None:
+            tried.append(f"loggers {a} and {b} are not connected by pipes in the network")
+        elif found is None:
+            tried.append(f"no overlapping recordings of {a} and {b}{' on the night of ' + night if night else ''}")
+        else:
+            problem = _correlate(ev, site, route, found, night, correlate_kw, cache)
+            if problem is None:
+                break
+            tried.append(problem)
+    if ev.pair is None:
+        ev.notes.append("correlogram left out: " + "; ".join(tried))
+    elif tried:
+        ev.notes.append("pairs tried first: " + "; ".join(tried))
+    a, b, night = (ev.pair["from_logger"], ev.pair["to_logger"], ev.pair["night"]) if ev.pair else candidates[0][:3]
+    _spectrum(ev, site, point, (a, b, night), library, cache)
     _history(ev, point, [a, b], history, night)
     return ev
 
 
-def _correlate(ev: SuspectEvidence, site, route, found, night, correlate_kw, cache) -> None:
+def _correlate(ev: SuspectEvidence, site, route, found, night, correlate_kw, cache) -> str | None:
+    """Correlate one pair-night again and plot it; the reason when it cannot be done, else None."""
     from ..correlate import correlate_pair
     from . import _plots
 
@@ -155,20 +182,19 @@ def _correlate(ev: SuspectEvidence, site, route, found, night, correlate_kw, cac
             cache[key] = (res, path, [str(w.message) for w in caught if issubclass(w.category, AcousticWarning)])
         res, path, corr_warnings = cache[key]
     except AcousticError as exc:
-        ev.notes.append(f"pair {route.from_logger}-{route.to_logger} ({ia.path.name}, {ib.path.name}) could not be "
-                        f"correlated again: {exc}")
-        return
+        return (f"pair {route.from_logger}-{route.to_logger} ({ia.path.name}, {ib.path.name}) could not be "
+                f"correlated again: {exc}")
     js = res.to_json()
     js["warnings"] = list(dict.fromkeys(list(js.get("warnings") or []) + corr_warnings))
     ev.correlation = js
     pieces = [(str(p), float(f), float(t)) for p, f, t in route.pieces]
-    on_route = route_position(pieces, point["pipe_id"], float(point["offset_m"]))
+    on_route = route_position(pieces, point["pipe_id"], float(point["offset_m"]), network=site.network)
     iv = None
     if on_route is not None:
-        lo = route_position(pieces, point["pipe_id"], float(point["interval_m"][0]))
-        hi = route_position(pieces, point["pipe_id"], float(point["interval_m"][1]))
-        if lo is not None and hi is not None:
-            iv = (min(lo, hi), max(lo, hi))
+        ends = [route_position(pieces, point["pipe_id"], float(v), network=site.network, clip=True)
+                for v in point["interval_m"]]
+        ends = [on_route if v is None else v for v in ends]
+        iv = (min(ends + [on_route]), max(ends + [on_route]))
     measured = []
     for e in point.get("evidence") or []:
         if e.get("from_logger") == route.from_logger and e.get("to_logger") == route.to_logger and e.get("delay_s") is not None:
@@ -184,10 +210,21 @@ def _correlate(ev: SuspectEvidence, site, route, found, night, correlate_kw, cac
                "files": [str(ia.path), str(ib.path)], "overlap_s": float(overlap), "route": pieces,
                "route_length_m": float(route.length_m), "point_on_route_m": on_route,
                "interval_on_route_m": list(iv) if iv else None, "measured_on_route_m": measured}
+    point_label = None
     if on_route is None:
-        ev.notes.append(f"the suspect's pipe {point['pipe_id']} is not on the route {route.from_logger}-"
-                        f"{route.to_logger}: its sound reaches this pair through a junction, so the correlogram "
-                        f"peaks where the branch joins the route")
+        junction = _junction_on_route(site.network, pieces, point)
+        if junction is not None:
+            node, at_m, branch_m = junction
+            ev.pair["junction"] = {"node_id": node, "route_position_m": at_m, "branch_m": branch_m}
+            point_label = f"suspect via node {node} (+{branch_m:.1f} m off the route)"
+            ev.notes.append(f"the suspect's pipe {point['pipe_id']} is not on the route {route.from_logger}-"
+                            f"{route.to_logger}: its sound joins the route at node {node}, {branch_m:.1f} m from the "
+                            f"suspect, so on this pair it peaks at {at_m:.1f} m from {route.from_logger} (a source "
+                            f"off the route has the delay of the point where it joins)")
+            on_route = at_m
+        else:
+            ev.notes.append(f"the suspect's pipe {point['pipe_id']} is not connected to the route "
+                            f"{route.from_logger}-{route.to_logger}")
     cg = res.correlogram
     pos = np.asarray(cg.positions_m, dtype=np.float64)
     inside = (pos > 0.0) & (pos < route.length_m)
@@ -197,11 +234,37 @@ def _correlate(ev: SuspectEvidence, site, route, found, night, correlate_kw, cac
     ev.plots["correlogram"] = _plots.plot_correlogram(
         pos[inside][order], np.asarray(cg.values, dtype=np.float64)[inside][order], route_length_m=route.length_m,
         label_a=route.from_logger, label_b=route.to_logger, point_m=on_route, interval_m=iv, measured_m=measured,
-        pipe_breaks=breaks, title=title)
+        pipe_breaks=breaks, title=title, point_label=point_label)
     ev.plots["coherence"] = _plots.plot_coherence(
         cg.freqs_hz, cg.coherence, cg.coherence_smooth, band_hz=tuple(cg.band_hz),
         threshold=js.get("coherence_threshold"), notch=cg.notch,
         title=f"coherence {route.from_logger}-{route.to_logger} (mean {js.get('coherence_mean') or 0:.2f} in band)")
+    return None
+
+
+def _junction_on_route(network, pieces, point) -> tuple[str, float, float] | None:
+    """Where an off-route point's sound joins a route: ``(node_id, position along the route m,
+    distance from the point to that node along the pipes m)``, the node nearest the point."""
+    from ..network import LoggerSite
+
+    pipe = network.pipes.get(point["pipe_id"])
+    if pipe is None:
+        return None
+    off = float(point["offset_m"])
+    ds = network.distances_from(LoggerSite("_start", node_id=pipe.start_node))
+    de = network.distances_from(LoggerSite("_end", node_id=pipe.end_node))
+    best, cum = None, 0.0
+    for pid, a, b in pieces:
+        p = network.pipes[pid]
+        for o, at in ((a, cum), (b, cum + abs(b - a))):
+            node = p.start_node if o <= 1e-6 else p.end_node if o >= p.length_m - 1e-6 else None
+            if node is None:
+                continue
+            d = min(off + ds.get(node, np.inf), pipe.length_m - off + de.get(node, np.inf))
+            if np.isfinite(d) and (best is None or d < best[2]):
+                best = (node, float(at), float(d))
+        cum += abs(b - a)
+    return best
 
 
 def _spectrum(ev: SuspectEvidence, site, point, chosen, library, cache) -> None:

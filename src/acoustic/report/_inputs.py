@@ -293,6 +293,7 @@ class Site:
     recordings: "RecordingIndex"
     stats_path: Path | None
 
+    recordings_problem: str | None = None
     _graph: object = dataclasses.field(default=None, repr=False)
 
     @property
@@ -391,8 +392,8 @@ class RecordingIndex:
 def open_site(survey_dir) -> Site:
     """Read a survey folder's network, loggers and recording headers.
 
-    A folder without usable recordings still gives the network and loggers (a warning says the
-    evidence plots need the recordings).
+    A folder without usable recordings still gives the network and loggers; the reason is kept
+    in :attr:`Site.recordings_problem` (recordings may still come from a ledger).
 
     Raises
     ------
@@ -420,9 +421,9 @@ def open_site(survey_dir) -> Site:
         return Site(root, folder.network, dict(folder.sites), RecordingIndex(folder.recordings), folder.stats_path)
     network = _read_network(root)
     sites = {s.logger_id: s for s in read_loggers(root / "loggers.csv", network)}
-    _warn(f"{root}: recordings not usable ({problem}); evidence plots need them")
     stats = root / "stats.csv"
-    return Site(root, network, sites, RecordingIndex({}), stats if stats.exists() else None)
+    return Site(root, network, sites, RecordingIndex({}), stats if stats.exists() else None,
+                recordings_problem=f"{root}: recordings not usable ({problem})")
 
 
 # -- level/spread history ---------------------------------------------------------------------

@@ -46,7 +46,7 @@ def _png(fig) -> bytes:
 
 def plot_correlogram(positions_m, values, *, route_length_m: float, label_a: str, label_b: str,
                      point_m: float | None = None, interval_m=None, measured_m=(), pipe_breaks=(),
-                     title: str = "") -> bytes:
+                     title: str = "", point_label: str | None = None) -> bytes:
     """Correlogram against position along the route, with the suspect and its 95 % interval.
 
     Parameters
@@ -66,6 +66,8 @@ def plot_correlogram(positions_m, values, *, route_length_m: float, label_a: str
         Positions (m from A) of this pair's measured delays (from the survey's evidence).
     pipe_breaks : sequence of (float, str)
         Route distances (m) where one pipe ends and the next begins, with the next pipe's id.
+    point_label : str, optional
+        Legend text of the suspect line (default ``suspect <point_m> m``).
     """
     fig, (ax,) = _figure()
     x = np.asarray(positions_m, dtype=np.float64)
@@ -74,7 +76,7 @@ def plot_correlogram(positions_m, values, *, route_length_m: float, label_a: str
     if interval_m is not None:
         ax.axvspan(interval_m[0], interval_m[1], color=_SUSPECT, alpha=0.18, label="95 % interval")
     if point_m is not None:
-        ax.axvline(point_m, color=_SUSPECT, linewidth=1.6, label=f"suspect {point_m:.1f} m")
+        ax.axvline(point_m, color=_SUSPECT, linewidth=1.6, label=point_label or f"suspect {point_m:.1f} m")
     for k, m in enumerate(measured_m):
         ax.axvline(m, color="#444", linewidth=1.0, linestyle="--", label="measured delay" if k == 0 else None)
     for d, pid in pipe_breaks:
