@@ -168,8 +168,9 @@ class Design:
     i0: int                     # first analysis-band bin
     i1: int                     # one past the last analysis-band bin
     psd_scale: np.ndarray       # |X|^2 -> one-sided PSD (units^2/Hz), (n_bins,)
-    mel_ptr: np.ndarray         # CSR over band-local bins: mel filters touching each bin
-    mel_idx: np.ndarray
+    bin_power_scale: np.ndarray # psd_scale * df: |X|^2 -> power in the bin (units^2)
+    mel_start: np.ndarray       # per mel filter: first band-local bin with a nonzero weight
+    mel_ptr: np.ndarray         # per mel filter: its weights are mel_w[mel_ptr[m]:mel_ptr[m+1]]
     mel_w: np.ndarray
     mel_dense: np.ndarray       # (N_MELS, n_band_bins) for the numpy reference
     dct: np.ndarray             # (N_MFCC, N_MELS)
@@ -218,20 +219,22 @@ def design_for(sample_rate: float, band_hz: tuple[float, float] | None = None) -
     psd_scale[-1] /= 2.0
     fb = freqs[i0:i1]
     mel = mel_filterbank(fs, n_fft, N_MELS, max(lo, 0.0), hi)[:, i0:i1]
-    ptr = np.zeros(fb.size + 1, dtype=np.int64)
-    idx, wts = [], []
-    for j in range(fb.size):
-        nz = np.flatnonzero(mel[:, j] > 0)
-        idx.extend(nz.tolist())
-        wts.extend(mel[nz, j].tolist())
-        ptr[j + 1] = len(idx)
+    starts = np.zeros(N_MELS, dtype=np.int64)
+    ptr = np.zeros(N_MELS + 1, dtype=np.int64)
+    wts: list = []
+    for m in range(N_MELS):
+        nz = np.flatnonzero(mel[m] > 0)
+        if nz.size:
+            starts[m] = nz[0]
+            wts.extend(mel[m, nz[0]:nz[-1] + 1].tolist())  # contiguous support of the triangle
+        ptr[m + 1] = len(wts)
     c, clo, chi = third_octave_edges_hz()
     valid = chi <= ALIAS_FRACTION * fs + 1e-9
     tw = _bin_band_weights(freqs, df, clo, chi)
     return Design(
         sample_rate=fs, n_fft=n_fft, hop=hop, window=window, window_power=wp, freqs=freqs, df=df,
-        band_lo_hz=lo, band_hi_hz=hi, i0=i0, i1=i1, psd_scale=psd_scale,
-        mel_ptr=ptr, mel_idx=np.asarray(idx, dtype=np.int64), mel_w=np.asarray(wts, dtype=np.float64),
+        band_lo_hz=lo, band_hi_hz=hi, i0=i0, i1=i1, psd_scale=psd_scale, bin_power_scale=psd_scale * df,
+        mel_start=starts, mel_ptr=ptr, mel_w=np.asarray(wts, dtype=np.float64),
         mel_dense=mel, dct=dct_ortho_matrix(N_MELS, N_MFCC),
         contrast=contrast_segments(fb, CONTRAST_FMIN_HZ, CONTRAST_N_BANDS, CONTRAST_QUANTILE),
         tob_centres_hz=c, tob_valid=valid, tob_weights=tw * df,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import warnings
 from pathlib import Path
 
@@ -21,7 +22,6 @@ FEATURES_VERSION = "1"
 #: What the dB levels are relative to.
 LEVEL_REFERENCE = "dB re 1 calibrated unit (samples / 10**(gain_db/20)); squared for power"
 
-_BLOCK_FRAMES = 256  # STFT frames per block (bounds memory for long recordings)
 _MIN_FRAMES_STATS = 8
 
 
@@ -169,8 +169,17 @@ def _check_rate(fs: float, where: str) -> None:
 
 
 def _percentile_levels(levels: np.ndarray):
-    l10, l50, l90, l95 = np.percentile(levels, [90.0, 50.0, 10.0, 5.0])
-    return float(l10), float(l50), float(l90), float(l95)
+    """L10, L50, L90, L95: the levels exceeded 10/50/90/95 % of the time, i.e. the 90th, 50th,
+    10th and 5th percentiles with linear interpolation (``numpy.percentile``'s default)."""
+    v = np.sort(levels)
+    n = v.size
+    out = []
+    for q in (0.90, 0.50, 0.10, 0.05):
+        pos = q * (n - 1)
+        i = int(pos)
+        f = pos - i
+        out.append(float(v[i]) if i + 1 >= n else float(v[i] + (v[i + 1] - v[i]) * f))
+    return tuple(out)
 
 
 def _mode_db(levels: np.ndarray, bin_db: float = 0.5) -> float:
@@ -244,51 +253,109 @@ def extract_features(rec: Recording, *, band_hz: tuple[float, float] | None = No
             f"{d.n_fft} samples ({d.n_fft / fs:.3f} s at {fs:g} Hz)"
         )
     x = rec.calibrated()
-    if not np.all(np.isfinite(x)):
-        raise RecordingError(f"{where}: recording holds NaN or Inf samples")
-    peak = float(np.max(np.abs(x)))
-    if peak == 0.0:
-        raise RecordingError(f"{where}: recording is silent (all samples are zero)")
-    if np.all(x == x[0]):
-        raise RecordingError(f"{where}: recording is constant ({x[0]:g}); no signal")
-
     cal = 10.0 ** (-rec.gain_db / 20.0)
     nf = 1 + (n - d.n_fft) // d.hop
+    ms, zcr, mom, st = frame_passes(x, d, cal=cal, use_numba=use_numba)
+    _, m2, m4, lo, hi, bad = mom
+    if bad:
+        raise RecordingError(f"{where}: recording holds {bad} NaN or Inf sample(s)")
+    if lo == hi:
+        if hi == 0.0:
+            raise RecordingError(f"{where}: recording is silent (all samples are zero)")
+        raise RecordingError(f"{where}: recording is constant ({x[0]:g}); no signal")
     if nf < _MIN_FRAMES_STATS:
         warnings.warn(f"{where}: only {nf} frame(s) of {d.n_fft / fs:.3f} s; level statistics "
                       f"(L10..L95, spread, kurtosis) are unreliable below {_MIN_FRAMES_STATS}",
                       AcousticWarning, stacklevel=2)
-
-    ms, zcr, m2, m4, st = frame_passes(x, d, cal=cal, use_numba=use_numba)
     return _assemble(rec, d, nf, ms, zcr, m2, m4, st)
+
+
+_WORK = threading.local()
+#: Size of the reusable STFT work buffers (input frames), bytes.
+_BLOCK_BYTES = 4 << 20
+_NUMPY_FFT_OUT = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
+def _work_buffers(d):
+    """Per-thread windowed-frame and spectrum buffers for design ``d``, reused between calls.
+
+    Allocating fresh megabyte arrays for every STFT costs more than the FFT itself (first
+    touch of new pages), so the blocks are written into the same buffers each time.
+    """
+    rows = max(4, min(512, _BLOCK_BYTES // (8 * d.n_fft)))
+    key = (d.n_fft, rows)
+    bufs = getattr(_WORK, "bufs", None)
+    if bufs is None or bufs[0] != key:
+        bufs = (key, np.empty((rows, d.n_fft)), np.empty((rows, d.n_bins), dtype=np.complex128))
+        _WORK.bufs = bufs
+    return bufs[1], bufs[2]
+
+
+def stft_blocks(x: np.ndarray, d):
+    """Yield ``(first_frame, Z)`` blocks of the STFT of ``x`` with design ``d``.
+
+    ``Z`` (n_block, n_bins) is the unnormalised rFFT of periodic-Hann-windowed frames that
+    start at ``t * hop`` (librosa's ``stft(center=False)`` scaling); it is a reused buffer,
+    valid until the next block.
+    """
+    nf = 1 + (x.size - d.n_fft) // d.hop
+    frames = np.lib.stride_tricks.sliding_window_view(x, d.n_fft)[::d.hop]
+    win, spec = _work_buffers(d)
+    rows = win.shape[0]
+    for a in range(0, nf, rows):
+        b = min(a + rows, nf)
+        w = win[:b - a]
+        np.multiply(frames[a:b], d.window, out=w)
+        if _NUMPY_FFT_OUT:
+            z = spec[:b - a]
+            np.fft.rfft(w, axis=1, out=z)
+        else:  # pragma: no cover - numpy < 2 has no out=
+            from scipy.fft import rfft
+
+            z = rfft(w, axis=1)
+        yield a, z
 
 
 def frame_passes(x: np.ndarray, d, *, cal: float = 1.0, use_numba: bool = True):
     """The two passes of the extractor over calibrated samples ``x`` with design ``d``.
 
     Returns per-frame mean squares ``ms`` and zero-crossing rates ``zcr`` (n_frames,), the
-    sample moments ``m2``, ``m4`` and the :class:`~acoustic.features._kernels.SpectralStats`
+    sample statistics ``(mean, m2, m4, min, max, n_nonfinite)`` and the :class:`~acoustic.features._kernels.SpectralStats`
     (per-frame spectral arrays and the summed power spectrum).  ``cal`` is the calibration
-    factor (zero-crossing threshold 1e-10 full scale).  One STFT, computed block by block.
+    factor (zero-crossing threshold 1e-10 full scale).  One STFT, computed block by block
+    (:func:`stft_blocks`); ``use_numba=False`` runs the numpy twins on the whole STFT.
     """
-    from scipy.fft import rfft
-
     from . import _kernels as K
 
     nf = 1 + (x.size - d.n_fft) // d.hop
     if use_numba:
-        ms, zcr, (_, m2, m4) = K.time_stats(x, d.n_fft, d.hop, 1e-10 * cal)
-    else:
-        ms, zcr, (_, m2, m4) = K.time_stats_reference(x, d.n_fft, d.hop, 1e-10 * cal)
-    frames = np.lib.stride_tricks.sliding_window_view(x, d.n_fft)[::d.hop]
-    if use_numba:
+        ms, zcr, mom = K.time_stats(x, d.n_fft, d.hop, 1e-10 * cal)
         st = K.SpectralStats(nf, d.n_bins, D.N_MELS, d.contrast.shape[0])
-        for a in range(0, nf, _BLOCK_FRAMES):
-            b = min(a + _BLOCK_FRAMES, nf)
-            K.spectral_stats(rfft(frames[a:b] * d.window, axis=1), d, st, a)
+        for a, z in stft_blocks(x, d):
+            K.spectral_stats(z, d, st, a)
     else:
+        from scipy.fft import rfft
+
+        ms, zcr, mom = K.time_stats_reference(x, d.n_fft, d.hop, 1e-10 * cal)
+        frames = np.lib.stride_tricks.sliding_window_view(x, d.n_fft)[::d.hop]
         st = K.spectral_stats_reference(rfft(frames * d.window, axis=1), d)
-    return ms, zcr, m2, m4, st
+    return ms, zcr, mom, st
+
+
+_TOB_SLICE = slice(_INDEX["third_octave_20hz_db"], _INDEX["third_octave_20000hz_db"] + 1)
+_CONTRAST_SLICE = slice(_INDEX["contrast_below_100hz_db"], _INDEX["contrast_above_800hz_db"] + 1)
+_MFCC_SLICE = slice(_INDEX["mfcc_0"], _INDEX[f"mfcc_{D.N_MFCC - 1}"] + 1)
+_SHAPE_NAMES = ("spectral_centroid_hz", "spectral_bandwidth_hz", "spectral_rolloff_hz", "spectral_flatness")
+
+
+def _frame_mean(a: np.ndarray, axis=None):
+    """Mean over frames ignoring NaN (frames with no signal), without nanmean's overhead."""
+    m = np.mean(a, axis=axis)
+    if np.all(np.isfinite(m)):
+        return m
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(a, axis=axis)
 
 
 def _assemble(rec, d, nf, ms, zcr, m2, m4, st) -> FeatureVector:
@@ -297,70 +364,55 @@ def _assemble(rec, d, nf, ms, zcr, m2, m4, st) -> FeatureVector:
     fs = d.sample_rate
     where = rec.name
     v = np.full(len(_NAMES), np.nan)
-
-    def put(name, value):
-        v[_INDEX[name]] = value
-
+    ix = _INDEX
     tiny = 1e-300
-    put("rms_level_db", 10.0 * np.log10(max(float(np.mean(ms)), tiny)))
+    v[ix["rms_level_db"]] = 10.0 * math.log10(max(float(np.mean(ms)), tiny))
     bp = st.band_power
     n_silent = int(np.count_nonzero(bp <= 0.0))
     if n_silent:
         warnings.warn(f"{where}: {n_silent} of {nf} frames hold no signal in the analysis band",
                       AcousticWarning, stacklevel=3)
-    put("band_level_db", 10.0 * np.log10(max(float(np.mean(bp)), tiny)))
+    v[ix["band_level_db"]] = 10.0 * math.log10(max(float(np.mean(bp)), tiny))
     frame_levels = 10.0 * np.log10(np.maximum(bp, tiny))
 
-    psd = st.power_sum / nf * d.psd_scale  # mean one-sided PSD, units^2/Hz
-    tob_power = psd @ d.tob_weights
-    with np.errstate(divide="ignore"):
-        tob = np.where(d.tob_valid, 10.0 * np.log10(np.maximum(tob_power, tiny)), np.nan)
-    for f, val in zip(D.THIRD_OCTAVE_NOMINAL_HZ, tob):
-        put(f"third_octave_{_tob_label(f)}hz_db", val)
+    psd = st.power_sum * (d.psd_scale / nf)  # mean one-sided PSD, units^2/Hz
+    tob = 10.0 * np.log10(np.maximum(psd @ d.tob_weights, tiny))
+    tob[~d.tob_valid] = np.nan
+    v[_TOB_SLICE] = tob
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        put("spectral_centroid_hz", np.nanmean(st.centroid))
-        put("spectral_centroid_std_hz", np.nanstd(st.centroid))
-        put("spectral_bandwidth_hz", np.nanmean(st.bandwidth))
-        put("spectral_rolloff_hz", np.nanmean(st.rolloff))
-        put("spectral_flatness", np.nanmean(st.flatness))
-        contrast = np.nanmean(st.contrast, axis=0) if nf else np.full(st.contrast.shape[1], np.nan)
-    for name, val in zip(("contrast_below_100hz_db", "contrast_100_200hz_db", "contrast_200_400hz_db",
-                          "contrast_400_800hz_db", "contrast_above_800hz_db"), contrast):
-        put(name, val)
-    put("zero_crossing_rate", float(np.mean(zcr)))
-    put("zero_crossings_per_s", float(np.mean(zcr)) * fs)
+    shape = _frame_mean(np.stack((st.centroid, st.bandwidth, st.rolloff, st.flatness)), axis=1)
+    for name, val in zip(_SHAPE_NAMES, shape.tolist()):
+        v[ix[name]] = val
+    c = st.centroid[np.isfinite(st.centroid)]
+    v[ix["spectral_centroid_std_hz"]] = float(np.std(c)) if c.size else np.nan
+    v[_CONTRAST_SLICE] = _frame_mean(st.contrast, axis=0)
+    zc = float(np.mean(zcr))
+    v[ix["zero_crossing_rate"]] = zc
+    v[ix["zero_crossings_per_s"]] = zc * fs
+    v[_MFCC_SLICE] = np.mean(mfcc_from_mel(st.mel * mel_psd_scale(d), d.dct), axis=0)
 
-    mfcc = mfcc_from_mel(st.mel * mel_psd_scale(d), d.dct)
-    for i in range(D.N_MFCC):
-        put(f"mfcc_{i}", float(np.mean(mfcc[:, i])))
-
-    band_psd = psd[d.i0:d.i1]
-    ton = tonal_summary(band_psd, d.freqs[d.i0:d.i1], d.df, nf)
-    for k, val in ton.items():
-        put(k, val)
+    for k, val in tonal_summary(psd[d.i0:d.i1], d.freqs[d.i0:d.i1], d.df, nf).items():
+        v[ix[k]] = val
 
     l10, l50, l90, l95 = _percentile_levels(frame_levels)
-    put("level_l10_db", l10)
-    put("level_l50_db", l50)
-    put("level_l90_db", l90)
-    put("level_l95_db", l95)
-    put("level_mode_db", _mode_db(frame_levels))
-    put("level_spread_db", l10 - l90)
+    v[ix["level_l10_db"]] = l10
+    v[ix["level_l50_db"]] = l50
+    v[ix["level_l90_db"]] = l90
+    v[ix["level_l95_db"]] = l95
+    v[ix["level_mode_db"]] = _mode_db(frame_levels)
+    v[ix["level_spread_db"]] = l10 - l90
     sd, sk, ku = _moments(frame_levels)
-    put("level_std_db", sd)
-    put("level_skewness", sk)
-    put("level_kurtosis", ku)
-    put("sample_kurtosis", m4 / m2 ** 2 - 3.0 if m2 > 0 else np.nan)
+    v[ix["level_std_db"]] = sd
+    v[ix["level_skewness"]] = sk
+    v[ix["level_kurtosis"]] = ku
+    v[ix["sample_kurtosis"]] = m4 / m2 ** 2 - 3.0 if m2 > 0 else np.nan
 
-    c_tob, _, _ = D.third_octave_edges_hz()
     times = (np.arange(nf) * d.hop + d.n_fft / 2.0) / fs
     return FeatureVector(
         values=v, names=_NAMES, units=_UNITS, version=FEATURES_VERSION,
-        band_centres_hz=c_tob, band_levels_db=tob, frame_levels_db=frame_levels, frame_times_s=times,
-        sample_rate=fs, frame_length=d.n_fft, hop_length=d.hop, analysis_band_hz=(d.band_lo_hz, d.band_hi_hz),
-        source=where,
+        band_centres_hz=d.tob_centres_hz.copy(), band_levels_db=tob, frame_levels_db=frame_levels,
+        frame_times_s=times, sample_rate=fs, frame_length=d.n_fft, hop_length=d.hop,
+        analysis_band_hz=(d.band_lo_hz, d.band_hi_hz), source=where,
     )
 
 

@@ -30,33 +30,77 @@ CONTRAST_MAX_DB = 80.0
 # --------------------------------------------------------------------------- time domain
 @njit(cache=True, nogil=True)
 def _time_kernel(x, n_fft, hop, n_frames, threshold, ms, zcr):  # pragma: no cover - compiled
-    for t in range(n_frames):
-        s0 = t * hop
-        v = x[s0]
-        acc = v * v
-        prev = np.int64(v < -threshold)
+    """One pass over the samples (hop = n_fft / 2): per half-frame sums of squares and zero
+    crossings, combined into frames; shifted raw moments; min, max and non-finite count."""
+    n = x.shape[0]
+    nh = n_frames + 1                    # half-frames covering every frame
+    end = nh * hop
+    hsq = np.zeros(nh)
+    hzc = np.zeros(nh, dtype=np.int64)   # crossings between sample i-1 and i, for i in the half
+    first = np.zeros(nh, dtype=np.int64)  # ... of which the half's first sample (i = h * hop)
+    m = min(n, hop)
+    c = 0.0
+    for i in range(m):
+        c += x[i]
+    c /= m                               # shift for the moments (numerically safe raw sums)
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    s4 = 0.0
+    lo = np.inf
+    hi = -np.inf
+    bad = 0
+    prev = np.int64(x[0] < -threshold)   # sample 0 has no predecessor: no crossing counted
+    for h in range(nh):
+        acc = 0.0
         cnt = np.int64(0)
-        for i in range(s0 + 1, s0 + n_fft):
+        i0 = h * hop
+        for i in range(i0, i0 + hop):
             v = x[i]
             acc += v * v
             neg = np.int64(v < -threshold)
-            cnt += neg ^ prev  # branch-free: noise makes the sign unpredictable
+            cnt += neg ^ prev            # branch-free: noise makes the sign unpredictable
             prev = neg
-        ms[t] = acc / n_fft
-        zcr[t] = cnt / n_fft
-    n = x.shape[0]
-    mean = 0.0
-    for i in range(n):
-        mean += x[i]
-    mean /= n
-    m2 = 0.0
-    m4 = 0.0
-    for i in range(n):
-        d = x[i] - mean
+            d = v - c
+            d2 = d * d
+            s1 += d
+            s2 += d2
+            s3 += d2 * d
+            s4 += d2 * d2
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+            if not np.isfinite(v):
+                bad += 1
+        hsq[h] = acc
+        hzc[h] = cnt
+        if h > 0:
+            first[h] = np.int64(x[i0 - 1] < -threshold) ^ np.int64(x[i0] < -threshold)
+    for i in range(end, n):              # the tail after the last frame: moments only
+        v = x[i]
+        d = v - c
         d2 = d * d
-        m2 += d2
-        m4 += d2 * d2
-    return mean, m2 / n, m4 / n
+        s1 += d
+        s2 += d2
+        s3 += d2 * d
+        s4 += d2 * d2
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+        if not np.isfinite(v):
+            bad += 1
+    for t in range(n_frames):
+        ms[t] = (hsq[t] + hsq[t + 1]) / n_fft
+        zcr[t] = (hzc[t] - first[t] + hzc[t + 1]) / n_fft
+    a1 = s1 / n
+    a2 = s2 / n
+    a3 = s3 / n
+    a4 = s4 / n
+    m2 = a2 - a1 * a1
+    m4 = a4 - 4.0 * a1 * a3 + 6.0 * a1 * a1 * a2 - 3.0 * a1 ** 4
+    return c + a1, m2, m4, lo, hi, bad
 
 
 def _n_frames(n: int, n_fft: int, hop: int) -> int:
@@ -64,27 +108,33 @@ def _n_frames(n: int, n_fft: int, hop: int) -> int:
 
 
 def time_stats(x, n_fft: int, hop: int, threshold: float = 1e-10):
-    """Per-frame mean square and zero-crossing rate, plus sample moments.
+    """Per-frame mean square and zero-crossing rate, plus sample moments, in one pass.
 
     Parameters
     ----------
     x : ndarray, shape (n,)
-        Samples (any units).
+        Samples (any units), at least ``n_fft`` of them.
     n_fft, hop : int
-        Frame length and hop in samples; frames start at ``t * hop`` and lie inside ``x``.
+        Frame length and hop in samples, ``hop = n_fft // 2`` (the extractor's framing);
+        frames start at ``t * hop`` and lie inside ``x``.
     threshold : float
         Samples with ``|x| <= threshold`` count as zero (positive) for zero crossings.
 
     Returns
     -------
     ms : ndarray, shape (n_frames,)
-        Mean square of each (unwindowed) frame, units^2.
+        Mean square of each (unwindowed) frame, units^2 (``librosa.feature.rms`` squared).
     zcr : ndarray, shape (n_frames,)
         Zero crossings per sample in each frame (crossings / n_fft, librosa's definition).
     moments : tuple of float
-        Sample mean, second and fourth central moments.
+        Sample mean, second and fourth central moments (raw sums about a shift near the
+        mean, so a DC offset does not cost precision), minimum, maximum, and the number of
+        non-finite samples.
     """
     x = np.ascontiguousarray(x, dtype=np.float64)
+    if 2 * hop != n_fft or x.size < n_fft:
+        raise ValueError(f"time_stats needs hop = n_fft / 2 and at least n_fft samples; got n_fft={n_fft}, "
+                         f"hop={hop}, {x.size} samples")
     nf = _n_frames(x.size, n_fft, hop)
     ms = np.empty(nf)
     zcr = np.empty(nf)
@@ -100,31 +150,50 @@ def time_stats_reference(x, n_fft: int, hop: int, threshold: float = 1e-10):
     neg = frames < -threshold
     zcr = np.count_nonzero(neg[:, 1:] != neg[:, :-1], axis=1) / n_fft
     d = x - x.mean()
-    return ms, zcr, (float(x.mean()), float(np.mean(d ** 2)), float(np.mean(d ** 4)))
+    return ms, zcr, (float(x.mean()), float(np.mean(d ** 2)), float(np.mean(d ** 4)), float(np.min(x)),
+                     float(np.max(x)), int(np.count_nonzero(~np.isfinite(x))))
 
 
 # --------------------------------------------------------------------------- spectral
+#: fastmath flags of the reduction loops: reassociation lets LLVM vectorise the sums (results
+#: change in the last bits only); no assumptions about NaN or Inf are made.
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+
 @njit(cache=True, nogil=True)
 def _extreme_means(v, a0, a1, k, low, high):  # pragma: no cover - compiled
     """Means of the k smallest and the k largest of v[a0:a1] (k << a1 - a0), by insertion
-    into two small sorted buffers: O(n) for the few k the 2 % contrast quantile needs."""
+    into two small sorted buffers whose k-th entries are kept as running thresholds: O(n)
+    for the few k the 2 % contrast quantile needs."""
+    if k == 1:
+        lo = v[a0]
+        hi = v[a0]
+        for i in range(a0 + 1, a1):
+            x = v[i]
+            lo = min(lo, x)
+            hi = max(hi, x)
+        return lo, hi
     for q in range(k):
         low[q] = np.inf
         high[q] = -np.inf
+    lthr = np.inf
+    hthr = -np.inf
     for i in range(a0, a1):
         x = v[i]
-        if x < low[k - 1]:
+        if x < lthr:
             j = k - 1
             while j > 0 and low[j - 1] > x:
                 low[j] = low[j - 1]
                 j -= 1
             low[j] = x
-        if x > high[k - 1]:
+            lthr = low[k - 1]
+        if x > hthr:
             j = k - 1
             while j > 0 and high[j - 1] < x:
                 high[j] = high[j - 1]
                 j -= 1
             high[j] = x
+            hthr = high[k - 1]
     lo = 0.0
     hi = 0.0
     for q in range(k):
@@ -133,15 +202,72 @@ def _extreme_means(v, a0, a1, k, low, high):  # pragma: no cover - compiled
     return lo / k, hi / k
 
 
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _band_sums(mag, pw, i0, fb, bsc, amin):  # pragma: no cover - compiled
+    s = 0.0
+    sf = 0.0
+    sf2 = 0.0
+    psum = 0.0
+    bp = 0.0
+    for j in range(mag.shape[0]):
+        a = mag[j]
+        f = fb[j]
+        s += a
+        sf += a * f
+        sf2 += a * f * f
+        p = pw[i0 + j]
+        psum += max(p, amin)
+        bp += p * bsc[j]
+    return s, sf, sf2, psum, bp
+
+
 @njit(cache=True, nogil=True)
-def _spectral_kernel(Z, offset, i0, i1, freqs, bin_scale, roll_percent, segs, mel_ptr, mel_idx, mel_w,
+def _log_sum(pw, i0, n, amin):  # pragma: no cover - compiled
+    """sum(log(max(pw[i0:i0+n], amin))) with one log per 8 values (a product of 8 powers
+    stays inside the float64 range unless the powers pass 1e37; such blocks fall back to
+    one log per value)."""
+    lsum = 0.0
+    j = 0
+    while j + 8 <= n:
+        prod = 1.0
+        for q in range(8):
+            prod *= max(pw[i0 + j + q], amin)
+        if 1e-300 < prod < 1e300:
+            lsum += np.log(prod)
+        else:
+            for q in range(8):
+                lsum += np.log(max(pw[i0 + j + q], amin))
+        j += 8
+    while j < n:
+        lsum += np.log(max(pw[i0 + j], amin))
+        j += 1
+    return lsum
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _mel_energies(pw, i0, mel_start, mel_ptr, mel_w, row, mel):  # pragma: no cover - compiled
+    # one filter at a time: independent accumulators (a bin-wise scatter would serialise
+    # on the shared filter sums)
+    for m in range(mel_start.shape[0]):
+        acc = 0.0
+        b0 = i0 + mel_start[m]
+        q0 = mel_ptr[m]
+        for q in range(mel_ptr[m + 1] - q0):
+            acc += mel_w[q0 + q] * pw[b0 + q]
+        mel[row, m] = acc
+
+
+@njit(cache=True, nogil=True)
+def _spectral_kernel(Z, offset, i0, i1, freqs, bin_scale, roll_percent, segs, mel_start, mel_ptr, mel_w,
                      amin, contrast_floor, centroid, bandwidth, rolloff, flatness, contrast, band_power,
                      mel, power_sum):  # pragma: no cover - compiled
     nf, nb = Z.shape
     nbb = i1 - i0
-    n_mels = mel.shape[1]
     n_seg = segs.shape[0]
     mag = np.empty(nbb)
+    pw = np.empty(nb)
+    fb = freqs[i0:i1].copy()
+    bsc = bin_scale[i0:i1].copy()
     kmax = 1
     for b in range(n_seg):
         if segs[b, 2] > kmax:
@@ -150,48 +276,17 @@ def _spectral_kernel(Z, offset, i0, i1, freqs, bin_scale, roll_percent, segs, me
     high_buf = np.empty(kmax)
     for t in range(nf):
         row = offset + t
-        for m in range(n_mels):
-            mel[row, m] = 0.0
-        for k in range(0, i0):
-            z = Z[t, k]
-            power_sum[k] += z.real * z.real + z.imag * z.imag
-        s = 0.0
-        sf = 0.0
-        sf2 = 0.0
-        lsum = 0.0
-        prod = 1.0
-        n_prod = 0
-        psum = 0.0
-        bp = 0.0
-        for j in range(nbb):
-            k = i0 + j
+        for k in range(nb):
             z = Z[t, k]
             p = z.real * z.real + z.imag * z.imag
+            pw[k] = p
             power_sum[k] += p
-            a = np.sqrt(p)
-            mag[j] = a
-            f = freqs[k]
-            s += a
-            sf += a * f
-            sf2 += a * f * f
-            pt = p if p > amin else amin
-            # log of the geometric mean by blocks of up to 8 products (8 logs -> 1); a block
-            # is closed early when its product leaves 1e-150..1e150, so it cannot overflow
-            prod *= pt
-            n_prod += 1
-            if n_prod == 8 or prod > 1e150 or prod < 1e-150:
-                lsum += np.log(prod)
-                prod = 1.0
-                n_prod = 0
-            psum += pt
-            bp += p * bin_scale[k]
-            for q in range(mel_ptr[j], mel_ptr[j + 1]):
-                mel[row, mel_idx[q]] += mel_w[q] * p
-        for k in range(i1, nb):
-            z = Z[t, k]
-            power_sum[k] += z.real * z.real + z.imag * z.imag
+        for j in range(nbb):
+            mag[j] = np.sqrt(pw[i0 + j])
+        s, sf, sf2, psum, bp = _band_sums(mag, pw, i0, fb, bsc, amin)
+        lsum = _log_sum(pw, i0, nbb, amin)
+        _mel_energies(pw, i0, mel_start, mel_ptr, mel_w, row, mel)
         band_power[row] = bp
-        lsum += np.log(prod)
         flatness[row] = np.exp(lsum / nbb) / (psum / nbb)
         if s > 0.0:
             c = sf / s
@@ -200,11 +295,11 @@ def _spectral_kernel(Z, offset, i0, i1, freqs, bin_scale, roll_percent, segs, me
             bandwidth[row] = np.sqrt(var if var > 0.0 else 0.0)
             thr = roll_percent * s
             cum = 0.0
-            r = freqs[i1 - 1]
+            r = fb[nbb - 1]
             for j in range(nbb):
                 cum += mag[j]
                 if cum >= thr:
-                    r = freqs[i0 + j]
+                    r = fb[j]
                     break
             rolloff[row] = r
         else:
@@ -255,8 +350,8 @@ def spectral_stats(Z, design, out: SpectralStats, offset: int) -> None:
     Z = np.ascontiguousarray(Z, dtype=np.complex128)
     if Z.ndim != 2 or Z.shape[1] != design.n_bins:
         raise ValueError(f"STFT block must have shape (n, {design.n_bins}), got {Z.shape}")
-    _spectral_kernel(Z, int(offset), design.i0, design.i1, design.freqs, design.psd_scale * design.df,
-                     ROLL_PERCENT, design.contrast, design.mel_ptr, design.mel_idx, design.mel_w,
+    _spectral_kernel(Z, int(offset), design.i0, design.i1, design.freqs, design.bin_power_scale,
+                     ROLL_PERCENT, design.contrast, design.mel_start, design.mel_ptr, design.mel_w,
                      FLATNESS_AMIN, 10.0 ** (-CONTRAST_MAX_DB / 10.0), out.centroid, out.bandwidth,
                      out.rolloff, out.flatness, out.contrast, out.band_power, out.mel, out.power_sum)
 
