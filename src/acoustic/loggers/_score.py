@@ -80,12 +80,15 @@ class LoggerScore:
     last_date: str | None = None
 
     def as_dict(self) -> dict:
+        """The JSON object of ``interfaces.md`` (plus the numbers behind the score; NaN -> None)."""
         d = dataclasses.asdict(self)
         d["score"] = round(float(self.score), 3)
         for k in ("baseline_level_db", "recent_level_db", "step_db", "step_z", "scatter_db"):
             v = d[k]
             d[k] = None if v is None or not math.isfinite(v) else round(float(v), 2)
         return d
+
+    to_json = as_dict
 
 
 def _clip01(v: float) -> float:
