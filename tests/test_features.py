@@ -232,6 +232,11 @@ def test_mains_and_pump_lines(rng):
     assert fv["pump_comb_flag"] == 1 and fv["mains_60hz_flag"] == 0
     assert fv["pump_fundamental_hz"] == pytest.approx(f0, abs=0.3)
     assert fv["n_tonal_lines"] >= 5 and fv["tonal_max_prominence_db"] > 10
+    # shaft harmonics 1-4 plus the blade-pass lines of a 7-blade impeller: one comb at the shaft rate
+    shaft = 2840 / 60
+    lines = shaft * np.array([1, 2, 3, 4, 7, 14, 21])
+    fv = extract_features(_rec(base + _multitone(fs, dur, lines, 0.03 * np.ones(7), rng.uniform(0, 6, 7)), fs))
+    assert fv["pump_comb_flag"] == 1 and fv["pump_fundamental_hz"] == pytest.approx(shaft, abs=0.2)
     # a narrow-band (PRV-like) hiss is not a line, and broadband noise gives no false lines
     from scipy.signal import butter, sosfilt
 

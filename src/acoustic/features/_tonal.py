@@ -17,8 +17,10 @@ Line frequencies are refined by parabolic interpolation of the log spectrum.
 
 *Pump comb*: a fundamental f0 in 8-500 Hz (candidates: each line divided by 1..5, and
 line spacings) whose harmonics ``h f0`` (tolerance ``0.3 df + 0.5 % h f0``) match at least
-3 lines, at least 2 of them not mains harmonics, and at least half of the harmonics up
-to the highest matched one; the comb with most matches wins (ties: higher f0).  f0 is
+3 lines, at least 2 of them not mains harmonics, with the third match no higher than the
+6th harmonic (shaft-rate harmonics plus blade-pass lines far up, e.g. 1-4 and 7, 14, 21
+for a 7-blade impeller, make one comb); the comb with most matches wins (ties: higher f0,
+so a sub-harmonic of the true comb loses).  f0 is
 the least-squares fit ``sum(h f_h) / sum(h^2)``.  Limits: a comb of exactly 25 Hz (a
 synchronous machine) shares half its lines with 50 Hz mains; two lines closer than
 ~1.5 bins (6 Hz) merge.
@@ -145,7 +147,10 @@ def _best_comb(lines: np.ndarray, df: float, fmax: float):
                 used.add(i)
                 hs.append(h)
                 fs.append(lines[i])
-        if len(hs) < 3 or len(hs) < 0.5 * max(hs):
+        # at least 3 matches, and no sparser than every other harmonic up to the third match
+        # (a shaft-rate comb with blade-pass lines far up still counts; sub-harmonics of a
+        # comb, which match only every 2nd or 3rd harmonic, tie at best and lose to higher f0)
+        if len(hs) < 3 or hs[2] > 6:
             continue
         n_non_mains = sum(1 for f in fs if not _is_mains(f, df))
         if n_non_mains < 2:
