@@ -14,7 +14,7 @@ One driver process is the only writer of the ledger.  It
    flight (memory stays flat however many files there are) and commits each chunk's results in
    one transaction as it completes;
 4. recomputes the score of every logger with new data, then runs the area -> line -> point
-   survey of every affected area-night (with a survey folder), each committed with the removal
+   survey of every affected area (with a survey folder), each committed with the removal
    of its ``pending`` mark, so a run killed between steps is finished by the next run.
 
 A worker process that dies (a crash in a decoder, the OOM killer) breaks only its task: the pool
@@ -88,7 +88,7 @@ class BatchSummary:
     logger_scores_updated: int = 0
     areas_surveyed: int = 0
     areas_failed: int = 0
-    areas_skipped: int = 0       # fewer than two loggers with recordings that night
+    areas_skipped: int = 0       # fewer than two loggers with recordings in the window
     suspects_new: int = 0
     suspects_updated: int = 0
     suspects_superseded: int = 0
@@ -127,7 +127,7 @@ def _default_model_path() -> Path | None:
 class _Driver:
     def __init__(self, upload_dir, ledger_path, *, survey_dir=None, workers=None, scheduler=None,
                  model="default", wait_s=0.0, rehash=False, chunk_size=None, max_in_flight=None,
-                 progress=None, recording_task=None):
+                 progress=None, recording_task=None, window_nights=7):
         self.upload_dir = Path(upload_dir)
         self.ledger_path = Path(ledger_path)
         self.survey_dir = Path(survey_dir) if survey_dir else None
@@ -136,6 +136,7 @@ class _Driver:
         self.model_arg = model
         self.wait_s = float(wait_s)
         self.rehash = rehash
+        self.window_nights = int(window_nights)
         self.chunk_size = chunk_size
         self.max_in_flight = max_in_flight
         self.progress = progress or (lambda event, **info: None)
@@ -160,6 +161,8 @@ class _Driver:
             raise ParameterError(f"UPLOAD_DIR {self.upload_dir}: not a folder")
         if self.chunk_size is not None and self.chunk_size < 1:
             raise ParameterError(f"--chunk-size must be at least 1, got {self.chunk_size}")
+        if not 1 <= self.window_nights <= 366:
+            raise ParameterError(f"--window-nights must be 1 to 366 nights, got {self.window_nights}")
         if self.wait_s < 0:
             raise ParameterError(f"--wait must be a non-negative number of seconds, got {self.wait_s}")
         # model: validated once here, so workers never meet a bad model
@@ -366,13 +369,13 @@ class _Driver:
             if result.get("error"):
                 if not result.get("retry"):
                     with self.led.transaction():
-                        _store.clear_area(conn, area, night)
+                        _store.clear_area(conn, area)
                 if result.get("skipped"):
                     s.areas_skipped += 1
                     self.progress("note", message=f"survey skipped: {result['error']}")
                 else:
                     s.areas_failed += 1
-                    self._failure(f"area {area} night {night}", result["error"], kind="survey failed")
+                    self._failure(f"area {area}", result["error"], kind="survey failed")
                 return
             with self.led.transaction():
                 c = _store.commit_area_survey(conn, s.batch_id, area, night, result, result.get("params", {}),
@@ -383,7 +386,7 @@ class _Driver:
             s.suspects_superseded += c["superseded"]
             s.detections_new += c["detections"]
             for w in result.get("warnings", [])[:20]:
-                s.warnings.append(f"survey of area {area} night {night}: {w}")
+                s.warnings.append(f"survey of area {area} (as of night {night}): {w}")
         self._tick()
 
     def _failure(self, path, error, kind="quarantined"):
@@ -605,20 +608,22 @@ class _Driver:
         pending = [r[0] for r in conn.execute("SELECT key FROM pending WHERE kind = 'area' ORDER BY key")]
         if self.survey_dir is None:
             if pending:
-                self.summary.survey = (f"not run: {len(pending)} area-night(s) wait for a run with --survey")
+                self.summary.survey = f"not run: {len(pending)} area(s) wait for a run with --survey"
             return
         if not pending:
             self.summary.survey = "nothing to survey (no new recordings in the survey's areas)"
             return
         from ._survey import survey_task
 
-        self.summary.survey = f"{len(pending)} area-night(s)"
-        self.progress("note", message=f"surveying {len(pending)} area-night(s)")
-        for key in pending:
-            area, night = _store.split_area_key(key)
-            payload = survey_task(conn, self.survey_dir, self.area_of, area, night,
-                                  self.model_path if self.model_path else None)
-            self._submit({"type": "survey", "area": area, "night": night, "payload": payload})
+        self.summary.survey = f"{len(pending)} area(s), {self.window_nights} night window"
+        self.progress("note", message=f"surveying {len(pending)} area(s)")
+        for area in pending:
+            payload = survey_task(conn, self.survey_dir, self.area_of, area, self.model_path, self.window_nights)
+            if payload is None:
+                with self.led.transaction():
+                    _store.clear_area(conn, area)
+                continue
+            self._submit({"type": "survey", "area": area, "night": payload["night"], "payload": payload})
         self._wait()
 
 
@@ -657,7 +662,8 @@ def _restore_signal_handlers(old):
 
 def run_batch(upload_dir, ledger_path, *, survey_dir=None, workers: int | None = None, scheduler: str | None = None,
               model="default", wait_s: float = 0.0, rehash: bool = False, chunk_size: int | None = None,
-              max_in_flight: int | None = None, progress=None, _recording_task=None) -> BatchSummary:
+              max_in_flight: int | None = None, window_nights: int = 7, progress=None,
+              _recording_task=None) -> BatchSummary:
     """Process what is new in an upload folder into the ledger.
 
     Parameters
@@ -684,6 +690,8 @@ def run_batch(upload_dir, ledger_path, *, survey_dir=None, workers: int | None =
         Recordings per worker task (default 16; 8 in-process).
     max_in_flight : int, optional
         Tasks submitted but not yet committed (default 2 per worker): bounds memory.
+    window_nights : int, default 7
+        An affected area is surveyed with its recordings of this many nights up to its latest.
     progress : callable, optional
         ``progress(event, **info)`` with events ``engine``, ``scan``, ``progress``, ``failure``, ``note``.
     _recording_task : callable, optional
@@ -705,4 +713,4 @@ def run_batch(upload_dir, ledger_path, *, survey_dir=None, workers: int | None =
     """
     return _Driver(upload_dir, ledger_path, survey_dir=survey_dir, workers=workers, scheduler=scheduler, model=model,
                    wait_s=wait_s, rehash=rehash, chunk_size=chunk_size, max_in_flight=max_in_flight,
-                   progress=progress, recording_task=_recording_task).run()
+                   window_nights=window_nights, progress=progress, recording_task=_recording_task).run()

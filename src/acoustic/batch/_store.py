@@ -14,17 +14,10 @@ import json
 from ..ledger._db import dumps, utc_now
 
 __all__ = ["commit_recordings", "commit_duplicates", "commit_stats_file", "commit_logger_scores",
-           "commit_area_survey", "area_key", "split_area_key"]
+           "commit_area_survey", "clear_area", "POINT_MATCH_M"]
 
-
-def area_key(area: str, night: str) -> str:
-    """``pending`` key of one area on one night."""
-    return f"{night}|{area}"
-
-
-def split_area_key(key: str) -> tuple[str, str]:
-    night, area = key.split("|", 1)
-    return area, night
+#: A new point matches a suspect on the same pipe within max(this, the suspect's interval half-width), m.
+POINT_MATCH_M = 2.0
 
 
 def _mark(conn, kind: str, key: str, batch_id: int) -> None:
@@ -74,8 +67,8 @@ def commit_recordings(conn, batch_id: int, results: list[dict], cache_rows, area
             rec_id = old[0]
             if old[1] is not None:
                 _mark(conn, "logger", old[1], batch_id)
-                if area_of is not None and old[2] and old[1] in area_of:
-                    _mark(conn, "area", area_key(area_of[old[1]], old[2]), batch_id)
+                if area_of is not None and old[1] in area_of:
+                    _mark(conn, "area", area_of[old[1]], batch_id)
             sets = ", ".join(f"{k} = ?" for k in cols)
             conn.execute(f"UPDATE recordings SET {sets}, revision = revision + 1 WHERE id = ?", (*cols.values(), rec_id))
             conn.execute("DELETE FROM recording_features WHERE recording_id = ?", (rec_id,))
@@ -113,7 +106,7 @@ def commit_recordings(conn, batch_id: int, results: list[dict], cache_rows, area
             counts["detections"] += 1
         _mark(conn, "logger", r["logger_id"], batch_id)
         if area_of is not None and r.get("night") and r["logger_id"] in area_of:
-            _mark(conn, "area", area_key(area_of[r["logger_id"]], r["night"]), batch_id)
+            _mark(conn, "area", area_of[r["logger_id"]], batch_id)
     _write_cache(conn, cache_rows)
     return counts
 
@@ -197,7 +190,11 @@ def commit_logger_scores(conn, batch_id: int, scores: list[dict], nights: list[t
 
 
 def _suspect_rows(area: str, night: str, result: dict, params: dict, model_version: str | None) -> list[dict]:
-    """Suspect rows (with natural keys) from one area survey's areas/lines/points."""
+    """Suspect rows from one area survey's areas, lines and points (with their identity keys).
+
+    Areas and lines with a score of 0 (no evidence) are candidates, not suspects, and are left out;
+    points are those the survey reports (above its confidence threshold).
+    """
     from ._survey import ALL_AREAS
 
     rows = []
@@ -207,23 +204,24 @@ def _suspect_rows(area: str, night: str, result: dict, params: dict, model_versi
         spacing[(ln.get("from_logger"), ln.get("to_logger"))] = ln.get("length_m")
         spacing[(ln.get("to_logger"), ln.get("from_logger"))] = ln.get("length_m")
     for a in result.get("areas", []):
-        if area != ALL_AREAS and a.get("area") != area:
+        if (area != ALL_AREAS and a.get("area") != area) or not (a.get("score") or 0) > 0:
             continue
-        rows.append(dict(kind="area", natural_key=f"area|{night}|{a.get('area')}", area=a.get("area"),
+        rows.append(dict(kind="area", natural_key=f"area|{a.get('area')}", area=a.get("area"),
                          score=a.get("score"), evidence_json=dumps(a)))
     for ln in result.get("lines", []):
+        if not (ln.get("score") or 0) > 0:  # a candidate run with no evidence is not a suspect
+            continue
         pipes = list(ln.get("pipe_ids") or [])
-        rows.append(dict(kind="line", natural_key=f"line|{night}|{area}|{ln.get('from_logger')}|{ln.get('to_logger')}",
-                         area=area, pipe_ids=json.dumps(pipes), from_logger=ln.get("from_logger"),
-                         to_logger=ln.get("to_logger"), score=ln.get("score"), evidence_json=dumps(ln),
-                         spacing_m=ln.get("length_m")))
+        a, b = sorted([str(ln.get("from_logger")), str(ln.get("to_logger"))])
+        rows.append(dict(kind="line", natural_key=f"line|{area}|{a}|{b}", area=area, pipe_ids=json.dumps(pipes),
+                         from_logger=ln.get("from_logger"), to_logger=ln.get("to_logger"), score=ln.get("score"),
+                         evidence_json=dumps(ln), spacing_m=ln.get("length_m")))
     for p in result.get("points", []):
         lo, hi = (list(p.get("interval_m") or []) + [None, None])[:2]
         loggers = list(p.get("loggers") or [])
         a, b = (loggers + [None, None])[:2]
         rows.append(dict(
-            kind="point",
-            natural_key=f"point|{night}|{area}|{p.get('pipe_id')}|{float(p['offset_m']):.1f}",
+            kind="point", natural_key=f"point|{area}|{p.get('pipe_id')}|{float(p['offset_m']):.1f}",
             area=area, pipe_id=p.get("pipe_id"), offset_m=p.get("offset_m"), x=p.get("x"), y=p.get("y"),
             interval_lo_m=lo, interval_hi_m=hi, confidence=p.get("confidence"),
             score=p.get("score", p.get("confidence")), spacing_m=spacing.get((a, b)),
@@ -233,54 +231,92 @@ def _suspect_rows(area: str, night: str, result: dict, params: dict, model_versi
     return rows
 
 
-def clear_area(conn, area: str, night: str) -> None:
-    """Drop the pending mark of an area-night that could not be surveyed (recorded in the batch summary)."""
-    conn.execute("DELETE FROM pending WHERE kind = 'area' AND key = ?", (area_key(area, night),))
+def _match(conn, area: str, r: dict, taken: set):
+    """The existing suspect a new row is: same area and kind, and the same place.
+
+    Areas by name, lines by their logger pair, points on the same pipe within
+    max(:data:`POINT_MATCH_M`, the suspect's interval half-width).  Open suspects (current or
+    superseded) and dispatched ones are matched; confirmed and no-leak ones are history, and a
+    new finding there is a new suspect.
+    """
+    if r["kind"] != "point":
+        row = conn.execute("SELECT id, status, evidence_json, superseded_utc, params_json, night FROM suspects "
+                           "WHERE natural_key = ?", (r["natural_key"],)).fetchone()
+        return row if row is not None and row[1] in ("open", "dispatched") and row[0] not in taken else None
+    best = None
+    for row in conn.execute(
+            "SELECT id, status, evidence_json, superseded_utc, params_json, night, offset_m, interval_lo_m, "
+            "interval_hi_m FROM suspects WHERE kind = 'point' AND area = ? AND pipe_id = ? "
+            "AND status IN ('open', 'dispatched')", (area, r["pipe_id"])):
+        if row[0] in taken or row[6] is None:
+            continue
+        half = 0.5 * (row[8] - row[7]) if row[7] is not None and row[8] is not None else 0.0
+        d = abs(float(row[6]) - float(r["offset_m"]))
+        if d <= max(POINT_MATCH_M, half) and (best is None or d < best[0]):
+            best = (d, row)
+    return None if best is None else best[1][:6]
+
+
+def clear_area(conn, area: str) -> None:
+    """Drop the pending mark of an area that could not be surveyed (recorded in the batch summary)."""
+    conn.execute("DELETE FROM pending WHERE kind = 'area' AND key = ?", (area,))
 
 
 def commit_area_survey(conn, batch_id: int, area: str, night: str, result: dict, params: dict,
                        model_version: str | None) -> dict:
-    """Write one area-night survey as suspects and pair detections; clear its pending mark.
+    """Write one area survey (as of ``night``) as the area's current suspects; clear its pending mark.
 
-    Suspects are keyed by (kind, night, area, place): a re-survey of the same area-night (after
-    late or corrected files) updates open suspects in place, adds new ones, and marks open
-    suspects it no longer finds as superseded.  Dispatched or confirmed suspects are never
-    changed.  Identical results change no row.
+    A suspect is a place, not a night: a leak heard night after night stays one suspect, its
+    evidence, score and ``night`` (the latest survey night) updated in place.  New places are
+    inserted; open suspects of the area that the survey no longer finds are marked superseded
+    (kept, hidden from ``acoustic ledger list``).  Dispatched, confirmed and no-leak suspects are
+    never changed.  An identical result changes no row.
     """
     now = utc_now()
     counts = {"new": 0, "updated": 0, "superseded": 0, "detections": 0}
-    rows = _suspect_rows(area, night, result, params, model_version)
-    keys = set()
-    for r in rows:
-        keys.add(r["natural_key"])
-        old = conn.execute("SELECT id, status, evidence_json, superseded_utc, params_json FROM suspects "
-                           "WHERE natural_key = ?", (r["natural_key"],)).fetchone()
+    taken: set = set()
+    for r in _suspect_rows(area, night, result, params, model_version):
+        old = _match(conn, area, r, taken)
         if old is None:
+            key = r["natural_key"]
+            if conn.execute("SELECT 1 FROM suspects WHERE natural_key = ?", (key,)).fetchone():
+                r["natural_key"] = f"{key}|{night}|{batch_id}"  # the place was dug before: a new suspect
             cols = ["batch_id", "created_utc", *r]
-            conn.execute(f"INSERT INTO suspects({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                         (batch_id, now, *r.values()))
+            sid = conn.execute(f"INSERT INTO suspects({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                               (batch_id, now, *r.values())).lastrowid
             counts["new"] += 1
-        elif old[1] == "open" and (old[2] != r["evidence_json"] or old[3] is not None or old[4] != r["params_json"]):
-            sets = ", ".join(f"{k} = ?" for k in r)
-            conn.execute(f"UPDATE suspects SET {sets}, superseded_utc = NULL, batch_id = ? WHERE id = ?",
-                         (*r.values(), batch_id, old[0]))
-            counts["updated"] += 1
-    for sid, key in conn.execute("SELECT id, natural_key FROM suspects WHERE area = ? AND night = ? AND status = 'open' "
-                                 "AND superseded_utc IS NULL", (area, night)).fetchall():
-        if key not in keys:
+        else:
+            sid = old[0]
+            same = (old[2] == r["evidence_json"] and old[3] is None and old[4] == r["params_json"]
+                    and old[5] == r["night"])
+            if old[1] == "open" and not same:
+                upd = {k: v for k, v in r.items() if k != "natural_key"}
+                sets = ", ".join(f"{k} = ?" for k in upd)
+                conn.execute(f"UPDATE suspects SET {sets}, superseded_utc = NULL, batch_id = ? WHERE id = ?",
+                             (*upd.values(), batch_id, sid))
+                counts["updated"] += 1
+        taken.add(sid)
+    for (sid,) in conn.execute("SELECT id FROM suspects WHERE area = ? AND status = 'open' "
+                               "AND superseded_utc IS NULL", (area,)).fetchall():
+        if sid not in taken:
             conn.execute("UPDATE suspects SET superseded_utc = ? WHERE id = ?", (now, sid))
             counts["superseded"] += 1
-    # pair detections (correlated neighbours with a leak-like peak) of this area-night: replaced as a whole
-    conn.execute("DELETE FROM detections WHERE kind = 'pair' AND area = ? AND night = ?", (area, night))
+    # correlated neighbours with a leak-like peak: the area's pair detections, replaced as a whole
+    old_pairs = {r[0]: r[1] for r in conn.execute(
+        "SELECT natural_key, evidence_json FROM detections WHERE kind = 'pair' AND area = ?", (area,))}
+    new_pairs = {}
     for d in result.get("pairs", []):
-        if not d.get("detected"):
-            continue
-        a, b = d.get("from_logger"), d.get("to_logger")
-        key = f"pair|{night}|{area}|{a}|{b}|{d.get('night')}|{d.get('distance_from_a_m')}"
-        conn.execute(
-            "INSERT OR REPLACE INTO detections(natural_key, kind, area, night, logger_ids, score, evidence_json, "
-            "model_version, batch_id, created_utc) VALUES (?, 'pair', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, area, night, json.dumps([a, b]), d.get("confidence"), dumps(d), model_version, batch_id, now))
-        counts["detections"] += 1
-    conn.execute("DELETE FROM pending WHERE kind = 'area' AND key = ?", (area_key(area, night),))
+        if d.get("detected"):
+            a, b = d.get("from_logger"), d.get("to_logger")
+            new_pairs[f"pair|{area}|{a}|{b}|{d.get('night')}"] = (a, b, d)
+    if {k: dumps(v[2]) for k, v in new_pairs.items()} != old_pairs:
+        conn.execute("DELETE FROM detections WHERE kind = 'pair' AND area = ?", (area,))
+        for key, (a, b, d) in new_pairs.items():
+            conn.execute(
+                "INSERT INTO detections(natural_key, kind, area, night, logger_ids, score, evidence_json, "
+                "model_version, batch_id, created_utc) VALUES (?, 'pair', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, area, d.get("night"), json.dumps([a, b]), d.get("confidence"), dumps(d), model_version,
+                 batch_id, now))
+            counts["detections"] += 1
+    clear_area(conn, area)
     return counts

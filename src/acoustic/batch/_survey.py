@@ -1,14 +1,18 @@
-"""The survey step of a batch: one :func:`acoustic.survey.run_survey` call per affected area-night.
+"""The survey step of a batch: one :func:`acoustic.survey.run_survey` call per affected area.
 
 The survey folder given with ``--survey`` supplies the network (``network.inp`` + ``pipes.csv``
 or ``network.geojson``) and ``loggers.csv`` (with its ``area`` column); the recordings and the
-nightly statistics come from the ledger.  For each area and night touched by new or corrected
-recordings, the driver sends a worker the list of that night's ok recordings of the area's
-loggers and their nightly level/spread history up to that night; the worker builds a private,
-temporary survey folder of symbolic links (network and loggers.csv from the survey folder,
-``recordings/<logger_id>/`` linking to the uploaded files, a ``stats.csv`` written from the
-ledger's history), runs the survey restricted to the area, and returns its JSON.  The driver
-writes the areas, lines and points as suspects and the correlated pairs as detections.
+nightly statistics come from the ledger.  For each area touched by new or corrected recordings,
+the driver sends a worker the area's ok recordings of the last ``window_nights`` nights up to
+its latest night, and its loggers' uploaded nightly level/spread history up to that night; the worker
+builds a private, temporary survey folder of symbolic links (network and loggers.csv from the
+survey folder, ``recordings/<logger_id>/`` linking to the uploaded files, a ``stats.csv``
+written from the ledger's history), runs the survey restricted to the area, and returns its
+JSON.  The driver writes the areas, lines and points as the area's current suspects
+(:func:`._store.commit_area_survey`) and the correlated pairs as detections.
+
+Workers must see the uploaded files and the survey folder under the same paths as the driver
+(a shared file system, for a Dask cluster on other machines).
 
 Without an ``area`` column every logger belongs to one area, ``ALL_AREAS``, surveyed as a whole.
 """
@@ -64,21 +68,32 @@ def survey_areas_of(survey_dir) -> dict[str, str]:
     return out
 
 
-def survey_task(conn, survey_dir, area_of: dict, area: str, night: str, model) -> dict:
-    """The payload of one area-night survey (plain data for a worker)."""
+def survey_task(conn, survey_dir, area_of: dict, area: str, model, window_nights: int) -> dict | None:
+    """The payload of one area survey (plain data for a worker), or None when the area has no recordings.
+
+    The survey is as of the area's latest night with recordings, over the ``window_nights``
+    nights up to it (recordings without a start time cannot be placed in a night and are left out).
+    """
+    from datetime import date, timedelta
+
     loggers = sorted(lid for lid, a in area_of.items() if a == area)
     marks = ",".join("?" * len(loggers))
+    as_of = conn.execute(f"SELECT max(night) FROM recordings WHERE status = 'ok' AND logger_id IN ({marks})",
+                         loggers).fetchone()[0]
+    if as_of is None:
+        return None
+    first = (date.fromisoformat(as_of) - timedelta(days=window_nights - 1)).isoformat()
     recs = conn.execute(
-        f"SELECT logger_id, path, sha256, sidecar_sha256 FROM recordings WHERE status = 'ok' AND night = ? "
-        f"AND logger_id IN ({marks}) ORDER BY logger_id, start_time, id", (night, *loggers)).fetchall()
-    stats = []
-    for lid in loggers:
-        rows = conn.execute("SELECT date, level, spread, source FROM logger_nights WHERE logger_id = ? AND date <= ? "
-                            "ORDER BY date", (lid, night)).fetchall()
-        uploaded = [r for r in rows if not str(r[3]).startswith("recordings")]
-        stats.extend((lid, d, lv, sp) for d, lv, sp, _ in (uploaded or rows))
-    return {"survey_dir": str(Path(survey_dir).resolve()), "area": area, "night": night,
-            "recordings": [tuple(r) for r in recs], "stats": stats, "model": model}
+        f"SELECT logger_id, path, sha256, sidecar_sha256 FROM recordings WHERE status = 'ok' AND night >= ? "
+        f"AND night <= ? AND logger_id IN ({marks}) ORDER BY logger_id, start_time, id",
+        (first, as_of, *loggers)).fetchall()
+    # the uploaded stats.csv history, as a survey folder would hold it (the nightly values the batch
+    # derives from recordings are the survey's own input already, the recordings)
+    stats = conn.execute(
+        f"SELECT logger_id, date, level, spread FROM logger_nights WHERE date <= ? AND source NOT LIKE 'recordings%' "
+        f"AND logger_id IN ({marks}) ORDER BY logger_id, date", (as_of, *loggers)).fetchall()
+    return {"survey_dir": str(Path(survey_dir).resolve()), "area": area, "night": as_of, "first_night": first,
+            "recordings": [tuple(r) for r in recs], "stats": [tuple(r) for r in stats], "model": model}
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -106,8 +121,8 @@ def run_area_survey(payload: dict) -> dict:
     root = Path(payload["survey_dir"])
     area = payload["area"]
     if len({r[0] for r in payload["recordings"]}) < 2:
-        return {"error": f"area {area} night {payload['night']}: fewer than two loggers have recordings; "
-                         "nothing to correlate", "skipped": True}
+        return {"error": f"area {area}: fewer than two loggers have recordings in the nights "
+                         f"{payload['first_night']} to {payload['night']}; nothing to correlate", "skipped": True}
     opts = SurveyOptions()
     with tempfile.TemporaryDirectory(prefix="acoustic-survey-") as tmp:
         view = Path(tmp)
@@ -151,7 +166,8 @@ def run_area_survey(payload: dict) -> dict:
     import dataclasses
 
     out["params"] = {"survey_options": dataclasses.asdict(opts), "survey_dir": str(root), "area": area,
-                     "night": payload["night"], "n_recordings": len(payload["recordings"])}
+                     "nights": [payload["first_night"], payload["night"]],
+                     "recordings_sha256": sorted(r[2] for r in payload["recordings"])}
     return out
 
 

@@ -48,7 +48,7 @@ class _Progress:
 @click.option("--ledger", "ledger_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The SQLite ledger (created if missing).")
 @click.option("--survey", "survey_dir", type=click.Path(path_type=Path),
-              help="Survey folder (network, loggers.csv with areas): survey every affected area-night.")
+              help="Survey folder (network, loggers.csv with areas): survey every affected area.")
 @click.option("--workers", type=int, default=None,
               help="Worker processes (default: number of CPUs; 0 = run in this process).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
@@ -58,6 +58,8 @@ class _Progress:
 @click.option("--no-model", is_flag=True, help="Do not classify recordings (features and levels only).")
 @click.option("--wait", "wait_s", type=float, default=0.0, show_default=True,
               help="Seconds to wait for another batch writing this ledger (0 = refuse at once).")
+@click.option("--window-nights", type=int, default=7, show_default=True,
+              help="An affected area is surveyed with its recordings of this many nights up to its latest.")
 @click.option("--rehash", is_flag=True, help="Hash every file again (ignore the size/mtime cache).")
 @click.option("--chunk-size", type=int, default=None, help="Recordings per worker task (default 16).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines (quarantined files are still listed).")
@@ -67,8 +69,8 @@ def run_cmd(**kwargs):
 
     New recordings (WAV/FLAC + sidecar, by content hash) get features, a leak probability and
     a level; uploaded *stats.csv files update the loggers' nightly level/spread; affected
-    loggers are re-scored; with --survey every affected area-night is surveyed (area -> line
-    -> point) and its suspects written.  Running the same folder again changes nothing; a
+    loggers are re-scored; with --survey every affected area is surveyed (area -> line ->
+    point) over its last --window-nights nights and its current suspects written.  Running the same folder again changes nothing; a
     killed run is finished by the next one.  Progress goes to stderr, the summary to stdout.
 
     Exit codes: 0 completed, 3 completed with failures (quarantined files), 2 unusable input,
@@ -81,8 +83,8 @@ def run_cmd(**kwargs):
 
 
 @command_errors
-def _run(upload_dir, ledger_path, survey_dir, workers, scheduler, model, no_model, wait_s, rehash, chunk_size,
-         quiet, as_json, warnings_out) -> int:
+def _run(upload_dir, ledger_path, survey_dir, workers, scheduler, model, no_model, wait_s, window_nights, rehash,
+         chunk_size, quiet, as_json, warnings_out) -> int:
     from .._errors import ParameterError
     from ..batch import BatchError, BatchInterrupted, run_batch
     from ..ledger import LedgerBusyError
@@ -92,7 +94,7 @@ def _run(upload_dir, ledger_path, survey_dir, workers, scheduler, model, no_mode
     try:
         summary = run_batch(upload_dir, ledger_path, survey_dir=survey_dir, workers=workers, scheduler=scheduler,
                             model=None if no_model else (model or "default"), wait_s=wait_s, rehash=rehash,
-                            chunk_size=chunk_size, progress=_Progress(quiet))
+                            chunk_size=chunk_size, window_nights=window_nights, progress=_Progress(quiet))
     except LedgerBusyError as exc:
         click.echo(f"Error: {exc}", err=True)
         return EXIT_BUSY
