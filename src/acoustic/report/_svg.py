@@ -370,12 +370,13 @@ def _legend(fr: _Frame, network, has_points: bool, has_noise: bool, has_areas: b
     mats = sorted({p.material for p in network.pipes.values()})
     cx = 250
     out.append(f'<text x="{cx}" y="10">pipe material</text>')
+    col_w = 30 + 6 * max((len(m) for m in mats), default=4)  # about 6 px per character at 10 px
     for j, m in enumerate(mats):
         col, row = divmod(j, 4)
-        xx, yy = cx + col * 110, 22 + row * 12
+        xx, yy = cx + col * col_w, 22 + row * 12
         out.append(f'<line x1="{xx}" y1="{yy - 3}" x2="{xx + 18}" y2="{yy - 3}" stroke="{MATERIAL_COLOURS.get(m, "#555")}" '
                    f'stroke-width="3"/><text x="{xx + 22}" y="{yy}">{escape(m)}</text>')
-    cx = 250 + 110 * ((len(mats) + 3) // 4) + 10
+    cx = 250 + col_w * ((len(mats) + 3) // 4) + 10
     row = 0
     items = []
     if has_points:
