@@ -115,3 +115,30 @@ def test_score_bad_files(tmp_path):
     assert r.exit_code == 2 and "line 3 repeats logger L1 night 2026-11-03" in r.stderr
     r = CliRunner().invoke(cli, ["loggers", "score", str(tmp_path / "none.csv")])
     assert r.exit_code == 2 and "none.csv: file not found" in r.stderr
+
+
+def test_simulate_then_score(tmp_path):
+    out, truth = tmp_path / "sim.csv", tmp_path / "truth.json"
+    r = CliRunner().invoke(cli, ["loggers", "simulate", "--loggers", "9", "--nights", "40", "--seed", "3",
+                                 "--out", str(out), "--truth", str(truth)])
+    assert r.exit_code == 0, r.output
+    assert "logger-nights of 9 logger(s) (1 quiet, 1 traffic" in r.stderr
+    kinds = {k: v["kind"] for k, v in json.loads(truth.read_text()).items()}
+    assert len(kinds) == 9 and "prv" in kinds.values() and any(k.startswith("leak") for k in kinds.values())
+    doc = json.loads(CliRunner().invoke(cli, ["loggers", "score", str(out), "--json"]).stdout)
+    assert {d["logger_id"] for d in doc} == set(kinds)
+    for d in doc:
+        if d["alarm"]:
+            assert kinds[d["logger_id"]] in ("leak", "leak_traffic", "leak_missing", "prv_onset")
+    r = CliRunner().invoke(cli, ["loggers", "simulate", "--start", "1 Sept", "--out", str(out)])
+    assert r.exit_code == 2 and "must be a date YYYY-MM-DD" in r.stderr
+
+
+def test_evaluate_small(tmp_path):
+    r = CliRunner().invoke(cli, ["loggers", "evaluate", "--loggers", "30", "--nights", "40", "--window", "3",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["n_loggers"] == 30 and 0 <= doc["detection"]["rate"] <= 1
+    r = CliRunner().invoke(cli, ["loggers", "evaluate", "--nights", "40", "--window", "35"])
+    assert r.exit_code == 2 and "--window 35 must be shorter" in r.stderr

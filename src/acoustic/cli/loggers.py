@@ -119,3 +119,73 @@ def score_cmd(stats_path, as_of, as_json, warnings_out):
         step = f"{s.step_db:+8.1f}" if s.step_db == s.step_db and s.score > 0 else f"{'-':>8s}"
         click.echo(f"{s.logger_id[:12]:12s} {s.score:5.2f} {'yes' if s.alarm else 'no':5s} {s.nights_used:6d} "
                    f"{step}  {s.reasons[0] if s.reasons else ''}")
+
+
+@loggers.command("simulate")
+@click.option("--loggers", "n_loggers", type=click.IntRange(1, 100000), default=20, show_default=True,
+              help="Number of simulated loggers.")
+@click.option("--nights", type=click.IntRange(10, 3650), default=60, show_default=True, help="Nights of history.")
+@click.option("--start", "start", default="2026-09-01", show_default=True, metavar="YYYY-MM-DD", help="First night.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="stats.csv to write.")
+@click.option("--truth", "truth_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write each logger's truth (kind, leak onset, source level) as JSON.")
+@command_errors
+def simulate_cmd(n_loggers, nights, start, seed, out_path, truth_path, warnings_out):
+    """Write a simulated multi-night stats.csv (leaks appearing mid-history, PRVs, traffic,
+    night consumption, missing nights), for trying and testing the scoring."""
+    import json
+
+    import numpy as np
+
+    from ..loggers import simulate_fleet, write_stats
+
+    day = _parse_as_of(start)
+    rows, truths = simulate_fleet(n_loggers, np.random.default_rng(seed), n_nights=nights, start=day)
+    write_stats(rows, out_path)
+    if truth_path:
+        Path(truth_path).write_text(json.dumps(
+            {k: {**v, "onset_date": v["onset_date"].isoformat() if v["onset_date"] else None}
+             for k, v in truths.items()}, indent=2) + "\n", encoding="utf-8")
+    kinds: dict[str, int] = {}
+    for t in truths.values():
+        kinds[t["kind"]] = kinds.get(t["kind"], 0) + 1
+    click.echo(f"wrote {out_path}: {len(rows)} logger-nights of {n_loggers} logger(s) "
+               f"({', '.join(f'{v} {k}' for k, v in kinds.items())})", err=True)
+
+
+@loggers.command("evaluate")
+@click.option("--loggers", "n_loggers", type=click.IntRange(20, 100000), default=300, show_default=True)
+@click.option("--nights", type=click.IntRange(30, 3650), default=60, show_default=True)
+@click.option("--window", type=click.IntRange(1, 365), default=30, show_default=True,
+              help="Score every logger as of each of its last WINDOW nights.")
+@click.option("--seed", type=int, default=2026, show_default=True)
+@json_option
+@command_errors
+def evaluate_cmd(n_loggers, nights, window, seed, as_json, warnings_out):
+    """Measure detection and false-alarm rates of `loggers score` on simulated loggers."""
+    from ..loggers import evaluate_scoring
+
+    if window >= nights - 7:
+        from .._errors import ParameterError
+
+        raise ParameterError(f"--window {window} must be shorter than --nights {nights} minus 7")
+    r = evaluate_scoring(n_loggers, seed=seed, n_nights=nights, fa_window=window)
+    if as_json:
+        emit_json(r)
+        return
+    det = r["detection"]
+    click.echo(f"{n_loggers} simulated loggers, {nights} nights, scored as of each of the last {window} nights")
+    click.echo(f"detection (leak loggers alarmed on the last night, onset >= 3 nights before): "
+               f"{det['rate']:.1%} of {det['n']}; leaks >= 3 dB above background: {det['rate_leak_at_least_3db']:.1%}")
+    for k, v in det["by_leak_level_re_background"].items():
+        if v["n"]:
+            click.echo(f"  leak {k:>12s} re background: {v['rate']:.1%} of {v['n']}")
+    click.echo(f"median nights from onset to first alarm: {r['nights_to_detect_median']}")
+    click.echo("false alarms per scored logger-night:")
+    for k, v in r["false_alarm_logger_night"].items():
+        if v["nights"]:
+            click.echo(f"  {k:28s} {v['alarms']:5d} / {v['nights']:6d} = {v['rate']:.2%}")
+    click.echo(f"no-leak loggers alarmed on any night of the window: {r['false_alarm_any_in_window']:.1%}; "
+               f"PRV starting mid-history (looks like a leak): {r['prv_onset_alarm_any']:.1%}")

@@ -147,8 +147,10 @@ def simulate_fleet(n_loggers: int, rng, *, n_nights: int = 60, start: date = dat
     kinds = list(mix)
     p = np.asarray([mix[k] for k in kinds], dtype=np.float64)
     p /= p.sum()
-    counts = np.floor(p * n_loggers).astype(int)
-    counts[np.argmax(p)] += n_loggers - counts.sum()
+    exact = p * n_loggers
+    counts = np.floor(exact).astype(int)
+    short = n_loggers - int(counts.sum())       # largest remainders get the rest
+    counts[np.argsort(-(exact - counts), kind="stable")[:short]] += 1
     all_rows, truths = [], {}
     i = 0
     for kind, cnt in zip(kinds, counts):
