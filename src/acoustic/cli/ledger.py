@@ -21,15 +21,17 @@ def ledger():
 @ledger_arg
 @click.option("--kind", type=click.Choice(["area", "line", "point"]), help="Only this kind of suspect.")
 @click.option("--status", type=click.Choice(["open", "dispatched", "confirmed", "no_leak"]))
+@click.option("--all", "include_superseded", is_flag=True,
+              help="Also suspects a later survey of their area no longer found (superseded).")
 @json_option
 @command_errors
-def list_cmd(ledger_path, kind, status, as_json, warnings_out):
+def list_cmd(ledger_path, kind, status, include_superseded, as_json, warnings_out):
     """List suspects, most suspect first."""
     from ..ledger import Ledger
     from ..ledger._ops import list_suspects
 
     with Ledger(ledger_path, readonly=True) as led:
-        rows = list_suspects(led, kind=kind, status=status)
+        rows = list_suspects(led, kind=kind, status=status, include_superseded=include_superseded)
     if as_json:
         emit_json(rows)
         return
@@ -61,6 +63,26 @@ def show_cmd(ledger_path, suspect, as_json, warnings_out):
         emit_json(d)
     else:
         click.echo(json.dumps(d, indent=2, default=str))
+
+
+@ledger.command("dispatch")
+@ledger_arg
+@click.argument("suspect", type=int)
+@click.option("--crew", help="Who was sent.")
+@click.option("--note", help="Free text kept with the dispatch.")
+@json_option
+@command_errors
+def dispatch_cmd(ledger_path, suspect, crew, note, as_json, warnings_out):
+    """Record that a crew was sent to dig at point SUSPECT."""
+    from ..ledger import Ledger
+    from ..ledger._ops import dispatch_suspect
+
+    with Ledger(ledger_path) as led:
+        out = dispatch_suspect(led, suspect, crew=crew, note=note)
+    if as_json:
+        emit_json(out)
+    else:
+        click.echo(f"suspect {suspect}: dispatched" + (f" to {crew}" if crew else "") + f" at {out['dispatched_utc']}")
 
 
 @ledger.command("confirm")

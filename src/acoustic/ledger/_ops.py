@@ -11,7 +11,7 @@ import numpy as np
 from .._errors import DataError, ParameterError
 from ._db import Ledger, utc_now
 
-__all__ = ["list_suspects", "show_suspect", "confirm_suspect", "ledger_stats", "export_csv", "export_geojson",
+__all__ = ["list_suspects", "show_suspect", "dispatch_suspect", "confirm_suspect", "ledger_stats", "export_csv", "export_geojson",
            "SUSPECT_COLUMNS"]
 
 SUSPECT_COLUMNS = ("id", "kind", "status", "area", "pipe_id", "offset_m", "interval_lo_m", "interval_hi_m", "x", "y",
@@ -69,6 +69,29 @@ def show_suspect(led: Ledger, suspect_id: int) -> dict:
     out = led.conn.execute("SELECT * FROM outcomes WHERE suspect_id = ?", (suspect_id,)).fetchone()
     d["outcome"] = dict(out) if out else None
     return d
+
+
+def dispatch_suspect(led: Ledger, suspect_id: int, *, crew: str | None = None, note: str | None = None) -> dict:
+    """Record that a crew was sent to a point suspect (status ``dispatched``).
+
+    A dispatched suspect is never changed by later batch surveys.  Sending a crew again adds
+    another dispatch row.
+
+    Returns
+    -------
+    dict
+        The dispatch row.
+    """
+    s = led.suspect(suspect_id)
+    if s["kind"] != "point":
+        raise ParameterError(f"suspect {suspect_id} is a {s['kind']} suspect; crews are dispatched to point suspects")
+    if s["status"] in ("confirmed", "no_leak"):
+        raise DataError(f"suspect {suspect_id} was already dug ({s['status']}); nothing to dispatch")
+    with led.transaction():
+        did = led.conn.execute("INSERT INTO dispatches(suspect_id, dispatched_utc, crew, note) VALUES (?, ?, ?, ?)",
+                               (suspect_id, utc_now(), crew, note)).lastrowid
+        led.conn.execute("UPDATE suspects SET status = 'dispatched' WHERE id = ?", (suspect_id,))
+    return dict(led.conn.execute("SELECT * FROM dispatches WHERE id = ?", (did,)).fetchone())
 
 
 def confirm_suspect(led: Ledger, suspect_id: int, *, found_at_m: float | None = None, no_leak: bool = False,
