@@ -406,6 +406,10 @@ class _Driver:
     def run(self) -> BatchSummary:
         self._validate()
         self.led = Ledger(self.ledger_path, create=True)
+        # WAL with synchronous=NORMAL: a commit is atomic and survives the process being killed;
+        # a power failure may lose the last few commits, which the next run simply redoes (their
+        # files are then new).  Human input (confirm, dispatch) keeps synchronous=FULL.
+        self.led.conn.execute("PRAGMA synchronous=NORMAL")
         try:
             self.led.acquire_writer(wait_s=self.wait_s)
             return self._run_locked()

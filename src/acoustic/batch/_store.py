@@ -87,7 +87,7 @@ def commit_recordings(conn, batch_id: int, results: list[dict], cache_rows, area
             counts["quarantined"] += 1
             continue
         version = r["features_version"]
-        if version not in feature_names_seen:
+        if version not in feature_names_seen and r.get("feature_names"):
             conn.execute("INSERT OR IGNORE INTO feature_names(features_version, names_json, units_json) VALUES (?, ?, ?)",
                          (version, json.dumps(list(r["feature_names"])), json.dumps(list(r.get("feature_units") or []))))
             feature_names_seen.add(version)

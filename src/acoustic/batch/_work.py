@@ -79,8 +79,8 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
         (RMS level, dB re 1 calibrated unit), ``features`` (float32 array), ``features_version``,
         ``block_levels_db`` (float32, the per-frame calibrated levels that
         ``acoustic.loggers`` makes nightly level and spread from), ``block_s`` (frame hop, s),
-        ``leak_probability``, ``label``, ``threshold``, ``model_version``; the first result also
-        has ``timing_s`` (seconds spent reading, extracting and classifying the chunk).
+        ``leak_probability``, ``label``, ``threshold``, ``model_version``; the first ok result
+        also has ``feature_names`` and ``feature_units``, and the first result ``timing_s`` (seconds spent reading, extracting and classifying the chunk).
 
     Notes
     -----
@@ -166,6 +166,13 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
             res.update(leak_probability=float(c["leak_probability"]), label=c["label"],
                        threshold=float(c["threshold"]), model_version=version)
     t_cls = time.perf_counter() - t3
+    names_sent = False
+    for r in results:  # the feature names travel once per chunk, not with every recording
+        if r["status"] == "ok":
+            if names_sent:
+                r.pop("feature_names", None)
+                r.pop("feature_units", None)
+            names_sent = True
     if results:
         results[0]["timing_s"] = {"read": t_read, "features": t_feat, "classify": t_cls, "n": len(items)}
     return results
