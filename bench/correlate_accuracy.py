@@ -13,8 +13,9 @@ Scored per pair:
 * located: a reported position within max(1 m, 2 % of the sensor spacing) of the true leak
   (a pair where nothing is detected counts as not located);
 * covered: the 95 % interval contains the true leak (over detected pairs);
-* second leak found (pairs with a second leak): a reported peak within max(2 m, 4 % of the
-  spacing) of it.
+* second leak found (pairs with a second leak): both leaks within max(2 m, 4 % of the
+  spacing) of reported peaks; with two leaks the top peak may be either one (the crew digging
+  it finds a leak), so located/covered are scored against the leak it matches.
 
 Baselines, on the same pairs and with the same start-time and travel-time bookkeeping:
 
@@ -142,9 +143,16 @@ def run_case(case, duration_s, weighting="auto"):
         out.update(error_m=None, located=False, covered=None)
     x2 = sim.truth.get("second_leak_m")
     if x2 is not None:
+        # two real leaks: the top peak may be either (a crew digging it finds a leak); the
+        # second is found when both leaks are among the reported peaks
         tol2 = max(2.0, 0.04 * d)
-        out["second_found"] = any(abs(p["distance_from_a_m"] - x2) <= tol2 for p in res.peaks)
+        near = [any(abs(p["distance_from_a_m"] - xx) <= tol2 for p in res.peaks) for xx in (x, x2)]
+        out["second_found"] = bool(all(near))
         out["second_leak_m"] = x2
+        if res.detected and abs(res.distance_from_a_m - x2) <= tol < abs(res.distance_from_a_m - x):
+            lo, hi = res.interval_m
+            out.update(error_m=res.distance_from_a_m - x2, located=True, covered=bool(lo <= x2 <= hi),
+                       located_second=True)
     # baselines on the same pair, same bookkeeping
     prep = prepare_pair(sim.a, sim.b)
     c_def = path.speeds_m_s()
@@ -171,7 +179,8 @@ def run_noise(i, rng, duration_s):
                         seed=int(rng.integers(2**31)))
     res = correlate_pair(sim.a, sim.b, path)
     return dict(material=mat, confounder=conf, detected=res.detected, outside=len(res.outside_peaks),
-                consumption=conf == "consumption")
+                peaks=[p["distance_from_a_m"] for p in res.peaks], length_m=d, peak_snr_db=res.peak_snr_db,
+                band_hz=list(res.band_hz), weighting=res.weighting)
 
 
 def summarise(rows, key):
@@ -245,10 +254,18 @@ def main() -> None:
     above = [r for r in rows if r["snr_db"] >= -10.0]
     over_m10 = summarise([dict(r, all="snr >= -10 dB") for r in above], "all")
     print_table("SNR >= -10 dB", over_m10)
+    # the leak (and a tap, whose level follows the leak's) is 60 dB under the background: any
+    # leak detection is false; sources outside the pair (pump, PRV) may rightly be reported there
     fd = float(np.mean([r["detected"] for r in noise_rows])) if noise_rows else None
     if noise_rows:
-        print(f"\nnoise-only pairs: {len(noise_rows)}, false leak detections {fd:.3f}; "
-              f"outside-the-pair warnings {np.mean([r['outside'] > 0 for r in noise_rows]):.2f}")
+        print(f"\nno-leak pairs (leak 60 dB under the background, confounders as above): {len(noise_rows)}, "
+              f"false leak detections {fd:.3f}; outside-the-pair warnings "
+              f"{np.mean([r['outside'] > 0 for r in noise_rows]):.2f}")
+        for r in noise_rows:
+            if r["detected"]:
+                print(f"  false detection: {r['material']} {r['confounder']} D={r['length_m']:.1f} m "
+                      f"peaks {[round(p, 1) for p in r['peaks']]} peak SNR {r['peak_snr_db']:.1f} dB "
+                      f"band {r['band_hz'][0]:.0f}-{r['band_hz'][1]:.0f} Hz {r['weighting']}")
     med_t = float(np.median([r["seconds"] for r in rows]))
     print(f"median correlate_pair time {med_t * 1e3:.0f} ms per pair")
     args.out.parent.mkdir(exist_ok=True)
@@ -256,7 +273,7 @@ def main() -> None:
         "n_pairs": len(rows), "seed": args.seed, "duration_s": args.duration, "weighting": args.weighting,
         "tolerance": "max(1 m, 2 % of spacing)", "overall": overall, "by_material": by_mat,
         "by_confounder": by_conf, "by_snr_db": by_snr, "by_sensor": by_kind, "snr_ge_minus10": over_m10,
-        "noise_only": {"n": len(noise_rows), "false_detection_rate": fd},
+        "noise_only": {"n": len(noise_rows), "false_detection_rate": fd, "rows": noise_rows},
         "median_seconds_per_pair": med_t, "pairs": rows,
     }, indent=1, default=lambda o: o if not isinstance(o, np.generic) else o.item()) + "\n")
     print(f"wrote {args.out}")

@@ -35,6 +35,8 @@ FMIN_HZ = 5.0
 _FINE_POINTS = 21
 #: Upsampling of the coarse correlogram grid.
 UPSAMPLE = 1
+#: A possible ghost peak is kept when the SCOT correlogram shows it with at most this false-alarm probability.
+_GHOST_PFA = 0.01
 #: CLEAN stops after a peak whose false-alarm probability exceeds this.
 _STOP_PFA = 0.5
 
@@ -168,6 +170,26 @@ def _refine(cg: Correlogram, spec: np.ndarray, tau0: float, step: float):
     return tau, zt, curv
 
 
+def _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, window):
+    """A test of whether a delay has a significant peak in the SCOT correlogram (no ghosts)."""
+    psi = weighting_function("scot", cs, coh_s) * ~notch
+    psi[cs.freqs_hz < min(fmin, band[0])] = 0.0
+    cg = build_correlogram(cs, psi, taper, coh_s, offset_s=prep.offset_s, polarity=prep.polarity)
+    if cg.freqs_hz.size == 0:
+        return lambda tau, step: True
+    lg, z = cg.grid(upsample=UPSAMPLE)
+    u = z[outside] / cg.noise_factor(lg[outside])
+    sd = max(math.sqrt(float(np.median(u.real**2 + u.imag**2)) / (2.0 * math.log(2.0))), 1e-300)
+    b = cg.noise_rms_bandwidth_hz()
+
+    def check(tau, step):
+        t = tau + np.linspace(-2.0 * step, 2.0 * step, 9)
+        zz = float(np.max(np.abs(cg.evaluate(t)))) / (sd * float(cg.noise_factor(tau)))
+        return false_alarm_probability(zz, window[1] - window[0], b) <= _GHOST_PFA
+
+    return check
+
+
 def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str = "auto", band_hz=None,
             max_components: int = 5, robust: bool = True, use_numba: bool = True,
             band_fallback_hz=(100.0, 1000.0)) -> Analysis:
@@ -208,8 +230,8 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     cs = cross_spectrum(prep.xa, prep.xb, fs, n_fft, robust=robust, use_numba=use_numba)
     coh_raw = cs.coherence()
     half = smoothing_bins(cs)
-    coh_s = smoothed_coherence(cs, half)
     notch, lines = tonal_lines(cs, coh_raw, use_numba=use_numba)
+    coh_s = smoothed_coherence(cs, half, exclude=notch)
     fmin = max(FMIN_HZ, 3.0 * cs.df_hz)
     fmax = 0.45 * fs
     if band_hz is not None:
@@ -253,6 +275,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         return max(math.sqrt(float(np.median(u.real**2 + u.imag**2)) / (2.0 * math.log(2.0))), 1e-300)
 
     provisional = noise_sd_of(z0)
+    min_sep = 2.0 / max(band[1] - band[0], cs.df_hz)  # about the envelope main-lobe width (s)
     p0 = float(np.sum(cg.psf))
     resid = cg.spectrum.copy()
     z = z0
@@ -262,7 +285,10 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         i = int(win[np.argmax(env_c)])
         tau, zt, curv = _refine(cg, resid, float(lags[i]), step)
         tau = float(np.clip(tau, w_lo, w_hi))
-        found.append((tau, zt, curv))
+        # what CLEAN leaves within a main lobe of a stronger peak is model error (dispersion,
+        # the shape of a real peak), not another source: subtract it but do not report it
+        near = any(abs(tau - t_prev) < min_sep for t_prev, _, _, _ in found)
+        found.append((tau, zt, curv, near))
         if p0 > 0:
             a = zt / p0
             resid = resid - a * cg.psf * np.exp(-2j * np.pi * cg.freqs_hz * tau)
@@ -275,7 +301,22 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     noise_sd = noise_sd_of(z)
     _fbar, _bs, bn = cg.psf_moments()
     peaks = []
-    for tau, zt, curv in found:
+    lin = None
+    accepted: list[float] = []
+    for tau, zt, curv, near in found:
+        if near:
+            continue
+        # PHAT and HT divide by |G_AB| (or weigh by the coherence), which ripples when two sources
+        # interfere; that ripple makes ghost peaks at 2 d1 - d2 and 2 d2 - d1.  A peak there must
+        # also show in the SCOT correlogram, whose weight (the auto-spectra) does not ripple.
+        if name in ("phat", "ht") and len(accepted) >= 2:
+            ghosts = [2.0 * ti - tj for ti in accepted for tj in accepted if ti != tj]
+            if any(abs(tau - g) < 2.0 * min_sep for g in ghosts):
+                if lin is None:
+                    lin = _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, (w_lo, w_hi))
+                if not lin(tau, step):
+                    continue
+        accepted.append(tau)
         sd_here = noise_sd * float(cg.noise_factor(tau))
         zz = abs(zt) / sd_here
         if curv < 0:

@@ -42,8 +42,14 @@ COHERENCE_CAP = 0.95
 TONAL_RATIO = 4.0
 #: z-score a coherent cluster of bins must reach as a whole to count as a band.
 CLUSTER_Z = 6.0
-#: Narrowest coherent band accepted, Hz (leak noise is broadband; narrower clusters are lines or chance).
+#: A notch covers the bins where the line's window leakage exceeds this fraction of the background.
+_LEAKAGE_FRACTION = 0.05
+#: Widest half-width (bins) of a notch around a very strong line (its window leakage).
+_MAX_NOTCH_BINS = 200
+#: Narrowest coherent band accepted, Hz, and as a fraction of its centre frequency (about a third
+#: of an octave): leak noise is broadband; narrower clusters are lines, resonances or chance.
 MIN_BAND_HZ = 15.0
+MIN_BAND_FRACTION = 0.25
 #: ... and its notch extends while the ratio stays above this.
 TONAL_EDGE_RATIO = 1.6
 
@@ -63,11 +69,13 @@ def smoothing_bins(cs: CrossSpectrum, smooth_hz: float | None = None) -> int:
     return max(2, int(round(hz / cs.df_hz)))
 
 
-def smoothed_coherence(cs: CrossSpectrum, half_bins: int) -> np.ndarray:
+def smoothed_coherence(cs: CrossSpectrum, half_bins: int, exclude=None) -> np.ndarray:
     """Bias-corrected magnitude-squared coherence, averaged over ``2 half_bins + 1`` bins.
 
     The Welch estimate is biased upward by about ``1/n_d``; ``(n_d g - 1)/(n_d - 1)`` removes
     that (``physics.md`` 3.3), then a moving average over neighbouring bins cuts the variance.
+    Bins in ``exclude`` (notched tonal lines) take no part in the average, so a line's
+    coherence does not spill into its neighbours; they get 0.
 
     Returns
     -------
@@ -77,8 +85,12 @@ def smoothed_coherence(cs: CrossSpectrum, half_bins: int) -> np.ndarray:
     g = cs.coherence()
     n = cs.n_averages
     g = np.clip((n * g - 1.0) / np.maximum(n - 1.0, 1.0), 0.0, 1.0)
-    k = np.ones(2 * half_bins + 1) / (2 * half_bins + 1)
-    return np.clip(np.convolve(g, k, mode="same"), 0.0, 0.999)
+    use = np.ones_like(g) if exclude is None else (~np.asarray(exclude, dtype=bool)).astype(np.float64)
+    k = np.ones(2 * half_bins + 1)
+    num = np.convolve(g * use, k, mode="same")
+    den = np.convolve(use, k, mode="same")
+    out = np.where(den > 0, num / np.maximum(den, 1e-12), 0.0) * use
+    return np.clip(out, 0.0, 0.999)
 
 
 # -- tonal lines -----------------------------------------------------------------------------
@@ -88,7 +100,9 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
     A line is a local maximum standing :data:`TONAL_RATIO` times above the running median
     (over about 25 Hz) of the auto-spectrum, or a narrow coherence peak (coherence odds 4x the
     running median and above 0.5).  Its notch spans the neighbouring bins while the ratio stays
-    above :data:`TONAL_EDGE_RATIO`, and at least the Hann main lobe (+/-2 bins).
+    above :data:`TONAL_EDGE_RATIO`, at least the Hann main lobe (+/-2 bins), and as far as the
+    window's leakage of the line (``1/(pi u (u^2-1))^2`` at u bins, for a line so many times
+    above the quiet background) exceeds :data:`_LEAKAGE_FRACTION` of the background.
 
     Returns
     -------
@@ -103,15 +117,18 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
     lines: list[float] = []
     odds = coh_raw / np.maximum(1.0 - coh_raw, 1e-3)
     ratios = []
+    spectra = []
     for spec in (cs.gaa, cs.gbb):
         base = running_median(spec, half, use_numba=use_numba)
         ratios.append(np.where(base > 0, spec / np.maximum(base, 1e-300), 0.0))
+        spectra.append(spec)
     obase = running_median(odds, half, use_numba=use_numba)
     n_avg = float(np.median(cs.n_averages))
     oratio = odds / np.maximum(obase, 1.0 / n_avg)
     ratios.append(np.where(coh_raw > 0.5, oratio, 0.0))
     first = max(2, int(math.ceil(2.0 / cs.df_hz)))
-    for r in ratios:
+    wide = 8 * half
+    for ri, r in enumerate(ratios):
         peaks = np.flatnonzero((r[1:-1] > TONAL_RATIO) & (r[1:-1] >= r[:-2]) & (r[1:-1] >= r[2:])) + 1
         for p in peaks:
             if p < first:
@@ -122,7 +139,21 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
             hi = p
             while hi < n_bins - 1 and r[hi + 1] > TONAL_EDGE_RATIO and hi - p < half:
                 hi += 1
-            lo, hi = min(lo, p - 2), max(hi, p + 2)
+            # the Hann window's leakage of a line r times the background falls as
+            # 1/(pi u (u^2 - 1))^2 at u bins; notch until it is below a quarter of the background
+            # height over the quiet background around it (the 10th percentile over a wide
+            # stretch: a strong line's own skirt fills the narrow running median)
+            u = 2
+            if ri < 2:
+                seg = spectra[ri][max(1, p - wide):p + wide + 1]
+                floor = float(np.percentile(seg, 10.0))
+                height = spectra[ri][p] / floor if floor > 0 else r[p]
+            else:
+                height = r[p]
+            height = max(height, r[p])
+            while u < _MAX_NOTCH_BINS and height / (math.pi * u * (u * u - 1.0)) ** 2 > _LEAKAGE_FRACTION:
+                u += 1
+            lo, hi = min(lo, p - u), max(hi, p + u)
             notch[max(lo, 0):min(hi, n_bins - 1) + 1] = True
             lines.append(float(cs.freqs_hz[p]))
     # one line per notched run of bins (a line seen in both spectra, or spread over two bins)
@@ -146,7 +177,8 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
     closed) must also be significant as a whole (summed coherence :data:`CLUSTER_Z` s.d.
     above zero, which rules out the narrow clusters that chance makes among thousands of
     bins); they are scored by their summed coherence odds, and the band spans the clusters
-    holding at least 10 % of the total score.
+    scoring at least 10 % of the best one (two sources make the coherence ripple, which splits
+    one band into many clusters).
 
     Returns
     -------
@@ -183,7 +215,8 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
     scored = []
     for c in clusters:
         a, b = c[0], c[-1] + 1
-        if b - a < min_width:
+        centre = 0.5 * (f[a] + f[b - 1])
+        if b - a < min_width or (f[b - 1] - f[a]) < MIN_BAND_FRACTION * centre:
             continue
         z_cluster = float(np.sum(g_corr[a:b])) / math.sqrt(float(np.sum(1.0 / n_bin[a:b] ** 2)) / 1.5)
         if z_cluster < CLUSTER_Z:
@@ -191,8 +224,8 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
         scored.append((float(np.sum(odds[c])), c))
     if not scored:
         return None, sig, thr
-    total = sum(s for s, _ in scored)
-    keep = [c for s, c in scored if s >= 0.1 * total]
+    best = max(s for s, _ in scored)
+    keep = [c for s, c in scored if s >= 0.1 * best]
     lo = min(c[0] for c in keep)
     hi = max(c[-1] for c in keep)
     return (float(f[lo]), float(f[hi])), sig, thr
@@ -373,9 +406,17 @@ def build_correlogram(cs: CrossSpectrum, psi: np.ndarray, taper: np.ndarray, coh
     ws = w[sel]
     ramp = np.exp(-2j * np.pi * f * offset_s) * polarity
     spec = ws * cs.gab[sel] * ramp
-    # a single source's peak shape: the weighted magnitude of the measured cross-spectrum
-    # (subtracting |S| exp(-i w tau) at a peak removes that source exactly, leaving the noise)
-    psf = ws * np.abs(cs.gab[sel])
+    # a single source's peak shape: the weighted magnitude of its cross-spectrum, modelled as
+    # sqrt(G_AA G_BB) times the coherence magnitude smoothed over a tenth of the band.  The raw
+    # |G_AB| would not do: with two sources it ripples (they interfere), and subtracting a
+    # rippled shape plants ghost peaks at 2 d1 - d2.
+    band_bins = sel[-1] - sel[0] + 1 if sel.size else 1
+    half = max(2, band_bins // 20)
+    g = np.sqrt(np.clip(coh_s, 0.0, 1.0))
+    k = np.ones(2 * half + 1)
+    inband = (w > 0).astype(np.float64)
+    g_broad = np.convolve(g * inband, k, mode="same") / np.maximum(np.convolve(inband, k, mode="same"), 1e-12)
+    psf = ws * np.sqrt(cs.gaa[sel] * cs.gbb[sel]) * g_broad[sel]
     noise = ws**2 * cs.gaa[sel] * cs.gbb[sel]
     norm = float(np.sum(ws * np.sqrt(cs.gaa[sel] * cs.gbb[sel])))
     return Correlogram(freqs_hz=f, spectrum=spec, psf=psf, noise_weight=noise / max(noise.max(), 1e-300),

@@ -1,0 +1,89 @@
+"""The correlator's numba kernels against their plain-numpy references."""
+
+import numpy as np
+import pytest
+
+from acoustic.correlate._kernels import accumulate_spectra, group_energies, running_median, top_local_maxima
+
+
+def _spectra(rng, k=13, f=257, dtype=np.complex64):
+    a = (rng.standard_normal((k, f)) + 1j * rng.standard_normal((k, f))).astype(dtype)
+    b = (rng.standard_normal((k, f)) + 1j * rng.standard_normal((k, f))).astype(dtype)
+    return a, b
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_group_energies_matches_numpy(rng, dtype):
+    a, b = _spectra(rng, dtype=dtype)
+    starts = np.array([1, 5, 40, 100, 256])
+    stops = np.array([5, 40, 100, 256, 257])
+    ea, eb = group_energies(a, b, starts, stops)
+    ra, rb = group_energies(a, b, starts, stops, use_numba=False)
+    np.testing.assert_allclose(ea, ra, rtol=1e-5)
+    np.testing.assert_allclose(eb, rb, rtol=1e-5)
+    # and the definition itself
+    np.testing.assert_allclose(ea[:, 1], np.sum(np.abs(a[:, 5:40].astype(np.complex128)) ** 2, axis=1), rtol=1e-5)
+
+
+def test_group_energies_bad_groups(rng):
+    a, b = _spectra(rng)
+    with pytest.raises(ValueError, match="frequency groups"):
+        group_energies(a, b, np.array([0]), np.array([1000]))
+    with pytest.raises(ValueError, match="equal shape"):
+        group_energies(a, b[:, :10], np.array([0]), np.array([5]))
+
+
+def test_accumulate_matches_numpy_with_weights(rng):
+    a, b = _spectra(rng)
+    n_groups = 6
+    weight = rng.uniform(0, 1, (a.shape[0], n_groups))
+    weight[rng.random(weight.shape) < 0.3] = 0.0
+    bin_group = np.repeat(np.arange(-1, n_groups), int(np.ceil(a.shape[1] / (n_groups + 1))))[: a.shape[1]]
+    got = accumulate_spectra(a, b, weight, bin_group)
+    ref = accumulate_spectra(a, b, weight, bin_group, use_numba=False)
+    for g, r in zip(got, ref):
+        np.testing.assert_allclose(g, r, rtol=1e-6, atol=1e-9)
+    # ungrouped bins (-1) use every frame with weight 1
+    ungrouped = np.flatnonzero(bin_group < 0)
+    np.testing.assert_allclose(got[3][ungrouped], a.shape[0])
+    # the cross-spectrum sums X_A conj(X_B): zero-lag correlation of identical inputs is real
+    same = accumulate_spectra(a, a, np.ones((a.shape[0], n_groups)), bin_group)
+    np.testing.assert_allclose(same[2].imag, 0.0, atol=1e-4)
+
+
+def test_accumulate_rejects_negative_weights(rng):
+    a, b = _spectra(rng)
+    with pytest.raises(ValueError, match=">= 0"):
+        accumulate_spectra(a, b, -np.ones((a.shape[0], 1)), np.zeros(a.shape[1], dtype=int))
+
+
+@pytest.mark.parametrize("n,half", [(1, 1), (7, 3), (50, 1), (513, 12), (40, 30)])
+def test_running_median_matches_numpy(rng, n, half):
+    y = rng.standard_normal(n)
+    y[::5] = 0.25  # repeated values exercise the removal of duplicates
+    np.testing.assert_array_equal(running_median(y, half), running_median(y, half, use_numba=False))
+
+
+def test_running_median_rejects_bad_input():
+    with pytest.raises(ValueError, match="half_width"):
+        running_median(np.ones(5), 0)
+    with pytest.raises(ValueError, match="finite"):
+        running_median(np.array([1.0, np.nan, 2.0]), 1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_top_local_maxima_matches_numpy(seed):
+    rng = np.random.default_rng(seed)
+    y = np.convolve(rng.standard_normal(600), np.hanning(9), mode="same")
+    for lo, hi, sep, k in [(0, 600, 1, 5), (50, 420, 7, 10), (100, 103, 1, 3), (0, 1, 1, 1)]:
+        got = top_local_maxima(y, lo, hi, min_separation=sep, max_peaks=k)
+        ref = top_local_maxima(y, lo, hi, min_separation=sep, max_peaks=k, use_numba=False)
+        np.testing.assert_array_equal(got, ref)
+
+
+def test_top_local_maxima_finds_known_peaks():
+    x = np.arange(400)
+    y = 3 * np.exp(-0.5 * ((x - 100) / 4) ** 2) + 2 * np.exp(-0.5 * ((x - 250) / 4) ** 2) + np.exp(-0.5 * ((x - 262) / 4) ** 2)
+    assert list(top_local_maxima(y, 0, 400, min_separation=20, max_peaks=3)) == [100, 250]
+    # a peak cut by the window edge counts when the curve falls away into the window
+    assert top_local_maxima(y, 101, 200, max_peaks=1)[0] == 101
