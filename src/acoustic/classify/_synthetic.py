@@ -29,6 +29,8 @@ DEFAULT_SAMPLE_RATES_HZ = (4000.0, 8000.0, 11025.0, 16000.0, 22050.0, 32000.0, 4
 #: Noises that can accompany a leak (the "confounders").
 CONFOUNDER_KINDS = ("traffic", "pump", "prv", "consumption", "hum")
 NOISE_KINDS = ("traffic", "pump", "prv", "consumption", "hum", "quiet")
+#: Natural redraws of a leak whose SNR is outside the asked range; after them the SNR is set directly.
+MAX_REDRAWS = 20
 #: material -> (internal diameters in mm, leak-to-sensor distance range in m).
 MATERIAL_SPECS = {
     "pvc": ((90.0, 110.0, 160.0, 200.0, 250.0), (2.0, 60.0)),
@@ -52,12 +54,15 @@ class SyntheticSpec:
     confounder: str  # "none" or a noise kind (for non-leaks: the noises joined by "+")
     gain_offset_db: float
     kwargs: dict
+    snr_range_db: tuple = (None, None)  # accepted leak-to-background SNR at the sensor (dB); None: any
+    distance_range_m: tuple = (None, None)
 
 
 def synthetic_specs(n_sites: int, *, seed: int, per_site: int = 6, leak_fraction: float = 0.5,
                     sample_rates_hz=DEFAULT_SAMPLE_RATES_HZ, sensor_kinds=("hydrophone", "accelerometer"),
                     materials=tuple(MATERIAL_SPECS), gain_offset_db=(-30.0, 3.0), duration_s: float = 10.0,
-                    site_prefix: str = "site") -> list[SyntheticSpec]:
+                    site_prefix: str = "site", min_leak_snr_db: float | None = None,
+                    max_leak_snr_db: float | None = None) -> list[SyntheticSpec]:
     """Draw the recordings of a synthetic labelled dataset.
 
     Parameters
@@ -79,6 +84,12 @@ def synthetic_specs(n_sites: int, *, seed: int, per_site: int = 6, leak_fraction
         Length of each recording (s).
     site_prefix : str
         Site names are ``{site_prefix}{index}``.
+    min_leak_snr_db, max_leak_snr_db : float, optional
+        Keep only leaks whose leak-to-background SNR at the sensor (dB, over the leak band, as the
+        simulator reports it) lies in this range: a leak drawn outside it is redrawn (distance and
+        simulator seed) until it fits, i.e. leaks are drawn from the natural population
+        conditioned on the SNR range; where that is rare (after 20 draws) the simulator is asked
+        for an SNR drawn uniformly in the range (it scales the background to meet it).
 
     Returns
     -------
@@ -119,7 +130,9 @@ def synthetic_specs(n_sites: int, *, seed: int, per_site: int = 6, leak_fraction
                 kwargs = dict(base, noises=tuple(noises))
                 hint = "no_leak"
             specs.append(SyntheticSpec(name=f"{site}_{r}", site=site, label_hint=hint, confounder=conf,
-                                       gain_offset_db=float(rng.uniform(*gain_offset_db)), kwargs=kwargs))
+                                       gain_offset_db=float(rng.uniform(*gain_offset_db)), kwargs=kwargs,
+                                       snr_range_db=(min_leak_snr_db, max_leak_snr_db),
+                                       distance_range_m=(dmin, dmax)))
     return specs
 
 
@@ -130,9 +143,26 @@ def simulate_spec(spec: SyntheticSpec, *, gain_offset_db: float | None = None):
     """
     from ..simulate import simulate_recording
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AcousticWarning)
-        sim = simulate_recording(**spec.kwargs)
+    lo, hi = spec.snr_range_db
+    kwargs = dict(spec.kwargs)
+    redraw = np.random.default_rng(kwargs["seed"] + 7919)
+    for attempt in range(MAX_REDRAWS + 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AcousticWarning)
+            sim = simulate_recording(**kwargs)
+        snr = sim.truth.get("snr_db")
+        if kwargs.get("leak_distance_m") is None or snr is None or (
+                (lo is None or snr >= lo) and (hi is None or snr < hi)):
+            break
+        if attempt == MAX_REDRAWS:
+            raise ParameterError(f"{spec.name}: no leak with an SNR in [{lo}, {hi}) dB")  # pragma: no cover
+        dmin, dmax = spec.distance_range_m
+        kwargs.update(seed=int(redraw.integers(0, 2**31 - 1)),
+                      leak_distance_m=round(float(np.exp(redraw.uniform(np.log(dmin), np.log(dmax)))), 2))
+        if attempt + 1 == MAX_REDRAWS:  # rare at this site: ask the simulator for an SNR in the range
+            s_lo = lo if lo is not None else hi - 20.0
+            s_hi = hi if hi is not None else lo + 30.0
+            kwargs["snr_db"] = float(redraw.uniform(s_lo, s_hi))
     rec = sim.recording
     off = spec.gain_offset_db if gain_offset_db is None else float(gain_offset_db)
     full = 1.0 - 2.0 ** -15
