@@ -20,6 +20,7 @@ from ._gcc import (
     Correlogram, band_taper, build_correlogram, false_alarm_probability, resolve_weighting, select_band,
     smoothed_coherence, smoothing_bins, tonal_lines, weighting_function,
 )
+from ._kernels import resolve_use_numba
 from ._prepare import PreparedPair
 from ._spectra import CrossSpectrum, coherence_threshold, cross_spectrum
 
@@ -31,8 +32,9 @@ MIN_FRAMES = 8
 _WANT_FRAMES = 24
 #: Lowest analysed frequency in Hz (below it pipes carry almost no leak noise and traffic rumble rules).
 FMIN_HZ = 5.0
-#: Points of the fine grid used to refine a peak between two coarse lags.
-_FINE_POINTS = 21
+_STENCIL = np.array([-1.0, 0.0, 1.0])
+#: Newton iterations refining a peak's delay.
+_NEWTON_STEPS = 4
 #: Upsampling of the coarse correlogram grid.
 UPSAMPLE = 1
 #: A possible ghost peak is kept when the SCOT correlogram shows it with at most this false-alarm probability.
@@ -144,30 +146,41 @@ def validate_band(band_hz, sample_rate_hz: float) -> tuple[float, float]:
 
 
 def _refine(cg: Correlogram, spec: np.ndarray, tau0: float, step: float):
-    """Sub-sample peak of the window-corrected envelope near ``tau0``.
+    """Sub-sample peak of the window-corrected envelope near the coarse peak ``tau0``.
 
-    Evaluates the correlogram on a fine grid over +/- one coarse step, then a parabola through
-    the best fine point and its neighbours.  Returns the delay, the complex value there and
-    the curvature (per s^2) of the uncorrected envelope.
+    Newton's method on ``ln(|z|^2 / rho^2)`` (rho the window lag factor), with the first and
+    second derivatives of the correlogram summed exactly over the band (one complex exponential
+    per bin and iteration), kept within one coarse step of ``tau0``.  Returns the delay, the
+    complex value there and the curvature (per s^2) of the uncorrected envelope ``|z|``.
     """
-    t = tau0 + np.linspace(-step, step, _FINE_POINTS)
-    z = cg.evaluate(t, spec)
-    env = np.abs(z)
-    env_c = env / cg.lag_factor(t)
-    i = int(np.clip(np.argmax(env_c), 1, t.size - 2))
-    h = t[1] - t[0]
-    y0, y1, y2 = env_c[i - 1], env_c[i], env_c[i + 1]
-    den = y0 - 2.0 * y1 + y2
-    delta = 0.5 * (y0 - y2) / den if den < 0 else 0.0
-    delta = float(np.clip(delta, -1.0, 1.0))
-    tau = float(t[i] + delta * h)
-    zt = complex(cg.evaluate(tau, spec)[0])
-    # curvature of the uncorrected envelope from three points around tau (a wider stencil
-    # than the fine grid so rounding does not dominate)
-    hh = max(4 * h, 1e-7)
-    e = np.abs(cg.evaluate([tau - hh, tau, tau + hh], spec))
-    curv = float((e[0] - 2.0 * e[1] + e[2]) / hh**2)
-    return tau, zt, curv
+    tau = float(tau0)
+    zt, z1, z2 = cg.derivatives(tau, spec)
+    for _ in range(_NEWTON_STEPS):
+        p = abs(zt) ** 2
+        if p <= 0:
+            break
+        g1 = 2.0 * (zt.conjugate() * z1).real / p
+        g2 = 2.0 * ((zt.conjugate() * z2).real + abs(z1) ** 2) / p - g1 * g1
+        h = 1e-3 * step
+        lr = np.log(cg.lag_factor(tau + h * _STENCIL))
+        g1 -= 2.0 * (lr[2] - lr[0]) / (2.0 * h)
+        g2 -= 2.0 * (lr[2] - 2.0 * lr[1] + lr[0]) / (h * h)
+        delta = -g1 / g2 if g2 < 0 else math.copysign(0.25 * step, g1)
+        delta = max(-0.5 * step, min(0.5 * step, delta))
+        new = min(max(tau + delta, tau0 - step), tau0 + step)
+        if abs(new - tau) < 1e-4 * step:
+            tau = new
+            zt, z1, z2 = cg.derivatives(tau, spec)
+            break
+        tau = new
+        zt, z1, z2 = cg.derivatives(tau, spec)
+    a = abs(zt)
+    if a > 0:
+        re1 = (zt.conjugate() * z1).real
+        curv = ((zt.conjugate() * z2).real + abs(z1) ** 2) / a - re1 * re1 / a**3
+    else:
+        curv = 0.0
+    return tau, complex(zt), float(curv)
 
 
 def _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, window):
@@ -191,7 +204,7 @@ def _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, wind
 
 
 def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str = "auto", band_hz=None,
-            max_components: int = 5, robust: bool = True, use_numba: bool = True,
+            max_components: int = 5, robust: bool = True, use_numba: bool | None = None,
             band_fallback_hz=(100.0, 1000.0)) -> Analysis:
     """Correlate a prepared pair and extract peaks with delays inside ``window_s``.
 
@@ -209,8 +222,8 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         Peaks extracted (strongest first, each removed before the next is sought).
     robust : bool
         Leave transient frames out of the averages.
-    use_numba : bool
-        Use the numba kernels.
+    use_numba : bool or None
+        Use the numba kernels (None: see :func:`acoustic.correlate._kernels.resolve_use_numba`).
     band_fallback_hz : (float, float)
         Band shown when nothing is coherent.
 
@@ -227,6 +240,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         band_hz = validate_band(band_hz, fs)
     max_lag = max(abs(w_lo - prep.offset_s), abs(w_hi - prep.offset_s))
     n_fft = choose_frame_length(prep.xa.size, fs, max_lag)
+    use_numba = resolve_use_numba(use_numba)
     cs = cross_spectrum(prep.xa, prep.xb, fs, n_fft, robust=robust, use_numba=use_numba)
     coh_raw = cs.coherence()
     half = smoothing_bins(cs)

@@ -44,6 +44,8 @@ TONAL_RATIO = 4.0
 CLUSTER_Z = 6.0
 #: A notch covers the bins where the line's window leakage exceeds this fraction of the background.
 _LEAKAGE_FRACTION = 0.05
+#: Lines this many times above the running median get the wide-floor leakage estimate.
+_STRONG_LINE = 100.0
 #: Widest half-width (bins) of a notch around a very strong line (its window leakage).
 _MAX_NOTCH_BINS = 200
 #: Narrowest coherent band accepted, Hz, and as a fraction of its centre frequency (about a third
@@ -144,9 +146,10 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
             # height over the quiet background around it (the 10th percentile over a wide
             # stretch: a strong line's own skirt fills the narrow running median)
             u = 2
-            if ri < 2:
+            if ri < 2 and r[p] > _STRONG_LINE:  # weaker lines leak less than 3 bins anyway
                 seg = spectra[ri][max(1, p - wide):p + wide + 1]
-                floor = float(np.percentile(seg, 10.0))
+                kth = seg.size // 10
+                floor = float(np.partition(seg, kth)[kth])  # 10th percentile
                 height = spectra[ri][p] / floor if floor > 0 else r[p]
             else:
                 height = r[p]
@@ -340,6 +343,16 @@ class Correlogram:
         tau = np.atleast_1d(np.asarray(tau_s, dtype=np.float64))
         ph = np.exp(2j * np.pi * np.outer(tau, self.freqs_hz))
         return ph @ s
+
+    def derivatives(self, tau_s: float, spectrum=None):
+        """The complex correlogram and its first and second derivatives (per s, per s^2) at ``tau_s``."""
+        s = self.spectrum if spectrum is None else spectrum
+        w = 2.0 * np.pi * self.freqs_hz
+        e = s * np.exp(1j * w * float(tau_s))
+        z0 = e.sum()
+        z1 = (e * w).sum() * 1j
+        z2 = -(e * (w * w)).sum()
+        return complex(z0), complex(z1), complex(z2)
 
     def grid(self, spectrum=None, upsample: int = 2):
         """Complex correlogram on a regular lag grid by inverse FFT.

@@ -9,17 +9,62 @@ prints the comparison):
   over the frame spectra instead of ``abs()**2`` temporaries plus ``add.reduceat``);
 * :func:`accumulate_spectra` - weighted averaging of the auto- and cross-spectra (one pass,
   no (frames x bins) temporaries);
-* :func:`running_median` - running median of a spectrum (tonal-line detection);
-* :func:`top_local_maxima` - strongest local maxima of a curve with a minimum separation
-  (peak search).
+* :func:`running_median` - running median of a spectrum (tonal-line detection).
+
+Not kernels, because numpy already does them in one vectorised pass and numba could not beat
+it: framing and windowing (``sliding_window_view`` times the window, fed straight to the FFT)
+and the peak search (``argmax`` over the lag window, then Newton refinement on exact
+derivatives).
+
+numba costs about half a second to import and to load its cached machine code, which is more
+than a whole correlation takes without it.  ``use_numba=None`` (the default everywhere)
+therefore runs the numpy versions for the first call in a process and the kernels from the
+second on, so a one-shot ``acoustic correlate`` starts fast and a survey or batch run over many
+pairs gets the kernels; ``True`` or ``False`` force the choice (``ACOUSTIC_NUMBA=0``/``1`` in the
+environment too).
 """
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+import os
 
-__all__ = ["group_energies", "accumulate_spectra", "running_median", "top_local_maxima"]
+import numpy as np
+
+_CALLS = {"n": 0}
+
+
+def resolve_use_numba(use_numba=None) -> bool:
+    """Decide whether to run the numba kernels (see the module doc): True/False as given,
+    else ``ACOUSTIC_NUMBA`` from the environment, else numpy for the first call in the process."""
+    if use_numba is not None:
+        return bool(use_numba)
+    env = os.environ.get("ACOUSTIC_NUMBA", "").strip()
+    if env in ("0", "1"):
+        return env == "1"
+    _CALLS["n"] += 1
+    return _CALLS["n"] > 1
+
+
+def njit(*args, **kwargs):
+    """``numba.njit`` applied on first use, so importing this module does not import numba."""
+    def wrap(fn):
+        compiled = {}
+
+        def call(*a):
+            if "f" not in compiled:
+                from numba import njit as _njit
+
+                compiled["f"] = _njit(*args, **kwargs)(fn)
+            return compiled["f"](*a)
+
+        call.__name__ = fn.__name__
+        call.__doc__ = fn.__doc__
+        call.py_func = fn
+        return call
+
+    return wrap
+
+__all__ = ["group_energies", "accumulate_spectra", "running_median", "resolve_use_numba"]
 
 
 # -- per-frame group energies -------------------------------------------------------------
@@ -41,11 +86,16 @@ def _group_energies_kernel(xa, xb, starts, stops, out_a, out_b):  # pragma: no c
 
 
 def _group_energies_numpy(xa, xb, starts, stops):
-    pa = (xa.real.astype(np.float64) ** 2 + xa.imag.astype(np.float64) ** 2)
-    pb = (xb.real.astype(np.float64) ** 2 + xb.imag.astype(np.float64) ** 2)
-    ca = np.concatenate([np.zeros((pa.shape[0], 1)), np.cumsum(pa, axis=1)], axis=1)
-    cb = np.concatenate([np.zeros((pb.shape[0], 1)), np.cumsum(pb, axis=1)], axis=1)
-    return ca[:, stops] - ca[:, starts], cb[:, stops] - cb[:, starts]
+    def one(x):
+        p = x.real * x.real + x.imag * x.imag
+        p = np.concatenate([p, np.zeros((p.shape[0], 1), dtype=p.dtype)], axis=1)
+        edges = np.empty(2 * starts.size, dtype=np.int64)
+        edges[0::2] = starts
+        edges[1::2] = stops
+        sums = np.add.reduceat(p, edges, axis=1, dtype=np.float64)[:, 0::2]
+        return np.where(stops > starts, sums, 0.0)
+
+    return one(xa), one(xb)
 
 
 def _check_spectra(xa, xb):
@@ -123,15 +173,15 @@ def _accumulate_kernel(xa, xb, weight, bin_group, gaa, gbb, gab_re, gab_im, wsum
 
 
 def _accumulate_numpy(xa, xb, weight, bin_group):
-    w = np.ones(xa.shape)
-    grouped = bin_group >= 0
-    w[:, grouped] = weight[:, bin_group[grouped]]
-    a = xa.astype(np.complex128)
-    b = xb.astype(np.complex128)
-    gaa = np.sum(w * np.abs(a) ** 2, axis=0)
-    gbb = np.sum(w * np.abs(b) ** 2, axis=0)
-    gab = np.sum(w * a * np.conj(b), axis=0)
-    return gaa, gbb, gab, w.sum(axis=0), (w**2).sum(axis=0)
+    wt = np.concatenate([weight, np.ones((weight.shape[0], 1))], axis=1)  # column -1: weight 1
+    w = wt[:, bin_group].astype(np.float32)
+    pa = xa.real * xa.real + xa.imag * xa.imag
+    pb = xb.real * xb.real + xb.imag * xb.imag
+    gaa = np.einsum("kf,kf->f", w, pa, dtype=np.float64)
+    gbb = np.einsum("kf,kf->f", w, pb, dtype=np.float64)
+    gab = np.einsum("kf,kf->f", w, xa * np.conj(xb), dtype=np.complex128)
+    w64 = wt[:, bin_group]
+    return gaa, gbb, gab, w64.sum(axis=0), (w64 * w64).sum(axis=0)
 
 
 def accumulate_spectra(xa, xb, weight, bin_group, *, use_numba=True):
@@ -221,9 +271,16 @@ def _running_median_kernel(y, half, out):  # pragma: no cover - compiled
 
 
 def _running_median_numpy(y, half):
+    from numpy.lib.stride_tricks import sliding_window_view
+
     n = y.size
     out = np.empty(n)
-    for i in range(n):
+    if n > 2 * half:
+        out[half:n - half] = np.median(sliding_window_view(y, 2 * half + 1), axis=1)
+        ends = list(range(half)) + list(range(n - half, n))
+    else:
+        ends = range(n)
+    for i in ends:  # truncated windows at the ends
         out[i] = np.median(y[max(0, i - half):min(n, i + half + 1)])
     return out
 
@@ -257,97 +314,3 @@ def running_median(y, half_width, *, use_numba=True):
     out = np.empty_like(y)
     _running_median_kernel(y, half, out)
     return out
-
-
-# -- peak search --------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _top_local_maxima_kernel(y, lo, hi, min_sep, max_peaks, out):  # pragma: no cover - compiled
-    # candidates: interior local maxima (plateaus: first point) strictly inside (lo, hi - 1),
-    # then the window's end points when the curve falls away from them into the window
-    n_cand = 0
-    cand = np.empty(hi - lo + 2, dtype=np.int64)
-    for i in range(lo + 1, hi - 1):
-        if y[i] > y[i - 1] and y[i] >= y[i + 1]:
-            cand[n_cand] = i
-            n_cand += 1
-    if lo + 1 >= hi or y[lo] > y[lo + 1]:
-        cand[n_cand] = lo
-        n_cand += 1
-    if hi - 1 > lo and y[hi - 1] > y[hi - 2]:
-        cand[n_cand] = hi - 1
-        n_cand += 1
-    vals = np.empty(n_cand)
-    for c in range(n_cand):
-        vals[c] = y[cand[c]]
-    order = np.argsort(-vals, kind="mergesort")
-    n_out = 0
-    for o in range(n_cand):
-        idx = cand[order[o]]
-        ok = True
-        for p in range(n_out):
-            if abs(idx - out[p]) < min_sep:
-                ok = False
-                break
-        if ok:
-            out[n_out] = idx
-            n_out += 1
-            if n_out >= max_peaks:
-                break
-    return n_out
-
-
-def _top_local_maxima_numpy(y, lo, hi, min_sep, max_peaks):
-    idx = np.arange(lo + 1, hi - 1)
-    cand = list(idx[(y[idx] > y[idx - 1]) & (y[idx] >= y[idx + 1])])
-    if lo + 1 >= hi or y[lo] > y[lo + 1]:
-        cand.append(lo)
-    if hi - 1 > lo and y[hi - 1] > y[hi - 2]:
-        cand.append(hi - 1)
-    cand = np.array(cand, dtype=np.int64)
-    order = np.argsort(-y[cand], kind="mergesort")
-    out: list[int] = []
-    for i in cand[order]:
-        if all(abs(int(i) - p) >= min_sep for p in out):
-            out.append(int(i))
-            if len(out) >= max_peaks:
-                break
-    return np.array(out, dtype=np.int64)
-
-
-def top_local_maxima(y, lo, hi, *, min_separation=1, max_peaks=8, use_numba=True):
-    """Indices of the highest local maxima of ``y`` in ``[lo, hi)``, strongest first.
-
-    A local maximum is higher than its left neighbour and not lower than its right one; a
-    window end point counts when the curve falls away from it into the window (a peak cut
-    by the window).  Maxima closer than ``min_separation`` points to a stronger one are skipped.
-
-    Parameters
-    ----------
-    y : array_like, shape (n,)
-        Curve (e.g. a correlogram envelope).
-    lo, hi : int
-        Search window ``[lo, hi)`` (indices).
-    min_separation : int, default 1
-        Minimum distance in points between reported maxima.
-    max_peaks : int, default 8
-        Most maxima returned.
-    use_numba : bool, default True
-        False runs the numpy reference.
-
-    Returns
-    -------
-    numpy.ndarray of int64, shape (<= max_peaks,)
-    """
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    lo, hi = max(0, int(lo)), min(y.size, int(hi))
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D, got shape {y.shape}")
-    if max_peaks < 1 or min_separation < 1:
-        raise ValueError("max_peaks and min_separation must be >= 1")
-    if hi <= lo:
-        return np.zeros(0, dtype=np.int64)
-    if not use_numba:
-        return _top_local_maxima_numpy(y, lo, hi, int(min_separation), int(max_peaks))
-    out = np.empty(int(max_peaks), dtype=np.int64)
-    n = _top_local_maxima_kernel(y, lo, hi, int(min_separation), int(max_peaks), out)
-    return out[:n].copy()

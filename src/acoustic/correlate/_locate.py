@@ -250,7 +250,7 @@ def _warn_collect(msg: str, out: list) -> None:
 
 def correlate_pair(rec_a: Recording, rec_b: Recording, path: PipePath, *, weighting: str = "auto",
                    band_hz=None, max_peaks: int = 3, robust: bool = True, detection_pfa: float = DETECTION_PFA,
-                   use_numba: bool = True) -> CorrelationResult:
+                   use_numba: bool | None = None) -> CorrelationResult:
     """Locate a leak between two synchronized sensors.
 
     Parameters
@@ -270,8 +270,9 @@ def correlate_pair(rec_a: Recording, rec_b: Recording, path: PipePath, *, weight
         Leave transient frames (traffic, bursts of consumption) out of the averages.
     detection_pfa : float, default 0.01
         False-alarm probability of a detection (per pair).
-    use_numba : bool, default True
-        Use the numba kernels (False: the numpy references).
+    use_numba : bool or None, default None
+        Use the numba kernels (False: their numpy twins; None: numpy for the first correlation
+        in a process, numba after, since importing numba costs more than one correlation).
 
     Returns
     -------

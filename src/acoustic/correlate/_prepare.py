@@ -114,8 +114,8 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
     """
     _check_samples(rec_a, "A")
     _check_samples(rec_b, "B")
-    xa = rec_a.calibrated()
-    xb = rec_b.calibrated()
+    xa = rec_a.calibrated() if rec_a.gain_db != 0.0 else rec_a.samples
+    xb = rec_b.calibrated() if rec_b.gain_db != 0.0 else rec_b.samples
     fa, fb = rec_a.sample_rate, rec_b.sample_rate
     fs = min(fa, fb)
     if fa != fb:

@@ -145,6 +145,19 @@ def _groups(n_bins: int, df: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return starts, stops, bin_group
 
 
+def _quantiles(x: np.ndarray, *qs: float):
+    """Quantiles of each column of a small 2-D array (linear interpolation, as numpy's default)."""
+    srt = np.sort(x, axis=0)
+    n = srt.shape[0]
+    out = []
+    for q in qs:
+        pos = q * (n - 1)
+        i = int(np.floor(pos))
+        j = min(i + 1, n - 1)
+        out.append(srt[i] + (pos - i) * (srt[j] - srt[i]))
+    return out
+
+
 def _frame_weights(energy: np.ndarray, n_bins: np.ndarray) -> np.ndarray:
     """Weight of each frame (row) in each group (column): 1 when quiet, less when raised.
 
@@ -159,7 +172,7 @@ def _frame_weights(energy: np.ndarray, n_bins: np.ndarray) -> np.ndarray:
     """
     with np.errstate(divide="ignore"):
         lev = 10.0 * np.log10(np.maximum(energy, 1e-300))
-    q5, q25 = np.percentile(lev, [5.0, 25.0], axis=0)
+    q5, q25 = _quantiles(lev, 0.05, 0.25)
     s_expected = 10.0 / np.log(10.0) * np.sqrt(1.5 / np.maximum(n_bins, 1))
     s = np.maximum((q25 - q5) / 0.97, s_expected)
     clean = q25 + 0.674 * s
@@ -170,7 +183,8 @@ def _frame_weights(energy: np.ndarray, n_bins: np.ndarray) -> np.ndarray:
     # pooled over the groups, a frame's activity shows it even when no single group does
     z = (lev - clean) / s
     act = np.mean(z, axis=1)
-    a5, a25 = np.percentile(act, [5.0, 25.0])
+    a5, a25 = _quantiles(act[:, None], 0.05, 0.25)
+    a5, a25 = float(a5[0]), float(a25[0])
     sa = max((a25 - a5) / 0.97, 1.0 / math.sqrt(max(z.shape[1], 1)))
     active = act > a25 + 0.674 * sa + OUTLIER_Z * sa
     w[active, :] = 0.0

@@ -96,7 +96,7 @@ def _finite_positive(v, name):
 def measure_velocity(rec_a: Recording, rec_b: Recording, distance_m: float, *, source: str = "beyond_a",
                      source_m: float | None = None, distance_sd_m: float = 0.0,
                      speed_range_m_s=(MIN_WAVE_SPEED_M_S, MAX_WAVE_SPEED_M_S), weighting: str = "auto",
-                     band_hz=None, use_numba: bool = True) -> VelocityResult:
+                     band_hz=None, use_numba: bool | None = None) -> VelocityResult:
     """Measure the pipe's wave speed from a pair recorded while a known source runs.
 
     Parameters
