@@ -20,9 +20,11 @@ Details:
   deviations of the delay error that the pipes' wave-speed uncertainty causes, so neither a
   sharp metal-pipe peak nor a speed error makes the map miss a source.
 * Pairs are weighted by ``exp(-2 e / D)``, ``e`` the detour of p off their route and ``D`` the route
-  length (a source far off the route reaches both loggers weaker), and by :data:`EDGE_WEIGHT` where
-  p lies beyond an end of the pair (its delay is then the edge of the correlogram, which says only
-  "something beyond this logger", not where).  Each z-score is capped
+  length (a source far off the route reaches both loggers weaker), and not at all where p lies
+  beyond an end of the pair (:data:`EDGE_WEIGHT`): its delay is then the edge of the correlogram,
+  which says only "something beyond this logger", not where.  The edges are read per logger
+  instead: when the pairs leaving a logger in every direction hear something beyond it, the source
+  is at that logger (taken when it is stronger than the map's best point).  Each z-score is capped
   (:data:`Z_CAP`) so one very loud pair cannot outvote the others, and counts only above the
   pair's floor: the support level, or :data:`REL_FLOOR` of the pair's strongest peak (a loud
   source's correlogram has band-edge ringing far above the noise, which must not look like
@@ -45,8 +47,14 @@ __all__ = ["PairCorrelogram", "FusedMap", "Candidate", "fuse", "robust_z", "loca
 
 #: Largest z-score one pair-night contributes to the fused map.
 Z_CAP = 10.0
-#: Weight of a pair's evidence about points beyond its ends (edge delays) relative to points it brackets.
-EDGE_WEIGHT = 0.5
+#: Weight in the map of a pair's evidence about points beyond its ends (edge delays): none.  An edge
+#: peak says only "something beyond this logger"; summed over the pairs around a hub of loggers it
+#: would outvote the one pair that brackets a distant source.  Sources at a logger (all pairs
+#: leaving it hear something beyond it) are found after the map (:func:`logger_sources`).
+EDGE_WEIGHT = 0.0
+#: Pairs weigh nothing at points where their weight would fall below this (a pair far off its route
+#: must not place a source on its own).
+MIN_WEIGHT = 0.3
 #: Fraction of a pair's strongest envelope peak below which its correlogram counts as empty (-26 dB).
 REL_FLOOR = 0.05
 
@@ -162,6 +170,7 @@ class FusedMap:
     floors: np.ndarray
     fine_z: np.ndarray = None
     fine_tolerance: np.ndarray = None
+    detour_tolerance: np.ndarray = None  # (n_pairs, n_points): extra delay tolerance (s) off the route
     edge_delay: np.ndarray = None  # |delay| (s) of a source at either end, per pair-night
 
     def is_edge(self, k: int, delay_s: float) -> bool:
@@ -178,6 +187,7 @@ class Candidate:
     score: float
     support: list
     pair_z: np.ndarray
+    at_logger: str | None = None
 
 
 class _DelayModel:
@@ -265,20 +275,48 @@ def fuse(graph: SurveyGraph, pairs: list[PairCorrelogram], *, spacing_m: float =
     ftol = np.zeros(len(pairs))
     edge = np.zeros(len(pairs))
     fz = np.zeros((len(pairs), n))
+    dtol = np.zeros((len(pairs), n))
+    sd_net = float(np.sqrt(np.mean(model.speed_rel_sd(pairs[0].band_hz) ** 2))) if pairs else 0.0
     floors = np.array([max(support_z, REL_FLOOR * float(np.max(pc.envelope_z()))) for pc in pairs])
     for k, pc in enumerate(pairs):
         t, da, db = model.delays(pc.a, pc.b, pc.band_hz, edge_idx, frac)
         D = graph.distance_m(pc.a, pc.b)
         detour = np.maximum(da + db - D, 0.0)
         tol[k] = _pair_tolerance(graph, model, pc, spacing_m)
-        pz[k] = _sample(pc, _pooled(pc, pc.envelope_z(), tol[k]), t)
-        ftol[k] = spacing_m * float(np.max(model.slowness(pc.band_hz)))
-        fz[k] = _sample(pc, _pooled(pc, pc.envelope_z(), ftol[k]), t)
-        edge[k] = float(np.max(np.abs(t[np.isfinite(t)]))) if np.any(np.isfinite(t)) else 0.0
+        sl = model.slowness(pc.band_hz)
+        # off the route, the predicted delay also carries the speed errors of the detour
+        dtol[k] = 2.0 * sd_net * detour * float(np.median(sl))
+        edge[k] = float(graph.tree(pc.a).times(graph.edges, lambda e: sl[e]).get(graph.logger_node[pc.b], 0.0))
+        zm = _map_z(pc, pc.envelope_z(), edge[k], tol[k], floors[k] / 2.0)
+        pz[k] = _sample(pc, _pooled(pc, zm, tol[k]), t)
+        ftol[k] = spacing_m * float(np.max(sl))
+        fz[k] = _sample(pc, _pooled(pc, zm, ftol[k]), t)
         in_edge = np.abs(t) >= edge[k] - tol[k]
-        w[k] = np.exp(-2.0 * detour / max(D, 1e-9)) * np.where(in_edge, EDGE_WEIGHT, 1.0)
+        wk = np.exp(-2.0 * detour / max(D, 1e-9)) * np.where(in_edge, EDGE_WEIGHT, 1.0)
+        w[k] = np.where(wk >= MIN_WEIGHT, wk, 0.0)
         tau[k] = t
-    return FusedMap(edge_idx, frac, _combine(pz, w, floors), pz, w, tau, tol, floors, fz, ftol, edge)
+    return FusedMap(edge_idx, frac, _combine(pz, w, floors), pz, w, tau, tol, floors, fine_z=fz, fine_tolerance=ftol,
+                    detour_tolerance=dtol, edge_delay=edge)
+
+
+def _map_z(pc: PairCorrelogram, z: np.ndarray, edge_s: float, tol_s: float, floor: float = 2.0) -> np.ndarray:
+    """The z-scores the map uses: the edges of the possible delays (within ``tol_s`` of
+    ``+-edge_s``) emptied, together with the skirts of any peak there (down to ``floor``), so that
+    what arrives from beyond a logger cannot leak into nearby points through the pooling (it is
+    read per logger instead)."""
+    lags = np.asarray(pc.lags_s)
+    out = z.copy()
+    for side in (-1.0, 1.0):
+        at_edge = (side * lags) >= edge_s - tol_s
+        if not np.any(at_edge):
+            continue
+        idx = np.flatnonzero(at_edge)
+        i = int(idx[np.argmax(z[idx])])
+        if z[i] >= 2.0 * floor:
+            lo, hi = _peak_extent(z, i, floor, _lobe_samples(pc))
+            out[lo:hi + 1] = np.minimum(out[lo:hi + 1], 0.0)
+        out[at_edge] = np.minimum(out[at_edge], 0.0)
+    return out
 
 
 def _sample(pc: PairCorrelogram, z: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -292,18 +330,36 @@ def _combine(pz: np.ndarray, w: np.ndarray, floors: np.ndarray) -> np.ndarray:
     return (w * ev).sum(axis=0) / norm
 
 
-def _peak_extent(z: np.ndarray, i: int, floor: float) -> tuple[int, int]:
+#: Side lobes: everything within this many inverse bandwidths of a peak belongs to it.
+LOBE_WIDTHS = 3.0
+
+
+def _lobe_samples(pc: PairCorrelogram) -> int:
+    """Half-width (in lags) of a peak's main lobe and first side lobes: ``LOBE_WIDTHS / bandwidth``."""
+    lags = np.asarray(pc.lags_s)
+    dlag = float(np.median(np.diff(lags))) if lags.size > 1 else 1.0
+    bw = max(float(pc.band_hz[1]) - float(pc.band_hz[0]), 1.0)
+    return int(np.ceil(LOBE_WIDTHS / bw / dlag))
+
+
+def _peak_extent(z: np.ndarray, i: int, floor: float, lobe: int = 0) -> tuple[int, int]:
     """Lags belonging to the peak at ``i``: outward until the curve falls below ``floor`` or a new
-    peak rises (to at least twice the lowest value since the peak and above ``2 floor``), so the
-    skirts and noise bumps on them go with the peak but a separate source does not."""
+    peak rises (to at least twice the lowest value since the peak, above ``2 floor`` and above
+    :data:`REL_FLOOR` x 2 of this peak), so the skirts, side lobes and noise bumps on them go with
+    the peak but a separate source does not."""
+    top = float(z[i])
+
     def walk(step):
         j, low = i, z[i]
         while 0 <= j + step < z.size:
             v = z[j + step]
+            if abs(j + step - i) <= lobe:  # the peak's own lobes
+                j += step
+                continue
             if v < floor:
                 break
             low = min(low, v)
-            if v >= 2.0 * low and v >= 2.0 * floor:
+            if v >= 2.0 * low and v >= 2.0 * floor and v >= 2.0 * REL_FLOOR * top:
                 break
             j += step
         return j
@@ -312,8 +368,9 @@ def _peak_extent(z: np.ndarray, i: int, floor: float) -> tuple[int, int]:
 
 
 def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: float, support_z: float,
-                    max_sources: int = 10, refine=None) -> list[Candidate]:
-    """Take sources from the map one at a time, removing each one's peaks from every pair (CLEAN).
+                    max_sources: int = 10, refine=None, graph: SurveyGraph | None = None) -> list[Candidate]:
+    """Take sources from the map one at a time, removing each one's peaks from every pair (CLEAN),
+    then sources at loggers from what is left at the correlograms' edges (with ``graph``).
 
     Parameters
     ----------
@@ -329,35 +386,92 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
     pz = fm.pair_z.copy()
     fz = fm.fine_z.copy()
     out: list[Candidate] = []
-    for _ in range(max_sources):
-        score = _combine(pz, fm.weights, fm.floors)
-        top = float(np.max(score))
-        if top < detect_z:
-            break
-        # among the points of (nearly) the top capped score, the one where the peaks are
-        near_top = np.flatnonzero(score >= top - 0.5)
-        fine = (fm.weights[:, near_top] * np.log1p(np.maximum(fz[:, near_top], 0.0))).sum(axis=0)
-        j = int(near_top[np.argmax(fine)])
-        col = pz[:, j].copy()
-        support = [k for k in range(len(pairs)) if col[k] >= fm.floors[k] and fm.weights[k, j] >= 0.3]
-        cand = Candidate(j, float(score[j]), support, col)
-        out.append(cand)
-        at = dict(refine(cand) or {}) if refine is not None else {}
-        # remove this source's peak from every pair-night and resample its map
+
+    def remove(cand, at):
+        j = cand.index
         for k, pc in enumerate(pairs):
             lags = np.asarray(pc.lags_s)
             t0 = float(np.clip(at.get(k, fm.tau[k, j]), lags[0], lags[-1]))
-            near = np.abs(lags - t0) <= fm.tolerance[k]
+            near = np.abs(lags - t0) <= fm.tolerance[k] + (0.0 if k in at else fm.detour_tolerance[k, j])
             if not np.any(near):
                 continue
             z = zs[k]
             i = int(np.flatnonzero(near)[np.argmax(z[near])])
-            lo, hi = _peak_extent(z, i, max(fm.floors[k], support_z) / 2.0)
+            lo, hi = _peak_extent(z, i, max(fm.floors[k], support_z) / 2.0, _lobe_samples(pc))
             z[near] = np.minimum(z[near], 0.0)
             z[lo:hi + 1] = np.minimum(z[lo:hi + 1], 0.0)
-            pz[k] = _sample(pc, _pooled(pc, z, fm.tolerance[k]), fm.tau[k])
-            fz[k] = _sample(pc, _pooled(pc, z, fm.fine_tolerance[k]), fm.tau[k])
+            zm = _map_z(pc, z, fm.edge_delay[k], fm.tolerance[k], fm.floors[k] / 2.0)
+            pz[k] = _sample(pc, _pooled(pc, zm, fm.tolerance[k]), fm.tau[k])
+            fz[k] = _sample(pc, _pooled(pc, zm, fm.fine_tolerance[k]), fm.tau[k])
+
+    for _ in range(max_sources):
+        score = _combine(pz, fm.weights, fm.floors)
+        top = float(np.max(score))
+        at_logger = _strongest_logger_source(graph, pairs, fm, zs, detect_z) if graph is not None else None
+        if top < detect_z and at_logger is None:
+            break
+        if at_logger is not None and at_logger.score >= top:
+            cand = at_logger
+        else:
+            # among the points of (nearly) the top capped score, the one where the peaks are
+            near_top = np.flatnonzero(score >= top - 0.5)
+            fine = (fm.weights[:, near_top] * np.log1p(np.maximum(fz[:, near_top], 0.0))).sum(axis=0)
+            j = int(near_top[np.argmax(fine)])
+            col = pz[:, j].copy()
+            support = [k for k in range(len(pairs)) if col[k] >= fm.floors[k] and fm.weights[k, j] >= MIN_WEIGHT]
+            if not support:  # cannot happen with MIN_WEIGHT; guard against a loop all the same
+                pz[:, j] = 0.0
+                continue
+            cand = Candidate(j, float(score[j]), support, col)
+        out.append(cand)
+        remove(cand, dict(refine(cand) or {}) if refine is not None else {})
     return out
+
+
+def _node_points(fm: FusedMap, graph: SurveyGraph) -> dict[str, int]:
+    """Grid index of each graph node (an end of one of its edges)."""
+    out: dict[str, int] = {}
+    for j in np.flatnonzero((fm.frac == 0.0) | (fm.frac == 1.0)):
+        e = graph.edges[int(fm.edge_idx[j])]
+        out.setdefault(e.u if fm.frac[j] == 0.0 else e.v, int(j))
+    return out
+
+
+def _strongest_logger_source(graph: SurveyGraph, pairs, fm: FusedMap, zs, detect_z: float) -> Candidate | None:
+    """The logger whose pairs hear the most beyond it, in every direction they leave it, or None
+    when no logger's edge evidence reaches ``detect_z``.  (A source beyond a logger in one
+    direction is bracketed by the pair that goes that way, which hears it inside, not beyond.)"""
+    nodes = _node_points(fm, graph)
+    best = None
+    for lid in graph.sites:
+        dirs_all, dirs_seen, zsum, support = set(), set(), [], []
+        for k, pc in enumerate(pairs):
+            if lid not in (pc.a, pc.b):
+                continue
+            other = pc.b if lid == pc.a else pc.a
+            route = graph.route_edges(lid, other)
+            if not route:
+                continue
+            d0 = route[0][0]
+            dirs_all.add(d0)
+            lags = np.asarray(pc.lags_s)
+            # a source at the logger: delay = T(-> a) - T(-> b) = -T(D) when it is a, +T(D) when b
+            t_edge = -fm.edge_delay[k] if lid == pc.a else fm.edge_delay[k]
+            near = np.abs(lags - t_edge) <= fm.tolerance[k]
+            zmax = float(np.max(zs[k][near])) if np.any(near) else 0.0
+            if zmax >= fm.floors[k]:
+                dirs_seen.add(d0)
+                support.append(k)
+                zsum.append(min(zmax, Z_CAP))
+        if not dirs_seen or dirs_seen != dirs_all:
+            continue
+        score = float(np.sum(zsum) / np.sqrt(len(zsum)))
+        if score >= detect_z and (best is None or score > best.score):
+            j = nodes.get(graph.logger_node[lid])
+            if j is None:
+                continue
+            best = Candidate(j, score, support, fm.pair_z[:, j].copy(), at_logger=lid)
+    return best
 
 
 def local_peak_delay(pc: PairCorrelogram, tau0: float, half_window_s: float) -> tuple[float, float]:

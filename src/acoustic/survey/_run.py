@@ -315,7 +315,7 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
     def refine(cand):
         j = cand.index
         e, f = int(fm.edge_idx[j]), float(fm.frac[j])
-        if not _bracketed(graph, pairs, fm, cand):
+        if cand.at_logger is None and not _bracketed(graph, pairs, fm, cand):
             return {}
         pred = {k: float(fm.tau[k, j]) for k in cand.support}
         radius = max(3.0 * opts.merge_m, 40.0)
@@ -348,7 +348,7 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
         return {k: d for k, d, _, _ in observed}
 
     extract_sources(pairs, fm, detect_z=opts.detect_z, support_z=opts.support_z,
-                    max_sources=2 * opts.max_points, refine=refine)
+                    max_sources=2 * opts.max_points, refine=refine, graph=graph)
     points.sort(key=lambda r: -r["confidence"])
     sources.sort(key=lambda r: -r["score_z"])
     return points[: opts.max_points], sources

@@ -1,0 +1,210 @@
+"""Network-survey accuracy on simulated surveys (issue 6, "Quality").
+
+For each network (the shipped sample district and a sub-district of EPANET example network 3)
+and each confounder set, simulate surveys with one leak at a random position and leak-free
+surveys, run ``acoustic.survey.run_survey`` and score:
+
+* **area first**: the top-ranked area is an area of the leak (an area of a logger of a line that
+  contains the leak's pipe);
+* **pipe in top 3 lines**: the leak's pipe is on one of the three best-ranked lines;
+* **point within tolerance**: the top-ranked point lies within max(2 m, 3 % of the logger spacing)
+  of the leak along the pipes (spacing = the shortest neighbour line that contains the leak's pipe);
+* **interval coverage**: that point's 95 % interval contains the leak (when on the leak's pipe);
+* **false points per survey**: points reported on leak-free surveys.
+
+Targets: area first >= 95 %, pipe in top 3 >= 90 %, point within tolerance >= 85 %, at most one
+false point per 10 leak-free surveys.
+
+Usage::
+
+    python bench/survey_accuracy.py                 # the full run (>= 20 leak surveys per network)
+    python bench/survey_accuracy.py --n 2 --free 1  # a quick check
+
+Writes ``bench/results/survey_accuracy.json`` (unless ``--no-write``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+CONFOUNDER_SETS = [(), ("prv",), ("pump",), ("consumption",), ("traffic",), ("hum",),
+                   ("prv", "pump", "consumption", "traffic", "hum")]
+
+
+def _label(conf) -> str:
+    return "+".join(conf) if conf else "none"
+
+
+def _network_distance(net, a, b) -> float:
+    from acoustic.network import LoggerSite
+
+    if a[0] == b[0]:
+        return abs(a[1] - b[1])
+    r = net.path(LoggerSite("p", pipe_id=a[0], offset_m=a[1]), LoggerSite("q", pipe_id=b[0], offset_m=b[1]))
+    return float("inf") if r is None else r.length_m
+
+
+def one_survey(task: dict) -> dict:
+    """Simulate one survey, run it, score it (runs in a worker process)."""
+    warnings.simplefilter("ignore")
+    from acoustic.simulate._survey import simulate_survey
+    from acoustic.survey import run_survey
+
+    tmp = Path(tempfile.mkdtemp(prefix="survey-bench-"))
+    try:
+        t0 = time.perf_counter()
+        sv = simulate_survey(task["network"], tmp / "s", leaks=task["leaks"], seed=task["seed"],
+                             confounders=task["confounders"], nights=task["nights"], duration_s=task["duration"])
+        t1 = time.perf_counter()
+        res = run_survey(sv.root, model=task["model"])
+        t2 = time.perf_counter()
+        js = res.to_json()
+        out = {**{k: task[k] for k in ("network", "seed", "leaks")}, "confounders": _label(task["confounders"]),
+               "simulate_s": t1 - t0, "survey_s": t2 - t1, "n_points": len(js["points"]),
+               "n_loggers": len(sv.sites)}
+        if task["leaks"] == 0:
+            out["points"] = [(p["pipe_id"], p["offset_m"], p["confidence"]) for p in js["points"]]
+            return out
+        leak = sv.truth["leaks"][0]
+        pipe, off = leak["pipe_id"], leak["offset_m"]
+        spacing = min([ln["length_m"] for ln in leak["lines"]] or [float("nan")])
+        tol = max(2.0, 0.03 * spacing) if spacing == spacing else 2.0
+        areas = set(leak["areas"])
+        out.update(leak_pipe=pipe, leak_offset_m=off, material=leak["material"], spacing_m=spacing, tolerance_m=tol,
+                   level_db=leak["level_db"])
+        out["area_first"] = bool(js["areas"]) and js["areas"][0]["area"] in areas if areas else None
+        out["pipe_top3"] = any(pipe in ln["pipe_ids"] for ln in js["lines"][:3])
+        if js["points"]:
+            p = js["points"][0]
+            err = _network_distance(sv.network, (p["pipe_id"], p["offset_m"]), (pipe, off))
+            out["point_error_m"] = err
+            out["point_ok"] = bool(err <= tol)
+            out["covered"] = bool(p["pipe_id"] == pipe and p["interval_m"][0] - 1e-6 <= off <= p["interval_m"][1] + 1e-6)
+            out["interval_width_m"] = p["interval_m"][1] - p["interval_m"][0]
+            out["confidence"] = p["confidence"]
+            out["any_point_ok"] = any(_network_distance(sv.network, (q["pipe_id"], q["offset_m"]), (pipe, off)) <= tol
+                                      for q in js["points"])
+        else:
+            out.update(point_error_m=None, point_ok=False, covered=False, any_point_ok=False)
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _rate(rows, key):
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return (100.0 * sum(bool(v) for v in vals) / len(vals)) if vals else float("nan")
+
+
+def summarise(rows: list[dict]) -> dict:
+    leak = [r for r in rows if r["leaks"] > 0]
+    free = [r for r in rows if r["leaks"] == 0]
+    out = {"n_leak_surveys": len(leak), "n_free_surveys": len(free),
+           "area_first_pct": _rate(leak, "area_first"), "pipe_top3_pct": _rate(leak, "pipe_top3"),
+           "point_ok_pct": _rate(leak, "point_ok"), "any_point_ok_pct": _rate(leak, "any_point_ok"),
+           "coverage_pct": _rate([r for r in leak if r.get("point_ok")], "covered"),
+           "false_points_per_survey": (sum(r["n_points"] for r in free) / len(free)) if free else float("nan"),
+           "extra_points_per_leak_survey": (sum(max(r["n_points"] - 1, 0) for r in leak) / len(leak)) if leak else float("nan")}
+    errs = sorted(r["point_error_m"] for r in leak if r.get("point_error_m") is not None)
+    if errs:
+        out["median_point_error_m"] = errs[len(errs) // 2]
+    return out
+
+
+def _table(title, groups: dict) -> str:
+    head = (f"{title:<24} {'leak':>5} {'free':>5} {'area1st%':>9} {'pipeTop3%':>10} {'point%':>7} "
+            f"{'anyPt%':>7} {'cover%':>7} {'medErr_m':>9} {'falsePts':>9}")
+    lines = [head, "-" * len(head)]
+    for name, s in groups.items():
+        lines.append(f"{name:<24} {s['n_leak_surveys']:>5} {s['n_free_surveys']:>5} {s['area_first_pct']:>9.1f} "
+                     f"{s['pipe_top3_pct']:>10.1f} {s['point_ok_pct']:>7.1f} {s['any_point_ok_pct']:>7.1f} "
+                     f"{s['coverage_pct']:>7.1f} {s.get('median_point_error_m', float('nan')):>9.2f} "
+                     f"{s['false_points_per_survey']:>9.2f}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--networks", default="district,net3", help="comma-separated: district, net3")
+    ap.add_argument("--n", type=int, default=21, help="leak surveys per network (cycling over confounder sets)")
+    ap.add_argument("--free", type=int, default=10, help="leak-free surveys per network")
+    ap.add_argument("--seed0", type=int, default=1000)
+    ap.add_argument("--nights", type=int, default=2)
+    ap.add_argument("--duration", type=float, default=12.0, help="recording length (s)")
+    ap.add_argument("--workers", type=int, default=1, help="worker processes (spawn); the machine has 2 cores")
+    ap.add_argument("--model", default="default", help="classifier: 'default', a model folder, or 'none'")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args(argv)
+    model = None if args.model == "none" else args.model
+
+    tasks = []
+    for net in [n.strip() for n in args.networks.split(",") if n.strip()]:
+        for i in range(args.n):
+            tasks.append({"network": net, "leaks": 1, "seed": args.seed0 + i, "model": model,
+                          "confounders": CONFOUNDER_SETS[i % len(CONFOUNDER_SETS)], "nights": args.nights,
+                          "duration": args.duration})
+        for i in range(args.free):
+            tasks.append({"network": net, "leaks": 0, "seed": args.seed0 + 500 + i, "model": model,
+                          "confounders": CONFOUNDER_SETS[(i + 1) % len(CONFOUNDER_SETS)], "nights": args.nights,
+                          "duration": args.duration})
+    t0 = time.perf_counter()
+    rows = []
+    if args.workers > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as ex:
+            for r in ex.map(one_survey, tasks):
+                rows.append(r)
+                print(_row_line(r), file=sys.stderr, flush=True)
+    else:
+        for t in tasks:
+            r = one_survey(t)
+            rows.append(r)
+            print(_row_line(r), file=sys.stderr, flush=True)
+    wall = time.perf_counter() - t0
+
+    by_net = defaultdict(list)
+    by_conf = defaultdict(list)
+    for r in rows:
+        by_net[r["network"]].append(r)
+        by_conf[r["confounders"]].append(r)
+    nets = {k: summarise(v) for k, v in by_net.items()}
+    confs = {k: summarise(v) for k, v in by_conf.items()}
+    total = summarise(rows)
+    print(_table("network", {**nets, "all": total}))
+    print()
+    print(_table("confounders", confs))
+    print(f"\n{len(rows)} surveys in {wall:.0f} s (median survey {sorted(r['survey_s'] for r in rows)[len(rows) // 2]:.1f} s, "
+          f"classifier: {args.model}); targets: area first >= 95 %, pipe in top 3 >= 90 %, point within "
+          f"max(2 m, 3 % spacing) >= 85 %, <= 0.1 false points per leak-free survey")
+    if not args.no_write:
+        out = Path(__file__).parent / "results" / "survey_accuracy.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps({"args": vars(args), "by_network": nets, "by_confounders": confs, "all": total,
+                                   "wall_s": wall, "rows": rows}, indent=1, default=str) + "\n")
+        print(f"wrote {out}")
+    return 0
+
+
+def _row_line(r) -> str:
+    if r["leaks"] == 0:
+        return f"{r['network']:>8} seed {r['seed']} free  [{r['confounders']}] points {r['n_points']} {r.get('points')}  ({r['survey_s']:.0f} s)"
+    return (f"{r['network']:>8} seed {r['seed']} leak {r['leak_pipe']}@{r['leak_offset_m']:.1f} {r['material']} "
+            f"[{r['confounders']}] area1st {r['area_first']} top3 {r['pipe_top3']} point {r['point_ok']} "
+            f"err {r.get('point_error_m')} tol {r['tolerance_m']:.1f} n_points {r['n_points']}  ({r['survey_s']:.0f} s)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
