@@ -540,9 +540,9 @@ def rank_areas(folder: SurveyFolder, graph: SurveyGraph, loggers, pairs_list, ev
             groups[f"cluster-{n}"] = comp
         # points whose loggers were not alarmed still deserve an area of their own
         for p in points:
-            if not any(l in seen for l in p["loggers"]):
+            if p["nearest_logger"]["logger_id"] not in seen:
                 n += 1
-                groups[f"cluster-{n}"] = list(p["loggers"])
+                groups[f"cluster-{n}"] = [l for l in p["loggers"] if l not in seen]
                 seen |= set(p["loggers"])
     out = []
     for name, members in groups.items():
@@ -550,7 +550,8 @@ def rank_areas(folder: SurveyFolder, graph: SurveyGraph, loggers, pairs_list, ev
         scores = sorted((evidence[l].score for l in members), reverse=True)
         s_log = scores[0] if scores else 0.0
         s_two = float(np.mean(scores[:2])) if scores else 0.0
-        s_pts = max([p["confidence"] for p in points if set(p["loggers"]) & ms] or [0.0])
+        # a point belongs to the area of the logger nearest to it along the pipes
+        s_pts = max([p["confidence"] for p in points if p["nearest_logger"]["logger_id"] in ms] or [0.0])
         s_lines = max([ln["score"] for ln in lines if ln["from_logger"] in ms or ln["to_logger"] in ms] or [0.0])
         score = max(s_pts, 0.5 * (s_log + s_two) * 0.6 + 0.4 * s_lines)
         reasons = [f"strongest logger score {s_log:.2f}"]
