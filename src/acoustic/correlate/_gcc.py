@@ -205,10 +205,14 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
     idx = np.flatnonzero(sig)
     if idx.size == 0:
         return None, sig, thr
-    # clusters: split where the gap exceeds the smoothing width
+    # clusters: split where the gap exceeds the smoothing width; notched bins (tonal lines)
+    # do not split a band, so the gaps they leave are bridged
     gap = max(2 * half_bins + 1, 3)
-    splits = np.flatnonzero(np.diff(idx) > gap) + 1
-    clusters = np.split(idx, splits)
+    inrange = (f >= fmin_hz) & (f <= fmax_hz)
+    bridge = np.flatnonzero(sig | (notch & inrange))
+    splits = np.flatnonzero(np.diff(bridge) > gap) + 1
+    clusters = [c[sig[c]] for c in np.split(bridge, splits)]
+    clusters = [c for c in clusters if c.size]
     odds = coh_s / (1.0 - coh_s)
     min_width = max(2 * half_bins + 1, int(math.ceil(MIN_BAND_HZ / cs.df_hz)))
     # a cluster must be significant as a whole: the sum of the bias-corrected raw coherence
@@ -221,7 +225,8 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
         centre = 0.5 * (f[a] + f[b - 1])
         if b - a < min_width or (f[b - 1] - f[a]) < MIN_BAND_FRACTION * centre:
             continue
-        z_cluster = float(np.sum(g_corr[a:b])) / math.sqrt(float(np.sum(1.0 / n_bin[a:b] ** 2)) / 1.5)
+        inside = np.arange(a, b)[~notch[a:b]]
+        z_cluster = float(np.sum(g_corr[inside])) / math.sqrt(float(np.sum(1.0 / n_bin[inside] ** 2)) / 1.5)
         if z_cluster < CLUSTER_Z:
             continue
         scored.append((float(np.sum(odds[c])), c))

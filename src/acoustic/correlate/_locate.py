@@ -23,7 +23,7 @@ import numpy as np
 from .._errors import AcousticWarning, ParameterError
 from ..pipe import DEFAULT_BAND_HZ, PipePath
 from ..recording import Recording
-from ._analysis import Analysis, Peak, analyse
+from ._analysis import Peak, analyse
 from ._prepare import prepare_pair
 
 __all__ = ["CorrelationResult", "CorrelogramData", "correlate_pair", "physics_band", "DETECTION_PFA", "DELAY_SD_FLOOR_SAMPLES"]
@@ -196,7 +196,7 @@ def _quantise_band(band) -> tuple[float, float]:
 
 
 def position_interval(path: PipePath, delay_s: float, delay_sd_s: float, speeds_m_s, speed_rel_sd, *,
-                      coverage: float = 0.95, n_draws: int = 4000, seed: int = 0):
+                      coverage: float = 0.95, n_draws: int = 2000, seed: int = 0):
     """95 % interval (m from A) of a source at ``delay_s``: Monte Carlo over delay and speeds.
 
     The delay is normal with s.d. ``delay_sd_s``; each segment's speed is log-normal around

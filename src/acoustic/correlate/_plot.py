@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from .._errors import ParameterError
 
 __all__ = ["plot_result"]
