@@ -243,15 +243,22 @@ def test_stats_uploads_update_nights_and_scores(tmp_path):
         rows.append(("QT", date, round(35.0 + rng.normal(0, 0.7), 2), round(6.0 + rng.normal(0, 0.3), 2)))
     _stats_csv(up / "stats.csv", rows)
     (up / "broken_stats.csv").write_text("logger_id,date,level\nX,2026-09-01,3\n")        # no spread column
+    shutil.copy2(up / "stats.csv", up / "dup_stats.csv")                                 # a copy in the same upload
     age(up)
     ledger = tmp_path / "ledger.db"
     r, s = run_json(up, ledger)
-    assert r.exit_code == 3 and s["stats_files_new"] == 2 and s["failed"] == 1
+    assert r.exit_code == 3 and s["stats_files_new"] == 2 and s["failed"] == 1 and s["duplicates"] == 1, s
     assert "spread" in q(ledger, "SELECT error FROM stats_files WHERE status = 'quarantined'")[0][0]
     assert q(ledger, "SELECT count(*) FROM logger_nights")[0][0] == 60
     scores = {r[0]: r[1:] for r in q(ledger, "SELECT logger_id, as_of, alarm, reasons_json FROM logger_scores")}
     assert scores["LK"][0] == "2026-09-30" and scores["LK"][1] == 1 and "level rose" in scores["LK"][2]
     assert scores["QT"][1] == 0
+    # the same file under two more names, in one upload: recorded once, two duplicate sightings
+    shutil.copy2(up / "stats.csv", up / "copy1_stats.csv")
+    shutil.copy2(up / "stats.csv", up / "copy2_stats.csv")
+    _, s = run_json(up, ledger)
+    assert (s["stats_files_new"], s["duplicates"], s["unchanged"]) == (0, 2, 3)
+    assert q(ledger, "SELECT count(*) FROM sightings WHERE kind = 'stats_duplicate'")[0][0] == 3
     # a later upload corrects one night: that row changes, the logger is re-scored
     _stats_csv(up / "late_stats.csv", [("QT", "2026-09-30", 35.1, 6.1), ("QT", "2026-10-01", 35.2, 6.0)])
     age(up)

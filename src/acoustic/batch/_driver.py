@@ -358,6 +358,7 @@ class _Driver:
             cache_rows = self.hashes.take_rows([result["path"]])
             with self.led.transaction():
                 c = _store.commit_stats_file(conn, s.batch_id, result, cache_rows)
+            self.pending_audio.discard(result["sha256"])
             s.stats_files_new += 1
             s.logger_nights_changed += c["changed"]
             s.failed += c["quarantined"]
@@ -476,22 +477,19 @@ class _Driver:
         self.progress("scan", recordings=len(found.recordings), stats_files=len(found.stats_files))
 
         dups: list[dict] = []
-        # statistics files: small, one task each
-        for path in found.stats_files:
-            try:
-                sha = self.hashes.sha256(path)
-            except OSError as exc:
-                self._unreadable(path, exc, table="stats_files")
-                continue
-            if conn.execute("SELECT 1 FROM sightings WHERE path = ? AND sha256 = ? AND sidecar_sha256 = ''",
-                            (str(path), sha)).fetchone():
-                self.summary.unchanged += 1
-            elif conn.execute("SELECT 1 FROM stats_files WHERE sha256 = ?", (sha,)).fetchone() or sha in self.pending_audio:
-                dups.append({"table": "stats_files", "path": str(path), "sha256": sha})
-            else:
-                self.pending_audio.add(sha)
-                self.n_queued += 1
-                self._submit({"type": "stats", "items": [{"path": str(path), "sha256": sha}]})
+        # statistics files: small, one task each; a copy of one still in flight waits for it
+        todo_stats = list(found.stats_files)
+        while todo_stats:
+            deferred = []
+            for path in todo_stats:
+                if self._classify_stats(path, dups) == "defer":
+                    deferred.append(path)
+            if deferred:
+                self._wait()
+                self._judge_limbo(final=True)
+                if deferred == todo_stats:  # pragma: no cover - a bug, not an input problem
+                    raise BatchError(f"no progress on {len(deferred)} statistics file(s) waiting for their copies")
+            todo_stats = deferred
 
         # recordings, in rounds: a file whose audio is already in flight in this round waits for the next
         todo = list(found.recordings)
@@ -517,6 +515,9 @@ class _Driver:
             if chunk:
                 self._submit({"type": "recordings", "items": chunk})
             self._wait()
+            self._judge_limbo(final=True)
+            if deferred and deferred == todo:  # pragma: no cover - a bug, not an input problem
+                raise BatchError(f"no progress on {len(deferred)} recording(s) waiting for their copies")
             todo = deferred
         self._commit_dups(dups)
         self._wait()
@@ -539,6 +540,30 @@ class _Driver:
             self.summary.duplicates += _store.commit_duplicates(self.led.conn, self.summary.batch_id, dups, rows)
         dups.clear()
 
+    def _classify_stats(self, path: Path, dups: list):
+        """Submit a new stats file, record a duplicate, or say 'defer' (a copy is in flight)."""
+        conn = self.led.conn
+        try:
+            sha = self.hashes.sha256(path)
+        except FileNotFoundError:
+            self.progress("note", message=f"{path} vanished during the scan; left for the next run")
+            return None
+        except OSError as exc:
+            self._unreadable(path, exc, table="stats_files")
+            return None
+        if conn.execute("SELECT 1 FROM sightings WHERE path = ? AND sha256 = ? AND sidecar_sha256 = ''",
+                        (str(path), sha)).fetchone():
+            self.summary.unchanged += 1
+        elif sha in self.pending_audio:
+            return "defer"
+        elif conn.execute("SELECT 1 FROM stats_files WHERE sha256 = ?", (sha,)).fetchone():
+            dups.append({"table": "stats_files", "path": str(path), "sha256": sha})
+        else:
+            self.pending_audio.add(sha)
+            self.n_queued += 1
+            self._submit({"type": "stats", "items": [{"path": str(path), "sha256": sha}]})
+        return None
+
     def _classify_recording(self, path: Path, in_round: set, dups: list):
         """Decide what a recording file is: None (unchanged or duplicate), 'defer', or a work item."""
         conn = self.led.conn
@@ -548,6 +573,9 @@ class _Driver:
         try:
             a = self.hashes.sha256(path)
             s = self.hashes.sha256(side) if side.exists() else ""
+        except FileNotFoundError:  # renamed or removed since the scan: the next run sees it as it is then
+            self.progress("note", message=f"{path} vanished during the scan; left for the next run")
+            return None
         except OSError as exc:
             self._unreadable(path, exc, table="recordings")
             return None
