@@ -75,7 +75,7 @@ def baseline_raw(prep, path, t_win):
     """(a) scipy.signal.correlate of the aligned raw signals, argmax within the possible delays."""
     from scipy.signal import correlate, correlation_lags
 
-    xa, xb, fs = prep.xa, prep.xb, prep.sample_rate_hz
+    xa, xb, fs = prep.xa.astype(np.float64), prep.xb.astype(np.float64), prep.sample_rate_hz
     r = correlate(xa, xb, mode="full", method="fft")
     lags = correlation_lags(xa.size, xb.size, mode="full") / fs + prep.offset_s
     sel = np.abs(lags) <= t_win
@@ -87,7 +87,8 @@ def baseline_phat(prep, path, t_win, n_fft):
     """(b) textbook GCC-PHAT from scipy.signal.csd with a coherence band."""
     from scipy.signal import coherence, csd
 
-    xa, xb, fs = prep.xa, prep.xb, prep.sample_rate_hz
+    # double precision, as soundfile reads and scipy computes by default
+    xa, xb, fs = prep.xa.astype(np.float64), prep.xb.astype(np.float64), prep.sample_rate_hz
     f, pab = csd(xb, xa, fs=fs, nperseg=n_fft)  # conj(X_B) X_A: peaks at t_A - t_B
     _, coh = coherence(xa, xb, fs=fs, nperseg=n_fft)
     k = (xa.size - n_fft) // (n_fft // 2) + 1

@@ -34,7 +34,7 @@ class PreparedPair:
 
     Attributes
     ----------
-    xa, xb : numpy.ndarray, shape (n,)
+    xa, xb : numpy.ndarray, shape (n,), float32
         Calibrated samples of A and B over the common interval (mean removed).
     sample_rate_hz : float
     offset_s : float
@@ -76,6 +76,19 @@ def _check_samples(rec: Recording, label: str) -> None:
         raise RecordingError(f"{rec.name}: sample rate {rec.sample_rate:g} Hz is outside 1000-96000 Hz")
 
 
+def _calibrated32(x: np.ndarray, gain_db: float) -> np.ndarray:
+    """Mean-free calibrated samples (``(x - mean) / 10**(gain_db/20)``) in single precision.
+
+    16- and 24-bit audio keeps its full resolution in float32's 24-bit mantissa; the spectra
+    are accumulated in double precision.
+    """
+    out = x.astype(np.float32)  # always a copy
+    out -= np.float32(np.mean(x))
+    if gain_db != 0.0:
+        out *= np.float32(10.0 ** (-gain_db / 20.0))
+    return out
+
+
 def _resample(x: np.ndarray, rate_from: float, rate_to: float) -> np.ndarray:
     from scipy.signal import resample_poly
 
@@ -114,8 +127,7 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
     """
     _check_samples(rec_a, "A")
     _check_samples(rec_b, "B")
-    xa = rec_a.calibrated() if rec_a.gain_db != 0.0 else rec_a.samples
-    xb = rec_b.calibrated() if rec_b.gain_db != 0.0 else rec_b.samples
+    xa, xb = rec_a.samples, rec_b.samples  # calibrated at the end, in single precision
     fa, fb = rec_a.sample_rate, rec_b.sample_rate
     fs = min(fa, fb)
     if fa != fb:
@@ -169,7 +181,7 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
         polarity = -1.0
         _warn(f"mixed sensor kinds ({rec_a.name}: {rec_a.sensor_kind}, {rec_b.name}: {rec_b.sensor_kind}); "
               "the accelerometer's polarity is inverted and its spectrum tilted, so the peak is broader")
-    xa = np.ascontiguousarray(xa - xa.mean())
-    xb = np.ascontiguousarray(xb - xb.mean())
+    xa = _calibrated32(xa, rec_a.gain_db)
+    xb = _calibrated32(xb, rec_b.gain_db)
     return PreparedPair(xa=xa, xb=xb, sample_rate_hz=float(fs), offset_s=float(offset), start_known=start_known,
                         polarity=polarity, name_a=rec_a.name, name_b=rec_b.name)
