@@ -203,8 +203,11 @@ class _Driver:
         if self.engine is None:
             self.engine = open_engine(self.workers, self.scheduler)
             n = max(1, self.engine.n_workers)
-            self.chunk = self.chunk_size or (8 if self.engine.kind == "inline" else 16)
-            self.bound = self.max_in_flight or (1 if self.engine.kind == "inline" else 2 * n)
+            # chunks of ~0.1 s of work per task; Dask's per-task overhead (scheduler round trips)
+            # asks for larger chunks and one more task per worker in flight
+            kind = self.engine.kind
+            self.chunk = self.chunk_size or {"inline": 8, "process-pool": 16, "dask": 32}[kind]
+            self.bound = self.max_in_flight or {"inline": 1, "process-pool": 2 * n, "dask": 3 * n}[kind]
             self.progress("engine", description=self.engine.description)
             if self.engine.kind != "inline":
                 for _ in range(n):  # start and warm the workers while the driver keeps scanning
@@ -239,7 +242,7 @@ class _Driver:
             except Exception as exc:
                 if _is_worker_death(exc):
                     self.deaths_in_a_row += 1
-                    if task["type"] == "warm" or self.deaths_in_a_row >= MAX_DEATHS_IN_A_ROW:
+                    if self.deaths_in_a_row >= MAX_DEATHS_IN_A_ROW:
                         raise BatchError(
                             f"worker processes of the {self.engine.description} keep dying "
                             f"({type(exc).__name__}: {_one_line(exc)}); no file was quarantined for it; "
@@ -719,9 +722,9 @@ def run_batch(upload_dir, ledger_path, *, survey_dir=None, workers: int | None =
     rehash : bool, default False
         Hash every file again instead of trusting the (size, mtime) stat cache.
     chunk_size : int, optional
-        Recordings per worker task (default 16; 8 in-process).
+        Recordings per worker task (default 16 on a process pool, 32 on Dask, 8 in-process).
     max_in_flight : int, optional
-        Tasks submitted but not yet committed (default 2 per worker): bounds memory.
+        Tasks submitted but not yet committed (default 2 per worker, 3 on Dask): bounds memory.
     window_nights : int, default 7
         An affected area is surveyed with its recordings of this many nights up to its latest.
     progress : callable, optional

@@ -61,7 +61,8 @@ class _Progress:
 @click.option("--window-nights", type=int, default=7, show_default=True,
               help="An affected area is surveyed with its recordings of this many nights up to its latest.")
 @click.option("--rehash", is_flag=True, help="Hash every file again (ignore the size/mtime cache).")
-@click.option("--chunk-size", type=int, default=None, help="Recordings per worker task (default 16).")
+@click.option("--chunk-size", type=int, default=None,
+              help="Recordings per worker task (default 16 on the process pool, 32 on Dask).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines (quarantined files are still listed).")
 @json_option
 def run_cmd(**kwargs):
