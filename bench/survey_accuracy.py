@@ -67,12 +67,43 @@ def one_survey(task: dict) -> dict:
         sv = simulate_survey(task["network"], tmp / "s", leaks=task["leaks"], seed=task["seed"],
                              confounders=task["confounders"], nights=task["nights"], duration_s=task["duration"])
         t1 = time.perf_counter()
-        res = run_survey(sv.root, model=task["model"])
+        opts = None
+        if task.get("calibrate"):
+            from acoustic.survey import SurveyOptions
+
+            opts = SurveyOptions(detect_z=5.0, report_z=5.0, report_confidence=0.0, max_points=30)
+        res = run_survey(sv.root, model=task["model"], options=opts)
         t2 = time.perf_counter()
         js = res.to_json()
         out = {**{k: task[k] for k in ("network", "seed", "leaks")}, "confounders": _label(task["confounders"]),
                "simulate_s": t1 - t0, "survey_s": t2 - t1, "n_points": len(js["points"]),
                "n_loggers": len(sv.sites)}
+        if task.get("calibrate"):
+            leaks = [(l["pipe_id"], l["offset_m"], max(2.0, 0.03 * min([x["length_m"] for x in l["lines"]] or [0.0])))
+                     for l in sv.truth["leaks"]]
+            srcs = [s for s in sv.truth["sources"]]
+            out["candidates"] = []
+            for p in js["points"] + js["noise_sources"]:
+                d_leak = min([_network_distance(sv.network, (p["pipe_id"], p["offset_m"]), (a, b)) - t
+                              for a, b, t in leaks] or [float("inf")])
+                near_src = None
+                for s_ in srcs:
+                    if s_.get("node_id"):
+                        from acoustic.network import LoggerSite
+
+                        r = sv.network.path(LoggerSite("p", pipe_id=p["pipe_id"], offset_m=p["offset_m"]),
+                                            LoggerSite("n", node_id=s_["node_id"]))
+                        d = r.length_m if r is not None else float("inf")
+                    else:
+                        d = _network_distance(sv.network, (p["pipe_id"], p["offset_m"]), (s_["pipe_id"], s_["offset_m"]))
+                    if d <= 15.0:
+                        near_src = s_["kind"]
+                out["candidates"].append({"score_z": p["score_z"], "n_pairs": p["n_pairs"],
+                                          "n_pair_nights": p["n_pair_nights"], "confidence": p["confidence"],
+                                          "leak_prob": p.get("classifier_leak_probability"),
+                                          "is_leak": bool(d_leak <= 0), "near_source": near_src,
+                                          "explained": "explained_by" in p, "sd_m": p["sd_m"]})
+            return out
         if task["leaks"] == 0:
             out["points"] = [(p["pipe_id"], p["offset_m"], p["confidence"]) for p in js["points"]]
             return out
@@ -145,6 +176,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="worker processes (spawn); the machine has 2 cores")
     ap.add_argument("--model", default="default", help="classifier: 'default', a model folder, or 'none'")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--calibrate", type=Path, default=None,
+                    help="instead of scoring, record every candidate point (permissive thresholds) to this JSON file")
     args = ap.parse_args(argv)
     model = None if args.model == "none" else args.model
 
@@ -158,6 +191,9 @@ def main(argv=None) -> int:
             tasks.append({"network": net, "leaks": 0, "seed": args.seed0 + 500 + i, "model": model,
                           "confounders": CONFOUNDER_SETS[(i + 1) % len(CONFOUNDER_SETS)], "nights": args.nights,
                           "duration": args.duration})
+    if args.calibrate is not None:
+        for t in tasks:
+            t["calibrate"] = True
     t0 = time.perf_counter()
     rows = []
     if args.workers > 1:
@@ -174,6 +210,10 @@ def main(argv=None) -> int:
             rows.append(r)
             print(_row_line(r), file=sys.stderr, flush=True)
     wall = time.perf_counter() - t0
+    if args.calibrate is not None:
+        args.calibrate.write_text(json.dumps(rows, indent=1, default=str) + "\n")
+        print(f"wrote {args.calibrate} ({sum(len(r['candidates']) for r in rows)} candidates from {len(rows)} surveys)")
+        return 0
 
     by_net = defaultdict(list)
     by_conf = defaultdict(list)
@@ -199,6 +239,9 @@ def main(argv=None) -> int:
 
 
 def _row_line(r) -> str:
+    if "candidates" in r:
+        return (f"{r['network']:>8} seed {r['seed']} leaks {r['leaks']} [{r['confounders']}] "
+                f"{[(c['score_z'], c['n_pairs'], c['is_leak'], c['near_source']) for c in r['candidates']]}")
     if r["leaks"] == 0:
         return f"{r['network']:>8} seed {r['seed']} free  [{r['confounders']}] points {r['n_points']} {r.get('points')}  ({r['survey_s']:.0f} s)"
     return (f"{r['network']:>8} seed {r['seed']} leak {r['leak_pipe']}@{r['leak_offset_m']:.1f} {r['material']} "

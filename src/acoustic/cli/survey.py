@@ -117,7 +117,7 @@ def survey(survey_dir, geojson_out, model, areas, top_lines, as_json, warnings_o
 @click.option("--sensor-kind", type=click.Choice(["hydrophone", "accelerometer"]), default="hydrophone",
               show_default=True, help="Sensor of every logger.")
 @click.option("--stats-nights", type=click.IntRange(0, 365), default=0, show_default=True,
-              help="Also write stats.csv with this many nights of level/spread history per logger.")
+              help="Also write stats.csv with this many nights (10-365) of level/spread history per logger.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed (recorded in truth.json).")
 @json_option
 @command_errors

@@ -284,7 +284,8 @@ def _resolve_network(network, pipes_csv, rng):
 def simulate_survey(network="district", out_dir=None, *, leaks: int = 1, seed: int | None = None,
                     confounders=(), nights: int = 2, duration_s: float = 12.0, sample_rate_hz: float = 8000.0,
                     sensor_kind: str = "hydrophone", leak_level_db=None, leak_positions=None, pipes_csv=None,
-                    loggers=None, stats_nights: int = 0, subtype: str = "PCM_16") -> SimulatedSurvey:
+                    loggers=None, stats_nights: int = 0, subtype: str = "PCM_16",
+                    audio_format: str = "wav") -> SimulatedSurvey:
     """Build a simulated survey folder with leaks at known positions (module docs).
 
     Parameters
@@ -320,10 +321,13 @@ def simulate_survey(network="district", out_dir=None, *, leaks: int = 1, seed: i
     loggers : list of LoggerSite, optional
         Logger sites (otherwise the network's own, or :func:`place_loggers`).
     stats_nights : int, default 0
-        Also write ``stats.csv`` with this many nights of level/spread history per logger
-        (the leak appearing part-way through), 0 for none.
+        Also write ``stats.csv`` with this many nights of level/spread history per logger (the
+        leak appearing on night ``0.6 stats_nights`` at the loggers that hear it; see
+        :func:`_write_stats`), 0 for none.  Needs at least 10 nights.
     subtype : str, default "PCM_16"
         Audio sample format (a soundfile subtype).
+    audio_format : {"wav", "flac"}
+        Audio container of the recordings (FLAC is lossless and about a third smaller).
 
     Returns
     -------
@@ -343,6 +347,11 @@ def simulate_survey(network="district", out_dir=None, *, leaks: int = 1, seed: i
     if sensor_kind not in SENSOR_KINDS:
         raise ParameterError(f"sensor_kind must be one of {', '.join(SENSOR_KINDS)}, got {sensor_kind!r}")
     conf = _check_confounders(confounders)
+    if isinstance(stats_nights, bool) or not isinstance(stats_nights, (int, np.integer)) or \
+            not (stats_nights == 0 or 10 <= stats_nights <= 365):
+        raise ParameterError(f"stats_nights must be 0 or an integer 10-365, got {stats_nights!r}")
+    if audio_format not in ("wav", "flac"):
+        raise ParameterError(f"audio_format must be 'wav' or 'flac', got {audio_format!r}")
     seed = resolve_seed(seed)
     names = ("net", "leaks", "props", "sources", "loggers", "time", "background", "stats")
     rngs = {k: np.random.default_rng(s) for k, s in zip(names, np.random.SeedSequence(seed).spawn(len(names)))}
@@ -430,7 +439,7 @@ def simulate_survey(network="district", out_dir=None, *, leaks: int = 1, seed: i
     bg_level = {s.logger_id: float(rb.uniform(*BACKGROUND_LEVEL_DB)) for s in sites}
     bg_shape = {s.logger_id: src.draw_background_shape(rb) for s in sites}
     written = _render_nights(net, sites, sources, props, hum, conf, nights, dur, fs, sensor_kind, night0, rt, rb,
-                             bg_level, bg_shape, rec_dir, subtype)
+                             bg_level, bg_shape, rec_dir, subtype, audio_format)
 
     # -- the rest of the folder ----------------------------------------------------------------------
     from ..network import write_inp_network
@@ -442,7 +451,7 @@ def simulate_survey(network="district", out_dir=None, *, leaks: int = 1, seed: i
                     f"{s.area or ''},{s.sensor_kind}")
     (out / "loggers.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     if stats_nights:
-        _write_stats(out / "stats.csv", sites, sources, net, graph, stats_nights, night0, rngs["stats"])
+        _write_stats(out / "stats.csv", sites, sources, net, graph, stats_nights, night0, rngs["stats"], bg_level)
     elif (out / "stats.csv").exists():
         (out / "stats.csv").unlink()
 
@@ -466,7 +475,7 @@ def _source_site(net: PipeNetwork, s: dict) -> LoggerSite:
 
 
 def _render_nights(net, sites, sources, props, hum, conf, nights, dur, fs, sensor_kind, night0, rt, rb, bg_level,
-                   bg_shape, rec_dir, subtype):
+                   bg_shape, rec_dir, subtype, audio_format="wav"):
     from scipy import fft as sfft
 
     from ..io import write_recording
@@ -544,7 +553,7 @@ def _render_nights(net, sites, sources, props, hum, conf, nights, dur, fs, senso
             rec = make_recording(samples, fs, lid, sensor_kind, t0, gain, f"simulated survey night {night + 1}")
             folder = rec_dir / lid
             folder.mkdir(exist_ok=True)
-            path = write_recording(rec, folder / f"{t0.strftime('%Y%m%dT%H%M%S')}.wav", subtype=subtype)
+            path = write_recording(rec, folder / f"{t0.strftime('%Y%m%dT%H%M%S')}.{audio_format}", subtype=subtype)
             written[lid].append({"file": str(path.relative_to(rec_dir.parent)), "start_time": t0.isoformat(),
                                  "clock_offset_s": offsets[lid], "gain_db": gain})
     return written
@@ -571,34 +580,49 @@ def _source_spectrum(s: dict, m: int, fs: float, freq: np.ndarray, rng, pre: int
     return spec
 
 
-def _write_stats(path: Path, sites, sources, net, graph, n_nights: int, night0, rng) -> None:
-    """``stats.csv``: nightly level and spread per logger (dB), the leaks appearing part-way.
+def _write_stats(path: Path, sites, sources, net, graph, n_nights: int, night0, rng, bg_level=None) -> None:
+    """``stats.csv``: nightly level and spread per logger, by the noise-logger history simulator of
+    :mod:`acoustic.loggers` (:func:`~acoustic.loggers.simulate_logger`).
 
-    Level is the logger's background level plus the leak's contribution once it has started
-    (louder at loggers nearer the leak along the pipes, 6 dB per doubling of route length as a
-    simple stand-in); spread shrinks when a leak's constant noise dominates.  Traffic nights
-    widen the spread.
+    Each logger gets the history of its situation: a leak it hears (appearing on night
+    ``0.6 n_nights``) at the level the leak reaches it relative to its background (source level,
+    the route's loss over 50-500 Hz with nominal pipe properties, the logger's background level);
+    a PRV it hears from the start of the history; traffic otherwise.  Loggers are not calibrated
+    against each other: each history has its own base level.
     """
-    start = int(n_nights * 0.6)
-    rows = ["logger_id,date,level,spread"]
-    leaks = [s for s in sources if s["kind"] == "leak"]
+    from ..loggers import simulate_logger, write_stats
+    from ..network._propagation import route_transfer
+
+    f = np.linspace(50.0, 500.0, 24)
+    onset = int(round(0.6 * n_nights))
+    start = (night0 - timedelta(days=n_nights - 1)).date()
+
+    def heard_db(s, lg):
+        route = net.path(_source_site(net, s), lg)
+        if route is None:
+            return -np.inf
+        if route.length_m <= 1e-9:
+            loss = 0.0
+        else:
+            h = route_transfer(net, route, f)
+            loss = float(-10.0 * np.log10(max(float(np.mean(np.abs(h) ** 2)), 1e-30)))
+        bg = (bg_level or {}).get(lg.logger_id, float(np.mean(BACKGROUND_LEVEL_DB)))
+        return s["level_db"] - loss - bg
+
+    rows = []
     for lg in sites:
-        base = float(rng.uniform(20.0, 35.0))
-        gain = 0.0
-        for s in leaks:
-            d = graph.network.path(_source_site(net, s), lg)
-            if d is not None:
-                dist = max(d.length_m, 1.0)
-                gain = max(gain, s["level_db"] - 20.0 * math.log10(dist / 10.0))
-        for i in range(n_nights):
-            day = (night0 + timedelta(days=i - n_nights + 1)).date().isoformat()
-            lvl = base + rng.normal(0, 1.0)
-            spread = float(rng.uniform(8.0, 14.0))
-            if i >= start and gain > 0:
-                lvl = 10 * math.log10(10 ** (lvl / 10) + 10 ** ((base + gain) / 10))
-                spread = max(2.0, spread - min(gain, 12.0) * 0.6)
-            rows.append(f"{lg.logger_id},{day},{lvl:.1f},{spread:.1f}")
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        leak_db = max([heard_db(s, lg) for s in sources if s["kind"] == "leak"] or [-np.inf])
+        prv_db = max([heard_db(s, lg) for s in sources if s["kind"] == "prv"] or [-np.inf])
+        if leak_db > -6.0:
+            kind, kw = "leak", {"leak_db": float(min(leak_db, 15.0)), "onset": onset}
+        elif prv_db > -3.0:
+            kind, kw = "prv", {}
+        else:
+            kind, kw = "traffic", {}
+        hist, _ = simulate_logger(kind, rng, n_nights=n_nights, start=start, logger_id=lg.logger_id, n_blocks=120,
+                                  **kw)
+        rows.extend(hist)
+    write_stats(rows, path)
 
 
 def _truth(net, net_name, graph, pairs, routes, sites, sources, props, seed, conf, nights, dur, fs, sensor_kind,

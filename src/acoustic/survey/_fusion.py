@@ -29,10 +29,13 @@ Details:
   pair's floor: the support level, or :data:`REL_FLOOR` of the pair's strongest peak (a loud
   source's correlogram has band-edge ringing far above the noise, which must not look like
   other sources).  The weighted sum is divided by the root of the summed squared weights.
-* Sources are extracted one at a time (CLEAN, as in radio astronomy): after the strongest point
-  is taken, each pair's correlogram peak at the delay that point predicts is removed and the map
-  is recomputed.  A loud leak therefore leaves no ghosts where a loop gives one pair the same
-  delay at another place.
+* Sources are extracted one at a time (CLEAN, as in radio astronomy): after a point is taken,
+  each pair's correlogram peak at the delay that point predicts is removed and the map is
+  recomputed.  A loud leak therefore leaves no ghosts where a loop gives one pair the same
+  delay at another place.  Among the points near the top of the map, the one taken is the one
+  that *explains* the most peaks in all pairs, on their routes or not (a source heard by a pair
+  through a loop produces a peak inside that pair; a ghost placed on that pair's route would
+  explain that peak alone).
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ Z_CAP = 10.0
 #: would outvote the one pair that brackets a distant source.  Sources at a logger (all pairs
 #: leaving it hear something beyond it) are found after the map (:func:`logger_sources`).
 EDGE_WEIGHT = 0.0
+#: Points within this fraction of the map's top score compete on how many peaks they explain.
+TOP_MARGIN = 0.3
+#: Pooling widths (in units of a pair's delay tolerance) for the explanatory power of points off a
+#: pair's route, whose predicted delays carry the speed errors of the detour as well.
+EXPLAIN_LEVELS = (1.0, 2.0, 4.0, 8.0)
 #: Pairs weigh nothing at points where their weight would fall below this (a pair far off its route
 #: must not place a source on its own).
 MIN_WEIGHT = 0.3
@@ -188,6 +196,7 @@ class Candidate:
     support: list
     pair_z: np.ndarray
     at_logger: str | None = None
+    residual: list | None = dataclasses.field(default=None, repr=False)  # pair z-scores left when taken
 
 
 class _DelayModel:
@@ -385,7 +394,22 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
     zs = [pc.envelope_z().copy() for pc in pairs]
     pz = fm.pair_z.copy()
     fz = fm.fine_z.copy()
+    interior = np.abs(fm.tau) < (fm.edge_delay - fm.tolerance)[:, None]
+    need = (fm.tolerance[:, None] + fm.detour_tolerance) / np.maximum(fm.tolerance[:, None], 1e-12)
+    level = np.clip(np.searchsorted(np.array(EXPLAIN_LEVELS), need, side="left"), 0, len(EXPLAIN_LEVELS) - 1)
+    ex = np.zeros_like(pz)
     out: list[Candidate] = []
+
+    def explain(k, z):
+        """Pair k's contribution to every point's explanatory power (module docs)."""
+        pc = pairs[k]
+        zm = _map_z(pc, z, fm.edge_delay[k], fm.tolerance[k], fm.floors[k] / 2.0)
+        pooled = np.array([_sample(pc, _pooled(pc, zm, f * fm.tolerance[k]), fm.tau[k]) for f in EXPLAIN_LEVELS])
+        v = np.take_along_axis(pooled, level[k][None, :], axis=0)[0]
+        ex[k] = np.where(interior[k] & (v >= fm.floors[k]), np.minimum(v, Z_CAP), 0.0)
+
+    for k in range(len(pairs)):
+        explain(k, zs[k])
 
     def remove(cand, at):
         j = cand.index
@@ -403,6 +427,7 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
             zm = _map_z(pc, z, fm.edge_delay[k], fm.tolerance[k], fm.floors[k] / 2.0)
             pz[k] = _sample(pc, _pooled(pc, zm, fm.tolerance[k]), fm.tau[k])
             fz[k] = _sample(pc, _pooled(pc, zm, fm.fine_tolerance[k]), fm.tau[k])
+            explain(k, z)
 
     for _ in range(max_sources):
         score = _combine(pz, fm.weights, fm.floors)
@@ -413,16 +438,22 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
         if at_logger is not None and at_logger.score >= top:
             cand = at_logger
         else:
-            # among the points of (nearly) the top capped score, the one where the peaks are
-            near_top = np.flatnonzero(score >= top - 0.5)
+            # among the points near the top of the map, the one that explains the most peaks in all
+            # pairs (a loop makes a source heard inside pairs whose route it is not on: the source
+            # explains those peaks, a ghost on such a pair's route explains only them), then the
+            # one where the peaks are
+            near_top = np.flatnonzero(score >= max(detect_z, top - max(0.5, TOP_MARGIN * top)))
+            power = ex[:, near_top].sum(axis=0)
             fine = (fm.weights[:, near_top] * np.log1p(np.maximum(fz[:, near_top], 0.0))).sum(axis=0)
-            j = int(near_top[np.argmax(fine)])
+            order = np.lexsort((fine, score[near_top], np.round(power, 6)))
+            j = int(near_top[order[-1]])
             col = pz[:, j].copy()
             support = [k for k in range(len(pairs)) if col[k] >= fm.floors[k] and fm.weights[k, j] >= MIN_WEIGHT]
             if not support:  # cannot happen with MIN_WEIGHT; guard against a loop all the same
                 pz[:, j] = 0.0
                 continue
             cand = Candidate(j, float(score[j]), support, col)
+        cand.residual = zs
         out.append(cand)
         remove(cand, dict(refine(cand) or {}) if refine is not None else {})
     return out

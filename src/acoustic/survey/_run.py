@@ -29,10 +29,15 @@ import numpy as np
 from .._errors import AcousticError, AcousticWarning, DataError
 from ._evidence import LoggerEvidence, RecordingCache, band_level_db, load_classifier, logger_evidence
 from ._folder import SurveyFolder, read_survey
-from ._fusion import FusedMap, PairCorrelogram, _DelayModel, extract_sources, fuse, local_fit, local_peak_delay
+from ._fusion import Z_CAP, FusedMap, PairCorrelogram, _DelayModel, extract_sources, fuse, local_fit, local_peak_delay
 from ._graph import SurveyGraph
 
-__all__ = ["SurveyOptions", "SurveyResult", "run_survey"]
+__all__ = ["SurveyOptions", "SurveyResult", "run_survey", "SCORE_CAP"]
+
+#: Largest z-score one pair-night contributes to a point's evidence score (the map caps lower,
+#: :data:`acoustic.survey._fusion.Z_CAP`, so that no pair outvotes the others while searching; a
+#: point's own evidence may show that a pair hears it far above the noise).
+SCORE_CAP = 30.0
 
 
 def _warn(msg: str) -> None:
@@ -50,9 +55,12 @@ class SurveyOptions:
     grid_spacing_m : float
         Spacing of the candidate points along the pipes (m).
     detect_z : float
-        Fused z-score at which a candidate point starts to count.
+        Fused map z-score at which a candidate point is examined.
+    report_z : float
+        Evidence score (the measured z-scores of the pair-nights that see the point, each capped
+        at :data:`SCORE_CAP`, weighted and normalised like the map) from which a point is reported.
     strong_z : float
-        Fused z-score of full correlation confidence.
+        Evidence score of full correlation confidence.
     report_confidence : float
         Points below this confidence are not reported.
     merge_m : float
@@ -69,7 +77,8 @@ class SurveyOptions:
     min_overlap_s: float = 2.0
     grid_spacing_m: float = 1.0
     detect_z: float = 6.0
-    strong_z: float = 12.0
+    report_z: float = 12.0
+    strong_z: float = 24.0
     report_confidence: float = 0.35
     merge_m: float = 12.0
     support_z: float = 4.0
@@ -287,22 +296,39 @@ def _predicted_delay(graph: SurveyGraph, model: _DelayModel, pc: PairCorrelogram
     return float(ta[0] - tb[0])
 
 
-def _measured_delay(pc: PairCorrelogram, tau0: float, tolerance_s: float) -> tuple[float, float]:
-    """The pair-night's delay (s) near the predicted ``tau0`` and its envelope z: a peak the
-    correlator reported there (sub-sample), else the local maximum of the correlogram."""
+def _measured_delay(pc: PairCorrelogram, tau0: float, tolerance_s: float, residual=None) -> tuple[float, float]:
+    """The pair-night's delay (s) near the predicted ``tau0`` and its envelope z.
+
+    ``residual`` is the pair's envelope z-score with the sources taken so far removed: only what
+    is left counts.  A peak the correlator reported there (sub-sample) is used when it is left,
+    else the local maximum of the residual envelope (parabolic refinement).
+    """
+    zenv = pc.envelope_z() if residual is None else residual
+    lags = np.asarray(pc.lags_s)
     best = None
     for p in list(pc.peaks) + list(pc.result.get("outside_peaks") or []):
         d = p.get("delay_s")
-        if d is not None and abs(float(d) - tau0) <= tolerance_s:
-            if best is None or float(p.get("strength", 0)) > float(best.get("strength", 0)):
-                best = p
-    zenv = pc.envelope_z()
-    lags = np.asarray(pc.lags_s)
+        if d is None or abs(float(d) - tau0) > tolerance_s:
+            continue
+        if float(np.interp(float(d), lags, zenv)) < 0.5 * float(np.interp(float(d), lags, pc.envelope_z())):
+            continue  # this peak was already taken by another source
+        if best is None or float(p.get("strength", 0)) > float(best.get("strength", 0)):
+            best = p
     if best is not None:
         d = float(best["delay_s"])
         return d, float(np.interp(d, lags, zenv))
-    d, _ = local_peak_delay(pc, tau0, tolerance_s)
-    return d, float(np.interp(d, lags, zenv))
+    sel = np.flatnonzero(np.abs(lags - tau0) <= tolerance_s)
+    if sel.size == 0:
+        i = int(np.argmin(np.abs(lags - tau0)))
+        return float(lags[i]), float(zenv[i])
+    i = int(sel[np.argmax(zenv[sel])])
+    d = float(lags[i])
+    if 0 < i < lags.size - 1:
+        y0, y1, y2 = zenv[i - 1], zenv[i], zenv[i + 1]
+        den = y0 - 2 * y1 + y2
+        if den < 0:
+            d += 0.5 * (y0 - y2) / den * float(lags[i + 1] - lags[i])
+    return d, float(zenv[i])
 
 
 def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap, evidence: dict,
@@ -324,8 +350,10 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
             observed = []
             for k, t0 in pred.items():
                 pc = pairs[k]
-                d, z = _measured_delay(pc, t0, 1.5 * float(fm.tolerance[k]))
-                observed.append((k, d, _delay_sd(pc, d, z), z))
+                res = None if cand.residual is None else cand.residual[k]
+                d, z = _measured_delay(pc, t0, 1.5 * float(fm.tolerance[k]), res)
+                if z >= fm.floors[k]:  # what is left there still supports this source
+                    observed.append((k, d, _delay_sd(pc, d, z), z))
             if not observed:
                 return {}
             best, picks, _ = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
@@ -334,6 +362,13 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
             if all(abs(new[k] - pred[k]) < 1e-5 for k in pred):
                 break
             pred = new
+        # the evidence actually measured: the fused z of the supporting pair-nights at this point
+        wj = fm.weights[:, j]
+        norm = float(np.sqrt(max(np.sum(wj ** 2), 1e-12))) if cand.at_logger is None else float(np.sqrt(len(observed)))
+        wk = {k: (wj[k] if cand.at_logger is None else 1.0) for k, *_ in observed}
+        cand.score = float(sum(wk[k] * min(z, SCORE_CAP) for k, _, _, z in observed) / norm)
+        if cand.score < opts.report_z:
+            return {k: d for k, d, _, _ in observed}
         eb, fb = int(le[best]), float(lf[best])
         if any(_graph_distance(graph, eb, fb, e2, f2) < opts.merge_m for e2, f2 in taken):
             return {k: d for k, d, _, _ in observed}
@@ -373,7 +408,7 @@ def _point_record(graph, pairs, evidence, opts, cand, observed, le, lf, coord, b
             if lid not in loggers:
                 loggers.append(lid)
     z_corr = cand.score
-    c_corr = float(np.clip((z_corr - opts.detect_z) / (opts.strong_z - opts.detect_z), 0.0, 1.0))
+    c_corr = float(np.clip((z_corr - opts.report_z) / (opts.strong_z - opts.report_z), 0.0, 1.0))
     c_corr = 0.5 + 0.5 * c_corr  # past the detection threshold the correlation counts at least half
     # the logger nearest the point hears it loudest: its own recordings say leak or not
     dist = {lid: float(graph.route_to_points(lid, np.array([le[best]]), np.array([lf[best]]))[1][0])
@@ -440,9 +475,35 @@ def _route_loss_db(graph: SurveyGraph, a: str, b: str, band) -> float:
     return float(-10.0 * np.log10(max(float(np.mean(np.abs(h) ** 2)), 1e-30)))
 
 
+def _point_edge(graph: SurveyGraph, pipe_id: str, offset_m: float) -> tuple[int, float]:
+    """``(edge index, fraction)`` of the point ``offset_m`` m along pipe ``pipe_id``."""
+    for e in graph.pipe_edges[pipe_id]:
+        ed = graph.edges[e]
+        lo, hi = sorted((ed.off_u, ed.off_v))
+        if lo - 1e-9 <= offset_m <= hi + 1e-9:
+            return e, float((offset_m - ed.off_u) / (ed.off_v - ed.off_u))
+    e = graph.pipe_edges[pipe_id][-1]
+    return e, 1.0
+
+
+def _explained_elsewhere(graph, model, pc: PairCorrelogram, fm, k: int, located: list, run: set) -> bool:
+    """The pair's main peak is the delay of a located point or noise source off the pair's run
+    (sound reaching the two loggers by different routes), so it is not evidence for this run."""
+    d = pc.result.get("delay_s")
+    if d is None or fm is None:
+        return False
+    for p in located:
+        if p["pipe_id"] in run:
+            continue
+        e, f = _point_edge(graph, p["pipe_id"], p["offset_m"])
+        if abs(_predicted_delay(graph, model, pc, e, f) - float(d)) <= float(fm.tolerance[k]):
+            return True
+    return False
+
+
 def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights: list[PairCorrelogram],
                evidence: dict, points: list, sources: list, fm: FusedMap, cache: RecordingCache,
-               opts: SurveyOptions) -> list[dict]:
+               opts: SurveyOptions, model: _DelayModel | None = None) -> list[dict]:
     """Score every neighbour pair's pipe run (module docs)."""
     by_pair = defaultdict(list)
     for k, pc in enumerate(pair_nights):
@@ -486,7 +547,8 @@ def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights
         own = 0.0
         for k in ks:
             js = pair_nights[k].result
-            if js.get("detected"):
+            if js.get("detected") and not _explained_elsewhere(graph, model, pair_nights[k], fm, k, points + sources,
+                                                               run):
                 own = max(own, float(js.get("confidence") or 0.0))
         if s_corr > 0:
             reasons.append(f"located point on the run (confidence {s_corr:.2f})")
@@ -641,7 +703,7 @@ def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyR
     else:
         _warn("no pair of neighbouring loggers has recordings that overlap in time: no points can be located")
         fm, points, sources = None, [], []
-    lines = rank_lines(folder, graph, pairs_list, pair_nights, evidence, points, sources, fm, cache, opts)
+    lines = rank_lines(folder, graph, pairs_list, pair_nights, evidence, points, sources, fm, cache, opts, model_d)
     area_list = rank_areas(folder, graph, loggers, pairs_list, evidence, points, lines)
     pairs_json = [{"from_logger": pc.a, "to_logger": pc.b, "night": pc.night, "length_m": round(pc.length_m, 2),
                    **{k: pc.result.get(k) for k in ("detected", "distance_from_a_m", "interval_m", "delay_s",
