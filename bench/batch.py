@@ -300,7 +300,10 @@ def main() -> None:
         from distributed import LocalCluster
 
         print(f"batch: {n} files, Dask LocalCluster (2 workers x 1 thread) ...", file=sys.stderr)
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        import logging
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                          silence_logs=logging.CRITICAL) as cluster:
             import psutil
 
             pids = [c.pid for c in psutil.Process().children(recursive=True)]

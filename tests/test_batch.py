@@ -352,3 +352,22 @@ def test_sigterm_interrupts_and_the_next_run_finishes(recordings, tmp_path):
     assert q(ledger, "SELECT count(*) FROM recordings")[0][0] == 6
     assert q(ledger, "SELECT count(*) FROM pending")[0][0] == 0
     assert q(ledger, "SELECT status FROM batches ORDER BY id") == [("interrupted",), ("completed",)]
+
+
+def test_batch_status_lists_runs_quarantine_and_pending(recordings, tmp_path):
+    up = make_upload(recordings / "L1", tmp_path / "up")
+    (up / "junk.wav").write_bytes(b"not audio at all" * 20)
+    age(up)
+    ledger = tmp_path / "ledger.db"
+    run_json(up, ledger)
+    run_json(up, ledger)
+    r = CliRunner().invoke(cli, ["batch", "status", str(ledger), "--json"])
+    assert r.exit_code == 0, r.output
+    st = json.loads(r.stdout)
+    assert [b["status"] for b in st["batches"]] == ["completed", "completed_with_failures"]
+    assert st["recordings"] == {"ok": 2, "quarantined": 1} and st["pending"] == {"logger": 0, "area": 0}
+    assert st["quarantined"][0]["path"].endswith("junk.wav") and "not a readable" in st["quarantined"][0]["error"]
+    human = CliRunner().invoke(cli, ["batch", "status", str(ledger)])
+    assert "quarantined: " in human.output and "2 ok, 1 quarantined" in human.output
+    r = CliRunner().invoke(cli, ["batch", "status", str(tmp_path / "none.db")])
+    assert r.exit_code == 2 and "ledger not found" in r.stderr

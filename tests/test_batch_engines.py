@@ -108,3 +108,22 @@ def test_unreachable_scheduler_is_a_clear_error(upload, tmp_path):
     r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(tmp_path / "l.db"), "--no-model",
                                  "--scheduler", "tcp://127.0.0.1:9"])
     assert r.exit_code == 2 and "cannot reach the Dask scheduler" in r.stderr and "Traceback" not in r.output
+
+
+def thread_report():
+    import multiprocessing
+
+    import numba
+
+    return numba.get_num_threads(), os.environ.get("OMP_NUM_THREADS"), multiprocessing.get_start_method()
+
+
+def test_pool_workers_are_spawned_with_one_thread():
+    from acoustic.batch import open_engine
+
+    engine = open_engine(workers=1)
+    try:
+        assert engine.kind == "process-pool"
+        assert engine.executor.submit(thread_report).result(timeout=120) == (1, "1", "spawn")
+    finally:
+        engine.close()

@@ -118,3 +118,33 @@ def _run(upload_dir, ledger_path, survey_dir, workers, scheduler, model, no_mode
                    f"suspects {summary.suspects_new} new, {summary.suspects_updated} updated; "
                    f"{summary.seconds:.1f} s{rate}")
     return summary.exit_code
+
+
+@batch.command("status")
+@click.argument("ledger_path", metavar="LEDGER", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--last", type=int, default=5, show_default=True, help="How many recent batch runs to show.")
+@json_option
+@command_errors
+def status_cmd(ledger_path, last, as_json, warnings_out):
+    """Recent batch runs, quarantined files and the work still owed (read-only; works during a batch)."""
+    from .._errors import ParameterError
+    from ..ledger import Ledger
+    from ..ledger._ops import batch_status
+
+    if last < 1:
+        raise ParameterError(f"--last must be at least 1, got {last}")
+    with Ledger(ledger_path, readonly=True) as led:
+        st = batch_status(led, last=last)
+    if as_json:
+        emit_json(st)
+        return
+    click.echo(f"{'batch':>5} {'started (UTC)':27} {'status':24} {'files':>6} {'new':>6} {'dupl':>5} {'failed':>6} "
+               f"{'suspects':>8}")
+    for b in st["batches"]:
+        click.echo(f"{b['id']:>5} {b['started_utc']:27} {b['status']:24} {b['n_files'] or 0:>6} {b['n_new'] or 0:>6} "
+                   f"{b['n_duplicates'] or 0:>5} {b['n_failed'] or 0:>6} {b['n_suspects'] or 0:>8}")
+    rec = st["recordings"]
+    click.echo(f"recordings: {rec.get('ok', 0)} ok, {rec.get('quarantined', 0)} quarantined; "
+               f"pending: {st['pending']['logger']} logger score(s), {st['pending']['area']} area survey(s)")
+    for q in st["quarantined"]:
+        click.echo(f"quarantined: {q['path']}: {q['error']}")

@@ -11,7 +11,7 @@ import numpy as np
 from .._errors import DataError, ParameterError
 from ._db import Ledger, utc_now
 
-__all__ = ["list_suspects", "show_suspect", "dispatch_suspect", "confirm_suspect", "ledger_stats", "export_csv", "export_geojson",
+__all__ = ["batch_status", "list_suspects", "show_suspect", "dispatch_suspect", "confirm_suspect", "ledger_stats", "export_csv", "export_geojson",
            "SUSPECT_COLUMNS"]
 
 SUSPECT_COLUMNS = ("id", "kind", "status", "area", "pipe_id", "offset_m", "interval_lo_m", "interval_hi_m", "x", "y",
@@ -191,3 +191,29 @@ def export_geojson(led: Ledger) -> dict:
         feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["x"], r["y"]]},
                       "properties": props})
     return {"type": "FeatureCollection", "features": feats}
+
+
+def batch_status(led: Ledger, *, last: int = 5, max_quarantined: int = 100) -> dict:
+    """The last batch runs, the quarantined files (newest first) and the work still pending.
+
+    Returns
+    -------
+    dict
+        ``batches`` (newest first: id, started/finished UTC, status, counts), ``recordings``
+        (count by status), ``quarantined`` (path, error, batch_id; recordings and stats files),
+        ``pending`` (``logger`` scores and ``area`` surveys owed by an interrupted run).
+    """
+    v2 = _has_column(led, "batches", "n_duplicates")
+    cols = "id, started_utc, finished_utc, status, n_files, n_new, n_failed, n_suspects" + (
+        ", n_duplicates, n_corrections" if v2 else ", NULL AS n_duplicates, NULL AS n_corrections")
+    batches = [dict(r) for r in led.conn.execute(f"SELECT {cols} FROM batches ORDER BY id DESC LIMIT ?", (last,))]
+    quarantined = [dict(r) for r in led.conn.execute(
+        "SELECT path, error, batch_id, processed_utc FROM recordings WHERE status = 'quarantined' "
+        "UNION ALL SELECT path, error, batch_id, processed_utc FROM stats_files WHERE status = 'quarantined' "
+        "ORDER BY processed_utc DESC LIMIT ?", (max_quarantined,))]
+    pending = {"logger": 0, "area": 0}
+    if v2:
+        pending.update({r[0]: r[1] for r in led.conn.execute("SELECT kind, count(*) FROM pending GROUP BY kind")})
+    return {"batches": batches,
+            "recordings": {r[0]: r[1] for r in led.conn.execute("SELECT status, count(*) FROM recordings GROUP BY status")},
+            "quarantined": quarantined, "pending": pending}
