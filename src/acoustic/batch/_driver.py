@@ -19,8 +19,15 @@ One driver process is the only writer of the ledger.  It
 
 A worker process that dies (a crash in a decoder, the OOM killer) breaks only its task: the pool
 is restarted, the files of the failed tasks are retried one at a time, and a file that kills a
-worker on its own is quarantined.  Any other task failure is a bug or a broken installation and
-stops the batch (nothing is quarantined for it, so the next run retries).
+worker on its own is quarantined once a file of the same run has been processed again without
+harm on the restarted engine.  Workers that keep dying, or any other task failure, are a bug or a
+broken installation and stop the batch with :class:`BatchError` (nothing is quarantined for it,
+so the next run retries).
+
+Exactly once: a recording's row, its features, its detection, its sighting, the stat-cache entry
+and the ``pending`` marks it causes are one transaction; the decision "new or not" is made from
+committed rows only (a file whose content is still in flight waits for the next round), so
+neither a crash nor duplicates inside one upload can record a content twice.
 """
 
 from __future__ import annotations
@@ -147,6 +154,7 @@ class _Driver:
         self.isolate: deque = deque()      # items to retry one at a time after a worker died
         self.t0 = time.monotonic()
         self.last_progress = 0.0
+        self.last_done = -1
         self.n_queued = 0
         self.n_done = 0
         self.deaths_in_a_row = 0
@@ -391,6 +399,10 @@ class _Driver:
             s.detections_new += c["detections"]
             for w in result.get("warnings", [])[:20]:
                 s.warnings.append(f"survey of area {area} (as of night {night}): {w}")
+            self.progress("note", message=f"area {area} surveyed as of night {night}: "
+                                          f"{len(result.get('points', []))} point(s); suspects {c['new']} new, "
+                                          f"{c['updated']} updated, {c['superseded']} superseded")
+            return
         self._tick()
 
     def _failure(self, path, error, kind="quarantined"):
@@ -400,8 +412,9 @@ class _Driver:
 
     def _tick(self, force=False):
         now = time.monotonic()
-        if force or now - self.last_progress >= 1.0:
+        if (force and self.n_done != self.last_done) or now - self.last_progress >= 1.0:
             self.last_progress = now
+            self.last_done = self.n_done
             el = now - self.t0
             self.progress("progress", done=self.n_done, queued=self.n_queued, failed=self.summary.failed,
                           seconds=el, rate=self.n_done / el if el > 0 else 0.0)
@@ -468,7 +481,6 @@ class _Driver:
                 "n_duplicates = ?, n_corrections = ?, summary_json = ? WHERE id = ?",
                 (utc_now(), status, s.files, s.new, s.failed, s.suspects_new, s.duplicates, s.corrections,
                  dumps({k: v for k, v in s.as_dict().items() if k not in ("failures",)}), s.batch_id))
-        self._tick(force=True)
 
     def _process_uploads(self):
         conn = self.led.conn
@@ -526,6 +538,7 @@ class _Driver:
         self._wait()
         self._judge_limbo(final=True)
         self.recordings_seconds = time.monotonic() - self.t0
+        self._tick(force=True)
         rest = self.hashes.take_all()  # cache entries of unchanged files (e.g. after a touch)
         if rest:
             with self.led.transaction():

@@ -147,4 +147,5 @@ def status_cmd(ledger_path, last, as_json, warnings_out):
     click.echo(f"recordings: {rec.get('ok', 0)} ok, {rec.get('quarantined', 0)} quarantined; "
                f"pending: {st['pending']['logger']} logger score(s), {st['pending']['area']} area survey(s)")
     for q in st["quarantined"]:
-        click.echo(f"quarantined: {q['path']}: {q['error']}")
+        err = q["error"] or ""
+        click.echo(f"quarantined: {err}" if q["path"] in err else f"quarantined: {q['path']}: {err}")

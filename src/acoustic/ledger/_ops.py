@@ -36,7 +36,7 @@ def _has_column(led: Ledger, table: str, column: str) -> bool:
 
 
 def _current(led: Ledger, alias: str = "") -> str:
-    """SQL condition excluding suspects a later survey of the same area-night no longer found."""
+    """SQL condition excluding suspects a later survey of their area no longer found."""
     if not _has_column(led, "suspects", "superseded_utc"):  # a schema-v1 ledger opened read-only
         return "1=1"
     return f"{alias}superseded_utc IS NULL"
