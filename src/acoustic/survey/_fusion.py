@@ -23,8 +23,11 @@ Details:
   length (a source far off the route reaches both loggers weaker), and not at all where p lies
   beyond an end of the pair (:data:`EDGE_WEIGHT`): its delay is then the edge of the correlogram,
   which says only "something beyond this logger", not where.  The edges are read per logger
-  instead: when the pairs leaving a logger in every direction hear something beyond it, the source
-  is at that logger (taken when it is stronger than the map's best point).  Each z-score is capped
+  instead, once the map's sources are taken: when the pairs leaving a logger in every direction
+  still hear something beyond it, the source is at that logger.
+* A point that the pairs bracketing it closely (weight at least :data:`HEAR_WEIGHT`) mostly do not
+  hear (less than half of their summed weight) is contradicted and skipped: the ghost of a source
+  beyond a junction.  Each z-score is capped
   (:data:`Z_CAP`) so one very loud pair cannot outvote the others, and counts only above the
   pair's floor: the support level, or :data:`REL_FLOOR` of the pair's strongest peak (a loud
   source's correlogram has band-edge ringing far above the noise, which must not look like
@@ -60,6 +63,9 @@ TOP_MARGIN = 0.3
 #: Pooling widths (in units of a pair's delay tolerance) for the explanatory power of points off a
 #: pair's route, whose predicted delays carry the speed errors of the detour as well.
 EXPLAIN_LEVELS = (1.0, 2.0, 4.0, 8.0)
+#: Pairs this close to a point (weight ``exp(-2 detour / D)`` at least this) should hear a source there:
+#: when fewer than half of them do, the point is contradicted.
+HEAR_WEIGHT = 0.5
 #: Pairs weigh nothing at points where their weight would fall below this (a pair far off its route
 #: must not place a source on its own).
 MIN_WEIGHT = 0.3
@@ -260,7 +266,7 @@ def _pooled(pc: PairCorrelogram, z: np.ndarray, tolerance_s: float) -> np.ndarra
 
 
 def fuse(graph: SurveyGraph, pairs: list[PairCorrelogram], *, spacing_m: float = 1.0,
-         model: _DelayModel | None = None, support_z: float = 4.0) -> FusedMap:
+         model: _DelayModel | None = None, support_z: float = 5.0) -> FusedMap:
     """Steered-response-power map of all pair-nights over the network (module docs).
 
     Parameters
@@ -429,19 +435,21 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
             fz[k] = _sample(pc, _pooled(pc, zm, fm.fine_tolerance[k]), fm.tau[k])
             explain(k, z)
 
+    should = (fm.weights >= HEAR_WEIGHT) & interior
     for _ in range(max_sources):
         score = _combine(pz, fm.weights, fm.floors)
+        # a point that the pairs bracketing it closely do not hear is contradicted (a ghost of a
+        # source beyond a junction or through a loop): it is not a candidate
+        w_should = np.where(should, fm.weights, 0.0)
+        w_hear = np.where(should & (pz >= fm.floors[:, None]), fm.weights, 0.0)
+        score = np.where((w_should.sum(axis=0) >= 1.5) & (w_hear.sum(axis=0) < 0.5 * w_should.sum(axis=0)),
+                         0.0, score)
         top = float(np.max(score))
-        at_logger = _strongest_logger_source(graph, pairs, fm, zs, detect_z) if graph is not None else None
-        if top < detect_z and at_logger is None:
-            break
-        if at_logger is not None and at_logger.score >= top:
-            cand = at_logger
-        else:
+        if top >= detect_z:
             # among the points near the top of the map, the one that explains the most peaks in all
             # pairs (a loop makes a source heard inside pairs whose route it is not on: the source
-            # explains those peaks, a ghost on such a pair's route explains only them), then the
-            # one where the peaks are
+            # explains those peaks, a ghost on such a pair's route would explain only them), then
+            # the one where the peaks are
             near_top = np.flatnonzero(score >= max(detect_z, top - max(0.5, TOP_MARGIN * top)))
             power = ex[:, near_top].sum(axis=0)
             fine = (fm.weights[:, near_top] * np.log1p(np.maximum(fz[:, near_top], 0.0))).sum(axis=0)
@@ -453,6 +461,11 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
                 pz[:, j] = 0.0
                 continue
             cand = Candidate(j, float(score[j]), support, col)
+        else:
+            # what the map's sources leave at the correlograms' edges: sources at loggers
+            cand = _strongest_logger_source(graph, pairs, fm, zs, detect_z) if graph is not None else None
+            if cand is None:
+                break
         cand.residual = zs
         out.append(cand)
         remove(cand, dict(refine(cand) or {}) if refine is not None else {})
@@ -546,6 +559,9 @@ def local_fit(graph: SurveyGraph, pairs: list[PairCorrelogram], edge_idx: np.nda
         Index of the estimate under each draw.
     cost : numpy.ndarray, shape (n_local,)
         Nominal chi-square of each local point.
+    resid : numpy.ndarray, shape (n_observed,)
+        Standardised residual (predicted minus measured delay over its total s.d.) of each
+        observation at the nominal estimate.
     """
     model = model or _DelayModel(graph)
     rng = np.random.default_rng(seed)
@@ -554,6 +570,7 @@ def local_fit(graph: SurveyGraph, pairs: list[PairCorrelogram], edge_idx: np.nda
     drawn = graph.slowness(band, draws=draws, rng=rng)
     cost = np.zeros(edge_idx.size)
     cost_d = np.zeros((edge_idx.size, draws))
+    rows = []
     # each pair's delay error: the measurement's and, at each point, the spread the pipes' speed
     # uncertainty gives the predicted delay (a long or loop-crossing route predicts less exactly)
     for k, d_obs, sd in observed:
@@ -569,7 +586,10 @@ def local_fit(graph: SurveyGraph, pairs: list[PairCorrelogram], edge_idx: np.nda
         td = (graph.times_to_points(pc.a, edge_idx, frac, drawn, via_a)
               - graph.times_to_points(pc.b, edge_idx, frac, drawn, via_b))
         sd_tot = np.sqrt(sd ** 2 + np.var(td, axis=1))
-        cost += ((t0 - d_obs) / sd_tot) ** 2 + prior
+        r = (t0 - d_obs) / sd_tot
+        rows.append(r)
+        cost += r ** 2 + prior
         noise = rng.normal(0.0, sd, draws)
         cost_d += ((td - (d_obs + noise)[None, :]) / sd_tot[:, None]) ** 2 + prior[:, None]
-    return int(np.argmin(cost)), np.argmin(cost_d, axis=0), cost
+    best = int(np.argmin(cost))
+    return best, np.argmin(cost_d, axis=0), cost, np.array([r[best] for r in rows])

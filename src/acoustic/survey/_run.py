@@ -70,6 +70,10 @@ class SurveyOptions:
     level_tolerance_db : float
         Level difference (dB) beyond the route's loss still taken as consistent with a source
         between the two ends (coupling and calibration differences between loggers).
+    max_residual : float
+        A pair-night whose measured delay is further than this many standard deviations from the
+        delay the fitted point predicts is not evidence for that point (its peak is another
+        source's); the point is fitted again without it.
     draws : int
         Monte Carlo draws for the point intervals.
     """
@@ -81,8 +85,9 @@ class SurveyOptions:
     strong_z: float = 24.0
     report_confidence: float = 0.35
     merge_m: float = 12.0
-    support_z: float = 4.0
+    support_z: float = 5.0
     level_tolerance_db: float = 6.0
+    max_residual: float = 4.0
     draws: int = 300
     max_points: int = 10
 
@@ -287,6 +292,19 @@ def _bracketed(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap, c
     return any(len(dirs) >= 2 for dirs in ends.values())
 
 
+def _all_directions(graph: SurveyGraph, pairs, lid: str, ks) -> bool:
+    """The pair-nights ``ks`` hear logger ``lid``'s site from every direction its pairs leave it."""
+    dirs_all, dirs = set(), set()
+    for k, pc in enumerate(pairs):
+        if lid in (pc.a, pc.b):
+            route = graph.route_edges(lid, pc.b if lid == pc.a else pc.a)
+            if route:
+                dirs_all.add(route[0][0])
+                if k in ks:
+                    dirs.add(route[0][0])
+    return bool(dirs) and dirs == dirs_all
+
+
 def _predicted_delay(graph: SurveyGraph, model: _DelayModel, pc: PairCorrelogram, e: int, f: float) -> float:
     """Delay (s) the pair would see from the point ``(edge e, fraction f)``, nominal speeds."""
     ei, fr = np.array([e]), np.array([f])
@@ -356,12 +374,23 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
                     observed.append((k, d, _delay_sd(pc, d, z), z))
             if not observed:
                 return {}
-            best, picks, _ = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
-                                       draws=opts.draws, seed=j, model=model)
-            new = {k: _predicted_delay(graph, model, pairs[k], int(le[best]), float(lf[best])) for k in pred}
-            if all(abs(new[k] - pred[k]) < 1e-5 for k in pred):
+            best, picks, _, resid = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
+                                              draws=opts.draws, seed=j, model=model)
+            # pair-nights whose peak this point does not explain (another source's) are dropped
+            keep = np.abs(resid) <= opts.max_residual
+            if not np.all(keep):
+                observed = [o for o, kp in zip(observed, keep) if kp]
+                if not observed:
+                    return {}
+                best, picks, _, resid = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
+                                                  draws=opts.draws, seed=j, model=model)
+            new = {k: _predicted_delay(graph, model, pairs[k], int(le[best]), float(lf[best]))
+                   for k, *_ in observed}
+            if all(abs(new[k] - pred.get(k, np.inf)) < 1e-5 for k in new):
                 break
             pred = new
+        if cand.at_logger is not None and not _all_directions(graph, pairs, cand.at_logger, [k for k, *_ in observed]):
+            return {k: d for k, d, _, _ in observed}
         # the evidence actually measured: the fused z of the supporting pair-nights at this point
         wj = fm.weights[:, j]
         norm = float(np.sqrt(max(np.sum(wj ** 2), 1e-12))) if cand.at_logger is None else float(np.sqrt(len(observed)))
