@@ -166,23 +166,25 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
     if path.stat().st_size == 0:
         raise RecordingError(f"{path}: file is empty (0 bytes)")
     try:
-        info = sf.info(str(path))
+        fh = sf.SoundFile(str(path))
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
         raise RecordingError(f"{path}: not a readable WAV or FLAC file ({_short(exc)})") from None
-    if info.format not in ("WAV", "WAVEX", "FLAC", "RF64", "W64"):
-        raise RecordingError(f"{path}: format {info.format} is not supported (WAV or FLAC expected)")
-    rate = float(info.samplerate)
-    if not (MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ):
-        raise RecordingError(
-            f"{path}: sample rate {rate:g} Hz is outside the supported 1000-96000 Hz"
-        )
-    if not (0 <= channel < info.channels):
-        raise RecordingError(f"{path}: channel {channel} requested, file has {info.channels} channel(s)")
-    declared = _wav_declared_frames(path)
-    try:
-        data, _ = sf.read(str(path), dtype="float64", always_2d=True)
-    except Exception as exc:
-        raise RecordingError(f"{path}: audio data cannot be decoded ({_short(exc)})") from None
+    with fh:
+        fmt, subtype, n_channels = fh.format, fh.subtype, fh.channels
+        if fmt not in ("WAV", "WAVEX", "FLAC", "RF64", "W64"):
+            raise RecordingError(f"{path}: format {fmt} is not supported (WAV or FLAC expected)")
+        rate = float(fh.samplerate)
+        if not (MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ):
+            raise RecordingError(
+                f"{path}: sample rate {rate:g} Hz is outside the supported 1000-96000 Hz"
+            )
+        if not (0 <= channel < n_channels):
+            raise RecordingError(f"{path}: channel {channel} requested, file has {n_channels} channel(s)")
+        declared = _wav_declared_frames(path) if fmt in ("WAV", "WAVEX") else None
+        try:
+            data = fh.read(dtype="float64", always_2d=n_channels > 1)
+        except Exception as exc:
+            raise RecordingError(f"{path}: audio data cannot be decoded ({_short(exc)})") from None
     if declared is not None and declared[1] < declared[0]:
         _warn(
             f"{path.name}: file is truncated (header declares {declared[0]} data bytes, "
@@ -190,25 +192,29 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
         )
     if data.shape[0] == 0:
         raise RecordingError(f"{path}: file holds no audio samples")
-    x = np.ascontiguousarray(data[:, channel])
+    x = np.ascontiguousarray(data[:, channel]) if data.ndim == 2 else data
 
-    bad = ~np.isfinite(x)
-    n_bad = int(bad.sum())
-    if n_bad:
+    # Two reductions (no temporaries) settle NaN/Inf, silence, constancy and clipping for the
+    # usual clean file; the per-sample passes run only when one of them says they are needed.
+    lo, hi = float(x.min()), float(x.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        bad = ~np.isfinite(x)
+        n_bad = int(bad.sum())
         if n_bad > NONFINITE_REPAIR_FRACTION * x.size:
             raise RecordingError(f"{path}: {n_bad} of {x.size} samples are NaN or Inf")
         x = x.copy()
         x[bad] = 0.0
         _warn(f"{path.name}: {n_bad} NaN/Inf samples set to zero")
-    peak = float(np.max(np.abs(x)))
-    if peak == 0.0:
+        lo, hi = float(x.min()), float(x.max())
+    if lo == 0.0 and hi == 0.0:
         raise RecordingError(f"{path}: recording is silent (all samples are zero)")
-    if np.all(x == x[0]):
-        raise RecordingError(f"{path}: recording is constant ({x[0]:g}); no signal")
-    full_scale = 1.0 - 2.0 ** -15 if info.subtype != "FLOAT" and info.subtype != "DOUBLE" else 1.0
-    n_clip = int(np.count_nonzero(np.abs(x) >= full_scale))
-    if n_clip > CLIP_WARN_FRACTION * x.size:
-        _warn(f"{path.name}: {100.0 * n_clip / x.size:.2f} % of samples are clipped at full scale")
+    if lo == hi:
+        raise RecordingError(f"{path}: recording is constant ({lo:g}); no signal")
+    full_scale = 1.0 - 2.0 ** -15 if subtype not in ("FLOAT", "DOUBLE") else 1.0
+    if max(-lo, hi) >= full_scale:
+        n_clip = int(np.count_nonzero(x >= full_scale)) + int(np.count_nonzero(x <= -full_scale))
+        if n_clip > CLIP_WARN_FRACTION * x.size:
+            _warn(f"{path.name}: {100.0 * n_clip / x.size:.2f} % of samples are clipped at full scale")
 
     meta = read_sidecar(path) if sidecar else {
         "sensor_id": path.stem, "sensor_kind": "hydrophone", "start_time": None, "gain_db": 0.0, "extra": {}
@@ -231,7 +237,7 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
         start_time=meta["start_time"],
         gain_db=meta["gain_db"],
         source=path,
-        processing=[f"read {path.name} ({info.format}/{info.subtype}, channel {channel})"],
+        processing=[f"read {path.name} ({fmt}/{subtype}, channel {channel})"],
         extra=meta["extra"],
     )
 
