@@ -86,11 +86,13 @@ class LoggerEvidence:
     alarm: bool
     reasons: list
     sensor_kind: str = "hydrophone"
+    level_db: float | None = None
 
     def to_json(self) -> dict:
         return {"logger_id": self.logger_id, "score": round(self.score, 4), "alarm": self.alarm,
                 "leak_probability": None if self.leak_probability is None else round(self.leak_probability, 4),
                 "stats_score": None if self.stats_score is None else round(self.stats_score, 4),
+                "level_db": None if self.level_db is None else round(self.level_db, 2),
                 "n_recordings": len(self.probabilities), "reasons": list(self.reasons)}
 
 
@@ -154,14 +156,39 @@ def _stats_scores(path: Path, loggers) -> dict[str, dict]:
     return out
 
 
-def logger_evidence(folder: SurveyFolder, loggers, classifier) -> dict[str, LoggerEvidence]:
-    """Per-logger score from the classifier (median over nights) and ``stats.csv`` when present.
+#: Band (Hz) of the calibrated level each logger is compared on.
+LEVEL_BAND_HZ = (20.0, 1000.0)
+#: A logger this many dB above the median of its sensor kind scores 0.5 on level alone; the score
+#: rises by a logistic of width :data:`LEVEL_WIDTH_DB`.
+LEVEL_MID_DB = 10.0
+LEVEL_WIDTH_DB = 3.0
+
+
+def logger_evidence(folder: SurveyFolder, loggers, classifier, cache: RecordingCache | None = None
+                    ) -> dict[str, LoggerEvidence]:
+    """Per-logger score from the classifier (median over nights), ``stats.csv`` when present, and
+    the calibrated level heard.
 
     The combined score is the classifier's median leak probability, raised by the statistics
     score when the level/spread history alarms (``1 - (1 - p)(1 - s)`` : either kind of evidence
-    can make a logger suspect); without a classifier it is the statistics score, and without
-    either it is 0.5 (unknown) so that correlation alone ranks the lines.
+    can make a logger suspect); without a classifier it is the statistics score.  Without either,
+    the level decides: recordings are calibrated (the sidecar's gain), so a logger much louder
+    than the median of the loggers with the same sensor (over :data:`LEVEL_BAND_HZ`) hears
+    something; its score is a logistic of its dB above that median (0.5 at :data:`LEVEL_MID_DB`).
+    Every logger's level is reported in its reasons.
     """
+    cache = cache or RecordingCache()
+    levels: dict[str, float] = {}
+    for lid in loggers:
+        ls = [band_level_db(*cache.psd(i), LEVEL_BAND_HZ) for i in folder.recordings.get(lid, [])]
+        ls = [v for v in ls if np.isfinite(v)]
+        if ls:
+            levels[lid] = float(np.median(ls))
+    medians = {}
+    for kind in {folder.sites[l].sensor_kind for l in loggers}:
+        vals = [levels[l] for l in loggers if l in levels and folder.sites[l].sensor_kind == kind]
+        if vals:
+            medians[kind] = float(np.median(vals))
     threshold = float(getattr(classifier, "threshold", 0.5)) if classifier is not None else 0.5
     probs: dict[Path, float] = {}
     if classifier is not None:
@@ -187,17 +214,25 @@ def logger_evidence(folder: SurveyFolder, loggers, classifier) -> dict[str, Logg
         if st is not None:
             reasons.append(f"level/spread history score {s:.2f}" + ("" if not st.get("reasons") else
                                                                     f" ({'; '.join(st['reasons'][:2])})"))
+        kind = folder.sites[lid].sensor_kind
+        above = levels[lid] - medians[kind] if lid in levels else None
+        unit = "Pa" if kind == "hydrophone" else "m/s^2"
+        if above is not None:
+            reasons.append(f"level {levels[lid]:.1f} dB re 1 {unit} over {LEVEL_BAND_HZ[0]:g}-{LEVEL_BAND_HZ[1]:g} Hz, "
+                           f"{above:+.1f} dB against the median {kind}")
         if p is not None and s is not None:
             score = 1.0 - (1.0 - p) * (1.0 - s)
         elif p is not None:
             score = p
         elif s is not None:
             score = s
+        elif above is not None:
+            score = float(1.0 / (1.0 + np.exp(-(above - LEVEL_MID_DB) / LEVEL_WIDTH_DB)))
+            reasons.append(f"no classifier or statistics: level score {score:.2f}")
         else:
             score = 0.5
-            reasons.append("no classifier or statistics: neutral score 0.5")
-        alarm = bool((p is not None and p >= threshold) or (st is not None and st.get("alarm")))
-        kind = folder.sites[lid].sensor_kind
+        alarm = bool((p is not None and p >= threshold) or (st is not None and st.get("alarm"))
+                     or (p is None and st is None and score >= 0.5))
         out[lid] = LoggerEvidence(lid, p, ps, s, None if st is None else bool(st.get("alarm")), float(score), alarm,
-                                  reasons, kind)
+                                  reasons, kind, levels.get(lid))
     return out

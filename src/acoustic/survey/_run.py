@@ -724,7 +724,7 @@ def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyR
             _warn(f"logger {lid}: its recordings overlap no neighbour's in time; it is used for its own "
                   f"score only")
     classifier = load_classifier(model)
-    evidence = logger_evidence(folder, loggers, classifier)
+    evidence = logger_evidence(folder, loggers, classifier, cache)
     model_d = _DelayModel(graph)
     if pair_nights:
         fm = fuse(graph, pair_nights, spacing_m=opts.grid_spacing_m, model=model_d, support_z=opts.support_z)
