@@ -150,6 +150,48 @@ def subset_view(cache: Path, uploads: Path, n: int) -> Path:
     return view
 
 
+# -- the classifier ---------------------------------------------------------------------------
+def bench_model(cache: Path, pool: int) -> tuple[Path | None, str]:
+    """The shipped default model, else a small model trained here on the base recordings.
+
+    The base recordings alternate leak / everyday noise (``_base_recording``), with 12 "sites"
+    for the grouped cross-validation; the model only has to cost what a real one costs.
+    """
+    from acoustic import AcousticError
+    from acoustic.classify import default_model_dir
+
+    try:
+        return Path(default_model_dir()), "shipped default model"
+    except AcousticError:
+        pass
+    folder = cache / f"bench-model-pool{pool}"
+    if (folder / "model_card.json").exists():
+        return folder, "small model trained on the bench's base recordings (no default model shipped)"
+    import warnings
+
+    from acoustic import AcousticWarning
+    from acoustic.classify import save_model, train_model
+    from acoustic.features import FEATURES_VERSION, extract_features, feature_names
+    from acoustic.recording import Recording
+
+    warnings.simplefilter("ignore", AcousticWarning)
+    X, labels, sites, kinds = [], [], [], []
+    bases = cache / f"bases-pool{pool}"
+    for i in range(pool):
+        f = bases / f"base_{i:04d}.npy"
+        meta = json.loads(f.with_suffix(".json").read_text())
+        rec = Recording(np.load(f), RATE_HZ, sensor_kind=meta["sensor_kind"], gain_db=meta["gain_db"])
+        X.append(extract_features(rec).values)
+        labels.append("leak" if i % 2 == 0 else "traffic")
+        sites.append(f"S{i % 12}")
+        kinds.append(meta["sensor_kind"])
+    model = train_model(np.array(X), labels, sites, feature_names=list(feature_names()),
+                        features_version=FEATURES_VERSION, target_far=0.05, seed=1, sensor_kinds=kinds,
+                        data_summary={"sample_rate_hz_range": [RATE_HZ, RATE_HZ]})
+    save_model(model, folder)
+    return folder, "small model trained on the bench's base recordings (no default model shipped)"
+
+
 # -- the floor --------------------------------------------------------------------------------
 def floor_rate(uploads: Path, n: int = 300) -> dict:
     """Recordings/s of read + one STFT (the extractor's framing) in this process.
@@ -268,6 +310,7 @@ def main() -> None:
     ap.add_argument("--no-model", action="store_true", help="do not classify (features, levels, scores only)")
     ap.add_argument("--chunk-size", type=int, default=None)
     a = ap.parse_args()
+    load_start = os.getloadavg()
 
     a.cache.mkdir(parents=True, exist_ok=True)
     n = a.n
@@ -283,7 +326,12 @@ def main() -> None:
     uploads = make_uploads(a.cache, n, a.pool)
     size_mb = sum(f.stat().st_size for f in uploads.rglob("*")) / 2**20
 
-    model_args = ["--no-model"] if a.no_model else []
+    if a.no_model:
+        model_args, model_note = ["--no-model"], "off (--no-model)"
+    else:
+        model_path, model_note = bench_model(a.cache, a.pool)
+        model_args = ["--model", str(model_path)]
+    print(f"classifier: {model_note}", file=sys.stderr)
     extra = model_args + (["--chunk-size", str(a.chunk_size)] if a.chunk_size else [])
     ledger = a.cache / "bench-ledger.db"
     fl = floor_rate(uploads)
@@ -326,8 +374,9 @@ def main() -> None:
 
     print()
     print(f"acoustic batch run: {n} recordings of {DURATION_S:g} s at {RATE_HZ:g} Hz ({size_mb:.0f} MB), "
-          f"classification: {runs[0]['classification']}; {os.cpu_count()} CPUs, load before: "
-          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+          f"classification: {runs[0]['classification']} ({model_note}); {os.cpu_count()} CPUs, load: "
+          f"{load_start[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end (1-min averages; other engineers' "
+          f"jobs share the machine)")
     print(f"floor, read + one STFT: {fl['recordings_per_s']:.0f} recordings/s per process ({fl['what']})")
     print(f"{'engine':22s} {'workers':>7s} {'rec/s':>8s} {'wall s':>7s} {'x floor':>8s} {'CPU ms/rec':>10s} "
           f"{'peak MB':>8s} {'goal':>6s}")
@@ -352,7 +401,8 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({
         "n": n, "duration_s": DURATION_S, "sample_rate_hz": RATE_HZ, "upload_mb": size_mb, "note": note,
-        "cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg(), "goal_recordings_per_s_2_workers": GOAL_2_WORKERS,
+        "classifier": model_note,
+        "cpus": os.cpu_count(), "loadavg_at_start": load_start, "loadavg_at_end": os.getloadavg(), "goal_recordings_per_s_2_workers": GOAL_2_WORKERS,
         "floor": fl, "runs": runs, "memory": memory,
     }, indent=2, default=float) + "\n")
     print(f"wrote {out}")

@@ -211,10 +211,11 @@ class _Driver:
         if self.engine is None:
             self.engine = open_engine(self.workers, self.scheduler)
             n = max(1, self.engine.n_workers)
-            # chunks of ~0.1 s of work per task; Dask's per-task overhead (scheduler round trips)
-            # asks for larger chunks and one more task per worker in flight
+            # chunks of ~0.2 s of work per task: one classifier call per chunk costs ~6 ms however
+            # few rows it has (scikit-learn's per-call overhead); Dask's per-task overhead
+            # (scheduler round trips) asks for larger chunks and one more task per worker in flight
             kind = self.engine.kind
-            self.chunk = self.chunk_size or {"inline": 8, "process-pool": 16, "dask": 32}[kind]
+            self.chunk = self.chunk_size or {"inline": 8, "process-pool": 32, "dask": 64}[kind]
             self.bound = self.max_in_flight or {"inline": 1, "process-pool": 2 * n, "dask": 3 * n}[kind]
             self.progress("engine", description=self.engine.description)
             if self.engine.kind != "inline":
@@ -735,7 +736,7 @@ def run_batch(upload_dir, ledger_path, *, survey_dir=None, workers: int | None =
     rehash : bool, default False
         Hash every file again instead of trusting the (size, mtime) stat cache.
     chunk_size : int, optional
-        Recordings per worker task (default 16 on a process pool, 32 on Dask, 8 in-process).
+        Recordings per worker task (default 32 on a process pool, 64 on Dask, 8 in-process).
     max_in_flight : int, optional
         Tasks submitted but not yet committed (default 2 per worker, 3 on Dask): bounds memory.
     window_nights : int, default 7

@@ -62,7 +62,7 @@ class _Progress:
               help="An affected area is surveyed with its recordings of this many nights up to its latest.")
 @click.option("--rehash", is_flag=True, help="Hash every file again (ignore the size/mtime cache).")
 @click.option("--chunk-size", type=int, default=None,
-              help="Recordings per worker task (default 16 on the process pool, 32 on Dask).")
+              help="Recordings per worker task (default 32 on the process pool, 64 on Dask).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines (quarantined files are still listed).")
 @json_option
 def run_cmd(**kwargs):
