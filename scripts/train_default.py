@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     t1 = time.perf_counter()
     model = train_model(data.X, data.labels, data.sites, feature_names=data.feature_names,
                         features_version=data.features_version, target_far=args.far, seed=args.seed,
-                        groups=data.groups(), data_summary=summary, sensor_kinds=data.meta["sensor_kind"])
+                        groups=data.groups(), data_summary=summary)
     t_train = time.perf_counter() - t1
     out = args.out
     save_model(model, out)

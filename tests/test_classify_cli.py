@@ -50,7 +50,7 @@ def test_train_writes_model_and_card(work):
     assert set(m["by"]) >= {"confounder", "material", "sensor_kind", "sample_rate_hz"}
     assert "leak" in m["confusion_by_kind"]
     assert card["data"]["n_recordings"] == 48 and card["data"]["sample_rate_hz_range"] == [8000.0, 16000.0]
-    assert card["features"]["extra_inputs"] == ["sensor_is_accelerometer"]
+    assert card["features"]["extra_inputs"] == []  # acoustic train: features only
     assert "third_octave_1000hz_db" in card["features"]["always_defined"]
 
 

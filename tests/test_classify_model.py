@@ -33,6 +33,12 @@ def _train(rng, **kw):
                        groups={"kind": labels}, **kw), X
 
 
+@pytest.fixture(scope="module")
+def trained():
+    """One model for the module (training is the slow part); tests save copies of it."""
+    return _train(np.random.default_rng(7))
+
+
 def test_threshold_respects_false_alarm_rate(rng):
     scores = rng.uniform(size=1000)
     t = threshold_for_false_alarm_rate(scores, 0.05)
@@ -41,8 +47,8 @@ def test_threshold_respects_false_alarm_rate(rng):
     assert np.mean(scores >= threshold_for_false_alarm_rate(scores, 0.0001)) == 0.0
 
 
-def test_train_reports_grouped_cv_metrics(rng):
-    model, X = _train(rng)
+def test_train_reports_grouped_cv_metrics(trained):
+    model, X = trained
     m = model.card["metrics"]
     assert m["roc_auc"] > 0.9
     assert m["false_alarm_rate"] <= 0.05 + 1e-9
@@ -52,8 +58,8 @@ def test_train_reports_grouped_cv_metrics(rng):
     assert p.shape == (X.shape[0],) and np.all((p >= 0) & (p <= 1))
 
 
-def test_save_load_round_trip(tmp_path, rng):
-    model, X = _train(rng)
+def test_save_load_round_trip(tmp_path, trained):
+    model, X = trained
     save_model(model, tmp_path / "m")
     back = load_model(tmp_path / "m")
     np.testing.assert_allclose(back.leak_probability(X), model.leak_probability(X))
@@ -62,8 +68,8 @@ def test_save_load_round_trip(tmp_path, rng):
     assert card["seed"] == 0 and card["package_version"] and card["features"]["version"] == "test-1"
 
 
-def test_tampered_model_refused(tmp_path, rng):
-    model, _ = _train(rng)
+def test_tampered_model_refused(tmp_path, trained):
+    model, _ = trained
     save_model(model, tmp_path / "m")
     f = tmp_path / "m" / "model.skops"
     raw = bytearray(f.read_bytes())
@@ -73,7 +79,7 @@ def test_tampered_model_refused(tmp_path, rng):
         load_model(tmp_path / "m")
 
 
-def test_foreign_types_refused(tmp_path, rng):
+def test_foreign_types_refused(tmp_path, trained):
     import hashlib
     import os
 
@@ -81,7 +87,7 @@ def test_foreign_types_refused(tmp_path, rng):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    model, _ = _train(rng)
+    model, _ = trained
     save_model(model, tmp_path / "m")
     evil = Pipeline([("f", FunctionTransformer(func=os.getcwd))])
     sio.dump(evil, tmp_path / "m" / "model.skops")
@@ -93,11 +99,11 @@ def test_foreign_types_refused(tmp_path, rng):
         load_model(tmp_path / "m")
 
 
-def test_pickle_or_garbage_refused(tmp_path, rng):
+def test_pickle_or_garbage_refused(tmp_path, trained):
     import hashlib
     import pickle
 
-    model, _ = _train(rng)
+    model, _ = trained
     save_model(model, tmp_path / "m")
     f = tmp_path / "m" / "model.skops"
     f.write_bytes(pickle.dumps({"a": 1}))
@@ -114,8 +120,8 @@ def test_pickle_or_garbage_refused(tmp_path, rng):
     (lambda c: c.update(format_version=99), "format version 99 is not supported"),
     (lambda c: c.pop("model_sha256"), "lacks 'model_sha256'"),
 ])
-def test_bad_cards_refused(tmp_path, rng, mutate, match):
-    model, _ = _train(rng)
+def test_bad_cards_refused(tmp_path, trained, mutate, match):
+    model, _ = trained
     save_model(model, tmp_path / "m")
     card_path = tmp_path / "m" / "model_card.json"
     card = json.loads(card_path.read_text())
@@ -125,13 +131,13 @@ def test_bad_cards_refused(tmp_path, rng, mutate, match):
         load_model(tmp_path / "m")
 
 
-def test_missing_or_truncated_model(tmp_path, rng):
+def test_missing_or_truncated_model(tmp_path, trained):
     with pytest.raises(ModelError, match="model not found"):
         load_model(tmp_path / "nothing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="not a model folder"):
         load_model(tmp_path / "empty")
-    model, _ = _train(rng)
+    model, _ = trained
     save_model(model, tmp_path / "m")
     (tmp_path / "m" / "model_card.json").write_text('{"format": "acoustic-le')
     with pytest.raises(ModelError, match="not valid JSON"):
@@ -168,3 +174,19 @@ def test_read_labels_errors(tmp_path):
     with pytest.warns(Warning, match="skipped"):
         rows = read_labels(tmp_path, allow_missing=True)
     assert [r.label for r in rows] == ["leak"] and rows[0].site == "file:a.wav"
+
+
+def test_sensor_kind_input_is_optional_and_checked(rng):
+    X, labels, sites = _data(rng)
+    kinds = ["accelerometer" if i % 3 == 0 else "hydrophone" for i in range(len(labels))]
+    keep = [i for i, s in enumerate(sites) if s in ("site0", "site1", "site2")]
+    X, labels, sites, kinds = X[keep], [labels[i] for i in keep], [sites[i] for i in keep], [kinds[i] for i in keep]
+    model = train_model(X, labels, sites, feature_names=[f"f{i}" for i in range(6)], features_version="t",
+                        sensor_kinds=kinds, n_splits=3)
+    assert model.extra_inputs == ["sensor_is_accelerometer"]
+    p = model.leak_probability(X[:4], kinds[:4])
+    assert p.shape == (4,)
+    with pytest.raises(ModelError, match="needs the sensor kind"):
+        model.leak_probability(X[:4])
+    with pytest.raises(ModelError, match="expects 6 features"):
+        model.leak_probability(X[:4, :5], kinds[:4])

@@ -116,8 +116,7 @@ def train(dataset, out, far, seed, folds, allow_missing, jobs, as_json, warnings
     data = extract_dataset(dataset, jobs=jobs, allow_missing=allow_missing)
     model = train_model(data.X, data.labels, data.sites, feature_names=data.feature_names,
                         features_version=data.features_version, target_far=far, seed=seed,
-                        groups=data.groups(), data_summary=data.summary(), n_splits=folds,
-                        sensor_kinds=data.meta["sensor_kind"])
+                        groups=data.groups(), data_summary=data.summary(), n_splits=folds)
     save_model(model, out)
     if as_json:
         emit_json({"model": str(out), "card": model.card, "warnings": warnings_out})
