@@ -104,10 +104,12 @@ def test_workers_that_always_die_stop_the_batch_without_quarantining(upload, tmp
     assert con.execute("SELECT status FROM batches").fetchall() == [("interrupted",)]
 
 
-def test_unreachable_scheduler_is_a_clear_error(upload, tmp_path):
-    r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(tmp_path / "l.db"), "--no-model",
-                                 "--scheduler", "tcp://127.0.0.1:9"])
-    assert r.exit_code == 2 and "cannot reach the Dask scheduler" in r.stderr and "Traceback" not in r.output
+def test_unreachable_scheduler_is_a_clear_error():
+    from acoustic import ParameterError
+    from acoustic.batch import open_engine
+
+    with pytest.raises(ParameterError, match=r"--scheduler tcp://127.0.0.1:9: cannot reach the Dask scheduler"):
+        open_engine(scheduler="tcp://127.0.0.1:9", connect_timeout_s=1.0)
 
 
 def thread_report():

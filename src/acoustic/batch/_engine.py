@@ -134,7 +134,8 @@ def _process_pool(n: int) -> cf.ProcessPoolExecutor:
                                   initializer=_pool_worker_init, initargs=(os.getpid(),))
 
 
-def open_engine(workers: int | None = None, scheduler: str | None = None) -> Engine:
+def open_engine(workers: int | None = None, scheduler: str | None = None, *,
+                connect_timeout_s: float = 10.0) -> Engine:
     """Create the executor for a batch.
 
     Parameters
@@ -146,6 +147,8 @@ def open_engine(workers: int | None = None, scheduler: str | None = None) -> Eng
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:8786``); ``None`` also consults the
         ``DASK_SCHEDULER_ADDRESS`` environment variable.
+    connect_timeout_s : float, default 10
+        How long to try to reach the Dask scheduler, s.
 
     Raises
     ------
@@ -160,7 +163,7 @@ def open_engine(workers: int | None = None, scheduler: str | None = None) -> Eng
             raise ParameterError("--scheduler needs the optional package distributed; "
                                  "install acoustic[scale]") from None
         try:
-            client = Client(scheduler, timeout="10s", set_as_default=False)
+            client = Client(scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ParameterError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
                                  f"({type(exc).__name__}: {exc})") from None
