@@ -93,9 +93,16 @@ def test_area_survey_suspects_keep_their_identity(tmp_path):
     assert {r["id"] for r in list_suspects(led, kind="point", include_superseded=True)} == {pid, new_pid}
 
     confirm_suspect(led, pid, found_at_m=51.0)
-    c = commit(_survey([(50.3, 0.9)], lines=()), night="2026-11-20")  # a leak again where one was dug
-    assert c["new"] == 1
-    assert len([r for r in _suspects(led).values() if r["kind"] == "point" and r["superseded_utc"] is None]) == 2
+    c = commit(_survey([(50.3, 0.9)], lines=()), night="2026-11-06")  # the found leak, not yet repaired
+    assert c["new"] == 0 and _suspects(led)[pid]["status"] == "confirmed"
+    c = commit(_survey([(50.3, 0.9), (120.4, 0.7)], lines=()), night="2026-11-07")
+    assert c["new"] == 0 and c["updated"] == 2                        # 120 m is back: the superseded one revives
+    assert _suspects(led)[new_pid]["superseded_utc"] is None
+    confirm_suspect(led, new_pid, no_leak=True)                       # a dry dig at 120 m ...
+    c = commit(_survey([(50.3, 0.9), (120.4, 0.7)], lines=()), night="2026-11-08")
+    assert c["new"] == 1                                              # ... heard again: a new suspect beside it
+    points = [r for r in _suspects(led).values() if r["kind"] == "point"]
+    assert sorted(r["status"] for r in points) == ["confirmed", "no_leak", "open"]
     led.close()
 
 

@@ -236,18 +236,19 @@ def _match(conn, area: str, r: dict, taken: set):
 
     Areas by name, lines by their logger pair, points on the same pipe within
     max(:data:`POINT_MATCH_M`, the suspect's interval half-width).  Open suspects (current or
-    superseded) and dispatched ones are matched; confirmed and no-leak ones are history, and a
-    new finding there is a new suspect.
+    superseded), dispatched ones and confirmed ones (a found leak stays audible until it is
+    repaired) are matched; only a place dug without finding a leak (``no_leak``) can become a
+    new suspect again, with the dry dig on record beside it.
     """
     if r["kind"] != "point":
         row = conn.execute("SELECT id, status, evidence_json, superseded_utc, params_json, night FROM suspects "
                            "WHERE natural_key = ?", (r["natural_key"],)).fetchone()
-        return row if row is not None and row[1] in ("open", "dispatched") and row[0] not in taken else None
+        return row if row is not None and row[1] != "no_leak" and row[0] not in taken else None
     best = None
     for row in conn.execute(
             "SELECT id, status, evidence_json, superseded_utc, params_json, night, offset_m, interval_lo_m, "
             "interval_hi_m FROM suspects WHERE kind = 'point' AND area = ? AND pipe_id = ? "
-            "AND status IN ('open', 'dispatched')", (area, r["pipe_id"])):
+            "AND status != 'no_leak'", (area, r["pipe_id"])):
         if row[0] in taken or row[6] is None:
             continue
         half = 0.5 * (row[8] - row[7]) if row[7] is not None and row[8] is not None else 0.0
@@ -270,7 +271,8 @@ def commit_area_survey(conn, batch_id: int, area: str, night: str, result: dict,
     evidence, score and ``night`` (the latest survey night) updated in place.  New places are
     inserted; open suspects of the area that the survey no longer finds are marked superseded
     (kept, hidden from ``acoustic ledger list``).  Dispatched, confirmed and no-leak suspects are
-    never changed.  An identical result changes no row.
+    never changed, and a place matching a dispatched or confirmed one adds no new suspect (see
+    :func:`_match`).  An identical result changes no row.
     """
     now = utc_now()
     counts = {"new": 0, "updated": 0, "superseded": 0, "detections": 0}
@@ -280,7 +282,7 @@ def commit_area_survey(conn, batch_id: int, area: str, night: str, result: dict,
         if old is None:
             key = r["natural_key"]
             if conn.execute("SELECT 1 FROM suspects WHERE natural_key = ?", (key,)).fetchone():
-                r["natural_key"] = f"{key}|{night}|{batch_id}"  # the place was dug before: a new suspect
+                r["natural_key"] = f"{key}|{night}|{batch_id}"  # dug before without a leak: a new suspect
             cols = ["batch_id", "created_utc", *r]
             sid = conn.execute(f"INSERT INTO suspects({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                                (batch_id, now, *r.values())).lastrowid
