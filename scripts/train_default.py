@@ -1,6 +1,6 @@
 """Make the shipped default leak classifier and signature library, reproducibly, from simulator data.
 
-    .venv/bin/python scripts/train_default.py [--sites 500] [--seed 20261124] [--jobs 2] [--out models/default]
+    .venv/bin/python scripts/train_default.py [--sites 1000] [--seed 20261124] [--jobs 2] [--out models/default]
 
 1. Draws a synthetic labelled dataset (``acoustic.classify._synthetic.synthetic_specs``): ``--sites`` sites,
    each with its own pipe (all eight materials, realistic internal diameters, sandy or stiff soil), sensor
@@ -47,7 +47,7 @@ LIBRARY_MAX = 2000
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sites", type=int, default=500, help="number of simulated sites (6 recordings each)")
+    ap.add_argument("--sites", type=int, default=1000, help="number of simulated sites (6 recordings each)")
     ap.add_argument("--seed", type=int, default=20261124, help="seed of every draw and of the model")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes for simulation + features")
     ap.add_argument("--far", type=float, default=0.05, help="false-alarm rate the threshold is chosen for")
@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     specs = synthetic_specs(args.sites, seed=args.seed, per_site=RECIPE["per_site"],
                             leak_fraction=RECIPE["leak_fraction"], duration_s=RECIPE["duration_s"],
-                            gain_offset_db=tuple(RECIPE["gain_offset_db"]), site_prefix="train-")
+                            gain_offset_db=tuple(RECIPE["gain_offset_db"]), site_prefix="train-",
+                            min_leak_snr_db=RECIPE["min_leak_snr_db"])
     print(f"simulating {len(specs)} recordings at {args.sites} sites with {args.jobs} worker(s) ...",
           file=sys.stderr)
     step = max(1, len(specs) // 10)
@@ -97,6 +98,7 @@ def main(argv=None) -> int:
     add_signatures(lib, data.X[pick], data.band_levels_db[pick], meta, feature_names=data.feature_names,
                    feature_units=data.feature_units, features_version=data.features_version,
                    band_centres_hz=data.band_centres_hz, create=True, overwrite=True)
+    lib.with_name(lib.name + ".lock").unlink(missing_ok=True)  # no other writer here; do not ship the lock file
     m = model.card["metrics"]
     print(json.dumps({"recordings": len(data), "sites": args.sites, "simulate_and_features_s": round(t_sim, 1),
                       "train_s": round(t_train, 1), "cv_roc_auc": m["roc_auc"], "cv_recall": m["recall"],

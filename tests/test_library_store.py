@@ -285,3 +285,15 @@ def test_cli_bad_library_is_one_line_error(tmp_path):
         r = CliRunner().invoke(cli, args)
         assert r.exit_code == 2
         assert r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1 and "Traceback" not in r.output
+
+
+def test_new_library_is_world_readable_and_keeps_its_mode(tmp_path, rng):
+    import stat
+
+    X, S, meta = _sigs(rng, 3)
+    path = tmp_path / "new.h5"
+    _add(path, X, S, meta, create=True)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    path.chmod(0o640)
+    _add(path, X + 1, S, meta)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640

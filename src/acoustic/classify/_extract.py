@@ -214,9 +214,16 @@ class DatasetFeatures:
             "start_time_ns": [t if t is not None else (d or None)
                               for t, d in zip(self.meta["start_time"], self.meta["date"])],
             "sample_rate_hz": self.meta["sample_rate_hz"], "gain_db": self.meta["gain_db"],
-            "duration_s": self.meta["duration_s"], "source_file": [str(f.relative_to(self.root)) for f in self.files],
+            "duration_s": self.meta["duration_s"], "source_file": [_relative(f, self.root) for f in self.files],
             "source_sha256": self.meta["source_sha256"], "provenance": [provenance] * len(self),
         }
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return Path(path).name
 
 
 def extract_dataset(dataset_dir, *, jobs: int = 1, allow_missing: bool = False, progress=None) -> DatasetFeatures:

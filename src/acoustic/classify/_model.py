@@ -148,6 +148,7 @@ def save_model(model: LeakModel, folder) -> Path:
         card = dict(model.card)
         card.update(format=MODEL_FORMAT, format_version=MODEL_FORMAT_VERSION, threshold=float(model.threshold),
                     model_file=MODEL_FILE, model_sha256=_sha256(Path(tmp)))
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model is meant to be shared
         os.replace(tmp, folder / MODEL_FILE)
     finally:
         if os.path.exists(tmp):

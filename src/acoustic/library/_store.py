@@ -683,6 +683,8 @@ def add_signatures(path, features, band_levels_db, metadata: dict, *, feature_na
                 fh.attrs["modified_utc_ns"] = np.int64(_now_ns())
                 fh.attrs["content_sha256"] = _content_digest(all_X, all_S, all_meta, names_w, units_w,
                                                              version_w, centres_w)
+            # mkstemp makes the file private: keep the library's mode (or the usual 0644 for a new one)
+            os.chmod(tmp, (path.stat().st_mode & 0o777) if path.exists() else 0o644)
             _fsync_path(tmp)
             os.replace(tmp, path)
             _fsync_path(path.parent, directory=True)
