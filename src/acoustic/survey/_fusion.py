@@ -23,8 +23,8 @@ Details:
   length (a source far off the route reaches both loggers weaker), and not at all where p lies
   beyond an end of the pair (:data:`EDGE_WEIGHT`): its delay is then the edge of the correlogram,
   which says only "something beyond this logger", not where.  The edges are read per logger
-  instead, once the map's sources are taken: when the pairs leaving a logger in every direction
-  still hear something beyond it, the source is at that logger.
+  instead: when the pairs leaving a logger in every direction hear something beyond it, a source
+  at that logger is a candidate too.
 * A point that the pairs bracketing it closely (weight at least :data:`HEAR_WEIGHT`) mostly do not
   hear (less than half of their summed weight) is contradicted and skipped: the ghost of a source
   beyond a junction.  Each z-score is capped
@@ -35,10 +35,10 @@ Details:
 * Sources are extracted one at a time (CLEAN, as in radio astronomy): after a point is taken,
   each pair's correlogram peak at the delay that point predicts is removed and the map is
   recomputed.  A loud leak therefore leaves no ghosts where a loop gives one pair the same
-  delay at another place.  Among the points near the top of the map, the one taken is the one
-  that *explains* the most peaks in all pairs, on their routes or not (a source heard by a pair
-  through a loop produces a peak inside that pair; a ghost placed on that pair's route would
-  explain that peak alone).
+  delay at another place.  Among the points near the top of the map and the strongest source at a
+  logger, the one taken is the one that *explains* the most peaks in all pairs, on their routes or
+  not (a source heard by a pair through a loop produces a peak inside that pair; a ghost placed on
+  that pair's route would explain that peak alone); edge peaks count half (:data:`EDGE_POWER`).
 """
 
 from __future__ import annotations
@@ -63,6 +63,12 @@ TOP_MARGIN = 0.3
 #: Pooling widths (in units of a pair's delay tolerance) for the explanatory power of points off a
 #: pair's route, whose predicted delays carry the speed errors of the detour as well.
 EXPLAIN_LEVELS = (1.0, 2.0, 4.0, 8.0)
+#: Weight of a pair's edge peak (something beyond one of its loggers) in a point's explanatory power,
+#: against a peak inside the pair where the point predicts it.
+EDGE_POWER = 0.5
+#: A source at a logger is heard loudest there: no logger it is paired with may be louder by more than
+#: this (dB, calibrated levels of the same sensor kind).
+SITE_LEVEL_MARGIN_DB = 1.0
 #: Pairs this close to a point (weight ``exp(-2 detour / D)`` at least this) should hear a source there:
 #: when fewer than half of them do, the point is contradicted.
 HEAR_WEIGHT = 0.5
@@ -186,6 +192,7 @@ class FusedMap:
     fine_tolerance: np.ndarray = None
     detour_tolerance: np.ndarray = None  # (n_pairs, n_points): extra delay tolerance (s) off the route
     edge_delay: np.ndarray = None  # |delay| (s) of a source at either end, per pair-night
+    nearness: np.ndarray = None  # (n_pairs, n_points): exp(-2 detour / D), edge or not
 
     def is_edge(self, k: int, delay_s: float) -> bool:
         """The delay lies at the edge of pair-night ``k``'s possible delays (a source beyond an end)."""
@@ -291,6 +298,7 @@ def fuse(graph: SurveyGraph, pairs: list[PairCorrelogram], *, spacing_m: float =
     edge = np.zeros(len(pairs))
     fz = np.zeros((len(pairs), n))
     dtol = np.zeros((len(pairs), n))
+    near = np.zeros((len(pairs), n))
     sd_net = float(np.sqrt(np.mean(model.speed_rel_sd(pairs[0].band_hz) ** 2))) if pairs else 0.0
     floors = np.array([max(support_z, REL_FLOOR * float(np.max(pc.envelope_z()))) for pc in pairs])
     for k, pc in enumerate(pairs):
@@ -307,11 +315,12 @@ def fuse(graph: SurveyGraph, pairs: list[PairCorrelogram], *, spacing_m: float =
         ftol[k] = spacing_m * float(np.max(sl))
         fz[k] = _sample(pc, _pooled(pc, zm, ftol[k]), t)
         in_edge = np.abs(t) >= edge[k] - tol[k]
-        wk = np.exp(-2.0 * detour / max(D, 1e-9)) * np.where(in_edge, EDGE_WEIGHT, 1.0)
+        near[k] = np.exp(-2.0 * detour / max(D, 1e-9))
+        wk = near[k] * np.where(in_edge, EDGE_WEIGHT, 1.0)
         w[k] = np.where(wk >= MIN_WEIGHT, wk, 0.0)
         tau[k] = t
     return FusedMap(edge_idx, frac, _combine(pz, w, floors), pz, w, tau, tol, floors, fine_z=fz, fine_tolerance=ftol,
-                    detour_tolerance=dtol, edge_delay=edge)
+                    detour_tolerance=dtol, edge_delay=edge, nearness=near)
 
 
 def _map_z(pc: PairCorrelogram, z: np.ndarray, edge_s: float, tol_s: float, floor: float = 2.0) -> np.ndarray:
@@ -383,7 +392,8 @@ def _peak_extent(z: np.ndarray, i: int, floor: float, lobe: int = 0) -> tuple[in
 
 
 def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: float, support_z: float,
-                    max_sources: int = 10, refine=None, graph: SurveyGraph | None = None) -> list[Candidate]:
+                    max_sources: int = 10, refine=None, graph: SurveyGraph | None = None,
+                    logger_levels: dict | None = None) -> list[Candidate]:
     """Take sources from the map one at a time, removing each one's peaks from every pair (CLEAN),
     then sources at loggers from what is left at the correlograms' edges (with ``graph``).
 
@@ -393,6 +403,11 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
         ``refine(candidate) -> dict {pair index: delay s}``: the delays at which the candidate's
         peaks are removed (the measured delays of the refined point); by default the predicted
         delays of the grid point.
+    logger_levels : dict, optional
+        ``logger_id -> (sensor_kind, calibrated level dB)``.  A source at a logger must be heard
+        loudest there: a logger with a neighbour (same sensor kind) louder by more than
+        :data:`SITE_LEVEL_MARGIN_DB` is not a source site (what its pairs hear beyond it comes
+        from elsewhere).
 
     Returns the candidates in the order taken (strongest first), each with the pair-nights that
     support it (their pair z-scores at the grid point in ``Candidate.pair_z``).
@@ -404,15 +419,22 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
     need = (fm.tolerance[:, None] + fm.detour_tolerance) / np.maximum(fm.tolerance[:, None], 1e-12)
     level = np.clip(np.searchsorted(np.array(EXPLAIN_LEVELS), need, side="left"), 0, len(EXPLAIN_LEVELS) - 1)
     ex = np.zeros_like(pz)
+    ex_edge = np.zeros_like(pz)
+    in_edge = ~interior
     out: list[Candidate] = []
 
     def explain(k, z):
-        """Pair k's contribution to every point's explanatory power (module docs)."""
+        """Pair k's contribution to every point's explanatory power (module docs): peaks inside
+        the pair where the point predicts them (however far the point is: loops), and peaks at the
+        pair's edge for points beyond its ends, weighted by the point's nearness to the pair
+        (they say only "beyond this logger")."""
         pc = pairs[k]
         zm = _map_z(pc, z, fm.edge_delay[k], fm.tolerance[k], fm.floors[k] / 2.0)
         pooled = np.array([_sample(pc, _pooled(pc, zm, f * fm.tolerance[k]), fm.tau[k]) for f in EXPLAIN_LEVELS])
         v = np.take_along_axis(pooled, level[k][None, :], axis=0)[0]
         ex[k] = np.where(interior[k] & (v >= fm.floors[k]), np.minimum(v, Z_CAP), 0.0)
+        ve = _sample(pc, _pooled(pc, z, fm.tolerance[k]), fm.tau[k])
+        ex_edge[k] = np.where(in_edge[k] & (ve >= fm.floors[k]), np.minimum(ve, Z_CAP), 0.0) * fm.nearness[k]
 
     for k in range(len(pairs)):
         explain(k, zs[k])
@@ -445,13 +467,19 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
         score = np.where((w_should.sum(axis=0) >= 1.5) & (w_hear.sum(axis=0) < 0.5 * w_should.sum(axis=0)),
                          0.0, score)
         top = float(np.max(score))
+        at_logger = (_strongest_logger_source(graph, pairs, fm, zs, detect_z, logger_levels)
+                     if graph is not None else None)
+        if top < detect_z and at_logger is None:
+            break
+        power_all = ex.sum(axis=0) + EDGE_POWER * ex_edge.sum(axis=0)
+        cand = None
         if top >= detect_z:
             # among the points near the top of the map, the one that explains the most peaks in all
             # pairs (a loop makes a source heard inside pairs whose route it is not on: the source
             # explains those peaks, a ghost on such a pair's route would explain only them), then
             # the one where the peaks are
             near_top = np.flatnonzero(score >= max(detect_z, top - max(0.5, TOP_MARGIN * top)))
-            power = ex[:, near_top].sum(axis=0)
+            power = power_all[near_top]
             fine = (fm.weights[:, near_top] * np.log1p(np.maximum(fz[:, near_top], 0.0))).sum(axis=0)
             order = np.lexsort((fine, score[near_top], np.round(power, 6)))
             j = int(near_top[order[-1]])
@@ -461,11 +489,11 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
                 pz[:, j] = 0.0
                 continue
             cand = Candidate(j, float(score[j]), support, col)
-        else:
-            # what the map's sources leave at the correlograms' edges: sources at loggers
-            cand = _strongest_logger_source(graph, pairs, fm, zs, detect_z) if graph is not None else None
-            if cand is None:
-                break
+        if at_logger is not None:
+            # a source at a logger competes with the map's point on the same terms
+            if cand is None or (round(power_all[at_logger.index], 6), at_logger.score) > (
+                    round(power_all[cand.index], 6), cand.score):
+                cand = at_logger
         cand.residual = zs
         out.append(cand)
         remove(cand, dict(refine(cand) or {}) if refine is not None else {})
@@ -481,13 +509,29 @@ def _node_points(fm: FusedMap, graph: SurveyGraph) -> dict[str, int]:
     return out
 
 
-def _strongest_logger_source(graph: SurveyGraph, pairs, fm: FusedMap, zs, detect_z: float) -> Candidate | None:
+def _loudest_of_its_pairs(lid: str, pairs, levels: dict | None) -> bool:
+    """Logger ``lid`` is not clearly quieter than any logger it is paired with (same sensor kind)."""
+    if not levels or lid not in levels:
+        return True
+    kind, level = levels[lid]
+    for pc in pairs:
+        if lid in (pc.a, pc.b):
+            other = pc.b if lid == pc.a else pc.a
+            if other in levels and levels[other][0] == kind and levels[other][1] > level + SITE_LEVEL_MARGIN_DB:
+                return False
+    return True
+
+
+def _strongest_logger_source(graph: SurveyGraph, pairs, fm: FusedMap, zs, detect_z: float,
+                             levels: dict | None = None) -> Candidate | None:
     """The logger whose pairs hear the most beyond it, in every direction they leave it, or None
     when no logger's edge evidence reaches ``detect_z``.  (A source beyond a logger in one
     direction is bracketed by the pair that goes that way, which hears it inside, not beyond.)"""
     nodes = _node_points(fm, graph)
     best = None
     for lid in graph.sites:
+        if not _loudest_of_its_pairs(lid, pairs, levels):
+            continue
         dirs_all, dirs_seen, zsum, support = set(), set(), [], []
         for k, pc in enumerate(pairs):
             if lid not in (pc.a, pc.b):

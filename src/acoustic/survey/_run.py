@@ -411,8 +411,9 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
             points.append(rec)
         return {k: d for k, d, _, _ in observed}
 
+    levels = {lid: (ev.sensor_kind, ev.level_db) for lid, ev in evidence.items() if ev.level_db is not None}
     extract_sources(pairs, fm, detect_z=opts.detect_z, support_z=opts.support_z,
-                    max_sources=2 * opts.max_points, refine=refine, graph=graph)
+                    max_sources=2 * opts.max_points, refine=refine, graph=graph, logger_levels=levels)
     points.sort(key=lambda r: -r["confidence"])
     sources.sort(key=lambda r: -r["score_z"])
     return points[: opts.max_points], sources
