@@ -165,9 +165,13 @@ def run_area_survey(payload: dict) -> dict:
         out = _unview(out, str(view), payload)
     import dataclasses
 
+    import hashlib
+
+    shas = sorted(r[2] for r in payload["recordings"])
     out["params"] = {"survey_options": dataclasses.asdict(opts), "survey_dir": str(root), "area": area,
                      "nights": [payload["first_night"], payload["night"]],
-                     "recordings_sha256": sorted(r[2] for r in payload["recordings"])}
+                     "recordings": {"n": len(shas),  # which recordings the survey saw, as one digest
+                                    "sha256_of_sorted_sha256": hashlib.sha256("".join(shas).encode()).hexdigest()}}
     return out
 
 
