@@ -652,6 +652,15 @@ class _Driver:
                 self.summary.logger_scores_updated += _store.commit_logger_scores(
                     conn, self.summary.batch_id, scores, nights, part)
 
+    def _warn_unknown_loggers(self):
+        rows = self.led.conn.execute("SELECT DISTINCT logger_id FROM recordings WHERE batch_id = ? AND status = 'ok'",
+                                     (self.summary.batch_id,)).fetchall()
+        unknown = sorted(r[0] for r in rows if r[0] not in self.area_of)
+        if unknown:
+            msg = _unknown_loggers_message(unknown)
+            self.summary.warnings.append(msg)
+            warnings.warn(msg, AcousticWarning, stacklevel=2)
+
     def _survey(self):
         conn = self.led.conn
         pending = [r[0] for r in conn.execute("SELECT key FROM pending WHERE kind = 'area' ORDER BY key")]
@@ -661,10 +670,12 @@ class _Driver:
             return
         if not pending:
             self.summary.survey = "nothing to survey (no new recordings in the survey's areas)"
+            self._warn_unknown_loggers()
             return
         from ._survey import survey_task
 
         self.summary.survey = f"{len(pending)} area(s), {self.window_nights} night window"
+        self._warn_unknown_loggers()
         self.progress("note", message=f"surveying {len(pending)} area(s)")
         for area in pending:
             payload = survey_task(conn, self.survey_dir, self.area_of, area, self.model_path, self.window_nights)
@@ -674,6 +685,12 @@ class _Driver:
                 continue
             self._submit({"type": "survey", "area": area, "night": payload["night"], "payload": payload})
         self._wait()
+
+
+def _unknown_loggers_message(unknown: list[str]) -> str:
+    listed = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+    return (f"{len(unknown)} logger(s) with new recordings are not in the survey's loggers.csv and are not "
+            f"surveyed: {listed}")
 
 
 def _one_line(exc: BaseException) -> str:
