@@ -371,3 +371,17 @@ def test_batch_status_lists_runs_quarantine_and_pending(recordings, tmp_path):
     assert "quarantined: " in human.output and "2 ok, 1 quarantined" in human.output
     r = CliRunner().invoke(cli, ["batch", "status", str(tmp_path / "none.db")])
     assert r.exit_code == 2 and "ledger not found" in r.stderr
+
+
+def test_loggers_missing_from_the_survey_are_reported(recordings, tmp_path):
+    up = make_upload(recordings / "L1", tmp_path / "up")
+    sv = tmp_path / "sv"
+    sv.mkdir()
+    (sv / "network.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    (sv / "loggers.csv").write_text("logger_id,node_id,area\nL7,N1,north\n")
+    r, s = run_json(up, tmp_path / "ledger.db", "--survey", sv)
+    assert r.exit_code == 0 and s["areas_surveyed"] == 0
+    assert any("not in the survey's loggers.csv" in w and "L1" in w for w in s["warnings"])
+    assert "Warning: 1 logger(s) with new recordings are not in the survey's loggers.csv" in r.stderr
+    r = run(up, "--ledger", tmp_path / "l2.db", "--no-model", "--survey", recordings)
+    assert r.exit_code == 2 and "no network.inp" in r.stderr
