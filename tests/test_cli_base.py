@@ -47,3 +47,22 @@ def test_unknown_command_is_usage_error():
     result = CliRunner().invoke(cli, ["dig-here"])
     assert result.exit_code == 2
     assert "No such command" in result.output
+
+
+
+def test_closed_stdout_is_not_an_error(tmp_path):
+    """`acoustic ledger list LEDGER | head -1` must end quietly, not with 'Error: Broken pipe'."""
+    from acoustic.ledger import Ledger, utc_now
+
+    path = tmp_path / "ledger.db"
+    with Ledger(path, create=True) as led, led.transaction():
+        led.conn.executemany(
+            "INSERT INTO suspects(kind, natural_key, area, score, created_utc) VALUES ('area', ?, ?, 0.5, ?)",
+            [(f"a:{i}", f"area-{i}", utc_now()) for i in range(20000)])
+    proc = subprocess.Popen([sys.executable, "-c", "from acoustic.cli import main; main()", "ledger", "list",
+                             str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(10)
+    proc.stdout.close()  # the reader goes away, as `head` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Error" not in err and "Traceback" not in err

@@ -35,6 +35,12 @@ def command_errors(func):
             kwargs["warnings_out"] = collected
             try:
                 result = func(*args, **kwargs)
+            except BrokenPipeError:  # stdout closed early (e.g. piped into head): not an error
+                _quiet_stdout()
+                sys.exit(0)
+            except SystemExit:  # a command that chooses its exit code still shows its warnings
+                _flush(caught, collected)
+                raise
             except AcousticError as exc:
                 _flush(caught, collected)
                 click.echo(f"Error: {_one_line(exc)}", err=True)
@@ -47,6 +53,17 @@ def command_errors(func):
         return result
 
     return wrapper
+
+
+def _quiet_stdout():
+    """Point stdout at devnull so the interpreter's final flush raises no second BrokenPipeError."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
 
 
 def _flush(caught, collected):
