@@ -66,6 +66,9 @@ EXPLAIN_LEVELS = (1.0, 2.0, 4.0, 8.0)
 #: Weight of a pair's edge peak (something beyond one of its loggers) in a point's explanatory power,
 #: against a peak inside the pair where the point predicts it.
 EDGE_POWER = 0.5
+#: Pairs of a logger with a peak this many delay tolerances inside their edge support a source at the
+#: logger too (a source a few metres into one of its pipes).
+SITE_WINDOW = 4.0
 #: A source at a logger is heard loudest there: no logger it is paired with may be louder by more than
 #: this (dB, calibrated levels of the same sensor kind).
 SITE_LEVEL_MARGIN_DB = 1.0
@@ -551,6 +554,13 @@ def _strongest_logger_source(graph: SurveyGraph, pairs, fm: FusedMap, zs, detect
                 dirs_seen.add(d0)
                 support.append(k)
                 zsum.append(min(zmax, Z_CAP))
+            else:
+                # a source just inside this pair, near the logger: a peak a little inside the edge,
+                # which places it precisely (the fit decides; it is not a direction "beyond")
+                wide = np.abs(lags - t_edge) <= SITE_WINDOW * fm.tolerance[k]
+                if np.any(wide) and float(np.max(zs[k][wide])) >= fm.floors[k]:
+                    dirs_seen.add(d0)
+                    support.append(k)
         if not dirs_seen or dirs_seen != dirs_all:
             continue
         score = float(np.sum(zsum) / np.sqrt(len(zsum)))
@@ -594,6 +604,9 @@ def local_fit(graph: SurveyGraph, pairs: list[PairCorrelogram], edge_idx: np.nda
         Supporting pair-nights and their measured delays.
     draws : int
         Monte Carlo draws over the pipes' wave speeds (each material's spread) and the delays.
+    band : (float, float), optional
+        One band for all pairs (default: each pair's own band, so dispersive pipes get the speed
+        each correlation measured).
 
     Returns
     -------
@@ -609,9 +622,19 @@ def local_fit(graph: SurveyGraph, pairs: list[PairCorrelogram], edge_idx: np.nda
     """
     model = model or _DelayModel(graph)
     rng = np.random.default_rng(seed)
-    band = band or pairs[observed[0][0]].band_hz
-    nominal = model.slowness(band)
-    drawn = graph.slowness(band, draws=draws, rng=rng)
+    drawn_by_band: dict = {}
+
+    def speeds(b):
+        """Nominal and drawn slowness over each pair's own band (dispersion); the draws use the
+        same random numbers for every band, so a pipe's speed error is the same in every pair."""
+        from ._graph import quantise_band
+
+        key = quantise_band(band or b)
+        if key not in drawn_by_band:
+            drawn_by_band[key] = (model.slowness(key),
+                                  graph.slowness(key, draws=draws, rng=np.random.default_rng(seed + 1)))
+        return drawn_by_band[key]
+
     cost = np.zeros(edge_idx.size)
     cost_d = np.zeros((edge_idx.size, draws))
     rows = []
@@ -619,6 +642,7 @@ def local_fit(graph: SurveyGraph, pairs: list[PairCorrelogram], edge_idx: np.nda
     # uncertainty gives the predicted delay (a long or loop-crossing route predicts less exactly)
     for k, d_obs, sd in observed:
         pc = pairs[k]
+        nominal, drawn = speeds(pc.band_hz)
         via_a, da = graph.route_to_points(pc.a, edge_idx, frac)
         via_b, db = graph.route_to_points(pc.b, edge_idx, frac)
         D = graph.distance_m(pc.a, pc.b)

@@ -29,7 +29,7 @@ import numpy as np
 from .._errors import AcousticError, AcousticWarning, DataError
 from ._evidence import LoggerEvidence, RecordingCache, band_level_db, load_classifier, logger_evidence
 from ._folder import SurveyFolder, read_survey
-from ._fusion import Z_CAP, FusedMap, PairCorrelogram, _DelayModel, extract_sources, fuse, local_fit, local_peak_delay
+from ._fusion import SITE_WINDOW, Z_CAP, FusedMap, PairCorrelogram, _DelayModel, extract_sources, fuse, local_fit, local_peak_delay
 from ._graph import SurveyGraph
 
 __all__ = ["SurveyOptions", "SurveyResult", "run_survey", "SCORE_CAP"]
@@ -292,6 +292,15 @@ def _bracketed(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap, c
     return any(len(dirs) >= 2 for dirs in ends.values())
 
 
+def _logger_at(graph: SurveyGraph, e: int, f: float, within_m: float) -> str | None:
+    """The logger within ``within_m`` m (along the pipes) of point ``(edge e, fraction f)``, if any."""
+    ed = graph.edges[e]
+    for n, d in ((ed.u, f * ed.length_m), (ed.v, (1.0 - f) * ed.length_m)):
+        if d <= within_m and graph.node_logger.get(n):
+            return graph.node_logger[n][0]
+    return None
+
+
 def _all_directions(graph: SurveyGraph, pairs, lid: str, ks) -> bool:
     """The pair-nights ``ks`` hear logger ``lid``'s site from every direction its pairs leave it."""
     dirs_all, dirs = set(), set()
@@ -364,12 +373,14 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
         pred = {k: float(fm.tau[k, j]) for k in cand.support}
         radius = max(3.0 * opts.merge_m, 40.0)
         le, lf, coord, _ = _local_points(graph, e, f, radius, spacing_m=0.2)
-        for _ in range(3):  # measure the delays near the prediction, fit, predict again
+        near_site = cand.at_logger
+        for _ in range(4):  # measure the delays near the prediction, fit, predict again
             observed = []
             for k, t0 in pred.items():
                 pc = pairs[k]
                 res = None if cand.residual is None else cand.residual[k]
-                d, z = _measured_delay(pc, t0, 1.5 * float(fm.tolerance[k]), res)
+                window = (SITE_WINDOW if near_site in (pc.a, pc.b) else 1.5) * float(fm.tolerance[k])
+                d, z = _measured_delay(pc, t0, window, res)
                 if z >= fm.floors[k]:  # what is left there still supports this source
                     observed.append((k, d, _delay_sd(pc, d, z), z))
             if not observed:
@@ -386,6 +397,14 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
                                                   draws=opts.draws, seed=j, model=model)
             new = {k: _predicted_delay(graph, model, pairs[k], int(le[best]), float(lf[best]))
                    for k, *_ in observed}
+            # a point at a logger: the evidence may say only "beyond this logger"; every pair of
+            # that logger is measured too (one may hear the source just inside, which places it)
+            site = _logger_at(graph, int(le[best]), float(lf[best]), opts.merge_m / 2.0)
+            if site is not None and site != near_site:
+                near_site = site
+                for k, pc in enumerate(pairs):
+                    if site in (pc.a, pc.b) and k not in new:
+                        new[k] = _predicted_delay(graph, model, pc, int(le[best]), float(lf[best]))
             if all(abs(new[k] - pred.get(k, np.inf)) < 1e-5 for k in new):
                 break
             pred = new
