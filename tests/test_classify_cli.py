@@ -29,7 +29,7 @@ def work(tmp_path_factory):
     root = tmp_path_factory.mktemp("classify")
     train_ds = _dataset(root / "train", 8, seed=11)
     test_ds = _dataset(root / "test", 3, seed=12)
-    r = run("train", train_ds, "--out", root / "model", "--seed", 3, "--json")
+    r = run("train", train_ds, "--out", root / "model", "--seed", 3, "--folds", 3, "--json")
     assert r.exit_code == 0, r.output
     card = json.loads(r.stdout)["card"]
     r = run("library", "build", train_ds, "--out", root / "sigs.h5", "--json")
@@ -225,6 +225,20 @@ def test_evaluate_refuses_unsupported_rates_and_missing_model(work, tmp_path):
 
 
 def test_train_is_reproducible(work, tmp_path):
-    r = run("train", work["train"], "--out", tmp_path / "again", "--seed", 3, "--json")
+    r = run("train", work["train"], "--out", tmp_path / "again", "--seed", 3, "--folds", 3, "--json")
     card = json.loads(r.stdout)["card"]
     assert card["metrics"] == work["card"]["metrics"] and card["threshold"] == work["card"]["threshold"]
+
+
+def test_worker_processes_give_the_same_features(work):
+    import numpy as np
+
+    from acoustic.classify import extract_paths
+
+    files = sorted(work["test"].glob("*.wav"))[:4]
+    one = extract_paths(files, jobs=1)
+    two = extract_paths(files, jobs=2)
+    assert [r.path for r in two] == [r.path for r in one]
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a.values, b.values)
+        assert a.sha256 == b.sha256

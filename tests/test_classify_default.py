@@ -1,0 +1,104 @@
+"""The shipped default model and signature library: loadable, current, and sensible on fresh recordings."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from acoustic.classify import default_library_path, default_model_dir, load_model
+from acoustic.cli import cli
+from acoustic.library import SignatureLibrary
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(default_model_dir())
+
+
+@pytest.fixture(scope="module")
+def library():
+    path = default_library_path()
+    assert path is not None, "models/default/signatures.h5 is missing"
+    return SignatureLibrary.open(path)
+
+
+def test_default_model_card_describes_its_training(model, library):
+    from acoustic.features import FEATURES_VERSION, feature_names
+
+    card = model.card
+    assert model.path == REPO / "models" / "default"
+    assert model.features_version == str(FEATURES_VERSION) and model.feature_names == list(feature_names())
+    rec = card["data"]["training_data"]
+    assert rec["seed"] == card["seed"] and rec["n_sites"] >= 500
+    assert card["data"]["sample_rate_hz_range"] == [4000.0, 48000.0]
+    assert set(card["data"]["by_sensor_kind"]) == {"hydrophone", "accelerometer"}
+    assert set(card["data"]["by_material"]) == set(rec["materials"])
+    assert set(card["metrics"]["confusion_by_kind"]) == {"leak", "traffic", "pump", "prv", "consumption", "hum",
+                                                         "quiet"}
+    assert card["metrics"]["false_alarm_rate"] <= 0.05 + 1e-9
+    assert library.features_version == model.features_version and library.feature_names == model.feature_names
+    assert (REPO / "models" / "default" / "model.skops").stat().st_size < 5_000_000
+
+
+def test_shipped_features_are_what_the_extractor_computes_now(library):
+    """Re-simulate a few training recordings from their recorded seeds: same features as stored.
+
+    Fails when the simulator or the feature extractor changed since the default model was made:
+    then run scripts/train_default.py again.
+    """
+    sys.path.insert(0, str(REPO / "scripts"))
+    from train_default import RECIPE
+
+    from acoustic.classify._synthetic import simulate_spec, synthetic_specs
+    from acoustic.features import extract_features
+
+    card = load_model(default_model_dir()).card["data"]["training_data"]
+    specs = {s.name: s for s in synthetic_specs(card["n_sites"], seed=card["seed"], per_site=RECIPE["per_site"],
+                                                leak_fraction=RECIPE["leak_fraction"],
+                                                duration_s=RECIPE["duration_s"],
+                                                gain_offset_db=tuple(RECIPE["gain_offset_db"]), site_prefix="train-")}
+    names = library.metadata["source_file"]
+    rates = library.metadata["sample_rate_hz"]
+    picks = [i for i in range(len(library)) if rates[i] <= 8000.0][:3]
+    assert picks
+    for i in picks:
+        rec, _ = simulate_spec(specs[names[i].removesuffix(".wav")])
+        fv = extract_features(rec)
+        np.testing.assert_allclose(fv.values, library.features[i], rtol=1e-6, atol=1e-9, equal_nan=True,
+                                   err_msg=f"{names[i]}: features changed since the default model was trained; "
+                                           "run scripts/train_default.py")
+
+
+def test_default_model_separates_fresh_leaks_from_noise(model, tmp_path):
+    from acoustic.classify import classify_features, extract_paths
+    from acoustic.classify._synthetic import synthetic_specs, write_synthetic_dataset
+
+    specs = synthetic_specs(8, seed=99, per_site=4, duration_s=10.0, sample_rates_hz=(4000.0, 8000.0),
+                            gain_offset_db=(-10.0, 0.0), site_prefix="fresh-", min_leak_snr_db=15.0)
+    ds = write_synthetic_dataset(specs, tmp_path)
+    rows = [line.split(",") for line in (ds / "labels.csv").read_text().splitlines()[1:]]
+    out = classify_features(model, extract_paths([ds / r[0] for r in rows]))
+    y = np.array([r[1] == "leak" for r in rows])
+    p = np.array([o["leak_probability"] for o in out])
+    assert 0 < y.sum() < y.size
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(y, p) >= 0.9
+
+
+def test_classify_shipped_samples_with_defaults():
+    single = REPO / "recordings" / "samples" / "single"
+    files = sorted(single.glob("*.wav"))
+    assert files
+    r = CliRunner().invoke(cli, ["classify", *map(str, files), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert len(out) == len(files)
+    for o in out:
+        assert o["label"] in ("leak", "no_leak") and len(o["nearest"]) == 3
+        assert all(0.0 <= n["similarity"] <= 1.0 for n in o["nearest"])
