@@ -38,6 +38,9 @@ __all__ = ["SurveyOptions", "SurveyResult", "run_survey", "SCORE_CAP"]
 #: :data:`acoustic.survey._fusion.Z_CAP`, so that no pair outvotes the others while searching; a
 #: point's own evidence may show that a pair hears it far above the noise).
 SCORE_CAP = 30.0
+#: Distance (m) added to each logger's distance from a point when weighting what its own recordings
+#: say about the point (the nearest logger hears a source best, without a singularity at 0 m).
+LEAKINESS_NEAR_M = 10.0
 
 
 def _warn(msg: str) -> None:
@@ -464,13 +467,14 @@ def _point_record(graph, pairs, evidence, opts, cand, observed, le, lf, coord, b
             for lid in loggers}
     near = min(loggers, key=dist.get)
     q = evidence[near].leak_probability if near in evidence else None
-    qs = [evidence[l].leak_probability for l in loggers if l in evidence and evidence[l].leak_probability is not None]
-    if not qs:
-        leakiness = 1.0
-    elif q is None:
-        leakiness = float(np.max(qs))
-    else:
-        leakiness = float(0.5 * q + 0.5 * max(qs))
+    # what the loggers' own recordings say (classifier, statistics, level), the nearest ones most:
+    # weights 1 / (distance + LEAKINESS_NEAR_M)
+    # (a level alone cannot tell a leak from a PRV: without a classifier or statistics the
+    # correlation alone decides)
+    ws = {l: 1.0 / (dist[l] + LEAKINESS_NEAR_M) for l in loggers
+          if l in evidence and (evidence[l].leak_probability is not None or evidence[l].stats_score is not None)}
+    leakiness = (float(sum(w * evidence[l].score for l, w in ws.items()) / sum(ws.values()))
+                 if ws else 1.0)
     confidence = c_corr * leakiness
     near_node, near_d = ((pipe.start_node, off) if off <= pipe.length_m / 2 else (pipe.end_node, pipe.length_m - off))
     rec = {
@@ -487,6 +491,7 @@ def _point_record(graph, pairs, evidence, opts, cand, observed, le, lf, coord, b
         "nearest_node": {"node_id": near_node, "distance_m": round(near_d, 2)},
         "nearest_logger": {"logger_id": near, "distance_m": round(dist[near], 2)},
         "classifier_leak_probability": None if q is None else round(q, 3),
+        "leakiness": round(float(leakiness), 3),
         "evidence": [{"from_logger": pairs[k].a, "to_logger": pairs[k].b, "night": pairs[k].night,
                       "delay_s": round(d, 6), "delay_sd_s": round(sd, 7), "z": round(z, 2)}
                      for k, d, sd, z in observed],
