@@ -227,3 +227,21 @@ def test_simulate_survey_cli_writes_a_survey_folder(tmp_path):
 def test_simulate_survey_bad_parameters(tmp_path, args, msg):
     r = _run("simulate", "survey", "--out", tmp_path / "x", *args)
     assert msg in _error(r)
+
+
+def test_shipped_sample_district_survey():
+    """The README's survey: the shipped district, with the shipped classifier and stats.csv."""
+    root = Path(__file__).resolve().parents[1] / "recordings" / "samples" / "district"
+    truth = json.loads((root / "truth.json").read_text())
+    leak = truth["leaks"][0]
+    r = _run("survey", root, "--json")
+    assert r.exit_code == 0, r.output
+    js = json.loads(r.stdout)
+    assert js["areas"][0]["area"] == "north"
+    assert leak["pipe_id"] in js["lines"][0]["pipe_ids"]
+    p = js["points"][0]
+    assert p["pipe_id"] == leak["pipe_id"] and abs(p["offset_m"] - leak["offset_m"]) <= 2.0
+    assert p["interval_m"][0] <= leak["offset_m"] <= p["interval_m"][1]
+    assert len(js["points"]) == 1  # the PRV, traffic and hum are not reported as leaks
+    scores = {ev["logger_id"]: ev for ev in js["loggers"]}
+    assert scores["L03"]["stats_score"] is not None and scores["L03"]["leak_probability"] is not None
