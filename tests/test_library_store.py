@@ -121,6 +121,41 @@ def test_library_match_returns_metadata(lib_path):
         lib.match(np.zeros(5))
 
 
+def test_match_within_the_query_sensor_kind(tmp_path, rng):
+    X, S, meta = _sigs(rng, 60)
+    meta["sensor_kind"] = ["accelerometer" if i % 3 == 0 else "hydrophone" for i in range(60)]
+    X[::3, :4] -= 100.0  # accelerometer levels are in another unit (dB re 1 m/s^2)
+    path = tmp_path / "kinds.h5"
+    _add(path, X, S, meta, create=True)
+    lib = SignatureLibrary.open(path)
+    q = X[[3, 4]] + 0.01
+    near = lib.match(q, k=25, sensor_kinds=["accelerometer", "hydrophone"])
+    assert {n["sensor_kind"] for n in near[0]} == {"accelerometer"} and len(near[0]) == 20
+    assert {n["sensor_kind"] for n in near[1]} == {"hydrophone"} and len(near[1]) == 25
+    assert near[0][0]["signature_id"] == lib.metadata["signature_id"][3]
+    assert near[1][0]["signature_id"] == lib.metadata["signature_id"][4]
+    # standardised within the subset: the same as a library of that kind alone
+    acc = np.flatnonzero(lib.metadata["sensor_kind"] == "accelerometer")
+    ref_sim, _ = similarity_reference(lib.features[acc], q[0])
+    np.testing.assert_allclose([n["similarity"] for n in near[0][:5]], np.sort(ref_sim)[::-1][:5], rtol=1e-4)
+    mixed = lib.match(q[0], k=60)[0]  # no kind given (or a kind the library lacks): every signature
+    assert {n["sensor_kind"] for n in mixed} == {"accelerometer", "hydrophone"}
+    assert len(lib.match(q[0], k=60, sensor_kinds="geophone")[0]) == 60
+    with pytest.raises(ParameterError, match="1 sensor kinds for 2 queries"):
+        lib.match(q, sensor_kinds=["hydrophone"])
+
+
+def test_robust_standardisation_resists_outliers(rng):
+    X = rng.normal(size=(400, 3))
+    X[:8, 0] = 1e6  # a few wild values in one feature (e.g. clipped files)
+    m = Matcher(X)
+    assert m.scale[0] == pytest.approx(m.scale[1], rel=0.3)  # IQR-based, not blown up by the outliers
+    idx, sim, dist = m.query(X[100], k=400)
+    assert sim[0, 0] == pytest.approx(1.0)
+    far = list(idx[0]).index(0)  # an outlier row: clipped at 5 sigma, so far but not infinitely
+    assert dist[0, far] <= np.sqrt((5 + 3) ** 2 / 3 + 2 * 16 / 3)
+
+
 def test_add_refuses_other_features_and_bad_metadata(lib_path, rng):
     X, S, meta = _sigs(rng, 2)
     with pytest.raises(ModelError, match="features version 1, the recordings have version 9"):

@@ -109,7 +109,8 @@ def classify_features(model, feats, *, library=None, k: int = 3) -> list[dict]:
     model : LeakModel
     feats : sequence of RecordingFeatures
     library : SignatureLibrary, optional
-        Signature library for the ``nearest`` evidence (empty list without one).
+        Signature library for the ``nearest`` evidence (empty list without one); each recording is
+        compared with the signatures of its own sensor kind.
     k : int, default 3
         Nearest signatures per recording.
 
@@ -129,7 +130,7 @@ def classify_features(model, feats, *, library=None, k: int = 3) -> list[dict]:
     nearest = [[] for _ in feats]
     if library is not None and len(library):
         library.check_features(feats[0].names, feats[0].version)
-        nearest = library.match(X, k=k)
+        nearest = library.match(X, k=k, sensor_kinds=[rf.sensor_kind for rf in feats])
     out = []
     for rf, prob, near in zip(feats, p, nearest):
         out.append({

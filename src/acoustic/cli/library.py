@@ -144,7 +144,7 @@ def match_cmd(recordings, library_path, k, as_json, warnings_out):
         try:
             rf = extract_paths([path])[0]
             lib.check_features(rf.names, rf.version)
-            near = lib.match(rf.values, k=k)[0]
+            near = lib.match(rf.values, k=k, sensor_kinds=rf.sensor_kind)[0]
         except Exception as exc:  # noqa: BLE001 - reported per file; AcousticErrors expected
             from .._errors import AcousticError
 

@@ -1,15 +1,19 @@
 """Nearest-signature search in the standardised feature space.
 
-Similarity (documented, in 0..1): every feature is standardised with the library's own mean and
-standard deviation (NaN-aware; constant features are left out).  For a query ``q`` and a signature
-``s`` let ``msd`` be the mean, over the features defined in the query, of ``(z_q - z_s)**2``
-(undefined library values count as the mean, z = 0).  Then::
+Similarity (documented, in 0..1).  Every feature is standardised robustly with the library's own
+statistics: ``z = clip((x - median) / sigma, -5, 5)`` where ``sigma`` is the interquartile range
+/ 1.349 (the standard deviation for Gaussian data; the standard deviation itself when the IQR is
+zero, as for 0/1 flags).  Robust statistics keep a few extreme sounds (traffic bursts, clipped
+files) from flattening every other difference; the clip keeps one wild feature from deciding
+alone.  Constant features are left out.  For a query ``q`` and a signature ``s`` let ``msd`` be
+the mean, over the features defined in the query, of ``(z_q - z_s)**2`` (undefined library values
+count as the median, z = 0).  Then::
 
-    similarity = exp(-msd / 2)          distance = sqrt(msd)  (RMS difference, in standard deviations)
+    similarity = exp(-msd / 2)          distance = sqrt(msd)  (RMS difference, in robust sigmas)
 
-Identical vectors score 1; two independent draws from the library's own spread score about
+Identical vectors score 1; two independent draws from a Gaussian library score about
 ``exp(-1) = 0.37`` on average; very different sounds tend to 0.  The whole library is searched
-with one matrix product per batch of queries (float32; 100,000 x 70 features in a few ms).
+with one matrix product per batch of queries (float32; 100,000 x 76 features in a few ms).
 """
 
 from __future__ import annotations
@@ -18,7 +22,29 @@ import numpy as np
 
 from .._errors import ParameterError
 
-__all__ = ["Matcher", "similarity_reference"]
+__all__ = ["Matcher", "similarity_reference", "Z_CLIP"]
+
+#: Standardised values are clipped to +-Z_CLIP robust sigmas.
+Z_CLIP = 5.0
+
+
+def _robust_stats(X):
+    """Per-column (centre, sigma, usable) of a matrix with NaN: median and IQR/1.349 (else std)."""
+    p = X.shape[1]
+    centre, sigma = np.zeros(p), np.zeros(p)
+    usable = np.zeros(p, dtype=bool)
+    for j in range(p):
+        x = X[:, j]
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            continue
+        q1, med, q3 = np.percentile(x, [25.0, 50.0, 75.0])
+        sig = (q3 - q1) / 1.349
+        if not sig > 1e-12 * max(1.0, abs(med)):
+            sig = float(np.std(x))
+        centre[j], sigma[j] = med, sig
+        usable[j] = sig > 1e-12 * max(1.0, abs(med))
+    return centre, sigma, usable
 
 
 class Matcher:
@@ -36,16 +62,13 @@ class Matcher:
             raise ParameterError(f"features must be 2-D (n, n_features), got shape {X.shape}")
         self.n, self.p = X.shape
         finite = np.isfinite(X)
-        count = finite.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(count > 0, np.where(finite, X, 0.0).sum(axis=0) / np.maximum(count, 1), 0.0)
-            dev = np.where(finite, X - mean, 0.0)
-            sd = np.sqrt((dev ** 2).sum(axis=0) / np.maximum(count, 1))
-        usable = (count > 0) & (sd > 1e-12 * np.maximum(1.0, np.abs(mean)))
-        self.mean = mean
-        self.scale = np.where(usable, sd, np.inf)
+        centre, sigma, usable = _robust_stats(X)
+        self.centre = centre  # robust centre (median) of each feature
+        self.scale = np.where(usable, sigma, np.inf)
         self.usable = usable
-        Z = np.where(finite & usable, dev / np.where(usable, sd, 1.0), 0.0).astype(np.float32)
+        with np.errstate(invalid="ignore"):
+            Z = np.where(finite & usable, np.clip((X - centre) / np.where(usable, sigma, 1.0), -Z_CLIP, Z_CLIP), 0.0)
+        Z = Z.astype(np.float32)
         self._z = np.ascontiguousarray(Z)  # (n, p)
         self._z2 = np.ascontiguousarray(Z * Z)  # (n, p)
         self._sq = self._z2.sum(axis=1, dtype=np.float64).astype(np.float32)  # (n,)
@@ -56,8 +79,8 @@ class Matcher:
         if Q.ndim != 2 or Q.shape[1] != self.p:
             raise ParameterError(f"query must have {self.p} features, got shape {Q.shape}")
         mask = np.isfinite(Q) & self.usable
-        z = np.where(mask, (np.where(mask, Q, 0.0) - self.mean) / np.where(self.usable, self.scale, 1.0), 0.0)
-        return z.astype(np.float32), mask
+        z = np.where(mask, (np.where(mask, Q, 0.0) - self.centre) / np.where(self.usable, self.scale, 1.0), 0.0)
+        return np.clip(z, -Z_CLIP, Z_CLIP).astype(np.float32), mask
 
     def query(self, Q, *, k: int = 5):
         """The ``k`` most similar library rows of each query.
@@ -113,16 +136,24 @@ def similarity_reference(library, query) -> tuple[np.ndarray, np.ndarray]:
     q = np.asarray(query, dtype=np.float64)
     n, p = X.shape
     sims, dists = np.empty(n), np.empty(n)
-    mean = np.array([np.nanmean(X[:, j]) if np.isfinite(X[:, j]).any() else 0.0 for j in range(p)])
-    sd = np.array([np.nanstd(X[:, j]) if np.isfinite(X[:, j]).any() else 0.0 for j in range(p)])
-    usable = sd > 1e-12 * np.maximum(1.0, np.abs(mean))
+    centre, sigma, usable = np.zeros(p), np.zeros(p), np.zeros(p, dtype=bool)
+    for j in range(p):
+        col = sorted(v for v in X[:, j] if np.isfinite(v))
+        if not col:
+            continue
+        q1, med, q3 = (float(np.percentile(col, pc)) for pc in (25, 50, 75))
+        sig = (q3 - q1) / 1.349
+        if not sig > 1e-12 * max(1.0, abs(med)):
+            mean = sum(col) / len(col)
+            sig = (sum((v - mean) ** 2 for v in col) / len(col)) ** 0.5
+        centre[j], sigma[j], usable[j] = med, sig, sig > 1e-12 * max(1.0, abs(med))
+
+    def z(v, j):
+        return min(max((v - centre[j]) / sigma[j], -Z_CLIP), Z_CLIP) if np.isfinite(v) else 0.0
+
     cols = [j for j in range(p) if usable[j] and np.isfinite(q[j])]
     for i in range(n):
-        total = 0.0
-        for j in cols:
-            zs = (X[i, j] - mean[j]) / sd[j] if np.isfinite(X[i, j]) else 0.0
-            zq = (q[j] - mean[j]) / sd[j]
-            total += (zq - zs) ** 2
+        total = sum((z(q[j], j) - z(X[i, j], j)) ** 2 for j in cols)
         msd = total / max(len(cols), 1)
         sims[i], dists[i] = np.exp(-0.5 * msd), np.sqrt(msd)
     return sims, dists

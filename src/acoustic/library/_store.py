@@ -330,7 +330,7 @@ class SignatureLibrary:
             raise ModelError(f"{self.path}: library feature names differ from the extractor's "
                              f"({len(self.feature_names)} vs {len(list(names))} features); rebuild the library")
 
-    def match(self, X, *, k: int = 5, names=None, version=None) -> list[list[dict]]:
+    def match(self, X, *, k: int = 5, names=None, version=None, sensor_kinds=None) -> list[list[dict]]:
         """Nearest signatures of each query feature vector.
 
         Parameters
@@ -341,32 +341,58 @@ class SignatureLibrary:
             Number of neighbours per query (fewer when the library is smaller).
         names, version : optional
             Feature names and version of ``X``; checked against the library's when given.
+        sensor_kinds : str or sequence of str, optional
+            Sensor kind of each query.  A query is compared only with signatures of its own sensor
+            kind (calibrated levels of hydrophones, dB re 1 Pa, and of accelerometers,
+            dB re 1 m/s^2, are not comparable), standardised with that subset's statistics; with
+            the whole library when the kind is not given or the library has none of it.
 
         Returns
         -------
         list of list of dict
             Per query, the ``k`` nearest signatures, most similar first: ``signature_id``, ``label``,
-            ``similarity`` (0..1, see :class:`~acoustic.library.Matcher`), ``distance`` (RMS difference
+            ``similarity`` (0..1, see :mod:`acoustic.library._match`), ``distance`` (RMS difference
             of the standardised features), ``material``, ``sensor_kind``, ``site``.
         """
         if names is not None or version is not None:
             self.check_features(names if names is not None else self.feature_names,
                                 version if version is not None else self.features_version)
-        if self._matcher is None:
-            from ._match import Matcher
-
-            self._matcher = Matcher(self.features)
-        idx, sim, dist = self._matcher.query(X, k=k)
-        out = []
-        m = self.metadata
-        for row_i, row_s, row_d in zip(idx, sim, dist):
-            out.append([
-                {"signature_id": m["signature_id"][i], "label": m["label"][i], "similarity": float(s),
-                 "distance": float(d), "material": m["material"][i], "sensor_kind": m["sensor_kind"][i],
-                 "site": m["site"][i]}
-                for i, s, d in zip(row_i, row_s, row_d)
-            ])
+        Q = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        m = Q.shape[0]
+        if sensor_kinds is None or isinstance(sensor_kinds, str):
+            kinds = [sensor_kinds] * m
+        else:
+            kinds = list(sensor_kinds)
+            if len(kinds) != m:
+                raise ParameterError(f"{len(kinds)} sensor kinds for {m} queries")
+        present = set(self.metadata["sensor_kind"].tolist())
+        kinds = [kd if kd in present else None for kd in kinds]
+        out: list = [None] * m
+        meta = self.metadata
+        for kind in dict.fromkeys(kinds):
+            rows = [i for i, kd in enumerate(kinds) if kd == kind]
+            matcher, idx = self._matcher_for(kind)
+            found, sim, dist = matcher.query(Q[rows], k=k)
+            for r, row_i, row_s, row_d in zip(rows, found, sim, dist):
+                out[r] = [
+                    {"signature_id": meta["signature_id"][idx[i]], "label": meta["label"][idx[i]],
+                     "similarity": float(s_), "distance": float(d_), "material": meta["material"][idx[i]],
+                     "sensor_kind": meta["sensor_kind"][idx[i]], "site": meta["site"][idx[i]]}
+                    for i, s_, d_ in zip(row_i, row_s, row_d)
+                ]
         return out
+
+    def _matcher_for(self, kind):
+        """(Matcher, library row indices) for one sensor kind (None: every signature), built once."""
+        from ._match import Matcher
+
+        if self._matcher is None:
+            self._matcher = {}
+        if kind not in self._matcher:
+            idx = (np.arange(len(self)) if kind is None
+                   else np.flatnonzero(self.metadata["sensor_kind"] == kind))
+            self._matcher[kind] = (Matcher(self.features[idx]), idx)
+        return self._matcher[kind]
 
     def summary(self) -> dict:
         """Counts by label, material and sensor kind; sites; features version; sample-rate range (Hz)."""
