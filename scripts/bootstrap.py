@@ -50,12 +50,14 @@ def run(cmd: list[str]) -> int:
 
 
 def demo() -> int:
+    """The main job on the shipped samples: survey the sample district (areas, lines, points),
+    then pinpoint the leak in each shipped sensor pair."""
     acoustic = str(BIN / "acoustic")
     samples = "recordings/samples"
-    rc = 0
+    rc = run([acoustic, "survey", f"{samples}/district"])
     for pair in ("pvc_pair", "metal_pair"):
         rc |= run([acoustic, "correlate", f"{samples}/{pair}/A.wav", f"{samples}/{pair}/B.wav",
-                   "--pipe", f"{samples}/{pair}/pipe.json", "--json"])
+                   "--pipe", f"{samples}/{pair}/pipe.json"])
     return rc
 
 
