@@ -136,6 +136,7 @@ def match_cmd(recordings, library_path, k, as_json, warnings_out):
     library's mean and standard deviation (1 = identical; about 0.37 for two typical unrelated
     signatures).
     """
+    from .._errors import AcousticError
     from ..classify import extract_paths
 
     lib = _open_library(library_path)
@@ -143,16 +144,12 @@ def match_cmd(recordings, library_path, k, as_json, warnings_out):
     for path in recordings:
         try:
             rf = extract_paths([path])[0]
-            lib.check_features(rf.names, rf.version)
-            near = lib.match(rf.values, k=k, sensor_kinds=rf.sensor_kind)[0]
-        except Exception as exc:  # noqa: BLE001 - reported per file; AcousticErrors expected
-            from .._errors import AcousticError
-
-            if not isinstance(exc, (AcousticError, OSError)):
-                raise
+        except (AcousticError, OSError) as exc:  # this file only: report it and go on
             failed += 1
             click.echo(f"Error: {' '.join(str(exc).split())}", err=True)
             continue
+        lib.check_features(rf.names, rf.version)  # ModelError: the library does not fit any recording
+        near = lib.match(rf.values, k=k, sensor_kinds=rf.sensor_kind)[0]
         results.append({"file": str(path), "nearest": near})
     if as_json:
         emit_json(results)
