@@ -72,6 +72,9 @@ SITE_WINDOW = 4.0
 #: A source at a logger is heard loudest there: no logger it is paired with may be louder by more than
 #: this (dB, calibrated levels of the same sensor kind).
 SITE_LEVEL_MARGIN_DB = 1.0
+#: Points whose explanatory power is at least this fraction of the best one's are taken as explaining
+#: as much; among them the one whose nearest loggers are loudest is taken.
+POWER_TIE = 0.8
 #: Pairs this close to a point (weight ``exp(-2 detour / D)`` at least this) should hear a source there:
 #: when fewer than half of them do, the point is contradicted.
 HEAR_WEIGHT = 0.5
@@ -461,6 +464,7 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
             explain(k, z)
 
     should = (fm.weights >= HEAR_WEIGHT) & interior
+    loudness = _nearest_loudness(graph, fm, logger_levels) if graph is not None and logger_levels else None
     for _ in range(max_sources):
         score = _combine(pz, fm.weights, fm.floors)
         # a point that the pairs bracketing it closely do not hear is contradicted (a ghost of a
@@ -484,7 +488,11 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
             near_top = np.flatnonzero(score >= max(detect_z, top - max(0.5, TOP_MARGIN * top)))
             power = power_all[near_top]
             fine = (fm.weights[:, near_top] * np.log1p(np.maximum(fz[:, near_top], 0.0))).sum(axis=0)
-            order = np.lexsort((fine, score[near_top], np.round(power, 6)))
+            # points that explain nearly as much compete on how loud their nearest loggers are: a
+            # source is heard loudest next to it, a loop's ghost between loggers that hear it from afar
+            close = power >= POWER_TIE * float(np.max(power)) if np.max(power) > 0 else np.ones(power.size, bool)
+            loud = loudness[near_top] if loudness is not None else np.zeros(power.size)
+            order = np.lexsort((fine, score[near_top], np.where(close, loud, -np.inf), close))
             j = int(near_top[order[-1]])
             col = pz[:, j].copy()
             support = [k for k in range(len(pairs)) if col[k] >= fm.floors[k] and fm.weights[k, j] >= MIN_WEIGHT]
@@ -501,6 +509,22 @@ def extract_sources(pairs: list[PairCorrelogram], fm: FusedMap, *, detect_z: flo
         out.append(cand)
         remove(cand, dict(refine(cand) or {}) if refine is not None else {})
     return out
+
+
+def _nearest_loudness(graph: SurveyGraph, fm: FusedMap, levels: dict) -> np.ndarray | None:
+    """Mean calibrated level (dB) of the two loggers nearest each grid point along the pipes (of
+    the most common sensor kind), or None without levels."""
+    kinds = [k for k, _ in levels.values()]
+    if not kinds:
+        return None
+    kind = max(set(kinds), key=kinds.count)
+    ids = [lid for lid, (k, v) in levels.items() if k == kind and lid in graph.sites and np.isfinite(v)]
+    if len(ids) < 2:
+        return None
+    dist = np.vstack([graph.route_to_points(lid, fm.edge_idx, fm.frac)[1] for lid in ids])
+    lv = np.array([levels[lid][1] for lid in ids])
+    two = np.argsort(dist, axis=0)[:2]
+    return lv[two].mean(axis=0)
 
 
 def _node_points(fm: FusedMap, graph: SurveyGraph) -> dict[str, int]:
