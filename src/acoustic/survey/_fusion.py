@@ -15,30 +15,34 @@ constraints cross.
 
 Details:
 
-* Each pair-night's correlogram *envelope* is turned into a robust z-score (median / MAD over
-  its lag window) and max-pooled over the delay change across one grid cell plus two standard
-  deviations of the delay error that the pipes' wave-speed uncertainty causes, so neither a
-  sharp metal-pipe peak nor a speed error makes the map miss a source.
-* Pairs are weighted by ``exp(-2 e / D)``, ``e`` the detour of p off their route and ``D`` the route
-  length (a source far off the route reaches both loggers weaker), and not at all where p lies
-  beyond an end of the pair (:data:`EDGE_WEIGHT`): its delay is then the edge of the correlogram,
-  which says only "something beyond this logger", not where.  The edges are read per logger
-  instead: when the pairs leaving a logger in every direction hear something beyond it, a source
-  at that logger is a candidate too.
-* A point that the pairs bracketing it closely (weight at least :data:`HEAR_WEIGHT`) mostly do not
-  hear (less than half of their summed weight) is contradicted and skipped: the ghost of a source
-  beyond a junction.  Each z-score is capped
-  (:data:`Z_CAP`) so one very loud pair cannot outvote the others, and counts only above the
-  pair's floor: the support level, or :data:`REL_FLOOR` of the pair's strongest peak (a loud
-  source's correlogram has band-edge ringing far above the noise, which must not look like
-  other sources).  The weighted sum is divided by the root of the summed squared weights.
-* Sources are extracted one at a time (CLEAN, as in radio astronomy): after a point is taken,
-  each pair's correlogram peak at the delay that point predicts is removed and the map is
-  recomputed.  A loud leak therefore leaves no ghosts where a loop gives one pair the same
-  delay at another place.  Among the points near the top of the map and the strongest source at a
-  logger, the one taken is the one that *explains* the most peaks in all pairs, on their routes or
-  not (a source heard by a pair through a loop produces a peak inside that pair; a ghost placed on
-  that pair's route would explain that peak alone); edge peaks count half (:data:`EDGE_POWER`).
+* **Evidence per pair.**  Each pair-night's correlogram *envelope* becomes a robust z-score
+  (median / MAD over its lag window), max-pooled over the delay change across one grid cell plus
+  two standard deviations of the delay error the pipes' wave-speed uncertainty causes, so neither
+  a sharp metal-pipe peak nor a speed error makes the map miss a source.  It counts only above the
+  pair's floor (the support level, or :data:`REL_FLOOR` of the pair's strongest peak: a loud
+  source's correlogram has band-edge ringing far above the noise) and is capped at :data:`Z_CAP`
+  so that one very loud pair cannot outvote the others.
+* **Weights.**  ``exp(-2 e / D)``, ``e`` the detour of p off the pair's route and ``D`` the route
+  length (a source far off the route reaches both loggers weaker); none below
+  :data:`MIN_WEIGHT`, and none where p lies beyond an end of the pair (:data:`EDGE_WEIGHT`): its
+  delay is then the edge of the correlogram, which says only "something beyond this logger".  The
+  weighted sum is divided by the root of the summed squared weights (a z-score under noise).
+* **Edges, read per logger.**  When the pairs leaving a logger in every direction hear something
+  beyond it, and no logger it is paired with is louder (calibrated levels), a source at that
+  logger is a candidate too; its fit takes in every pair of the logger, so a source a few metres
+  into one of its pipes is placed by the pair that hears it just inside.
+* **Contradiction.**  A point that the pairs bracketing it closely (weight at least
+  :data:`HEAR_WEIGHT`) mostly do not hear is skipped: the ghost of a source beyond a junction.
+* **CLEAN.**  Sources are taken one at a time (as in radio astronomy): after a point is taken,
+  each pair's peak at the delay the point predicts is removed (with its side lobes) and the map
+  is recomputed, so a loud leak leaves no ghosts where a loop gives a pair the same delay
+  elsewhere.  Among the points near the top of the map (:data:`TOP_MARGIN`) and the strongest
+  source at a logger, the one taken is the one that *explains* the most peaks in all pairs, on
+  their routes or not (a source heard through a loop produces a peak inside pairs far away; a
+  ghost placed on such a pair's route explains that peak alone); edge peaks count
+  :data:`EDGE_POWER`, weighted by nearness.  Points that explain about as much
+  (:data:`POWER_TIE`) are told apart by the calibrated level at their two nearest loggers: a
+  source is heard loudest beside it.
 """
 
 from __future__ import annotations

@@ -3,17 +3,24 @@
 1. **Pairs.**  Neighbouring loggers (their shortest route through the pipes passes no other
    logger) whose recordings overlap in time are correlated along that route, night by night
    (:func:`acoustic.correlate.correlate_pair` with the route's :class:`~acoustic.pipe.PipePath`).
-2. **Point.**  All pair-nights' correlograms are fused onto the pipe graph (:mod:`._fusion`).
-   Peaks of the fused map are candidate points; each is placed by least squares on the delays
-   of the pair-nights that see it, with a 95 % interval from Monte Carlo draws of every pipe's
-   wave speed (its material's spread) and of the measured delays.  Points at known noise
-   equipment of the network model (PRVs, pumps) are listed as noise sources, not leaks.
-3. **Line.**  Each neighbour pair's pipe run is scored by the evidence at both ends (logger
+2. **Loggers.**  What each logger's own recordings say: the classifier's leak probability
+   (median over nights), the ``stats.csv`` level/spread score, the calibrated level.
+3. **Point.**  All pair-nights' correlograms are fused onto the pipe graph (:mod:`._fusion`);
+   sources are taken from the map one at a time.  Each is placed by least squares on the delays
+   of the pair-nights that hear it (pair-nights whose peak it does not explain are dropped), with
+   a 95 % interval from Monte Carlo draws of every pipe's wave speed (its material's spread) and
+   of the measured delays.  Its evidence score is the fused z of those pair-nights (each capped at
+   :data:`SCORE_CAP`); its ``confidence`` is the correlation's confidence (0.5 at
+   ``report_z``, 1 at ``strong_z``) times what the loggers' own recordings say about it, the
+   nearest loggers most (:data:`LEAKINESS_NEAR_M`).  Points at known noise equipment of the
+   network model (PRVs and other valves, pumps) are listed as noise sources, not leaks.
+4. **Line.**  Each neighbour pair's pipe run is scored by the evidence at both ends (logger
    scores, and whether the calibrated levels heard at the two ends can come from one source
-   between them given the route's loss) and by the correlation between them (the fused points
-   on the run).
-4. **Area.**  Loggers are grouped by the ``area`` column of ``loggers.csv`` or, without it,
-   into connected clusters of alarmed loggers; an area scores as its strongest evidence.
+   between them given the route's loss) and by the correlation between them (the located points
+   on the run; the pair's own detection when no point elsewhere explains it).
+5. **Area.**  Loggers are grouped by the ``area`` column of ``loggers.csv`` or, without it, into
+   connected clusters of alarmed loggers; an area scores as its strongest evidence (its loggers,
+   its lines, the points nearest to its loggers).
 """
 
 from __future__ import annotations
