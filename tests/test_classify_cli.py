@@ -227,6 +227,15 @@ def test_classify_refuses_a_heavily_clipped_recording(work, tmp_path):
     assert "record with a lower logger gain" in r.stderr and "Traceback" not in r.output
 
 
+def test_classify_warns_about_a_very_quiet_recording(work, tmp_path):
+    quiet = write_synthetic_dataset(synthetic_specs(1, seed=8, per_site=1, duration_s=2.0, sample_rates_hz=(8000.0,),
+                                                    gain_offset_db=(-50.0, -50.0)), tmp_path / "q")
+    r = run("classify", quiet / "site0000_0.wav", "--model", work["model"], "--no-library", "--json")
+    assert r.exit_code == 0, r.output
+    assert "dB re full scale; quantisation noise may dominate" in r.stderr
+    assert 0.0 <= json.loads(r.stdout)[0]["leak_probability"] <= 1.0
+
+
 def test_evaluate_refuses_unsupported_rates_and_missing_model(work, tmp_path):
     low = write_synthetic_dataset(synthetic_specs(3, seed=5, per_site=4, duration_s=2.0, sample_rates_hz=(2000.0,)),
                                   tmp_path / "low")

@@ -56,6 +56,13 @@ class RecordingFeatures:
     sha256: str
     warnings: list
     clipped_fraction: float = 0.0  # fraction of samples at full scale (see clipped_fraction())
+    peak_dbfs: float = 0.0  # largest |sample| in dB re full scale (quantisation matters far below 0)
+
+
+def peak_dbfs(samples) -> float:
+    """Largest absolute sample in dB re digital full scale (-inf for silence)."""
+    peak = float(np.max(np.abs(samples))) if np.size(samples) else 0.0
+    return 20.0 * np.log10(peak) if peak > 0 else -np.inf
 
 
 def clipped_fraction(samples) -> float:
@@ -81,7 +88,7 @@ def _features_of(path: str) -> RecordingFeatures:
         sample_rate_hz=float(rec.sample_rate), gain_db=float(rec.gain_db), duration_s=float(rec.duration_s),
         start_time=rec.start_time, sha256=file_sha256(path),
         warnings=[str(w.message) for w in caught if issubclass(w.category, AcousticWarning)],
-        clipped_fraction=clipped_fraction(rec.samples))
+        clipped_fraction=clipped_fraction(rec.samples), peak_dbfs=peak_dbfs(rec.samples))
 
 
 def _worker_init():
@@ -186,7 +193,8 @@ class DatasetFeatures:
             band_levels_db=self.band_levels_db[i], sensor_kind=m["sensor_kind"][i],
             sample_rate_hz=m["sample_rate_hz"][i], gain_db=m["gain_db"][i], duration_s=m["duration_s"][i],
             start_time=m["start_time"][i], sha256=m["source_sha256"][i], warnings=[],
-            clipped_fraction=float(m.get("clipped_fraction", [0.0] * len(self))[i]))
+            clipped_fraction=float(m.get("clipped_fraction", [0.0] * len(self))[i]),
+            peak_dbfs=float(m.get("peak_dbfs", [0.0] * len(self))[i]))
 
     def groups(self) -> dict:
         """Breakdowns for the metrics: confounder (noise kind for non-leaks), material, sensor kind, rate."""
@@ -267,7 +275,7 @@ def extract_dataset(dataset_dir, *, jobs: int = 1, allow_missing: bool = False, 
     columns = set()
     meta = {k: [] for k in ("material", "diameter_mm", "pressure_bar", "sensor_kind", "confounder", "date",
                             "sample_rate_hz", "gain_db", "duration_s", "start_time", "source_sha256",
-                            "clipped_fraction")}
+                            "clipped_fraction", "peak_dbfs")}
     for r, f in zip(rows, feats):
         columns |= {c for c in META_COLUMNS if c in r.extra}
         meta["material"].append(r.extra.get("material", "").lower())
@@ -290,6 +298,7 @@ def extract_dataset(dataset_dir, *, jobs: int = 1, allow_missing: bool = False, 
         meta["start_time"].append(f.start_time)
         meta["source_sha256"].append(f.sha256)
         meta["clipped_fraction"].append(f.clipped_fraction)
+        meta["peak_dbfs"].append(f.peak_dbfs)
     first = feats[0]
     return DatasetFeatures(
         X=np.vstack([f.values for f in feats]), feature_names=list(first.names), feature_units=list(first.units),

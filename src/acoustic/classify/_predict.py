@@ -1,7 +1,8 @@
 """Classify recordings with a trained model, with the nearest library signatures as evidence.
 
-Clipping.  A recording with more than 1 % of its samples at full scale is refused: clipping
-spreads energy over the whole spectrum and makes noise look like a leak.
+Clipping and gain.  A recording with more than 1 % of its samples at full scale is refused:
+clipping spreads energy over the whole spectrum and makes noise look like a leak.  One whose peak
+is below -40 dB re full scale gets a warning (coarse quantisation).
 
 Sample rates.  The feature vector has the same names at every sample rate; features that need
 frequencies above a recording's Nyquist frequency are NaN.  The model card lists the features that
@@ -31,6 +32,9 @@ MODELS_ENV = "ACOUSTIC_MODELS_DIR"
 #: spectrum and the classifier over-calls leaks (measured on the default model: 8 % false alarms at
 #: a median 0.5 % of samples clipped, 32 % at 12 %; 5 % without clipping).
 MAX_CLIPPED_FRACTION = 0.01
+#: Below this peak level (dB re full scale) a warning says quantisation noise may dominate: the default
+#: model was trained down to peaks near -36 dBFS; at -51 dBFS its false alarms rose to 17 %.
+MIN_PEAK_DBFS = -40.0
 DEFAULT_LIBRARY_FILE = "signatures.h5"
 
 
@@ -85,6 +89,11 @@ def check_supported(model, rf) -> None:
         raise RecordingError(f"{name}: {100 * clipped:.1f} % of the samples are clipped at full scale (more than "
                              f"{100 * MAX_CLIPPED_FRACTION:g} %); the spectrum is distorted and the leak probability "
                              "would be meaningless; record with a lower logger gain")
+    peak = float(getattr(rf, "peak_dbfs", 0.0))
+    if peak < MIN_PEAK_DBFS:
+        warnings.warn(f"{name}: the loudest sample is only {peak:.0f} dB re full scale; quantisation noise may "
+                      "dominate the quiet bands and the leak probability is less certain (raise the logger gain)",
+                      AcousticWarning, stacklevel=2)
     if str(rf.version) != model.features_version:
         raise ModelError(f"{model.path}: model was trained on features version {model.features_version}, "
                          f"this acoustic extracts version {rf.version}; retrain the model")

@@ -183,9 +183,10 @@ def _spec_features(spec: SyntheticSpec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AcousticWarning)
         fv = extract_features(rec)
-    from ._extract import clipped_fraction
+    from ._extract import clipped_fraction, peak_dbfs
 
     truth["clipped_fraction"] = clipped_fraction(rec.samples)
+    truth["peak_dbfs"] = peak_dbfs(rec.samples)
     return (np.asarray(fv.values, dtype=np.float64), np.asarray(fv.band_levels_db, dtype=np.float64),
             truth, tuple(fv.names), tuple(fv.units), str(fv.version), np.asarray(fv.band_centres_hz))
 
@@ -232,7 +233,7 @@ def synthetic_features(specs, *, jobs: int = 1, progress=None):
         "source_sha256": [""] * len(truths),
         "snr_db": [t.get("snr_db") for t in truths], "leak_distance_m": [t.get("leak_distance_m") for t in truths],
         "seed": [t["seed"] for t in truths], "gain_offset_db": [t["gain_offset_db"] for t in truths],
-        "clipped_fraction": [t["clipped_fraction"] for t in truths],
+        "clipped_fraction": [t["clipped_fraction"] for t in truths], "peak_dbfs": [t["peak_dbfs"] for t in truths],
     }
     return DatasetFeatures(
         X=X, feature_names=list(names), feature_units=list(units), features_version=version, band_centres_hz=centres,

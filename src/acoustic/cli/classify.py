@@ -31,8 +31,8 @@ def _echo_metrics(m: dict) -> None:
     for key, blocks in m.get("by", {}).items():
         click.echo(f"by {key}:")
         for value, b in blocks.items():
-            click.echo(f"  {value:16s} n={b['n']:<5d} AUC {_fmt(b['roc_auc'])}  recall {_fmt(b['recall'])}  "
-                       f"false alarms {_fmt(b['false_alarm_rate'])}")
+            click.echo(f"  {value:16s} n={b['n']:<5d} AUC {_fmt(b['roc_auc']):>5s}  recall {_fmt(b['recall']):>5s}  "
+                       f"false alarms {_fmt(b['false_alarm_rate']):>5s}")
 
 
 @click.command("classify")
