@@ -39,9 +39,13 @@ def single_thread_env() -> None:
     """
     import sys
 
+    numba_loaded = "numba" in sys.modules
     for var in THREAD_ENV_VARS:
-        os.environ[var] = "1"
-    if "numba" in sys.modules:
+        # once numba has started its threads it re-reads NUMBA_NUM_THREADS on every config
+        # reload and refuses a value different from its pool size: lower it through the API only
+        if not (numba_loaded and var == "NUMBA_NUM_THREADS"):
+            os.environ[var] = "1"
+    if numba_loaded:
         try:
             import numba
 
