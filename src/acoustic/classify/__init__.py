@@ -10,14 +10,15 @@
 """
 
 from ._dataset import LABELS, LEAK_LABEL, NOISE_LABELS, LabelledFile, read_labels
-from ._extract import DatasetFeatures, RecordingFeatures, clipped_fraction, extract_dataset, extract_paths
+from ._extract import (DatasetFeatures, RecordingFeatures, clipped_fraction, extract_dataset, extract_paths,
+                       peak_dbfs)
 from ._model import LeakModel, TRUSTED_TYPES, load_model, save_model
 from ._predict import check_supported, classify_features, default_library_path, default_model_dir
 from ._train import classification_metrics, evaluate_model, threshold_for_false_alarm_rate, train_model
 
 __all__ = [
     "LABELS", "LEAK_LABEL", "NOISE_LABELS", "LabelledFile", "read_labels",
-    "DatasetFeatures", "RecordingFeatures", "clipped_fraction", "extract_dataset", "extract_paths",
+    "DatasetFeatures", "RecordingFeatures", "clipped_fraction", "extract_dataset", "extract_paths", "peak_dbfs",
     "LeakModel", "TRUSTED_TYPES", "load_model", "save_model",
     "check_supported", "classify_features", "default_library_path", "default_model_dir",
     "classification_metrics", "evaluate_model", "threshold_for_false_alarm_rate", "train_model",
