@@ -98,7 +98,7 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
 
     model = _model(options.get("model"))
     if model is not None:
-        from ..classify import RecordingFeatures, check_supported, classify_features
+        from ..classify import RecordingFeatures, check_supported, classify_features, clipped_fraction, peak_dbfs
     results = []
     feats = []
     t_read = t_feat = 0.0
@@ -127,7 +127,8 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
                         band_levels_db=fv.band_levels_db, sensor_kind=rec.sensor_kind,
                         sample_rate_hz=float(rec.sample_rate), gain_db=float(rec.gain_db),
                         duration_s=float(rec.duration_s), start_time=rec.start_time, sha256=item["sha256"],
-                        warnings=[])
+                        warnings=[], clipped_fraction=clipped_fraction(rec.samples),
+                        peak_dbfs=peak_dbfs(rec.samples))
                     check_supported(model, rf)
                     feats.append((res, rf))
                 res.update(
