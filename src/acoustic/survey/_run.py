@@ -93,7 +93,7 @@ class SurveyOptions:
     detect_z: float = 6.0
     report_z: float = 12.0
     strong_z: float = 24.0
-    report_confidence: float = 0.5
+    report_confidence: float = 0.7
     merge_m: float = 12.0
     support_z: float = 5.0
     level_tolerance_db: float = 6.0
