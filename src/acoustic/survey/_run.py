@@ -418,7 +418,11 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
             if all(abs(new[k] - pred.get(k, np.inf)) < 1e-5 for k in new):
                 break
             pred = new
-        if cand.at_logger is not None and not _all_directions(graph, pairs, cand.at_logger, [k for k, *_ in observed]):
+        # a point at a logger must be heard from every direction the logger's pairs leave it (else
+        # what its pairs hear beyond it comes from elsewhere: the pair that does not hear it
+        # brackets the real source)
+        site = _logger_at(graph, int(le[best]), float(lf[best]), opts.merge_m / 2.0)
+        if site is not None and not _all_directions(graph, pairs, site, [k for k, *_ in observed]):
             return {k: d for k, d, _, _ in observed}
         # the evidence actually measured: the fused z of the supporting pair-nights at this point
         wj = fm.weights[:, j]
@@ -443,7 +447,7 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
     levels = {lid: (ev.sensor_kind, ev.level_db) for lid, ev in evidence.items() if ev.level_db is not None}
     extract_sources(pairs, fm, detect_z=opts.detect_z, support_z=opts.support_z,
                     max_sources=2 * opts.max_points, refine=refine, graph=graph, logger_levels=levels)
-    points.sort(key=lambda r: -r["confidence"])
+    points.sort(key=lambda r: (-round(r["confidence"], 2), -r["score_z"]))
     sources.sort(key=lambda r: -r["score_z"])
     return points[: opts.max_points], sources
 
