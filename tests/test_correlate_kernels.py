@@ -81,3 +81,31 @@ def test_use_numba_default_is_numpy_first_then_numba(monkeypatch):
     assert _kernels.resolve_use_numba(False) is False
     monkeypatch.setenv("ACOUSTIC_NUMBA", "0")
     assert _kernels.resolve_use_numba(None) is False
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sample_stats_matches_numpy(rng, dtype):
+    from acoustic.correlate._kernels import sample_stats
+
+    x = rng.standard_normal(10_001).astype(dtype)
+    got = sample_stats(x)
+    ref = sample_stats(x, use_numba=False)
+    assert got[3] == ref[3] == 0
+    assert got[1] == ref[1] == float(x.min()) and got[2] == ref[2] == float(x.max())
+    assert got[0] == pytest.approx(ref[0], rel=1e-9, abs=1e-9)
+    x[[3, 500, 9000]] = [np.nan, np.inf, -np.inf]
+    got, ref = sample_stats(x), sample_stats(x, use_numba=False)
+    assert got[3] == ref[3] == 3
+    assert got[1] == ref[1] and got[2] == ref[2]
+    assert got[0] == pytest.approx(ref[0], rel=1e-9, abs=1e-9)
+    nan = np.full(4, np.nan, dtype=dtype)
+    assert sample_stats(nan)[1:] == sample_stats(nan, use_numba=False)[1:] == (np.inf, -np.inf, 4)
+
+
+def test_moving_sum_matches_convolution(rng):
+    from acoustic.correlate._gcc import moving_sum
+
+    for n, half in [(3, 1), (7, 3), (200, 7), (4097, 50)]:
+        x = rng.uniform(0, 1, n)
+        np.testing.assert_allclose(moving_sum(x, half), np.convolve(x, np.ones(2 * half + 1), mode="same"),
+                                   rtol=1e-12, atol=1e-12)

@@ -32,7 +32,6 @@ MIN_FRAMES = 8
 _WANT_FRAMES = 24
 #: Lowest analysed frequency in Hz (below it pipes carry almost no leak noise and traffic rumble rules).
 FMIN_HZ = 5.0
-_STENCIL = np.array([-1.0, 0.0, 1.0])
 #: Newton iterations refining a peak's delay.
 _NEWTON_STEPS = 4
 #: Upsampling of the coarse correlogram grid.
@@ -167,9 +166,9 @@ def _refine(cg: Correlogram, spec: np.ndarray, tau0: float, step: float):
         g1 = 2.0 * (zt.conjugate() * z1).real / p
         g2 = 2.0 * ((zt.conjugate() * z2).real + abs(z1) ** 2) / p - g1 * g1
         h = 1e-3 * step
-        lr = np.log(cg.lag_factor(tau + h * _STENCIL))
-        g1 -= 2.0 * (lr[2] - lr[0]) / (2.0 * h)
-        g2 -= 2.0 * (lr[2] - 2.0 * lr[1] + lr[0]) / (h * h)
+        lr0, lr1, lr2 = (math.log(cg.lag_factor(tau + h * d)) for d in (-1.0, 0.0, 1.0))
+        g1 -= 2.0 * (lr2 - lr0) / (2.0 * h)
+        g2 -= 2.0 * (lr2 - 2.0 * lr1 + lr0) / (h * h)
         delta = -g1 / g2 if g2 < 0 else math.copysign(0.25 * step, g1)
         delta = max(-0.5 * step, min(0.5 * step, delta))
         new = min(max(tau + delta, tau0 - step), tau0 + step)
@@ -196,7 +195,7 @@ def _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, wind
     if cg.freqs_hz.size == 0:
         return lambda tau, step: True
     lg, z = cg.grid(upsample=UPSAMPLE)
-    u = z[outside] / cg.noise_factor(lg[outside])
+    u = z[outside] / cg.grid_factors(UPSAMPLE)[1][outside]
     sd = max(math.sqrt(float(np.median(u.real**2 + u.imag**2)) / (2.0 * math.log(2.0))), 1e-300)
     b = cg.noise_rms_bandwidth_hz()
 
@@ -278,7 +277,8 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     lags, z0 = cg.grid(upsample=UPSAMPLE)
     step = lags[1] - lags[0]
     win = np.flatnonzero((lags >= w_lo - step) & (lags <= w_hi + step))
-    lag_win = cg.lag_factor(lags[win])
+    lag_all, noise_all = cg.grid_factors(UPSAMPLE)
+    lag_win = lag_all[win]
     # noise: correlogram at lags outside the physical window (no source can be there)
     bw = max(band[1] - band[0], cs.df_hz)
     guard = 3.0 / bw
@@ -286,7 +286,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     outside = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
     if np.count_nonzero(outside) < 64:  # too little room outside: use everything
         outside = np.abs(lags) <= half_span
-    noise_out = cg.noise_factor(lags[outside])
+    noise_out = noise_all[outside]
     b_noise = cg.noise_rms_bandwidth_hz()
 
     def noise_sd_of(z):
@@ -347,7 +347,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
                           p_false_alarm=min(1.0, FALSE_ALARM_CALIBRATION
                                             * false_alarm_probability(zz, w_hi - w_lo, b_noise)),
                           phase_rad=float(np.angle(zt))))
-    zc = z0 / (cg.lag_factor(lags) * cg.norm)
+    zc = z0 / (lag_all * cg.norm)
     return Analysis(cs=cs, coherence_raw=coh_raw, coherence_smooth=coh_s, coherent=coherent, band_hz=band,
                     notch=notch, tonal_lines_hz=lines, weighting=name, correlogram=cg, lags_s=lags,
                     values=zc.real, envelope=np.abs(zc), window_s=(w_lo, w_hi), peaks=peaks, noise_sd=noise_sd,

@@ -65,6 +65,20 @@ def resolve_weighting(name: str) -> str:
 
 
 # -- coherence ------------------------------------------------------------------------------
+def moving_sum(x: np.ndarray, half: int) -> np.ndarray:
+    """Sum of ``x`` over ``2 half + 1`` neighbouring points, truncated at the ends.
+
+    The same as ``np.convolve(x, np.ones(2 half + 1), mode="same")`` up to rounding, in O(n)
+    by a running sum.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    c = np.zeros(n + 1)
+    np.cumsum(x, out=c[1:])
+    i = np.arange(n)
+    return c[np.minimum(i + half + 1, n)] - c[np.maximum(i - half, 0)]
+
+
 def smoothing_bins(cs: CrossSpectrum, smooth_hz: float | None = None) -> int:
     """Half-width (bins) of the coherence smoothing: about 2.5 Hz, at least 2 bins."""
     hz = 2.5 if smooth_hz is None else smooth_hz
@@ -88,9 +102,8 @@ def smoothed_coherence(cs: CrossSpectrum, half_bins: int, exclude=None) -> np.nd
     n = cs.n_averages
     g = np.clip((n * g - 1.0) / np.maximum(n - 1.0, 1.0), 0.0, 1.0)
     use = np.ones_like(g) if exclude is None else (~np.asarray(exclude, dtype=bool)).astype(np.float64)
-    k = np.ones(2 * half_bins + 1)
-    num = np.convolve(g * use, k, mode="same")
-    den = np.convolve(use, k, mode="same")
+    num = moving_sum(g * use, half_bins)
+    den = moving_sum(use, half_bins)
     out = np.where(den > 0, num / np.maximum(den, 1e-12), 0.0) * use
     return np.clip(out, 0.0, 0.999)
 
@@ -130,35 +143,44 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
     ratios.append(np.where(coh_raw > 0.5, oratio, 0.0))
     first = max(2, int(math.ceil(2.0 / cs.df_hz)))
     wide = 8 * half
+    # leakage half-widths: the smallest u >= 2 with height / (pi u (u^2 - 1))^2 <= _LEAKAGE_FRACTION
+    u_all = np.arange(2, _MAX_NOTCH_BINS, dtype=np.float64)
+    leak_den = (np.pi * u_all * (u_all * u_all - 1.0)) ** 2
+    idx = np.arange(n_bins)
+    delta = np.zeros(n_bins + 1, dtype=np.int64)  # +1/-1 at each notch's edges
     for ri, r in enumerate(ratios):
         peaks = np.flatnonzero((r[1:-1] > TONAL_RATIO) & (r[1:-1] >= r[:-2]) & (r[1:-1] >= r[2:])) + 1
-        for p in peaks:
-            if p < first:
-                continue
-            lo = p
-            while lo > 0 and r[lo - 1] > TONAL_EDGE_RATIO and p - lo < half:
-                lo -= 1
-            hi = p
-            while hi < n_bins - 1 and r[hi + 1] > TONAL_EDGE_RATIO and hi - p < half:
-                hi += 1
-            # the Hann window's leakage of a line r times the background falls as
-            # 1/(pi u (u^2 - 1))^2 at u bins; notch until it is below a quarter of the background
-            # height over the quiet background around it (the 10th percentile over a wide
-            # stretch: a strong line's own skirt fills the narrow running median)
-            u = 2
-            if ri < 2 and r[p] > _STRONG_LINE:  # weaker lines leak less than 3 bins anyway
+        peaks = peaks[peaks >= first]
+        if peaks.size == 0:
+            continue
+        # the notch spans the run of bins with ratio above TONAL_EDGE_RATIO around the line,
+        # at most ``half`` bins to either side
+        above = r > TONAL_EDGE_RATIO
+        run_lo = np.maximum.accumulate(np.where(above, -1, idx))  # last bin not above, at or before i
+        run_hi = np.minimum.accumulate(np.where(above, n_bins, idx)[::-1])[::-1]  # first not above, at or after
+        lo = np.maximum(run_lo[peaks] + 1, peaks - half)
+        hi = np.minimum(run_hi[peaks] - 1, peaks + half)
+        # the Hann window's leakage of a line r times the background falls as
+        # 1/(pi u (u^2 - 1))^2 at u bins; notch until it is below _LEAKAGE_FRACTION of the
+        # background, with the height over the quiet background around it (the 10th percentile
+        # over a wide stretch: a strong line's own skirt fills the narrow running median)
+        height = r[peaks].copy()
+        if ri < 2:
+            for i in np.flatnonzero(height > _STRONG_LINE):  # weaker lines leak less than 3 bins anyway
+                p = peaks[i]
                 seg = spectra[ri][max(1, p - wide):p + wide + 1]
                 kth = seg.size // 10
                 floor = float(np.partition(seg, kth)[kth])  # 10th percentile
-                height = spectra[ri][p] / floor if floor > 0 else r[p]
-            else:
-                height = r[p]
-            height = max(height, r[p])
-            while u < _MAX_NOTCH_BINS and height / (math.pi * u * (u * u - 1.0)) ** 2 > _LEAKAGE_FRACTION:
-                u += 1
-            lo, hi = min(lo, p - u), max(hi, p + u)
-            notch[max(lo, 0):min(hi, n_bins - 1) + 1] = True
-            lines.append(float(cs.freqs_hz[p]))
+                if floor > 0:
+                    height[i] = max(height[i], spectra[ri][p] / floor)
+        u = 2 + np.searchsorted(leak_den * _LEAKAGE_FRACTION, height, side="left")
+        u = np.minimum(u, _MAX_NOTCH_BINS)
+        lo = np.maximum(np.minimum(lo, peaks - u), 0)
+        hi = np.minimum(np.maximum(hi, peaks + u), n_bins - 1)
+        np.add.at(delta, lo, 1)
+        np.add.at(delta, hi + 1, -1)
+        lines.extend(float(f) for f in cs.freqs_hz[peaks])
+    notch = np.cumsum(delta[:n_bins]) > 0
     # one line per notched run of bins (a line seen in both spectra, or spread over two bins)
     merged: list[float] = []
     for fl in sorted(lines):
@@ -196,8 +218,7 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
     m_eff = max((2 * half_bins + 1) / 1.5, 1.0)
     # the bias-corrected estimate has mean ~0 under H0 and s.d. ~ 1/n_d per bin (n_d per bin:
     # the robust averaging may keep different numbers of frames in different bands)
-    k = np.ones(2 * half_bins + 1) / (2 * half_bins + 1)
-    sd_s = np.convolve(1.0 / n_bin, k, mode="same") / math.sqrt(m_eff)
+    sd_s = moving_sum(1.0 / n_bin, half_bins) / (2 * half_bins + 1) / math.sqrt(m_eff)
     thr_bins = 3.5 * sd_s
     thr = float(np.median(thr_bins))
     usable = (f >= fmin_hz) & (f <= fmax_hz) & ~notch
@@ -308,6 +329,24 @@ def hann_noise_factor(lag_samples, n_fft: int):
     return np.sqrt(np.maximum(np.interp(u, np.arange(n_fft + 1), ac), 1e-6))
 
 
+@functools.lru_cache(maxsize=16)
+def _grid_lag_samples(n_fft: int, upsample: int) -> np.ndarray:
+    m = n_fft * upsample
+    out = (np.arange(m) - m // 2) / float(upsample)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _grid_factors(n_fft: int, upsample: int):
+    u = _grid_lag_samples(n_fft, upsample)
+    lag = hann_lag_factor(u, n_fft)
+    noise = hann_noise_factor(u, n_fft)
+    lag.flags.writeable = False
+    noise.flags.writeable = False
+    return lag, noise
+
+
 # -- correlogram -----------------------------------------------------------------------------
 @dataclasses.dataclass
 class Correlogram:
@@ -368,23 +407,52 @@ class Correlogram:
             Delays from ``-m/2`` to ``m/2 - 1`` steps of ``1/(upsample fs)`` (s), ascending.
         z : numpy.ndarray, shape (m,), complex
         """
+        import scipy.fft
+
         s = self.spectrum if spectrum is None else spectrum
-        m = self.n_fft * upsample
-        df = self.sample_rate_hz / self.n_fft
-        idx = np.rint(self.freqs_hz / df).astype(np.int64)
-        buf = np.zeros(m, dtype=np.complex128)
-        buf[idx] = s
-        z = np.fft.ifft(buf) * m
-        z = np.fft.fftshift(z)
-        lags = (np.arange(m) - m // 2) / (upsample * self.sample_rate_hz)
+        lags, idx, sign = self._grid_layout(int(upsample))
+        buf = np.zeros(lags.size, dtype=np.complex128)
+        # (-1)**k on the bins moves lag 0 to the middle of the inverse transform (fftshift
+        # without the copy; m is even, n_fft being a power of two); norm="forward" leaves the
+        # sum unscaled
+        buf[idx] = s * sign
+        z = scipy.fft.ifft(buf, norm="forward", overwrite_x=True, workers=1)
+        if lags.size % 2:  # odd length: no sign trick, shift explicitly
+            z = np.fft.fftshift(z)
         return lags, z
+
+    def _grid_layout(self, upsample: int):
+        key = ("grid", upsample)
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            m = self.n_fft * upsample
+            df = self.sample_rate_hz / self.n_fft
+            idx = np.rint(self.freqs_hz / df).astype(np.int64)
+            # exp(i pi k): a shift by m/2 lags (odd m: shifted after the transform instead)
+            sign = np.where(idx % 2 == 0, 1.0, -1.0) if m % 2 == 0 else np.ones(idx.size)
+            lags = _grid_lag_samples(self.n_fft, upsample) / self.sample_rate_hz
+            cache[key] = (lags, idx, sign)
+        return cache[key]
+
+    def grid_factors(self, upsample: int = 2):
+        """:meth:`lag_factor` and :meth:`noise_factor` at every lag of :meth:`grid` (cached per frame length)."""
+        return _grid_factors(int(self.n_fft), int(upsample))
 
     def lag_factor(self, tau_s):
         """Window-overlap scaling of the correlation at ``tau_s`` (1 at zero lag)."""
+        if isinstance(tau_s, (float, int, np.floating)):
+            x = min(abs(float(tau_s)) * self.sample_rate_hz / self.n_fft, 1.0)
+            return ((1.0 - x) * (2.0 + math.cos(2.0 * math.pi * x)) + 1.5 / math.pi * math.sin(2.0 * math.pi * x)) / 3.0
         return hann_lag_factor(np.asarray(tau_s) * self.sample_rate_hz, self.n_fft)
 
     def noise_factor(self, tau_s):
         """Relative noise standard deviation of the correlation at ``tau_s``."""
+        if isinstance(tau_s, (float, int, np.floating)):
+            ac = _hann_sq_autocorr(int(self.n_fft))
+            u = min(abs(float(tau_s)) * self.sample_rate_hz, float(self.n_fft))
+            i = min(int(u), self.n_fft - 1)
+            v = ac[i] + (u - i) * (ac[i + 1] - ac[i])
+            return math.sqrt(max(float(v), 1e-6))
         return hann_noise_factor(np.asarray(tau_s) * self.sample_rate_hz, self.n_fft)
 
     def psf_moments(self):
@@ -431,9 +499,8 @@ def build_correlogram(cs: CrossSpectrum, psi: np.ndarray, taper: np.ndarray, coh
     band_bins = sel[-1] - sel[0] + 1 if sel.size else 1
     half = max(2, band_bins // 20)
     g = np.sqrt(np.clip(coh_s, 0.0, 1.0))
-    k = np.ones(2 * half + 1)
     inband = (w > 0).astype(np.float64)
-    g_broad = np.convolve(g * inband, k, mode="same") / np.maximum(np.convolve(inband, k, mode="same"), 1e-12)
+    g_broad = moving_sum(g * inband, half) / np.maximum(moving_sum(inband, half), 1e-12)
     psf = ws * np.sqrt(cs.gaa[sel] * cs.gbb[sel]) * g_broad[sel]
     noise = ws**2 * cs.gaa[sel] * cs.gbb[sel]
     norm = float(np.sum(ws * np.sqrt(cs.gaa[sel] * cs.gbb[sel])))

@@ -9,7 +9,9 @@ prints the comparison):
   over the frame spectra instead of ``abs()**2`` temporaries plus ``add.reduceat``);
 * :func:`accumulate_spectra` - weighted averaging of the auto- and cross-spectra (one pass,
   no (frames x bins) temporaries);
-* :func:`running_median` - running median of a spectrum (tonal-line detection).
+* :func:`running_median` - running median of a spectrum (tonal-line detection);
+* :func:`sample_stats` - sum, minimum, maximum and count of non-finite samples of a recording
+  in one pass (the input checks; numpy needs three passes).
 
 Not kernels, because numpy already does them in one vectorised pass and numba could not beat
 it: framing and windowing (``sliding_window_view`` times the window, fed straight to the FFT)
@@ -26,6 +28,7 @@ environment too).
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -64,7 +67,7 @@ def njit(*args, **kwargs):
 
     return wrap
 
-__all__ = ["group_energies", "accumulate_spectra", "running_median", "resolve_use_numba"]
+__all__ = ["group_energies", "accumulate_spectra", "running_median", "sample_stats", "resolve_use_numba"]
 
 
 # -- per-frame group energies -------------------------------------------------------------
@@ -236,8 +239,10 @@ def accumulate_spectra(xa, xb, weight, bin_group, *, use_numba=True):
 # -- running median -----------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def _running_median_kernel(y, half, out):  # pragma: no cover - compiled
-    # a sorted copy of the current window is kept up to date: each step removes the point
-    # leaving and inserts the point entering (O(window) per step instead of a sort)
+    # a sorted copy of the current window is kept up to date.  In the middle of the signal a
+    # step swaps the point leaving for the point entering (found by bisection, then moved to
+    # its place: one shift over the rank change); at the ends the window grows or shrinks by
+    # one point.  O(window) per step instead of a sort.
     n = y.shape[0]
     buf = np.empty(2 * half + 1)
     m = 0
@@ -246,12 +251,40 @@ def _running_median_kernel(y, half, out):  # pragma: no cover - compiled
     for i in range(n):
         lo = max(0, i - half)
         hi = min(n, i + half + 1)
+        if lo_in < lo and hi_in < hi:  # swap y[lo_in] for y[hi_in]
+            v = y[lo_in]
+            w = y[hi_in]
+            a = 0
+            b = m
+            while a < b:  # first position holding v
+                c = (a + b) >> 1
+                if buf[c] < v:
+                    a = c + 1
+                else:
+                    b = c
+            j = a
+            if w >= v:
+                while j + 1 < m and buf[j + 1] < w:
+                    buf[j] = buf[j + 1]
+                    j += 1
+            else:
+                while j > 0 and buf[j - 1] > w:
+                    buf[j] = buf[j - 1]
+                    j -= 1
+            buf[j] = w
+            lo_in += 1
+            hi_in += 1
         while lo_in < lo:  # remove y[lo_in]
             v = y[lo_in]
-            j = 0
-            while buf[j] != v:
-                j += 1
-            for t in range(j, m - 1):
+            a = 0
+            b = m
+            while a < b:
+                c = (a + b) >> 1
+                if buf[c] < v:
+                    a = c + 1
+                else:
+                    b = c
+            for t in range(a, m - 1):
                 buf[t] = buf[t + 1]
             m -= 1
             lo_in += 1
@@ -314,3 +347,60 @@ def running_median(y, half_width, *, use_numba=True):
     out = np.empty_like(y)
     _running_median_kernel(y, half, out)
     return out
+
+
+# -- sample statistics --------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _sample_stats_kernel(x):  # pragma: no cover - compiled
+    total = 0.0
+    lo = np.inf
+    hi = -np.inf
+    bad = 0
+    for i in range(x.shape[0]):
+        v = x[i]
+        if not np.isfinite(v):
+            bad += 1
+            continue
+        total += v
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    return total, lo, hi, bad
+
+
+def _sample_stats_numpy(x):
+    finite = np.isfinite(x)
+    if finite.all():
+        return float(np.sum(x, dtype=np.float64)), float(np.min(x)), float(np.max(x)), 0
+    y = x[finite]
+    if y.size == 0:
+        return 0.0, math.inf, -math.inf, int(x.size)
+    return float(np.sum(y, dtype=np.float64)), float(np.min(y)), float(np.max(y)), int(x.size - y.size)
+
+
+def sample_stats(x, *, use_numba=True):
+    """Sum, minimum and maximum of the finite samples of ``x``, and the number of non-finite ones.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        Samples (any real dtype; summed in double precision).
+    use_numba : bool, default True
+        False runs the numpy reference.
+
+    Returns
+    -------
+    (float, float, float, int)
+        Sum, minimum, maximum (``inf``, ``-inf`` when no sample is finite) and the count of
+        NaN/Inf samples.
+    """
+    x = np.ascontiguousarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D, got shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    if not use_numba:
+        return _sample_stats_numpy(x)
+    total, lo, hi, bad = _sample_stats_kernel(x)
+    return float(total), float(lo), float(hi), int(bad)

@@ -24,6 +24,7 @@ from .._errors import AcousticWarning, ParameterError
 from ..pipe import DEFAULT_BAND_HZ, PipePath
 from ..recording import Recording
 from ._analysis import Peak, analyse
+from ._kernels import resolve_use_numba
 from ._prepare import prepare_pair
 
 __all__ = ["CorrelationResult", "CorrelogramData", "correlate_pair", "physics_band", "DETECTION_PFA", "DELAY_SD_FLOOR_SAMPLES"]
@@ -208,15 +209,26 @@ def position_interval(path: PipePath, delay_s: float, delay_sd_s: float, speeds_
     (float, float, float)
         Lower and upper bound (m) and the standard deviation (m) of the position.
     """
-    rng = np.random.default_rng(seed)
     c0 = np.asarray(speeds_m_s, dtype=np.float64)
     sd = np.asarray(speed_rel_sd, dtype=np.float64) * SPEED_SD_INFLATION
-    c = c0 * np.exp(rng.standard_normal((n_draws, c0.size)) * sd)
-    d = delay_s + rng.standard_normal(n_draws) * delay_sd_s
+    z_speed, z_delay = _standard_draws(int(n_draws), c0.size, int(seed))
+    c = c0 * np.exp(z_speed * sd)
+    d = delay_s + z_delay * delay_sd_s
     x = path.position_for_delay(d, speeds_m_s=c)
     a = (1.0 - coverage) / 2.0
     lo, hi = np.quantile(x, [a, 1.0 - a])
     return float(lo), float(hi), float(np.std(x))
+
+
+@functools.lru_cache(maxsize=32)
+def _standard_draws(n_draws: int, n_segments: int, seed: int):
+    """The standard-normal draws of :func:`position_interval` (fixed by the seed, so cached)."""
+    rng = np.random.default_rng(seed)
+    z_speed = rng.standard_normal((n_draws, n_segments))
+    z_delay = rng.standard_normal(n_draws)
+    z_speed.flags.writeable = False
+    z_delay.flags.writeable = False
+    return z_speed, z_delay
 
 
 def _travel_time_sd(path: PipePath, speeds: np.ndarray, rel_sd: np.ndarray) -> float:
@@ -324,7 +336,8 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     # lag window: the largest delay the path allows with every speed at its slow extreme
     c_def = path.speeds_m_s(DEFAULT_BAND_HZ)
     t_max = float(np.sum(path.lengths_m / c_def)) * WINDOW_MARGIN
-    prep = prepare_pair(rec_a, rec_b)
+    use_numba = resolve_use_numba(use_numba)
+    prep = prepare_pair(rec_a, rec_b, use_numba=use_numba)
     fs = prep.sample_rate_hz
     t_win = t_max + 2.0 / fs
     an = analyse(prep, (-t_win, t_win), weighting=weighting, band_hz=band_hz, max_components=max_peaks + 3,

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._errors import AcousticWarning, ParameterError, RecordingError
 from ..recording import Recording
+from ._kernels import sample_stats
 
 __all__ = ["PreparedPair", "prepare_pair"]
 
@@ -62,28 +63,30 @@ class PreparedPair:
         return self.xa.size / self.sample_rate_hz
 
 
-def _check_samples(rec: Recording, label: str) -> None:
+def _check_samples(rec: Recording, label: str, use_numba: bool = False) -> float:
+    """Refuse empty, NaN/Inf, silent or constant samples and impossible rates; returns the mean."""
     x = rec.samples
     if x.size == 0:
         raise RecordingError(f"{rec.name}: recording {label} holds no samples")
-    total = float(np.sum(x))
-    if not np.isfinite(total) and not np.all(np.isfinite(x)):
-        n_bad = int(np.count_nonzero(~np.isfinite(x)))
+    total, lo, hi, n_bad = sample_stats(x, use_numba=use_numba)
+    if n_bad:
         raise RecordingError(f"{rec.name}: recording {label} has {n_bad} NaN/Inf samples")
-    if float(np.min(x)) == float(np.max(x)):
+    if lo == hi:
         raise RecordingError(f"{rec.name}: recording {label} is {'silent' if x[0] == 0 else 'constant'}; no signal")
     if not (1000.0 <= rec.sample_rate <= 96000.0):
         raise RecordingError(f"{rec.name}: sample rate {rec.sample_rate:g} Hz is outside 1000-96000 Hz")
+    return total / x.size
 
 
-def _calibrated32(x: np.ndarray, gain_db: float) -> np.ndarray:
+def _calibrated32(x: np.ndarray, gain_db: float, mean: float | None = None) -> np.ndarray:
     """Mean-free calibrated samples (``(x - mean) / 10**(gain_db/20)``) in single precision.
 
     16- and 24-bit audio keeps its full resolution in float32's 24-bit mantissa; the spectra
-    are accumulated in double precision.
+    are accumulated in double precision.  ``mean`` is the mean of ``x`` when already known.
     """
+    m = float(np.mean(x)) if mean is None else float(mean)
     out = x.astype(np.float32)  # always a copy
-    out -= np.float32(np.mean(x))
+    out -= np.float32(m)
     if gain_db != 0.0:
         out *= np.float32(10.0 ** (-gain_db / 20.0))
     return out
@@ -100,7 +103,8 @@ def _resample(x: np.ndarray, rate_from: float, rate_to: float) -> np.ndarray:
     return resample_poly(x, frac.numerator, frac.denominator)
 
 
-def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 0.0) -> PreparedPair:
+def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 0.0,
+                 use_numba: bool = False) -> PreparedPair:
     """Resample (if needed), align by start time and trim a pair to its common interval.
 
     Parameters
@@ -109,6 +113,8 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
         Sensor A and sensor B.
     min_duration_s : float
         Shortest usable common interval in s (an error below it).
+    use_numba : bool, default False
+        Check the samples with the numba kernel (one pass) instead of numpy.
 
     Returns
     -------
@@ -125,8 +131,8 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
     AcousticWarning
         Resampling, unknown start times, discarded non-overlapping parts, mixed sensor kinds.
     """
-    _check_samples(rec_a, "A")
-    _check_samples(rec_b, "B")
+    mean_a = _check_samples(rec_a, "A", use_numba)
+    mean_b = _check_samples(rec_b, "B", use_numba)
     xa, xb = rec_a.samples, rec_b.samples  # calibrated at the end, in single precision
     fa, fb = rec_a.sample_rate, rec_b.sample_rate
     fs = min(fa, fb)
@@ -181,7 +187,8 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
         polarity = -1.0
         _warn(f"mixed sensor kinds ({rec_a.name}: {rec_a.sensor_kind}, {rec_b.name}: {rec_b.sensor_kind}); "
               "the accelerometer's polarity is inverted and its spectrum tilted, so the peak is broader")
-    xa = _calibrated32(xa, rec_a.gain_db)
-    xb = _calibrated32(xb, rec_b.gain_db)
+    # the checks' means serve when the whole recording is used as read
+    xa = _calibrated32(xa, rec_a.gain_db, mean_a if xa.size == rec_a.samples.size else None)
+    xb = _calibrated32(xb, rec_b.gain_db, mean_b if xb.size == rec_b.samples.size else None)
     return PreparedPair(xa=xa, xb=xb, sample_rate_hz=float(fs), offset_s=float(offset), start_known=start_known,
                         polarity=polarity, name_a=rec_a.name, name_b=rec_b.name)

@@ -11,6 +11,7 @@ and the magnitude-squared coherence follow (``physics.md`` 3.3).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -34,8 +35,25 @@ _GROUP_FMIN_HZ = 4.0
 
 
 def hann(n: int) -> np.ndarray:
-    """Periodic Hann window of ``n`` points (float64), the one Welch averaging at 50 % overlap uses."""
-    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+    """Periodic Hann window of ``n`` points (float64), the one Welch averaging at 50 % overlap uses.
+
+    The array is cached and read-only.
+    """
+    return _hann(int(n))
+
+
+@functools.lru_cache(maxsize=16)
+def _hann(n: int) -> np.ndarray:
+    w = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+    w.flags.writeable = False
+    return w
+
+
+@functools.lru_cache(maxsize=16)
+def _hann32(n: int) -> np.ndarray:
+    w = _hann(n).astype(np.float32)
+    w.flags.writeable = False
+    return w
 
 
 def coherence_threshold(n_averages: float, alpha: float = 0.05) -> float:
@@ -68,7 +86,8 @@ def frame_spectra(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np
     from numpy.lib.stride_tricks import sliding_window_view
 
     x32 = np.asarray(x, dtype=np.float32)
-    frames = sliding_window_view(x32, n_fft)[::hop] * window.astype(np.float32)
+    w32 = _hann32(n_fft) if window is _hann(n_fft) else window.astype(np.float32)
+    frames = sliding_window_view(x32, n_fft)[::hop] * w32
     return scipy.fft.rfft(frames, axis=1, workers=1)
 
 
