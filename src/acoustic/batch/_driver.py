@@ -176,6 +176,7 @@ class _Driver:
         # model: validated once here, so workers never meet a bad model
         self.model_path = None
         self.model_version = None
+        self.model_obj = None
         self.classification = "off (--no-model)"
         if self.model_arg is not None:
             from ..classify import load_model
@@ -194,6 +195,15 @@ class _Driver:
                 self.model_path = str(path.resolve())
                 self.model_version = _work.model_version(model)
                 self.classification = self.model_version
+                # workers get the model with their tasks when it compiles to plain arrays (exactly
+                # the same probabilities, see acoustic.classify._compiled): no worker then loads
+                # the model file or imports scikit-learn (~1.5 s of CPU each); otherwise each
+                # worker loads it from the folder once
+                from ..classify._compiled import CompiledPipeline, compile_model
+
+                compiled = compile_model(model)
+                if isinstance(compiled.pipeline, CompiledPipeline):
+                    self.model_obj = compiled
         # survey folder: loggers and their areas
         self.area_of = None
         if self.survey_dir is not None:
@@ -223,13 +233,16 @@ class _Driver:
                     fut = self.engine.executor.submit(_work.warm_up)
                     self.inflight[fut] = {"type": "warm"}
 
+    def _task_options(self) -> dict:
+        """Options of a recordings task (:func:`acoustic.batch._work.process_recordings`)."""
+        return {"model": self.model_path, "model_obj": self.model_obj}
+
     def _submit(self, task: dict):
         self._ensure_engine()
         while len(self.inflight) >= self.bound:
             self._wait(cf.FIRST_COMPLETED)
         if task["type"] == "recordings":
-            fut = self.engine.executor.submit(self.recording_task, task["items"],
-                                              {"model": self.model_path})
+            fut = self.engine.executor.submit(self.recording_task, task["items"], self._task_options())
         elif task["type"] == "stats":
             fut = self.engine.executor.submit(_work.process_stats_file, task["items"][0])
         elif task["type"] == "survey":
@@ -312,7 +325,7 @@ class _Driver:
         if task["type"] == "recordings":
             if self.known_good is None:
                 raise keep_dying
-            fut = self.engine.executor.submit(self.recording_task, [self.known_good], {"model": self.model_path})
+            fut = self.engine.executor.submit(self.recording_task, [self.known_good], self._task_options())
         else:
             fut = self.engine.executor.submit(_work.warm_up)
         try:
