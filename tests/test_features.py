@@ -247,6 +247,36 @@ def test_mains_and_pump_lines(rng):
     assert false_lines == 0
 
 
+def test_line_searches_match_their_plain_twins(rng):
+    """The numba comb search and the vectorised mains count give what the plain loops give."""
+    from acoustic.features import _tonal as T
+
+    df, fmax = 8000.0 / 2048, 1800.0
+    sets = [np.array([50.0, 100.0, 150.0]), np.array([60.0, 120.0, 180.0, 240.0, 300.0]),
+            24.17 * np.array([1, 2, 3, 4, 5, 6, 7, 8]), 47.33 * np.array([1, 2, 3, 4, 7, 14, 21]),
+            np.array([25.0, 50.0, 75.0, 100.0]), np.array([12.5, 25.0, 37.5]), np.array([1.0, 2.0, 3.0])]
+    for _ in range(300):
+        k = int(rng.integers(0, 40))
+        lines = np.sort(rng.uniform(20.0, fmax, k))
+        if k and rng.random() < 0.5:   # combs, some with mains lines, jittered within the tolerance
+            f0 = rng.uniform(8.0, 200.0)
+            h = np.unique(rng.integers(1, 20, int(rng.integers(3, 10))))
+            lines = np.sort(np.concatenate((lines[: k // 4], f0 * h + rng.normal(0, 0.2, h.size),
+                                            50.0 * np.arange(1, int(rng.integers(1, 6))))))
+            lines = lines[np.concatenate(([True], np.diff(lines) > 2 * df))]
+        sets.append(lines)
+    n_combs = 0
+    for lines in sets:
+        a, b = T._best_comb(lines, df, fmax), T._best_comb_reference(lines, df, fmax)
+        assert (a is None) == (b is None), lines
+        if a is not None:
+            n_combs += 1
+            assert a[0] == b[0] and a[1] == b[1] and a[2] == b[2], lines
+        for f_mains in (50.0, 60.0):
+            assert T._mains_count(lines, df, fmax, f_mains) == T._mains_count_reference(lines, df, fmax, f_mains)
+    assert n_combs > 50
+
+
 def test_stationary_versus_transient(rng):
     fs, dur = 8000.0, 20.0
     n = int(dur * fs)

@@ -267,7 +267,7 @@ def extract_features(rec: Recording, *, band_hz: tuple[float, float] | None = No
         warnings.warn(f"{where}: only {nf} frame(s) of {d.n_fft / fs:.3f} s; level statistics "
                       f"(L10..L95, spread, kurtosis) are unreliable below {_MIN_FRAMES_STATS}",
                       AcousticWarning, stacklevel=2)
-    return _assemble(rec, d, nf, ms, zcr, m2, m4, st)
+    return _assemble(rec, d, nf, ms, zcr, m2, m4, st, use_numba=use_numba)
 
 
 _WORK = threading.local()
@@ -358,7 +358,7 @@ def _frame_mean(a: np.ndarray, axis=None):
         return np.nanmean(a, axis=axis)
 
 
-def _assemble(rec, d, nf, ms, zcr, m2, m4, st) -> FeatureVector:
+def _assemble(rec, d, nf, ms, zcr, m2, m4, st, *, use_numba: bool = True) -> FeatureVector:
     from ._tonal import tonal_summary
 
     fs = d.sample_rate
@@ -391,7 +391,7 @@ def _assemble(rec, d, nf, ms, zcr, m2, m4, st) -> FeatureVector:
     v[ix["zero_crossings_per_s"]] = zc * fs
     v[_MFCC_SLICE] = np.mean(mfcc_from_mel(st.mel * mel_psd_scale(d), d.dct), axis=0)
 
-    for k, val in tonal_summary(psd[d.i0:d.i1], d.freqs[d.i0:d.i1], d.df, nf).items():
+    for k, val in tonal_summary(psd[d.i0:d.i1], d.freqs[d.i0:d.i1], d.df, nf, use_numba=use_numba).items():
         v[ix[k]] = val
 
     l10, l50, l90, l95 = _percentile_levels(frame_levels)

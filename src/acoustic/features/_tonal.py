@@ -32,6 +32,7 @@ import functools
 import math
 
 import numpy as np
+from numba import njit
 
 __all__ = ["find_lines", "tonal_summary", "MIN_PROMINENCE_DB"]
 
@@ -102,7 +103,8 @@ def _match(lines: np.ndarray, target: float, tol: float) -> int:
     return i if abs(lines[i] - target) <= tol else -1
 
 
-def _mains_count(lines, df, fmax, f_mains):
+def _mains_count_reference(lines, df, fmax, f_mains):
+    """Plain-Python twin of :func:`_mains_count` (one harmonic at a time)."""
     other = 60.0 if f_mains == 50.0 else 50.0
     count = 0
     for n in range(1, 21):
@@ -116,6 +118,24 @@ def _mains_count(lines, df, fmax, f_mains):
     return count
 
 
+_HARMONICS = np.arange(1, 21)
+
+
+def _mains_count(lines, df, fmax, f_mains):
+    """Harmonics ``n f_mains`` (n = 1..20, up to ``fmax``, not shared by 50 and 60 Hz) with a line
+    within ``0.3 df + 0.4 % n f_mains``: all harmonics at once, the same arithmetic as
+    :func:`_mains_count_reference` (nearest line = first minimum of the distance)."""
+    if lines.size == 0:
+        return 0
+    other = 60.0 if f_mains == 50.0 else 50.0
+    f = _HARMONICS * f_mains
+    r = f / other
+    d = np.abs(lines[None, :] - f[:, None])
+    nearest = d[np.arange(f.size), np.argmin(d, axis=1)]
+    hit = (f <= fmax) & ~(np.abs(r - np.round(r)) < 1e-9) & (nearest <= 0.3 * df + 0.004 * f)
+    return int(np.count_nonzero(hit))
+
+
 def _is_mains(f: float, df: float) -> bool:
     for fm in (50.0, 60.0):
         n = round(f / fm)
@@ -124,7 +144,13 @@ def _is_mains(f: float, df: float) -> bool:
     return False
 
 
-def _best_comb(lines: np.ndarray, df: float, fmax: float):
+def _comb_candidates(lines: np.ndarray) -> np.ndarray:
+    """Candidate fundamentals, ascending and distinct: each line over 1..5, and the line spacings."""
+    return np.unique(np.concatenate(((lines[:, None] / np.arange(1, 6)[None, :]).ravel(), np.diff(lines))))
+
+
+def _best_comb_reference(lines: np.ndarray, df: float, fmax: float):
+    """Plain-Python twin of :func:`_best_comb` (the definition; see the module docstring)."""
     if lines.size < 3:
         return None
     cands = set()
@@ -163,8 +189,86 @@ def _best_comb(lines: np.ndarray, df: float, fmax: float):
     return best
 
 
-def tonal_summary(psd: np.ndarray, freqs: np.ndarray, df: float, n_frames: int) -> dict:
-    """Peak, line and comb features of the mean analysis-band spectrum (see module doc)."""
+@njit(cache=True, nogil=True)
+def _comb_kernel(lines, cands, df, fmax, hs_out, idx_out):  # pragma: no cover - compiled
+    """Index in ``cands`` of the best comb fundamental (-1 if none) and its number of matches;
+    its harmonic numbers and matched line indices go to ``hs_out`` / ``idx_out``.  The loops of
+    :func:`_best_comb_reference`, in the same order with the same arithmetic."""
+    n_lines = lines.shape[0]
+    used = np.zeros(n_lines, dtype=np.bool_)
+    hs = np.empty(30, dtype=np.int64)
+    ix = np.empty(30, dtype=np.int64)
+    best = -1
+    best_n = 0
+    for c in range(cands.shape[0]):
+        f0 = cands[c]
+        if not (8.0 <= f0 and f0 <= 500.0) or f0 < 2.0 * df:
+            continue
+        used[:] = False
+        m = 0
+        for h in range(1, 31):
+            target = h * f0
+            if target > fmax + df:
+                break
+            j = 0
+            dmin = abs(lines[0] - target)
+            for q in range(1, n_lines):  # first minimum, as numpy.argmin
+                dq = abs(lines[q] - target)
+                if dq < dmin:
+                    dmin = dq
+                    j = q
+            if dmin <= 0.3 * df + 0.005 * target and not used[j]:
+                used[j] = True
+                hs[m] = h
+                ix[m] = j
+                m += 1
+        if m < 3 or hs[2] > 6:
+            continue
+        n_non_mains = 0
+        for q in range(m):
+            f = lines[ix[q]]
+            mains = False
+            for fm in (50.0, 60.0):
+                n = np.rint(f / fm)  # round half to even, as Python's round()
+                if n >= 1 and abs(f - n * fm) <= 0.3 * df + 0.004 * n * fm:
+                    mains = True
+                    break
+            if not mains:
+                n_non_mains += 1
+        if n_non_mains < 2:
+            continue
+        if m >= best_n:  # (m, f0) beats the best so far: more matches, or as many at a higher f0
+            best = c
+            best_n = m
+            hs_out[:m] = hs[:m]
+            idx_out[:m] = ix[:m]
+    return best, best_n
+
+
+def _best_comb(lines: np.ndarray, df: float, fmax: float):
+    """The best pump comb: ``((n_matches, f0), f_fit, n_matches)`` or None (see the module docstring).
+
+    The search over candidate fundamentals runs in a numba kernel; :func:`_best_comb_reference`
+    is its plain twin (the tests compare them).
+    """
+    if lines.size < 3:
+        return None
+    lines = np.ascontiguousarray(lines, dtype=np.float64)
+    cands = _comb_candidates(lines)
+    hs = np.empty(30, dtype=np.int64)
+    ix = np.empty(30, dtype=np.int64)
+    c, m = _comb_kernel(lines, cands, float(df), float(fmax), hs, ix)
+    if c < 0:
+        return None
+    h_arr = hs[:m].astype(np.float64)
+    f_fit = float(np.sum(h_arr * lines[ix[:m]]) / np.sum(h_arr ** 2))
+    return ((int(m), float(cands[c])), f_fit, int(m))
+
+
+def tonal_summary(psd: np.ndarray, freqs: np.ndarray, df: float, n_frames: int, *, use_numba: bool = True) -> dict:
+    """Peak, line and comb features of the mean analysis-band spectrum (see module doc).
+
+    ``use_numba=False`` runs the plain twins of the line searches (tests)."""
     out = {
         "peak_frequency_hz": math.nan, "peak_to_median_db": math.nan, "n_tonal_lines": 0.0,
         "tonal_max_prominence_db": 0.0, "mains_50hz_flag": 0.0, "mains_60hz_flag": 0.0,
@@ -187,9 +291,10 @@ def tonal_summary(psd: np.ndarray, freqs: np.ndarray, df: float, n_frames: int) 
     if lines.size:
         out["tonal_max_prominence_db"] = float(prom.max())
     fmax = float(freqs[-1])
-    out["mains_50hz_flag"] = float(_mains_count(lines, df, fmax, 50.0) >= 2)
-    out["mains_60hz_flag"] = float(_mains_count(lines, df, fmax, 60.0) >= 2)
-    comb = _best_comb(lines, df, fmax)
+    mains_count = _mains_count if use_numba else _mains_count_reference
+    out["mains_50hz_flag"] = float(mains_count(lines, df, fmax, 50.0) >= 2)
+    out["mains_60hz_flag"] = float(mains_count(lines, df, fmax, 60.0) >= 2)
+    comb = (_best_comb if use_numba else _best_comb_reference)(lines, df, fmax)
     if comb is not None:
         out["pump_comb_flag"] = 1.0
         out["pump_fundamental_hz"] = comb[1]
