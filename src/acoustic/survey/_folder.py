@@ -70,11 +70,14 @@ class RecordingInfo:
 
     @property
     def night(self) -> str:
-        """The night the recording belongs to (``YYYY-MM-DD`` of its start time shifted by 12 h,
-        so that 22:00 and 02:00 recordings fall into the same night); ``unknown`` without a time."""
+        """The night the recording belongs to (``YYYY-MM-DD``, :func:`acoustic.loggers.night_date`:
+        the UTC date of start + 12 h, so that 22:00 and 02:00 recordings fall into the same night,
+        dated as in ``stats.csv`` and the ledger); ``unknown`` without a time."""
         if self.start_time is None:
             return "unknown"
-        return (self.start_time - timedelta(hours=12)).strftime("%Y-%m-%d")
+        from ..loggers import night_date
+
+        return night_date(self.start_time).isoformat()
 
 
 @dataclasses.dataclass
