@@ -29,6 +29,21 @@ def test_round_trip_samples_and_sidecar(tmp_path, make_recording, suffix, subtyp
     assert back.processing and "read a" in back.processing[0]
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+def test_pcm16_wav_reads_exactly_as_libsndfile_converts(tmp_path, rng, channels):
+    """16-bit WAV is read as integers and scaled in numpy: the very values libsndfile gives as doubles."""
+    import soundfile as sf
+
+    data = rng.integers(-32768, 32768, size=(5000, channels)).astype(np.int16)
+    data[:3, 0] = [-32768, 32767, 0]
+    sf.write(tmp_path / "p.wav", data, 8000, subtype="PCM_16")
+    want = sf.read(tmp_path / "p.wav", dtype="float64", always_2d=True)[0]
+    for ch in range(channels):
+        got = read_recording(tmp_path / "p.wav", channel=ch).samples
+        assert got.dtype == np.float64 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, want[:, ch])
+
+
 def test_sidecar_format_matches_interfaces(tmp_path, make_recording):
     rec = make_recording()
     write_recording(rec, tmp_path / "A.wav")

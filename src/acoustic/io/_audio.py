@@ -182,7 +182,12 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
             raise RecordingError(f"{path}: channel {channel} requested, file has {n_channels} channel(s)")
         declared = _wav_declared_frames(path) if fmt in ("WAV", "WAVEX") else None
         try:
-            data = fh.read(dtype="float64", always_2d=n_channels > 1)
+            if subtype == "PCM_16" and fmt in ("WAV", "WAVEX"):
+                # libsndfile scales 16-bit samples by 1/0x8000 when it reads doubles; the same exact
+                # product in numpy is twice as fast as letting it convert (same values to the bit)
+                data = fh.read(dtype="int16", always_2d=n_channels > 1) * (1.0 / 0x8000)
+            else:
+                data = fh.read(dtype="float64", always_2d=n_channels > 1)
         except Exception as exc:
             raise RecordingError(f"{path}: audio data cannot be decoded ({_short(exc)})") from None
     if declared is not None and declared[1] < declared[0]:
