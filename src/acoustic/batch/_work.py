@@ -119,13 +119,14 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
     single_thread_env()
     import numpy as np
 
-    from ..features import extract_features
+    from ..features._extract import _extract
     from ..io import read_recording
     from ..recording import format_time
 
     model = _model(options)
     if model is not None:
-        from ..classify import RecordingFeatures, check_supported, classify_features, clipped_fraction, peak_dbfs
+        from ..classify import RecordingFeatures, check_supported, classify_features
+        from ..classify._extract import sample_peak_stats
     results = []
     feats = []
     t_read = t_feat = 0.0
@@ -140,22 +141,21 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
                 t0 = time.perf_counter()
                 rec = read_recording(item["path"])
                 t1 = time.perf_counter()
-                fv = extract_features(rec)
+                fv, cal = _extract(rec)  # the features and the calibrated samples they came from
                 t2 = time.perf_counter()
                 t_read += t1 - t0
                 t_feat += t2 - t1
-                cal = rec.calibrated()
                 ms = float(np.dot(cal, cal)) / cal.size
                 values = np.asarray(fv.values, dtype=np.float64)
                 if model is not None:
+                    clipped, peak = sample_peak_stats(rec.samples)
                     rf = RecordingFeatures(
                         path=rec.source, values=values, names=tuple(fv.names), units=tuple(fv.units),
                         version=str(fv.version), band_centres_hz=fv.band_centres_hz,
                         band_levels_db=fv.band_levels_db, sensor_kind=rec.sensor_kind,
                         sample_rate_hz=float(rec.sample_rate), gain_db=float(rec.gain_db),
                         duration_s=float(rec.duration_s), start_time=rec.start_time, sha256=item["sha256"],
-                        warnings=[], clipped_fraction=clipped_fraction(rec.samples),
-                        peak_dbfs=peak_dbfs(rec.samples))
+                        warnings=[], clipped_fraction=clipped, peak_dbfs=peak)
                     check_supported(model, rf)
                     feats.append((res, rf))
                 res.update(
@@ -188,7 +188,7 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
     if model is not None and feats:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AcousticWarning)  # already collected per recording
-            out = classify_features(model, [rf for _, rf in feats])
+            out = classify_features(model, [rf for _, rf in feats], check=False)  # each checked above
         version = model_version(model)
         for (res, _), c in zip(feats, out):
             res.update(leak_probability=float(c["leak_probability"]), label=c["label"],

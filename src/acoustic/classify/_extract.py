@@ -20,7 +20,7 @@ from .._errors import AcousticError, AcousticWarning, DataError, ParameterError
 from ._dataset import read_labels
 
 __all__ = ["DatasetFeatures", "RecordingFeatures", "clipped_fraction", "extract_dataset", "extract_paths",
-           "file_sha256"]
+           "file_sha256", "peak_dbfs", "sample_peak_stats"]
 
 #: labels.csv columns copied into the metadata (and the metric breakdowns when present).
 META_COLUMNS = ("material", "diameter_mm", "pressure_bar", "sensor_kind", "confounder", "date")
@@ -69,6 +69,23 @@ def clipped_fraction(samples) -> float:
     """Fraction of samples at digital full scale (|x| >= 1 - 2**-15), i.e. clipped by the logger."""
     x = np.asarray(samples)
     return float(np.count_nonzero(np.abs(x) >= 1.0 - 2.0 ** -15)) / max(x.size, 1)
+
+
+def sample_peak_stats(samples) -> tuple[float, float]:
+    """``(clipped_fraction(samples), peak_dbfs(samples))`` from two reductions, without temporaries.
+
+    The same values as the two functions (the peak of finite samples is ``max(-min, max)``, and
+    nothing is clipped unless the peak reaches full scale); non-finite samples take their path.
+    """
+    x = np.asarray(samples)
+    if x.size == 0:
+        return clipped_fraction(x), peak_dbfs(x)
+    lo, hi = float(np.min(x)), float(np.max(x))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return clipped_fraction(x), peak_dbfs(x)
+    peak = max(-lo, hi)
+    clipped = clipped_fraction(x) if peak >= 1.0 - 2.0 ** -15 else 0.0
+    return clipped, (20.0 * np.log10(peak) if peak > 0 else -np.inf)
 
 
 def _features_of(path: str) -> RecordingFeatures:

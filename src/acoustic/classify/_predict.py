@@ -101,8 +101,11 @@ def check_supported(model, rf) -> None:
         raise ModelError(f"{model.path}: model feature names differ from the extractor's; retrain the model")
     card = model.card
     lo, hi = (card.get("data", {}).get("sample_rate_hz_range") or [None, None])
-    always = set(card["features"].get("always_defined", []))
-    missing = [n for n, v in zip(rf.names, rf.values) if n in always and not np.isfinite(v)]
+    undefined = ~np.isfinite(np.asarray(rf.values, dtype=np.float64))
+    missing = []
+    if undefined.any():
+        always = set(card["features"].get("always_defined", []))
+        missing = [n for n, bad in zip(rf.names, undefined.tolist()) if bad and n in always]
     rate = rf.sample_rate_hz
     if missing:
         listed = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
@@ -123,7 +126,7 @@ def check_supported(model, rf) -> None:
                       AcousticWarning, stacklevel=2)
 
 
-def classify_features(model, feats, *, library=None, k: int = 3) -> list[dict]:
+def classify_features(model, feats, *, library=None, k: int = 3, check: bool = True) -> list[dict]:
     """Leak probability, label and nearest signatures for recordings whose features are extracted.
 
     Parameters
@@ -135,6 +138,9 @@ def classify_features(model, feats, *, library=None, k: int = 3) -> list[dict]:
         compared with the signatures of its own sensor kind.
     k : int, default 3
         Nearest signatures per recording.
+    check : bool, default True
+        Run :func:`check_supported` on every recording first; False when the caller has just done
+        so (the batch workers check each recording on its own, to quarantine only the bad ones).
 
     Returns
     -------
@@ -145,8 +151,9 @@ def classify_features(model, feats, *, library=None, k: int = 3) -> list[dict]:
     """
     if not feats:
         return []
-    for rf in feats:
-        check_supported(model, rf)
+    if check:
+        for rf in feats:
+            check_supported(model, rf)
     X = np.vstack([rf.values for rf in feats])
     p = model.leak_probability(X, [rf.sensor_kind for rf in feats])
     nearest = [[] for _ in feats]

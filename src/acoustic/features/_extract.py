@@ -235,6 +235,11 @@ def extract_features(rec: Recording, *, band_hz: tuple[float, float] | None = No
     AcousticWarning
         Fewer than 8 frames (stationarity statistics unreliable); digitally silent frames.
     """
+    return _extract(rec, band_hz, use_numba)[0]
+
+
+def _extract(rec: Recording, band_hz=None, use_numba: bool = True):
+    """:func:`extract_features` plus the calibrated samples it worked on (``rec.calibrated()``)."""
     if not isinstance(rec, Recording):
         raise ParameterError(f"extract_features expects a Recording, got {type(rec).__name__}")
     where = rec.name
@@ -267,7 +272,7 @@ def extract_features(rec: Recording, *, band_hz: tuple[float, float] | None = No
         warnings.warn(f"{where}: only {nf} frame(s) of {d.n_fft / fs:.3f} s; level statistics "
                       f"(L10..L95, spread, kurtosis) are unreliable below {_MIN_FRAMES_STATS}",
                       AcousticWarning, stacklevel=2)
-    return _assemble(rec, d, nf, ms, zcr, m2, m4, st, use_numba=use_numba)
+    return _assemble(rec, d, nf, ms, zcr, m2, m4, st, use_numba=use_numba), x
 
 
 _WORK = threading.local()
