@@ -1,5 +1,7 @@
 """Pipe acoustics against the worked numbers of physics.md (sections 1.2, 1.6, 1.7, 3.7, 3.9)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -93,6 +95,22 @@ def test_every_material_gives_a_water_pipe_speed(name):
 
 def test_plastic_speed_more_uncertain_than_metal():
     assert PipeSegment("pe", 50).speed_rel_sd() > 2 * PipeSegment("ductile_iron", 50).speed_rel_sd()
+
+
+@pytest.mark.parametrize("name,band", [("ductile_iron", (100.0, 1000.0)), ("pvc", (10.0, 150.0)),
+                                       ("asbestos_cement", (300.0, 2500.0))])
+def test_speed_spread_matches_monte_carlo_of_the_drawn_pipes(name, band):
+    """The first-order spread equals the scatter of the speeds of drawn pipes (what the simulator and
+    the real pipe stock do), within the Monte Carlo's own error plus 6 %."""
+    seg = PipeSegment(name, 1.0, 150.0)
+    rng = np.random.default_rng(7)
+    n = 600
+    from acoustic.pipe._path import _band_speed
+
+    drawn = [seg.draw_properties(rng) for _ in range(n)]
+    mc = float(np.std(np.log([_band_speed(p, band) for p in drawn])))
+    # the s.d. of a 600-draw s.d. estimate is about 1/sqrt(2 n) = 2.9 % of it
+    assert seg.speed_rel_sd(band) == pytest.approx(mc, rel=0.06 + 2.5 / math.sqrt(2 * n))
 
 
 def test_speed_override_sets_band_speed():

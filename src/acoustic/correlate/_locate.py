@@ -34,11 +34,6 @@ DETECTION_PFA = 0.01
 #: Model error added to every delay s.d. (in samples): clock and start-time rounding,
 #: dispersion within the band, fittings.  Calibrated on simulated pairs (bench/correlate_accuracy).
 DELAY_SD_FLOOR_SAMPLES = 0.5
-#: The pipe model's per-segment speed spread (``PipeSegment.speed_rel_sd``: 64 Monte Carlo
-#: draws) is 15-25 % below the spread of the same property draws estimated with 400 draws, and
-#: the realised speeds of simulated pipes scatter 1.2 times the modelled s.d.; the interval
-#: uses the spread times this factor.
-SPEED_SD_INFLATION = 1.25
 #: Relative model error of the delay (dispersion, band-weighting mismatch), calibrated likewise.
 DELAY_SD_REL = 0.003
 #: The lag search extends to T(D) times this: every speed 20 % slower than nominal (over 3.5
@@ -201,7 +196,7 @@ def position_interval(path: PipePath, delay_s: float, delay_sd_s: float, speeds_
     """95 % interval (m from A) of a source at ``delay_s``: Monte Carlo over delay and speeds.
 
     The delay is normal with s.d. ``delay_sd_s``; each segment's speed is log-normal around
-    ``speeds_m_s`` with relative s.d. ``speed_rel_sd`` times :data:`SPEED_SD_INFLATION`
+    ``speeds_m_s`` with relative s.d. ``speed_rel_sd``
     (as :meth:`acoustic.pipe.PipePath.position_interval`, which it otherwise mirrors).
 
     Returns
@@ -210,7 +205,7 @@ def position_interval(path: PipePath, delay_s: float, delay_sd_s: float, speeds_
         Lower and upper bound (m) and the standard deviation (m) of the position.
     """
     c0 = np.asarray(speeds_m_s, dtype=np.float64)
-    sd = np.asarray(speed_rel_sd, dtype=np.float64) * SPEED_SD_INFLATION
+    sd = np.asarray(speed_rel_sd, dtype=np.float64)
     z_speed, z_delay = _standard_draws(int(n_draws), c0.size, int(seed))
     c = c0 * np.exp(z_speed * sd)
     d = delay_s + z_delay * delay_sd_s
@@ -346,7 +341,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     speeds = path.speeds_m_s(band_q)
     rel_sd = path.speed_rel_sd(band_q)
     t_d = path.max_delay_s(speeds_m_s=speeds)
-    s_t = _travel_time_sd(path, speeds, rel_sd * SPEED_SD_INFLATION)
+    s_t = _travel_time_sd(path, speeds, rel_sd)
     c_mean = path.length_m / t_d
     if not an.coherent:
         _warn_collect(f"no coherent band between the sensors (coherence nowhere significantly above zero); "

