@@ -111,11 +111,20 @@ def correlate(rec_a, rec_b, pipe, distance, material, diameter_mm, wall_mm, spee
     """
     from ..correlate import correlate_pair
 
-    ctx, caught = _capture()
-    try:
+    def compute():
         path = _build_path(pipe, distance, material, diameter_mm, wall_mm, speed, soil)
         a, b = _read_pair(rec_a, rec_b, channel)
-        res = correlate_pair(a, b, path, weighting=weighting.lower(), band_hz=band, max_peaks=max_peaks)
+        return correlate_pair(a, b, path, weighting=weighting.lower(), band_hz=band, max_peaks=max_peaks)
+
+    _run_and_report(compute, plot_path, as_json, _print_correlation)
+
+
+def _run_and_report(compute, plot_path, as_json: bool, print_text) -> None:
+    """Run ``compute`` (a correlation or velocity result) with its warnings captured, plot it when
+    asked, then emit the JSON (warnings included) or the text from ``print_text``."""
+    ctx, caught = _capture()
+    try:
+        res = compute()
         if plot_path is not None:
             from ..correlate import plot_correlation
 
@@ -127,7 +136,7 @@ def correlate(rec_a, rec_b, pipe, distance, material, diameter_mm, wall_mm, spee
     if as_json:
         emit_json(out)
         return
-    _print_correlation(out)
+    print_text(out)
     if plot_path is not None:
         click.echo(f"plot: {plot_path}")
 
@@ -184,25 +193,17 @@ def velocity(rec_a, rec_b, distance, source, source_at, distance_sd, min_speed, 
     if source is not None and source_at is not None:
         raise ParameterError("give either --source beyond-a|beyond-b or --source-at X, not both")
     key = "at" if source_at is not None else (source or "beyond-a").replace("-", "_")
-    ctx, caught = _capture()
-    try:
-        a, b = _read_pair(rec_a, rec_b, channel)
-        res = measure_velocity(a, b, distance, source=key, source_m=source_at, distance_sd_m=distance_sd,
-                               speed_range_m_s=(min_speed, max_speed), weighting=weighting.lower(), band_hz=band)
-        if plot_path is not None:
-            from ..correlate import plot_correlation
 
-            plot_correlation(res, plot_path)
-    finally:
-        msgs = _release(ctx, caught)
-    out = res.to_json()
-    out["warnings"] = msgs
-    if as_json:
-        emit_json(out)
-        return
-    click.echo(f"Wave speed {out['wave_speed_m_s']:.1f} m/s (sd {out['wave_speed_sd_m_s']:.1f}; 95 % "
-               f"{out['interval_m_s'][0]:.1f}-{out['interval_m_s'][1]:.1f} m/s) over "
-               f"{out['band_hz'][0]:.0f}-{out['band_hz'][1]:.0f} Hz; delay {out['delay_s']:+.6f} s")
-    click.echo(out["feed_back"])
-    if plot_path is not None:
-        click.echo(f"plot: {plot_path}")
+    def compute():
+        a, b = _read_pair(rec_a, rec_b, channel)
+        return measure_velocity(a, b, distance, source=key, source_m=source_at, distance_sd_m=distance_sd,
+                                speed_range_m_s=(min_speed, max_speed), weighting=weighting.lower(), band_hz=band)
+
+    _run_and_report(compute, plot_path, as_json, _print_velocity)
+
+
+def _print_velocity(o: dict) -> None:
+    click.echo(f"Wave speed {o['wave_speed_m_s']:.1f} m/s (sd {o['wave_speed_sd_m_s']:.1f}; 95 % "
+               f"{o['interval_m_s'][0]:.1f}-{o['interval_m_s'][1]:.1f} m/s) over "
+               f"{o['band_hz'][0]:.0f}-{o['band_hz'][1]:.0f} Hz; delay {o['delay_s']:+.6f} s")
+    click.echo(o["feed_back"])
