@@ -149,6 +149,7 @@ class _Driver:
         self.progress = progress or (lambda event, **info: None)
         self.recording_task = recording_task or _work.process_recordings
         self.engine = None
+        self.engine_used = False
         self.feature_names_seen: set = set()
         self.inflight: dict = {}          # future -> task description
         self.isolate: deque = deque()      # items to retry one at a time after a worker died
@@ -173,13 +174,14 @@ class _Driver:
             raise ParameterError(f"--window-nights must be 1 to 366 nights, got {self.window_nights}")
         if self.wait_s < 0:
             raise ParameterError(f"--wait must be a non-negative number of seconds, got {self.wait_s}")
-        # model: validated once here, so workers never meet a bad model
+        # model: its card and checksum are checked here (milliseconds); the model itself is loaded
+        # once, by the driver, in _load_model (so workers never meet a bad model)
         self.model_path = None
         self.model_version = None
         self.model_obj = None
         self.classification = "off (--no-model)"
         if self.model_arg is not None:
-            from ..classify import load_model
+            from ..classify._model import read_model_card
             from ..features import FEATURES_VERSION
 
             path = _default_model_path() if self.model_arg == "default" else Path(self.model_arg)
@@ -188,28 +190,37 @@ class _Driver:
                 self.summary_warn("no default classifier model found (models/default); recordings are not "
                                   "classified (give --model PATH)")
             else:
-                model = load_model(path)
-                if str(model.features_version) != str(FEATURES_VERSION):
-                    raise ParameterError(f"--model {path}: trained on features version {model.features_version}, "
+                folder, card = read_model_card(path)
+                trained_on = str(card["features"].get("version"))
+                if trained_on != str(FEATURES_VERSION):
+                    raise ParameterError(f"--model {path}: trained on features version {trained_on}, "
                                          f"this acoustic computes version {FEATURES_VERSION}; retrain the model")
                 self.model_path = str(path.resolve())
-                self.model_version = _work.model_version(model)
+                self.model_version = _work.model_version_of(folder, card)
                 self.classification = self.model_version
-                # workers get the model with their tasks when it compiles to plain arrays (exactly
-                # the same probabilities, see acoustic.classify._compiled): no worker then loads
-                # the model file or imports scikit-learn (~1.5 s of CPU each); otherwise each
-                # worker loads it from the folder once
-                from ..classify._compiled import CompiledPipeline, compile_model
-
-                compiled = compile_model(model)
-                if isinstance(compiled.pipeline, CompiledPipeline):
-                    self.model_obj = compiled
         # survey folder: loggers and their areas
         self.area_of = None
         if self.survey_dir is not None:
             from ._survey import survey_areas_of
 
             self.area_of = survey_areas_of(self.survey_dir)
+
+    def _load_model(self):
+        """Load the model (skops, trusted types only: 2-3 s of CPU, most of it importing scikit-learn).
+
+        Workers get the model with their tasks when it compiles to plain arrays (exactly the same
+        probabilities, see :mod:`acoustic.classify._compiled`): no worker then loads the model
+        file or imports scikit-learn (~1.5 s of CPU each); otherwise each worker loads it from the
+        folder once.
+        """
+        if self.model_path is None:
+            return
+        from ..classify import load_model
+        from ..classify._compiled import CompiledPipeline, compile_model
+
+        compiled = compile_model(load_model(self.model_path))
+        if isinstance(compiled.pipeline, CompiledPipeline):
+            self.model_obj = compiled
 
     def summary_warn(self, msg: str):
         self._early_warnings = getattr(self, "_early_warnings", [])
@@ -239,6 +250,7 @@ class _Driver:
 
     def _submit(self, task: dict):
         self._ensure_engine()
+        self.engine_used = True
         while len(self.inflight) >= self.bound:
             self._wait(cf.FIRST_COMPLETED)
         if task["type"] == "recordings":
@@ -443,6 +455,14 @@ class _Driver:
         self.led.conn.execute("PRAGMA synchronous=NORMAL")
         try:
             self.led.acquire_writer(wait_s=self.wait_s)
+            try:
+                if self.workers != 0 or self.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS"):
+                    self._ensure_engine()  # workers start and warm up while the driver loads the model
+                self._load_model()
+            except BaseException:
+                if self.engine is not None:
+                    self.engine.close(cancel=True)
+                raise
             return self._run_locked()
         finally:
             self.led.close()
@@ -476,7 +496,8 @@ class _Driver:
             _restore_signal_handlers(old_handlers)
             if self.engine is not None:
                 self.engine.close(cancel=status == "interrupted")
-                self.summary.engine = self.engine.description
+                if self.engine_used:  # started early, but given nothing to do: "none (nothing new)"
+                    self.summary.engine = self.engine.description
             self._finish(status)
         return self.summary
 

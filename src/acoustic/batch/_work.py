@@ -12,6 +12,7 @@ import math
 import os
 import time
 import warnings
+from pathlib import Path
 
 from .._errors import AcousticError, AcousticWarning
 from ._engine import single_thread_env
@@ -208,8 +209,13 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
 
 def model_version(model) -> str:
     """``<folder name>@<first 12 hex digits of the model file's SHA-256>``."""
-    name = model.path.name if getattr(model, "path", None) is not None else "model"
-    return f"{name}@{str(model.card.get('model_sha256', ''))[:12]}"
+    return model_version_of(getattr(model, "path", None), model.card)
+
+
+def model_version_of(folder, card: dict) -> str:
+    """:func:`model_version` of the model in ``folder`` (None: ``model``) with model card ``card``."""
+    name = Path(folder).name if folder is not None else "model"
+    return f"{name}@{str(card.get('model_sha256', ''))[:12]}"
 
 
 def process_stats_file(item: dict) -> dict:

@@ -16,39 +16,22 @@ makes - ``SimpleImputer(strategy="median")`` -> ``StandardScaler`` -> binary
 - the probability is ``scipy.special.expit`` of that sum (scikit-learn's logit link).
 
 So the probabilities are bit-for-bit those of ``pipeline.predict_proba``; :func:`compile_pipeline`
-checks that on probe rows and returns None for any other pipeline (which then runs through
-scikit-learn as before).  The tree walk is a numba kernel with a numpy twin (the tests compare
-both with scikit-learn).
+checks that on probe rows (with the numpy twin, so a driver that only compiles does not import
+numba) and returns None for any other pipeline (which then runs through scikit-learn as before).
+The tree walk is a numba kernel (:mod:`acoustic.classify._forest`) with a numpy twin; the tests
+compare both with scikit-learn.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 __all__ = ["CompiledPipeline", "compile_pipeline", "compile_model"]
 
 
-@njit(cache=True, nogil=True)
-def _forest_kernel(X, feature, threshold, missing_left, left, right, is_leaf, value, roots, raw):  # pragma: no cover - compiled
-    """Add the leaf value of every tree (in order) to ``raw`` for each row of ``X``."""
-    n = X.shape[0]
-    for t in range(roots.shape[0]):
-        for i in range(n):
-            node = roots[t]
-            while not is_leaf[node]:
-                v = X[i, feature[node]]
-                if np.isnan(v):
-                    node = left[node] if missing_left[node] else right[node]
-                elif v <= threshold[node]:
-                    node = left[node]
-                else:
-                    node = right[node]
-            raw[i] += value[node]
-
-
 def _forest_reference(X, feature, threshold, missing_left, left, right, is_leaf, value, roots, raw):
-    """numpy twin of :func:`_forest_kernel` (all rows and trees at once, one tree level per step)."""
+    """numpy twin of :func:`acoustic.classify._forest.forest_kernel` (all rows and trees at once, one
+    tree level per step)."""
     n = X.shape[0]
     node = np.repeat(roots[None, :], n, axis=0).astype(np.int64)
     rows = np.arange(n)[:, None]
@@ -130,7 +113,10 @@ class CompiledPipeline:
         Z = self.transform(X)
         raw = np.zeros(Z.shape[0])
         raw += self.baseline
-        walk = _forest_kernel if use_numba else _forest_reference
+        if use_numba:
+            from ._forest import forest_kernel as walk  # numba is imported only where trees are walked
+        else:
+            walk = _forest_reference
         walk(Z, self.feature, self.threshold, self.missing_left, self.left, self.right, self.is_leaf, self.value,
              self.roots, raw)
         return raw
@@ -214,7 +200,8 @@ def compile_pipeline(pipeline) -> CompiledPipeline | None:
         compiled = CompiledPipeline(fill, mean, scale, float(np.asarray(hgb._baseline_prediction).ravel()[0]),
                                     **{k: np.concatenate(v) for k, v in parts.items()}, roots=np.asarray(roots))
         probe = _probe_rows(fill, mean, scale)
-        if not np.array_equal(compiled.predict_proba(probe), pipeline.predict_proba(probe)):
+        want = pipeline.predict_proba(probe)
+        if not np.array_equal(compiled.predict_proba(probe, use_numba=False), want):
             return None
     except (AttributeError, TypeError, ValueError, KeyError):  # fitted attributes of another layout
         return None

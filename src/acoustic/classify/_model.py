@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .._errors import ModelError
 
-__all__ = ["EXTRA_INPUTS", "LeakModel", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "TRUSTED_TYPES", "load_model", "model_inputs", "save_model"]
+__all__ = ["EXTRA_INPUTS", "LeakModel", "MODEL_FORMAT", "MODEL_FORMAT_VERSION", "TRUSTED_TYPES", "load_model", "model_inputs",
+           "read_model_card", "save_model"]
 
 MODEL_FORMAT = "acoustic-leak-model"
 MODEL_FORMAT_VERSION = 1
@@ -160,17 +161,17 @@ def save_model(model: LeakModel, folder) -> Path:
     return folder
 
 
-def load_model(folder) -> LeakModel:
-    """Load a model folder safely.
+def read_model_card(folder) -> tuple[Path, dict]:
+    """The model folder and its card, checked without loading the model (milliseconds).
+
+    Everything :func:`load_model` checks before it opens the skops file: the files exist, the card
+    is ours and complete, and ``model.skops`` has the card's SHA-256.
 
     Raises
     ------
     ModelError
-        Missing files, a card that is not ours, a checksum mismatch (tampered file), a
-        skops file that is corrupt or contains types outside :data:`TRUSTED_TYPES`.
+        Missing files, a card that is not ours, a checksum mismatch (tampered file).
     """
-    import skops.io as sio
-
     folder = Path(folder)
     if folder.is_file() and folder.name in (MODEL_FILE, CARD_FILE):
         folder = folder.parent
@@ -193,6 +194,22 @@ def load_model(folder) -> LeakModel:
             raise ModelError(f"{card_path}: model card lacks {key!r}")
     if _sha256(model_path) != card["model_sha256"]:
         raise ModelError(f"{model_path}: checksum does not match the model card; the file was changed or corrupted")
+    return folder, card
+
+
+def load_model(folder) -> LeakModel:
+    """Load a model folder safely.
+
+    Raises
+    ------
+    ModelError
+        Missing files, a card that is not ours, a checksum mismatch (tampered file), a
+        skops file that is corrupt or contains types outside :data:`TRUSTED_TYPES`.
+    """
+    import skops.io as sio
+
+    folder, card = read_model_card(folder)
+    model_path = folder / MODEL_FILE
     try:
         untrusted = sio.get_untrusted_types(file=model_path)
     except Exception as exc:
