@@ -197,12 +197,23 @@ def floor_rate(uploads: Path, n: int = 300) -> dict:
     """Recordings/s of read + one STFT (the extractor's framing) in this process.
 
     Read: ``acoustic.io.read_recording`` (audio + sidecar, validated).  STFT: the frames of the
-    feature extractor's design at 8 kHz (periodic Hann, n_fft, hop) through ``scipy.fft.rfft``
-    on a strided view, the cheapest full STFT of the recording.
+    feature extractor's design at 8 kHz (periodic Hann, n_fft, hop) on a strided view, windowed
+    into a reused buffer and transformed by ``numpy.fft.rfft`` into a reused output, the cheapest
+    full STFT of the recording (fresh megabyte arrays per recording would add page faults that
+    cost more than the FFT, and made this floor vary 1.3-3.4 ms between runs).  glibc's heap
+    trimming is turned off for the same reason: in this (orchestrating) process it otherwise
+    returns and re-faults the pages of every recording's sample arrays, +0.8 ms per recording;
+    the batch workers, in their steady state, take about 50 page faults per recording in all.
     """
+    import ctypes
     import warnings
 
-    from scipy.fft import rfft
+    try:  # M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3 (glibc)
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 256 << 20)
+        libc.mallopt(-3, 64 << 20)
+    except (OSError, AttributeError):  # not glibc: measured as it comes
+        pass
 
     from acoustic import AcousticWarning
     from acoustic.features._design import design_for
@@ -211,21 +222,26 @@ def floor_rate(uploads: Path, n: int = 300) -> dict:
     warnings.simplefilter("ignore", AcousticWarning)
     files = sorted(uploads.rglob("*.wav"))[:n]
     d = design_for(RATE_HZ)
+    bufs = {}
 
     def one(f):
         x = read_recording(f).calibrated()
         frames = np.lib.stride_tricks.sliding_window_view(x, d.n_fft)[::d.hop]
-        return rfft(frames * d.window, axis=1)
+        if frames.shape[0] not in bufs:
+            bufs[frames.shape[0]] = (np.empty(frames.shape), np.empty((frames.shape[0], d.n_bins), complex))
+        w, z = bufs[frames.shape[0]]
+        np.multiply(frames, d.window, out=w)
+        return np.fft.rfft(w, axis=1, out=z)
 
-    for f in files[:5]:  # warm the page cache and imports
-        one(f)
+    for f in files:  # one untimed pass: page cache, imports, buffers and the allocator settle (the
+        one(f)       # batch workers, thousands of files each, run in that steady state too)
     t, c = time.perf_counter(), time.process_time()
     for f in files:
         one(f)
     dt, dc = time.perf_counter() - t, time.process_time() - c
     return {"n": len(files), "seconds": dt, "recordings_per_s": len(files) / dt,
             "cpu_ms_per_recording": 1e3 * dc / len(files),
-            "what": f"read_recording + rfft of {d.n_fft}-sample periodic-Hann frames, hop {d.hop}"}
+            "what": f"read_recording + rfft of {d.n_fft}-sample periodic-Hann frames, hop {d.hop} (reused buffers)"}
 
 
 # -- one batch, with memory sampling -----------------------------------------------------------
