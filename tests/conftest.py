@@ -1,11 +1,24 @@
 """Shared fixtures: tiny recordings made on the fly."""
 
+import os
 from datetime import datetime, timezone
 
 import numpy as np
 import pytest
 
 from acoustic.recording import Recording
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory):
+    """The compiled-model cache of the tests in a temporary folder, not the user's ~/.cache."""
+    old = os.environ.get("ACOUSTIC_CACHE_DIR")
+    os.environ["ACOUSTIC_CACHE_DIR"] = str(tmp_path_factory.mktemp("acoustic-cache"))
+    yield
+    if old is None:
+        os.environ.pop("ACOUSTIC_CACHE_DIR", None)
+    else:
+        os.environ["ACOUSTIC_CACHE_DIR"] = old
 
 
 @pytest.fixture

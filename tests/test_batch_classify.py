@@ -95,3 +95,20 @@ def test_batch_classifies_like_acoustic_classify(model_dir, upload, tmp_path):
     assert {os.path.basename(p) for p, _, _ in det} == leaks
     assert all(v == s["classification"] for _, _, v in det)
     con.close()
+
+
+def test_second_batch_takes_the_model_from_the_compiled_cache(model_dir, upload, tmp_path, monkeypatch):
+    """The first batch caches the compiled model; the next one uses it and classifies identically."""
+    monkeypatch.setenv("ACOUSTIC_CACHE_DIR", str(tmp_path / "cache"))
+    rows = []
+    for i in range(2):
+        ledger = tmp_path / f"l{i}.db"
+        r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(ledger), "--model", str(model_dir),
+                                     "--workers", "0", "--json"])
+        assert r.exit_code == 3, r.output
+        assert len(list((tmp_path / "cache" / "compiled-models").glob("*.npz"))) == 1
+        con = sqlite3.connect(ledger)
+        rows.append(con.execute("SELECT path, status, error, leak_probability, label, model_version FROM recordings "
+                                "ORDER BY path").fetchall())
+        con.close()
+    assert rows[0] == rows[1] and sum(r[1] == "ok" for r in rows[0]) == 8

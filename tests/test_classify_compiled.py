@@ -7,7 +7,8 @@ import pytest
 
 from acoustic import AcousticWarning
 from acoustic.classify import default_model_dir, load_model, train_model
-from acoustic.classify._compiled import CompiledPipeline, compile_model, compile_pipeline
+from acoustic.classify._compiled import (CompiledPipeline, compile_model, compile_pipeline, load_compiled_model,
+                                        save_compiled_model)
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +84,62 @@ def test_other_pipelines_are_not_compiled(default_model):
     assert compile_pipeline(object()) is None
     m = compile_model(default_model.__class__(pipeline=other, threshold=0.5, card=default_model.card))
     assert m.pipeline is other
+
+
+@pytest.fixture
+def model_copy(tmp_path, monkeypatch):
+    """A copy of the default model folder and an empty cache folder of its own."""
+    import shutil
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for name in ("model.skops", "model_card.json"):
+        shutil.copy2(default_model_dir() / name, folder / name)
+    monkeypatch.setenv("ACOUSTIC_CACHE_DIR", str(tmp_path / "cache"))
+    return folder
+
+
+def test_compiled_model_cache_round_trip(model_copy, rng):
+    model = load_model(model_copy)
+    assert load_compiled_model(model_copy) is None                      # nothing cached yet
+    path = save_compiled_model(compile_model(model))
+    assert path is not None and path.parent == model_copy.parent / "cache" / "compiled-models"
+    cached = load_compiled_model(model_copy)
+    assert isinstance(cached.pipeline, CompiledPipeline)
+    assert cached.card == model.card and cached.threshold == model.threshold and cached.path == model.path
+    X = _rows(model, rng)
+    np.testing.assert_array_equal(cached.pipeline.predict_proba(X), model.pipeline.predict_proba(X))
+    assert save_compiled_model(model) is None                           # only compiled models are kept
+
+
+def test_compiled_model_cache_checks_the_model_file(model_copy):
+    from acoustic import ModelError
+
+    save_compiled_model(compile_model(load_model(model_copy)))
+    with open(model_copy / "model.skops", "ab") as fh:                   # the model file changed
+        fh.write(b"\0")
+    with pytest.raises(ModelError, match="checksum does not match"):
+        load_compiled_model(model_copy)
+
+
+def test_bad_or_foreign_cache_entries_are_ignored(model_copy, monkeypatch):
+    import acoustic.classify._compiled as C
+
+    path = save_compiled_model(compile_model(load_model(model_copy)))
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])                           # truncated
+    assert load_compiled_model(model_copy) is None
+    with np.load(__import__("io").BytesIO(good)) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["left"] = arrays["left"].copy()
+    inner = np.flatnonzero(~arrays["is_leaf"])
+    arrays["left"][inner[3]] = inner[3]                                 # a loop: refused, never walked
+    np.savez(path, **arrays)
+    assert load_compiled_model(model_copy) is None
+    path.write_bytes(good)
+    assert load_compiled_model(model_copy) is not None
+    monkeypatch.setattr(C, "_sklearn_version", lambda: "0.0")           # another scikit-learn: not used
+    assert load_compiled_model(model_copy) is None
+    monkeypatch.setenv("ACOUSTIC_CACHE_DIR", "")                        # cache off
+    assert save_compiled_model(compile_model(load_model(model_copy))) is None
+    assert load_compiled_model(model_copy) is None

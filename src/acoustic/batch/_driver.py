@@ -206,21 +206,28 @@ class _Driver:
             self.area_of = survey_areas_of(self.survey_dir)
 
     def _load_model(self):
-        """Load the model (skops, trusted types only: 2-3 s of CPU, most of it importing scikit-learn).
+        """Load the model: from the compiled-model cache, else safely (skops, trusted types only).
 
         Workers get the model with their tasks when it compiles to plain arrays (exactly the same
         probabilities, see :mod:`acoustic.classify._compiled`): no worker then loads the model
         file or imports scikit-learn (~1.5 s of CPU each); otherwise each worker loads it from the
-        folder once.
+        folder once.  The safe load costs the driver 2-3 s of CPU (most of it importing
+        scikit-learn); its compiled arrays are cached for the next runs, which check the model
+        file's checksum and read them in milliseconds.
         """
         if self.model_path is None:
             return
         from ..classify import load_model
-        from ..classify._compiled import CompiledPipeline, compile_model
+        from ..classify._compiled import CompiledPipeline, compile_model, load_compiled_model, save_compiled_model
 
+        cached = load_compiled_model(self.model_path)
+        if cached is not None:
+            self.model_obj = cached
+            return
         compiled = compile_model(load_model(self.model_path))
         if isinstance(compiled.pipeline, CompiledPipeline):
             self.model_obj = compiled
+            save_compiled_model(compiled)
 
     def summary_warn(self, msg: str):
         self._early_warnings = getattr(self, "_early_warnings", [])

@@ -20,13 +20,40 @@ checks that on probe rows (with the numpy twin, so a driver that only compiles d
 numba) and returns None for any other pipeline (which then runs through scikit-learn as before).
 The tree walk is a numba kernel (:mod:`acoustic.classify._forest`) with a numpy twin; the tests
 compare both with scikit-learn.
+
+Compiled-model cache.  Loading a model safely (skops, trusted types only) costs 2-3 s of CPU, most
+of it importing scikit-learn, pandas and scipy.stats; a nightly batch pays it on its critical path
+before any recording is classified.  :func:`save_compiled_model` therefore keeps the compiled arrays
+of a model that passed :func:`acoustic.classify.load_model` and :func:`compile_pipeline` in
+``compiled-models/`` of the cache folder (``$ACOUSTIC_CACHE_DIR``, else ``$XDG_CACHE_HOME/acoustic``,
+else ``~/.cache/acoustic``; ``ACOUSTIC_CACHE_DIR=""`` turns the cache off), as a ``.npz`` of plain
+arrays read with ``allow_pickle=False``: loading one runs no code from the file.
+:func:`load_compiled_model` uses an entry only for the very model file it was made from: the
+model card and the SHA-256 of ``model.skops`` are checked as :func:`acoustic.classify.load_model`
+checks them, and the entry's name binds that SHA-256 to the scikit-learn version, the trusted-type
+list and the compiled format, so a change of any of them makes a fresh safe load.  Entries are
+written atomically and checked for shape and index consistency (zip CRCs catch corrupted bytes); a
+bad entry is ignored and rewritten.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 
-__all__ = ["CompiledPipeline", "compile_pipeline", "compile_model"]
+__all__ = ["CompiledPipeline", "compile_pipeline", "compile_model", "compiled_cache_dir", "load_compiled_model",
+           "save_compiled_model", "CACHE_ENV"]
+
+#: Environment variable naming the cache folder ("" turns the compiled-model cache off).
+CACHE_ENV = "ACOUSTIC_CACHE_DIR"
+#: Version of the cached arrays' layout and meaning; bump when CompiledPipeline changes.
+COMPILED_FORMAT = 1
+_ARRAYS = ("fill", "mean", "scale", "feature", "threshold", "missing_left", "left", "right", "is_leaf", "value",
+           "roots")
 
 
 def _forest_reference(X, feature, threshold, missing_left, left, right, is_leaf, value, roots, raw):
@@ -216,3 +243,112 @@ def compile_model(model):
     if compiled is None:
         return model
     return dataclasses.replace(model, pipeline=compiled)
+
+
+def compiled_cache_dir() -> Path | None:
+    """Folder of cached compiled models, or None when the cache is off (``ACOUSTIC_CACHE_DIR=""``)."""
+    env = os.environ.get(CACHE_ENV)
+    if env is not None:
+        return Path(env) / "compiled-models" if env.strip() else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "acoustic" / "compiled-models"
+
+
+def _sklearn_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("scikit-learn")
+    except metadata.PackageNotFoundError:  # pragma: no cover - scikit-learn is a dependency
+        return "none"
+
+
+def _cache_file(card: dict) -> Path | None:
+    folder = compiled_cache_dir()
+    if folder is None:
+        return None
+    from ._model import TRUSTED_TYPES
+
+    sha = str(card.get("model_sha256", ""))
+    if len(sha) != 64:
+        return None
+    key = hashlib.sha256(json.dumps([sha, COMPILED_FORMAT, _sklearn_version(), sorted(TRUSTED_TYPES)]).encode())
+    return folder / f"{sha[:16]}-{key.hexdigest()[:24]}.npz"
+
+
+def _n_inputs(card: dict) -> int:
+    return len(card["features"].get("names", [])) + len(card["features"].get("extra_inputs", []))
+
+
+def save_compiled_model(model) -> Path | None:
+    """Keep the compiled arrays of ``model`` (from :func:`compile_model`) in the cache; best effort.
+
+    Call only with a model that :func:`acoustic.classify.load_model` loaded and
+    :func:`compile_pipeline` compiled.  Returns the file written, or None (cache off, not a
+    compiled model, or the folder is not writable).
+    """
+    cp = model.pipeline
+    if not isinstance(cp, CompiledPipeline):
+        return None
+    target = _cache_file(model.card)
+    if target is None:
+        return None
+    arrays = {k: getattr(cp, k) for k in _ARRAYS if getattr(cp, k) is not None}
+    arrays["baseline"] = np.array([cp.baseline])
+    arrays["n_inputs"] = np.array([_n_inputs(model.card)])
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, target)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        return None
+    return target
+
+
+def load_compiled_model(folder):
+    """The model in ``folder`` from the compiled-model cache, or None (not cached, cache off, bad entry).
+
+    The model card and the checksum of ``model.skops`` are checked first, as
+    :func:`acoustic.classify.load_model` does.
+
+    Raises
+    ------
+    ModelError
+        Missing files, a card that is not ours, a checksum mismatch (as ``load_model``).
+    """
+    import zipfile
+
+    from ._model import LeakModel, read_model_card
+
+    folder, card = read_model_card(folder)
+    path = _cache_file(card)
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            got = {k: z[k] for k in z.files}
+        fill = got["fill"]
+        n_nodes = got["feature"].shape[0]
+        ok = (fill.ndim == 1 and fill.dtype == np.float64 and int(got["n_inputs"][0]) == _n_inputs(card) == fill.size
+              and all(got[k].shape == (fill.size,) for k in ("mean", "scale") if k in got)
+              and all(got[k].shape == (n_nodes,) for k in _ARRAYS[3:10])
+              and got["roots"].ndim == 1 and got["roots"].size >= 1 and got["baseline"].shape == (1,)
+              and n_nodes > 0 and got["feature"].min() >= 0 and got["feature"].max() < fill.size
+              and min(got["left"].min(), got["right"].min(), got["roots"].min()) >= 0
+              and max(got["left"].max(), got["right"].max(), got["roots"].max()) < n_nodes)
+        if ok:  # every walk ends: children come after their parent (as scikit-learn stores trees)
+            inner = np.flatnonzero(~got["is_leaf"].astype(bool))
+            ok = bool(np.all(got["left"][inner] > inner) and np.all(got["right"][inner] > inner))
+        if not ok:
+            return None
+        pipeline = CompiledPipeline(got["fill"], got.get("mean"), got.get("scale"), float(got["baseline"][0]),
+                                    *(got[k] for k in _ARRAYS[3:]))
+    except (OSError, KeyError, ValueError, IndexError, TypeError, zipfile.BadZipFile):
+        return None
+    return LeakModel(pipeline=pipeline, threshold=float(card["threshold"]), card=card, path=folder)
