@@ -2,7 +2,9 @@
 
 One driver process is the only writer of the ledger.  It
 
-1. takes the ledger's writer lock (a second batch waits ``wait_s`` or refuses) and marks batches
+1. takes the ledger's writer lock (a second batch waits ``wait_s`` or refuses), starts the
+   engine's workers (they import and warm up while the driver loads the classifier, from the
+   compiled-model cache when it can, see :mod:`acoustic.classify._compiled`) and marks batches
    left ``running`` by a killed driver as ``interrupted``;
 2. scans the upload folder and decides, per file, by content hash (:mod:`._scan`): unchanged
    (this path with this content was handled before: nothing to do), **new**, **duplicate**
