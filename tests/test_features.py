@@ -336,6 +336,7 @@ def test_partly_silent_recording_warns(rng):
         warnings.simplefilter("always")
         fv = extract_features(_rec(x, 8000.0, sensor_id="L5"))
     assert any("hold no signal" in str(w.message) for w in caught)
+    assert all(w.filename == __file__ for w in caught)       # the warnings name the caller
     assert np.isfinite(fv["level_l50_db"])
 
 

@@ -239,7 +239,10 @@ def extract_features(rec: Recording, *, band_hz: tuple[float, float] | None = No
 
 
 def _extract(rec: Recording, band_hz=None, use_numba: bool = True):
-    """:func:`extract_features` plus the calibrated samples it worked on (``rec.calibrated()``)."""
+    """:func:`extract_features` plus the calibrated samples it worked on (``rec.calibrated()``).
+
+    Its warnings name the caller of :func:`extract_features` (one frame up from here).
+    """
     if not isinstance(rec, Recording):
         raise ParameterError(f"extract_features expects a Recording, got {type(rec).__name__}")
     where = rec.name
@@ -271,7 +274,7 @@ def _extract(rec: Recording, band_hz=None, use_numba: bool = True):
     if nf < _MIN_FRAMES_STATS:
         warnings.warn(f"{where}: only {nf} frame(s) of {d.n_fft / fs:.3f} s; level statistics "
                       f"(L10..L95, spread, kurtosis) are unreliable below {_MIN_FRAMES_STATS}",
-                      AcousticWarning, stacklevel=2)
+                      AcousticWarning, stacklevel=3)
     return _assemble(rec, d, nf, ms, zcr, m2, m4, st, use_numba=use_numba), x
 
 
@@ -376,7 +379,7 @@ def _assemble(rec, d, nf, ms, zcr, m2, m4, st, *, use_numba: bool = True) -> Fea
     n_silent = int(np.count_nonzero(bp <= 0.0))
     if n_silent:
         warnings.warn(f"{where}: {n_silent} of {nf} frames hold no signal in the analysis band",
-                      AcousticWarning, stacklevel=3)
+                      AcousticWarning, stacklevel=4)
     v[ix["band_level_db"]] = 10.0 * math.log10(max(float(np.mean(bp)), tiny))
     frame_levels = 10.0 * np.log10(np.maximum(bp, tiny))
 
