@@ -84,22 +84,19 @@ def test_use_numba_default_is_numpy_first_then_numba(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_sample_stats_matches_numpy(rng, dtype):
-    from acoustic.correlate._kernels import sample_stats
+def test_sample_stats_counts_non_finite_samples(rng, dtype):
+    from acoustic.correlate._prepare import sample_stats
 
     x = rng.standard_normal(10_001).astype(dtype)
-    got = sample_stats(x)
-    ref = sample_stats(x, use_numba=False)
-    assert got[3] == ref[3] == 0
-    assert got[1] == ref[1] == float(x.min()) and got[2] == ref[2] == float(x.max())
-    assert got[0] == pytest.approx(ref[0], rel=1e-9, abs=1e-9)
+    total, lo, hi, bad = sample_stats(x)
+    assert bad == 0 and lo == float(x.min()) and hi == float(x.max())
+    assert total == pytest.approx(float(np.sum(x, dtype=np.float64)), rel=1e-12)
     x[[3, 500, 9000]] = [np.nan, np.inf, -np.inf]
-    got, ref = sample_stats(x), sample_stats(x, use_numba=False)
-    assert got[3] == ref[3] == 3
-    assert got[1] == ref[1] and got[2] == ref[2]
-    assert got[0] == pytest.approx(ref[0], rel=1e-9, abs=1e-9)
-    nan = np.full(4, np.nan, dtype=dtype)
-    assert sample_stats(nan)[1:] == sample_stats(nan, use_numba=False)[1:] == (np.inf, -np.inf, 4)
+    ok = np.isfinite(x)
+    total, lo, hi, bad = sample_stats(x)
+    assert bad == 3 and lo == float(x[ok].min()) and hi == float(x[ok].max())
+    assert total == pytest.approx(float(np.sum(x[ok], dtype=np.float64)), rel=1e-12)
+    assert sample_stats(np.full(4, np.nan, dtype=dtype))[1:] == (np.inf, -np.inf, 4)
 
 
 def test_moving_sum_matches_convolution(rng):

@@ -9,14 +9,13 @@ prints the comparison):
   over the frame spectra instead of ``abs()**2`` temporaries plus ``add.reduceat``);
 * :func:`accumulate_spectra` - weighted averaging of the auto- and cross-spectra (one pass,
   no (frames x bins) temporaries);
-* :func:`running_median` - running median of a spectrum (tonal-line detection);
-* :func:`sample_stats` - sum, minimum, maximum and count of non-finite samples of a recording
-  in one pass (the input checks; numpy needs three passes).
+* :func:`running_median` - running median of a spectrum (tonal-line detection).
 
 Not kernels, because numpy already does them in one vectorised pass and numba could not beat
 it: framing and windowing (``sliding_window_view`` times the window, fed straight to the FFT)
-and the peak search (``argmax`` over the lag window, then Newton refinement on exact
-derivatives).
+the peak search (``argmax`` over the lag window, then Newton refinement on exact
+derivatives) and the input checks (sum, minimum and maximum of the samples: a one-pass numba
+loop was 20 % slower than numpy's three vectorised reductions, bench/correlate_speed.py).
 
 numba costs about half a second to import and to load its cached machine code, which is more
 than a whole correlation takes without it.  ``use_numba=None`` (the default everywhere)
@@ -28,7 +27,6 @@ environment too).
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -67,7 +65,7 @@ def njit(*args, **kwargs):
 
     return wrap
 
-__all__ = ["group_energies", "accumulate_spectra", "running_median", "sample_stats", "resolve_use_numba"]
+__all__ = ["group_energies", "accumulate_spectra", "running_median", "resolve_use_numba"]
 
 
 # -- per-frame group energies -------------------------------------------------------------
@@ -348,59 +346,3 @@ def running_median(y, half_width, *, use_numba=True):
     _running_median_kernel(y, half, out)
     return out
 
-
-# -- sample statistics --------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _sample_stats_kernel(x):  # pragma: no cover - compiled
-    total = 0.0
-    lo = np.inf
-    hi = -np.inf
-    bad = 0
-    for i in range(x.shape[0]):
-        v = x[i]
-        if not np.isfinite(v):
-            bad += 1
-            continue
-        total += v
-        if v < lo:
-            lo = v
-        if v > hi:
-            hi = v
-    return total, lo, hi, bad
-
-
-def _sample_stats_numpy(x):
-    finite = np.isfinite(x)
-    if finite.all():
-        return float(np.sum(x, dtype=np.float64)), float(np.min(x)), float(np.max(x)), 0
-    y = x[finite]
-    if y.size == 0:
-        return 0.0, math.inf, -math.inf, int(x.size)
-    return float(np.sum(y, dtype=np.float64)), float(np.min(y)), float(np.max(y)), int(x.size - y.size)
-
-
-def sample_stats(x, *, use_numba=True):
-    """Sum, minimum and maximum of the finite samples of ``x``, and the number of non-finite ones.
-
-    Parameters
-    ----------
-    x : array_like, shape (n,)
-        Samples (any real dtype; summed in double precision).
-    use_numba : bool, default True
-        False runs the numpy reference.
-
-    Returns
-    -------
-    (float, float, float, int)
-        Sum, minimum, maximum (``inf``, ``-inf`` when no sample is finite) and the count of
-        NaN/Inf samples.
-    """
-    x = np.ascontiguousarray(x)
-    if x.ndim != 1:
-        raise ValueError(f"x must be 1-D, got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if not use_numba:
-        return _sample_stats_numpy(x)
-    total, lo, hi, bad = _sample_stats_kernel(x)
-    return float(total), float(lo), float(hi), int(bad)
