@@ -24,6 +24,27 @@ Baselines, on the same pairs and with the same start-time and travel-time bookke
   PHAT weight on the bins above the 95 % coherence threshold, argmax + parabolic interpolation,
   nominal speeds over that band.
 
+Information limit, per leak (and per second leak): the simulator keeps each contribution, so the
+true coherence of a leak is known, ``gamma^2(f) = S_AA S_BB / (G_AA G_BB)`` (the leak's own
+auto-spectra at A and B over everything each logger records), Welch with the frames the correlator
+chose and scaled by the window-overlap loss at the leak's delay.  The ideal (Hannan-Thomson /
+maximum-likelihood, Knapp & Carter 1976) correlation peak then stands
+``z_ideal = sqrt(sum_f n_d gamma^2 / (1 - gamma^2))`` noise standard deviations above zero
+(``n_d`` = 0.947 x frames, Hann frames at 50 % overlap), in the units of the correlator's own
+peak z (checked on white signals of known coherence: within 10 %; at low coherence it is the
+Eckart bound ``sqrt(sum n_d gamma^2)`` that no fixed weighting beats).  Traffic passes and taps
+come and go, so the coherence is taken frame by frame (each frame's own noise level, which an
+ideal correlator and the robust averaging exploit) and the sum runs over frames and bins; for
+stationary noise that is the same number.  A pair is above the information limit when
+``z_ideal`` reaches the correlator's detection threshold (the envelope z at which its calibrated
+false-alarm probability over the lag window equals ``DETECTION_PFA``;
+:func:`acoustic.correlate._gcc.significance_threshold`).  Below it no correlator with that
+false-alarm rate can be expected to find the leak; ``ideal`` is the expected detection rate of
+an ideal correlator, the mean of ``Phi(z_ideal - threshold)``.  ``speed-limited`` pairs
+are those where the true delay with the table speeds is already further than the tolerance from
+the leak (a leak near a sensor on a pipe whose real speed is off): no delay estimate locates them
+without measuring the speed in place.
+
 A final block of noise-only pairs (leak 60 dB under the background, with confounders) measures
 false detections.
 
@@ -47,6 +68,8 @@ MATERIALS = ("pvc", "pe", "cast_iron", "ductile_iron", "steel", "asbestos_cement
 CONFOUNDERS = ("none", "hum", "pump", "prv", "consumption", "second_leak", "traffic")
 SNRS = (-15.0, -10.0, -5.0, 0.0, 5.0)
 PLASTIC = ("pvc", "pe")
+#: Simulated contributions that come and go (the information limit weighs frames by them).
+INTERMITTENT = ("traffic", "consumption")
 
 
 def make_case(i: int, rng: np.random.Generator):
@@ -116,16 +139,92 @@ def baseline_phat(prep, path, t_win, n_fft):
     return float(path.position_for_delay(tau, band_hz=(max(float(fb.min()), 1.0), float(fb.max()) + 1.0)))
 
 
+def _hann_frames(x, n_fft):
+    """rfft of the Hann frames (50 % overlap) of ``x``, as the correlator frames a pair."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    w = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
+    return np.fft.rfft(sliding_window_view(np.asarray(x, dtype=np.float64), n_fft)[::n_fft // 2] * w, axis=1)
+
+
+def information_limit(sim, n_fft, window_s):
+    """Ideal correlation-peak z of each leak of a simulated pair (``sim`` with components).
+
+    For leak j, per Hann frame f (the correlator's ``n_fft``, 50 % overlap) and bin k:
+    ``g = S_j,AA S_j,BB / (P_A P_B)``, with ``S_j`` leak j's mean auto-spectra (clean component)
+    and ``P = S_j + N + M r_f``: ``N`` the mean spectrum of everything else that is stationary
+    at that logger, ``M`` that of the intermittent sources (:data:`INTERMITTENT`: traffic passes
+    and taps come and go) scaled by their power in that frame and the bin's half-octave group
+    (an ideal correlator weighs each frame by its own noise, as the robust averaging does);
+    then ``g`` times the Hann window-overlap loss ``rho(tau_j)^2`` at the leak's delay and
+    ``z_ideal = sqrt(0.947 sum_{f,k} g / (1 - g)) / nf(tau_j)`` over 5 Hz .. 0.45 fs (``nf``: the
+    correlator's noise factor at that lag, as it scores its peaks).  For stationary noise this is
+    ``sqrt(sum_k n_d g_k / (1 - g_k))``.  The threshold is the correlator's:
+    ``significance_threshold`` over ``window_s`` for the rms bandwidth of ``g`` at
+    ``DETECTION_PFA / FALSE_ALARM_CALIBRATION``.
+
+    Returns
+    -------
+    dict
+        ``{"leak": {...}, "second_leak": {...}}`` (the second when there is one), each with
+        ``z_ideal``, ``threshold``, ``p_detect`` (``Phi(z_ideal - threshold)``).
+    """
+    from scipy.special import ndtr
+
+    from acoustic.correlate._analysis import FALSE_ALARM_CALIBRATION
+    from acoustic.correlate._gcc import hann_lag_factor, hann_noise_factor, significance_threshold
+    from acoustic.correlate._locate import DETECTION_PFA
+    from acoustic.correlate._spectra import HANN_OVERLAP_FACTOR, _groups
+
+    fs = float(sim.truth["sample_rate_hz"])
+    ca, cb = sim.components["a"], sim.components["b"]
+    fa, fb = _hann_frames(sum(ca.values()), n_fft), _hann_frames(sum(cb.values()), n_fft)
+    n_bins = fa.shape[1]
+    f = np.arange(n_bins) * fs / n_fft
+    use = (f >= max(5.0, 3.0 * fs / n_fft)) & (f <= 0.45 * fs)
+    starts, stops, _ = _groups(n_bins, fs / n_fft)
+    out = {}
+    for key, delay_key in (("leak", "delay_s"), ("second_leak", "second_delay_s")):
+        if key not in ca:
+            continue
+        p = []
+        for tot, comp in ((fa, ca), (fb, cb)):
+            lk = _hann_frames(comp[key], n_fft)
+            s = np.mean(np.abs(lk) ** 2, axis=0)
+            varying = [k for k in INTERMITTENT if k in comp]
+            ns = sum(_hann_frames(comp[k], n_fft) for k in varying) if varying else np.zeros_like(lk)
+            steady = np.mean(np.abs(tot - lk - ns) ** 2, axis=0)
+            ns2 = np.abs(ns) ** 2
+            mean = ns2.mean(axis=0)
+            r = np.ones_like(ns2)
+            for a, b in zip(starts, stops):
+                r[:, a:b] = (ns2[:, a:b].sum(axis=1) / max(float(mean[a:b].sum()), 1e-300))[:, None]
+            p.append((s, s + steady + mean * r))
+        (saa, pa), (sbb, pb) = p
+        lag = float(sim.truth[delay_key]) * fs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(use, saa * sbb / (pa * pb), 0.0)
+        g = np.clip(np.nan_to_num(g), 0.0, 0.999) * float(hann_lag_factor(lag, n_fft)) ** 2
+        z = float(np.sqrt(HANN_OVERLAP_FACTOR * np.sum(g / (1.0 - g)))) / float(hann_noise_factor(lag, n_fft))
+        gk = g.sum(axis=0)
+        tot = float(np.sum(gk))
+        bw = float(np.sqrt(max(np.sum(gk * (f - np.sum(gk * f) / tot) ** 2) / tot, 0.0))) if tot > 0 else 0.0
+        thr = significance_threshold(window_s, bw, DETECTION_PFA / FALSE_ALARM_CALIBRATION)
+        out[key] = dict(z_ideal=z, threshold=thr, p_detect=float(ndtr(z - thr)))
+    return out
+
+
 def run_case(case, duration_s, weighting="auto"):
     from acoustic.correlate import correlate_pair
     from acoustic.correlate._analysis import choose_frame_length
-    from acoustic.correlate._locate import WINDOW_MARGIN
+    from acoustic.correlate._locate import WINDOW_MARGIN, _quantise_band
     from acoustic.correlate._prepare import prepare_pair
+    from acoustic.pipe import DEFAULT_BAND_HZ
     from acoustic.simulate import simulate_pair
 
     conf = [] if case["confounder"] == "none" else [case["confounder"]]
     sim = simulate_pair(case["path"], case["leak_m"], snr_db=case["snr_db"], duration_s=duration_s,
-                        sensor_kind=case["sensor_kind"], confounders=conf, seed=case["seed"])
+                        sensor_kind=case["sensor_kind"], confounders=conf, seed=case["seed"], keep_components=True)
     path, x, d = case["path"], case["leak_m"], case["path"].length_m
     tol = max(1.0, 0.02 * d)
     t0 = time.perf_counter()
@@ -141,8 +240,20 @@ def run_case(case, duration_s, weighting="auto"):
                    interval_m=[lo, hi], confidence=res.confidence, band_hz=list(res.band_hz))
     else:
         out.update(error_m=None, located=False, covered=None)
+    # information limit: the ideal correlation peak of each leak against the correlator's threshold
+    fs = res.sample_rate_hz
+    t_lim = float(np.sum(path.lengths_m / path.speeds_m_s(DEFAULT_BAND_HZ))) * WINDOW_MARGIN + 2.0 / fs
+    lim = information_limit(sim, int(round(res.frame_length_s * fs)), 2.0 * t_lim)
+    out.update(z_ideal=lim["leak"]["z_ideal"], z_threshold=lim["leak"]["threshold"],
+               p_detect_ideal=lim["leak"]["p_detect"],
+               above_limit=bool(lim["leak"]["z_ideal"] >= lim["leak"]["threshold"]))
+    band_q = _quantise_band(sim.truth["snr_band_hz"])
+    x_true_delay = float(path.position_for_delay(sim.truth["delay_s"], speeds_m_s=path.speeds_m_s(band_q)))
+    out["speed_limited"] = bool(abs(x_true_delay - x) > tol)
     x2 = sim.truth.get("second_leak_m")
     if x2 is not None:
+        out.update(z_ideal_second=lim["second_leak"]["z_ideal"], z_threshold_second=lim["second_leak"]["threshold"],
+                   second_above_limit=bool(lim["second_leak"]["z_ideal"] >= lim["second_leak"]["threshold"]))
         # two real leaks: the top peak may be either (a crew digging it finds a leak); the
         # second is found when both leaks are among the reported peaks
         tol2 = max(2.0, 0.04 * d)
@@ -191,6 +302,8 @@ def summarise(rows, key):
     for k, rs in groups.items():
         det = [r for r in rs if r["detected"]]
         sec = [r for r in rs if "second_found" in r]
+        up = [r for r in rs if r["above_limit"]]
+        sec_up = [r for r in sec if r["above_limit"] and r["second_above_limit"]]
         table[str(k)] = dict(
             n=len(rs),
             detected=float(np.mean([r["detected"] for r in rs])),
@@ -200,6 +313,11 @@ def summarise(rows, key):
             second_found=float(np.mean([r["second_found"] for r in sec])) if sec else None,
             baseline_a_located=float(np.mean([r["a_located"] for r in rs])),
             baseline_b_located=float(np.mean([r["b_located"] for r in rs])),
+            n_above_limit=len(up),
+            located_above_limit=float(np.mean([r["located"] for r in up])) if up else None,
+            second_found_above_limit=float(np.mean([r["second_found"] for r in sec_up])) if sec_up else None,
+            ideal_detection=float(np.mean([r["p_detect_ideal"] for r in rs])),
+            speed_limited=int(sum(r["speed_limited"] for r in rs)),
         )
     return table
 
@@ -207,7 +325,7 @@ def summarise(rows, key):
 def print_table(title, table, order=None):
     print(f"\n{title}")
     print(f"{'':18s} {'n':>4s} {'detect':>7s} {'located':>8s} {'loc|det':>8s} {'cover':>6s} {'2nd':>5s} "
-          f"{'base a':>7s} {'base b':>7s}")
+          f"{'base a':>7s} {'base b':>7s} | {'n>lim':>5s} {'loc>lim':>7s} {'2nd>lim':>7s} {'ideal':>6s} {'speed':>5s}")
     keys = order if order is not None else sorted(table)
     for k in keys:
         if str(k) not in table:
@@ -218,7 +336,8 @@ def print_table(title, table, order=None):
             return f"{v:{w}.2f}" if v is not None else " " * (w - 1) + "-"
         print(f"{str(k):18s} {t['n']:4d} {f(t['detected'])} {f(t['located'], 8)} {f(t['located_when_detected'], 8)} "
               f"{f(t['coverage'], 6)} {f(t['second_found'], 5)} {f(t['baseline_a_located'])} "
-              f"{f(t['baseline_b_located'])}")
+              f"{f(t['baseline_b_located'])} | {t['n_above_limit']:5d} {f(t['located_above_limit'])} "
+              f"{f(t['second_found_above_limit'])} {f(t['ideal_detection'], 6)} {t['speed_limited']:5d}")
 
 
 def main() -> None:
@@ -246,6 +365,11 @@ def main() -> None:
     by_conf = summarise(rows, "confounder")
     by_snr = summarise(rows, "snr_db")
     by_kind = summarise(rows, "sensor_kind")
+    print("columns after '|': n>lim pairs whose ideal correlation peak z_ideal reaches the correlator's detection\n"
+          "threshold (above the information limit); loc>lim located among them; 2nd>lim second leak found among\n"
+          "those where both leaks are above it; ideal the expected detection rate of an ideal correlator with the\n"
+          "same false-alarm rate (mean Phi(z_ideal - threshold)); speed pairs whose true delay with the table\n"
+          "speeds is already off by more than the tolerance")
     print_table("overall", {"all": overall})
     print_table("by material", by_mat, MATERIALS)
     print_table("by confounder", by_conf, CONFOUNDERS)
@@ -254,6 +378,22 @@ def main() -> None:
     above = [r for r in rows if r["snr_db"] >= -10.0]
     over_m10 = summarise([dict(r, all="snr >= -10 dB") for r in above], "all")
     print_table("SNR >= -10 dB", over_m10)
+    # why the pairs that are not located are missed
+    missed = [r for r in rows if not r["located"]]
+    below = [r for r in missed if not r["above_limit"]]
+    speed = [r for r in missed if r["above_limit"] and r["speed_limited"]]
+    method = [r for r in missed if r["above_limit"] and not r["speed_limited"]]
+    misses = dict(not_located=len(missed), below_information_limit=len(below), speed_limited=len(speed),
+                  above_limit_not_detected=sum(not r["detected"] for r in method),
+                  above_limit_wrong_position=sum(bool(r["detected"]) for r in method))
+    print(f"\nnot located: {len(missed)}; below the information limit {len(below)}; speed-limited (above it) "
+          f"{len(speed)}; above it and not speed-limited {len(method)} ({misses['above_limit_not_detected']} not "
+          f"detected, {misses['above_limit_wrong_position']} at a wrong position)")
+    sec_missed = [r for r in rows if r.get("second_found") is False]
+    sec_below = [r for r in sec_missed if not (r["above_limit"] and r["second_above_limit"])]
+    misses.update(second_missed=len(sec_missed), second_missed_below_limit=len(sec_below))
+    print(f"second leak not found: {len(sec_missed)} of {sum('second_found' in r for r in rows)}; "
+          f"{len(sec_below)} with a leak below the information limit")
     # the leak (and a tap, whose level follows the leak's) is 60 dB under the background: any
     # leak detection is false; sources outside the pair (pump, PRV) may rightly be reported there
     fd = float(np.mean([r["detected"] for r in noise_rows])) if noise_rows else None
@@ -273,6 +413,9 @@ def main() -> None:
         "n_pairs": len(rows), "seed": args.seed, "duration_s": args.duration, "weighting": args.weighting,
         "tolerance": "max(1 m, 2 % of spacing)", "overall": overall, "by_material": by_mat,
         "by_confounder": by_conf, "by_snr_db": by_snr, "by_sensor": by_kind, "snr_ge_minus10": over_m10,
+        "information_limit": "z_ideal = sqrt(sum n_d g/(1-g)) with the true leak coherence g from the simulator's "
+                             "components; above_limit: z_ideal >= the correlator's detection threshold",
+        "misses": misses,
         "noise_only": {"n": len(noise_rows), "false_detection_rate": fd, "rows": noise_rows},
         "median_seconds_per_pair": med_t, "pairs": rows,
     }, indent=1, default=lambda o: o if not isinstance(o, np.generic) else o.item()) + "\n")
