@@ -207,6 +207,60 @@ def _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, wind
     return check
 
 
+#: Fewest independent correlogram values (bandwidth x lag span) a scanned band must offer the noise estimate.
+_SCAN_MIN_LOOKS = 40.0
+
+
+def _scan_band(prep, cs, coh_s, notch, fmin, full, window_s):
+    """The band, among sub-bands of ``full``, whose SCOT correlogram has the least likely peak.
+
+    When nothing is measurably coherent the leak may still stand out in the correlogram of its
+    own band (the peak sums the cross-spectrum coherently, the coherence test does not), but SCOT
+    over the whole physically possible band dilutes it with the bands the leak does not reach.
+    Candidates: the full band and bands of 1, 2 and 3 octaves in 1-octave steps.  Returns the
+    band and the number of candidates (the false-alarm probability is multiplied by it).
+    """
+    lo, hi = full
+    cands = [tuple(full)]
+    for octaves in (1, 2, 3):
+        f0 = lo
+        while f0 * 2.0**octaves <= hi * 1.0001:
+            cands.append((f0, f0 * 2.0**octaves))
+            f0 *= 2.0
+    fs = prep.sample_rate_hz
+    w_lo, w_hi = window_s
+    psi = weighting_function("scot", cs, coh_s) * ~notch
+    psi[cs.freqs_hz < fmin] = 0.0
+    half_span = 0.95 * cs.n_fft / (2.0 * fs)
+    best = None
+    for b in cands:
+        # the noise level comes from the correlogram at lags no source reaches; a narrow band over
+        # short frames has too few independent values there (about bandwidth x lag span) to
+        # estimate it, and an underestimated noise makes chance peaks look significant
+        if (b[1] - b[0]) * 2.0 * half_span < _SCAN_MIN_LOOKS:
+            continue
+        taper = band_taper(cs.freqs_hz, b)
+        if np.count_nonzero(psi * taper > 0) < 8:
+            continue
+        cg = build_correlogram(cs, psi, taper, coh_s, offset_s=prep.offset_s, polarity=prep.polarity)
+        lags, z = cg.grid(upsample=UPSAMPLE)
+        _lag, noise = cg.grid_factors(UPSAMPLE)
+        guard = 3.0 / max(b[1] - b[0], cs.df_hz)
+        outside = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
+        if np.count_nonzero(outside) < 64:
+            outside = np.abs(lags) <= half_span
+        u = z[outside] / noise[outside]
+        sd = max(math.sqrt(float(np.median(u.real**2 + u.imag**2)) / (2.0 * math.log(2.0))), 1e-300)
+        win = (lags >= w_lo) & (lags <= w_hi)
+        zz = float(np.max(np.abs(z[win]) / (sd * noise[win])))
+        p = false_alarm_probability(zz, w_hi - w_lo, cg.noise_rms_bandwidth_hz())
+        if best is None or p < best[0]:
+            best = (p, b)
+    if best is None:
+        return tuple(full), 1
+    return best[1], len(cands)
+
+
 def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str = "auto", band_hz=None,
             max_components: int = 5, robust: bool = True, use_numba: bool | None = None,
             band_fallback_hz=(100.0, 1000.0)) -> Analysis:
@@ -262,10 +316,13 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         elif band[1] - band[0] < 4 * cs.df_hz:
             c = 0.5 * (band[0] + band[1])
             band = (max(fmin, c - 2 * cs.df_hz), min(fmax, c + 2 * cs.df_hz))
+    scan_k = 1
     if str(weighting).strip().lower() == "auto" and not coherent:
         # nothing measurably coherent: coherence-based (HT) weights would be chance; SCOT over
-        # the physically possible band is the robust detector then
+        # the physically possible band, or the sub-band of it where a peak stands out most (the
+        # false-alarm probability then counts every band tried), is the robust detector then
         name = "scot"
+        band, scan_k = _scan_band(prep, cs, coh_s, notch, fmin, band, (w_lo, w_hi))
     psi = weighting_function(name, cs, coh_s) * ~notch
     psi[cs.freqs_hz < min(fmin, band[0])] = 0.0
     taper = band_taper(cs.freqs_hz, band)
@@ -344,7 +401,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
             sd_tau = 1.0 / (2.0 * math.pi * max(bn, cs.df_hz))
         strength = abs(zt) / (cg.norm * float(cg.lag_factor(tau)))
         peaks.append(Peak(delay_s=tau, delay_sd_s=float(sd_tau), strength=float(min(strength, 1.0)), z=float(zz),
-                          p_false_alarm=min(1.0, FALSE_ALARM_CALIBRATION
+                          p_false_alarm=min(1.0, FALSE_ALARM_CALIBRATION * scan_k
                                             * false_alarm_probability(zz, w_hi - w_lo, b_noise)),
                           phase_rad=float(np.angle(zt))))
     zc = z0 / (lag_all * cg.norm)

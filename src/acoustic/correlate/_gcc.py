@@ -11,12 +11,16 @@ plain     1                                               basic cross-correlatio
 phat      1 / |G_AB|                                      phase only, sharpest peak
 scot      1 / sqrt(G_AA G_BB)                             coherence-weighted phase
 roth      1 / G_AA                                        whitened by channel A
-ht        gamma^2 / (|G_AB| (1 - gamma^2))                Hannan-Thomson / maximum likelihood
+ht        gamma^2 / (|G_AB| (1 - gamma^2))                Hannan-Thomson / maximum likelihood,
+                                                          with |G_AB| = gamma sqrt(G_AA G_BB)
 ========  ==============================================  ===================================
 
 ``auto`` is HT (ML) with the coherence smoothed and bias-corrected (``gamma^2`` capped at
 0.95, so no single bin can dominate), which is the minimum-variance weighting; it is also
-the one the accuracy bench found best across materials and confounders.
+the one the accuracy bench found best across materials and confounders.  Its ``|G_AB|`` is
+taken from the smoothed coherence and the auto-spectra: the raw ``|G_AB|`` of a bin is mostly
+estimation noise where the coherence is low, which spoils the weight exactly where a weak leak
+needs it (the Eckart limit of the ML weight).
 """
 
 from __future__ import annotations
@@ -291,8 +295,10 @@ def weighting_function(name: str, cs: CrossSpectrum, coh_s: np.ndarray) -> np.nd
         elif name == "roth":
             psi = 1.0 / gaa
         elif name == "ht":
+            # |G_AB| of the ML weight taken from the smoothed coherence, sqrt(g G_AA G_BB): the raw
+            # |G_AB| is mostly estimation noise where the coherence is low (Eckart weight there)
             g = np.minimum(coh_s, COHERENCE_CAP)
-            psi = g / ((1.0 - g) * np.abs(gab))
+            psi = np.sqrt(g) / ((1.0 - g) * np.sqrt(gaa * gbb))
         else:  # pragma: no cover - resolve_weighting guards this
             raise ParameterError(f"unknown weighting {name!r}")
     return np.where(np.isfinite(psi), psi, 0.0)

@@ -244,9 +244,15 @@ def cross_spectrum(xa: np.ndarray, xb: np.ndarray, sample_rate_hz: float, n_fft:
         weight = _frame_weights(ea, n_in) * _frame_weights(eb, n_in)
         # keep at least MIN_KEEP_FRACTION of a group's frames (the quietest, by both channels)
         need = max(min(n_frames, 8), int(np.ceil(MIN_KEEP_FRACTION * n_frames)))
+        # ... each scaled to the level of the quietest of them: frames of very unequal power
+        # (traffic passes) would otherwise let a few frames dominate the average and make
+        # independent noise look coherent
         for g in np.flatnonzero(np.count_nonzero(weight, axis=0) < need):
             tot = ea[:, g] / np.median(ea[:, g]) + eb[:, g] / np.median(eb[:, g])
-            weight[:, g] = np.where(weight[:, g] > 0, weight[:, g], (tot <= np.sort(tot)[need - 1]).astype(float))
+            keep = tot <= np.sort(tot)[need - 1]
+            e = np.sqrt(np.maximum(ea[:, g] * eb[:, g], 1e-300))
+            fill = np.where(keep, float(np.min(e[keep])) / e, 0.0)
+            weight[:, g] = np.where(weight[:, g] > 0, weight[:, g], fill)
     else:
         weight = np.ones((n_frames, starts.size))
     gaa, gbb, gab, wsum, w2sum = accumulate_spectra(fa, fb, weight, bin_group, use_numba=use_numba)
