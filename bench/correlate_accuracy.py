@@ -264,6 +264,8 @@ def run_case(case, duration_s, weighting="auto"):
             lo, hi = res.interval_m
             out.update(error_m=res.distance_from_a_m - x2, located=True, covered=bool(lo <= x2 <= hi),
                        located_second=True)
+    # the crew is given every reported peak (strongest first): is the leak one of them?
+    out["located_any_peak"] = bool(out["located"]) or any(abs(p["distance_from_a_m"] - x) <= tol for p in res.peaks)
     # baselines on the same pair, same bookkeeping
     prep = prepare_pair(sim.a, sim.b)
     c_def = path.speeds_m_s()
@@ -389,6 +391,13 @@ def main() -> None:
     print(f"\nnot located: {len(missed)}; below the information limit {len(below)}; speed-limited (above it) "
           f"{len(speed)}; above it and not speed-limited {len(method)} ({misses['above_limit_not_detected']} not "
           f"detected, {misses['above_limit_wrong_position']} at a wrong position)")
+    any_peak = float(np.mean([r["located_any_peak"] for r in rows]))
+    by_conf_any = {c: float(np.mean([r["located_any_peak"] for r in rows if r["confounder"] == c]))
+                   for c in CONFOUNDERS if any(r["confounder"] == c for r in rows)}
+    misses.update(located_among_peaks=any_peak, located_among_peaks_by_confounder=by_conf_any)
+    print(f"leak among the reported peaks (strongest first; a tap or second leak may rank above it): "
+          f"{any_peak:.3f} (consumption {by_conf_any.get('consumption', float('nan')):.3f}, second leak "
+          f"{by_conf_any.get('second_leak', float('nan')):.3f})")
     sec_missed = [r for r in rows if r.get("second_found") is False]
     sec_below = [r for r in sec_missed if not (r["above_limit"] and r["second_above_limit"])]
     misses.update(second_missed=len(sec_missed), second_missed_below_limit=len(sec_below))
