@@ -58,6 +58,10 @@ MIN_BAND_HZ = 15.0
 MIN_BAND_FRACTION = 0.25
 #: ... and its notch extends while the ratio stays above this.
 TONAL_EDGE_RATIO = 1.6
+#: Line heights whose Hann-window leakage falls to _LEAKAGE_FRACTION at u = 2, 3, ... bins: a
+#: line of height h needs the half-width 2 + (number of these below h), at most _MAX_NOTCH_BINS.
+_LEAKAGE_LEVELS = _LEAKAGE_FRACTION * (np.pi * np.arange(2.0, _MAX_NOTCH_BINS)
+                                       * (np.arange(2.0, _MAX_NOTCH_BINS) ** 2 - 1.0)) ** 2
 
 
 def resolve_weighting(name: str) -> str:
@@ -113,6 +117,21 @@ def smoothed_coherence(cs: CrossSpectrum, half_bins: int, exclude=None) -> np.nd
 
 
 # -- tonal lines -----------------------------------------------------------------------------
+def _median_at(y: np.ndarray, half: int, idx: np.ndarray) -> np.ndarray:
+    """The running median of ``y`` over ``2 half + 1`` points (truncated at the ends) at ``idx`` only."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    n = y.size
+    out = np.empty(idx.size)
+    inner = (idx >= half) & (idx < n - half)
+    if np.any(inner) and n >= 2 * half + 1:
+        out[inner] = np.median(sliding_window_view(y, 2 * half + 1)[idx[inner] - half], axis=1)
+    for k in np.flatnonzero(~inner):
+        i = int(idx[k])
+        out[k] = np.median(y[max(0, i - half):min(n, i + half + 1)])
+    return out
+
+
 def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = True):
     """Narrow spectral lines (mains hum, pump harmonics) in either auto-spectrum or in the coherence.
 
@@ -141,15 +160,18 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
         base = running_median(spec, half, use_numba=use_numba)
         ratios.append(np.where(base > 0, spec / np.maximum(base, 1e-300), 0.0))
         spectra.append(spec)
-    obase = running_median(odds, half, use_numba=use_numba)
+    # the coherence ratio counts only where the coherence exceeds 0.5 (usually a few bins), so its
+    # running median is needed there only
     n_avg = float(np.median(cs.n_averages))
-    oratio = odds / np.maximum(obase, 1.0 / n_avg)
-    ratios.append(np.where(coh_raw > 0.5, oratio, 0.0))
+    high = np.flatnonzero(coh_raw > 0.5)
+    oratio = np.zeros(n_bins)
+    if high.size:
+        obase = _median_at(odds, half, high) if high.size < n_bins // 8 else \
+            running_median(odds, half, use_numba=use_numba)[high]
+        oratio[high] = odds[high] / np.maximum(obase, 1.0 / n_avg)
+    ratios.append(oratio)
     first = max(2, int(math.ceil(2.0 / cs.df_hz)))
     wide = 8 * half
-    # leakage half-widths: the smallest u >= 2 with height / (pi u (u^2 - 1))^2 <= _LEAKAGE_FRACTION
-    u_all = np.arange(2, _MAX_NOTCH_BINS, dtype=np.float64)
-    leak_den = (np.pi * u_all * (u_all * u_all - 1.0)) ** 2
     idx = np.arange(n_bins)
     delta = np.zeros(n_bins + 1, dtype=np.int64)  # +1/-1 at each notch's edges
     for ri, r in enumerate(ratios):
@@ -177,7 +199,7 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
                 floor = float(np.partition(seg, kth)[kth])  # 10th percentile
                 if floor > 0:
                     height[i] = max(height[i], spectra[ri][p] / floor)
-        u = 2 + np.searchsorted(leak_den * _LEAKAGE_FRACTION, height, side="left")
+        u = 2 + np.searchsorted(_LEAKAGE_LEVELS, height, side="left")
         u = np.minimum(u, _MAX_NOTCH_BINS)
         lo = np.maximum(np.minimum(lo, peaks - u), 0)
         hi = np.minimum(np.maximum(hi, peaks + u), n_bins - 1)
