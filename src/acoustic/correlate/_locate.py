@@ -349,7 +349,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     if not an.coherent:
         _warn_collect(f"no coherent band between the sensors (coherence nowhere significantly above zero); "
                       f"correlated with {an.weighting.upper()} over {an.band_hz[0]:.0f}-{an.band_hz[1]:.0f} Hz, "
-                      "where leak noise can cross this pipe", notes)
+                      "within the band where leak noise can cross this pipe", notes)
 
     floor = DELAY_SD_FLOOR_SAMPLES / fs
     leak_peaks: list[tuple[Peak, float, float]] = []
