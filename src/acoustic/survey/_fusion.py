@@ -603,8 +603,12 @@ def _strongest_logger_source(graph: SurveyGraph, pairs, fm: FusedMap, zs, detect
 def local_peak_delay(pc: PairCorrelogram, tau0: float, half_window_s: float) -> tuple[float, float]:
     """Strongest correlogram peak within ``tau0 +- half_window_s``: (delay s, z) with a
     parabolic sub-sample refinement."""
-    lags = np.asarray(pc.lags_s)
-    z = pc.zscores()
+    return peak_near(np.asarray(pc.lags_s), pc.zscores(), tau0, half_window_s)
+
+
+def peak_near(lags: np.ndarray, z: np.ndarray, tau0: float, half_window_s: float) -> tuple[float, float]:
+    """Largest value of ``z`` (sampled at ``lags``, s) within ``tau0 +- half_window_s``: (lag s with
+    a parabolic sub-sample refinement, value there); the nearest sample when none is that close."""
     sel = np.flatnonzero(np.abs(lags - tau0) <= half_window_s)
     if sel.size == 0:
         i = int(np.argmin(np.abs(lags - tau0)))

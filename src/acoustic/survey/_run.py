@@ -36,7 +36,7 @@ import numpy as np
 from .._errors import AcousticError, AcousticWarning, DataError
 from ._evidence import LoggerEvidence, RecordingCache, band_level_db, load_classifier, logger_evidence
 from ._folder import SurveyFolder, read_survey
-from ._fusion import SITE_WINDOW, Z_CAP, FusedMap, PairCorrelogram, _DelayModel, extract_sources, fuse, local_fit, local_peak_delay
+from ._fusion import SITE_WINDOW, Z_CAP, FusedMap, PairCorrelogram, _DelayModel, extract_sources, fuse, local_fit, local_peak_delay, peak_near
 from ._graph import SurveyGraph
 
 __all__ = ["SurveyOptions", "SurveyResult", "run_survey", "SCORE_CAP"]
@@ -354,18 +354,7 @@ def _measured_delay(pc: PairCorrelogram, tau0: float, tolerance_s: float, residu
     if best is not None:
         d = float(best["delay_s"])
         return d, float(np.interp(d, lags, zenv))
-    sel = np.flatnonzero(np.abs(lags - tau0) <= tolerance_s)
-    if sel.size == 0:
-        i = int(np.argmin(np.abs(lags - tau0)))
-        return float(lags[i]), float(zenv[i])
-    i = int(sel[np.argmax(zenv[sel])])
-    d = float(lags[i])
-    if 0 < i < lags.size - 1:
-        y0, y1, y2 = zenv[i - 1], zenv[i], zenv[i + 1]
-        den = y0 - 2 * y1 + y2
-        if den < 0:
-            d += 0.5 * (y0 - y2) / den * float(lags[i + 1] - lags[i])
-    return d, float(zenv[i])
+    return peak_near(lags, zenv, tau0, tolerance_s)
 
 
 def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap, evidence: dict,
