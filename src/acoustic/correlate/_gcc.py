@@ -334,7 +334,13 @@ def hann_lag_factor(lag_samples, n_fft: int):
     the overlap of the two windows: the cross-correlation estimate is scaled by this factor.
     """
     x = np.minimum(np.abs(np.asarray(lag_samples, dtype=np.float64)) / n_fft, 1.0)
-    return ((1.0 - x) * (2.0 + np.cos(2.0 * np.pi * x)) + 1.5 / np.pi * np.sin(2.0 * np.pi * x)) / 3.0
+    return _hann_overlap(x, np.cos, np.sin)
+
+
+def _hann_overlap(x, cos, sin):
+    """The Hann window's normalised autocorrelation at ``x`` frame lengths (0 <= x <= 1), with
+    ``math`` or ``numpy`` functions (a scalar needs no array)."""
+    return ((1.0 - x) * (2.0 + cos(2.0 * math.pi * x)) + 1.5 / math.pi * sin(2.0 * math.pi * x)) / 3.0
 
 
 @functools.lru_cache(maxsize=16)
@@ -469,8 +475,7 @@ class Correlogram:
     def lag_factor(self, tau_s):
         """Window-overlap scaling of the correlation at ``tau_s`` (1 at zero lag)."""
         if isinstance(tau_s, (float, int, np.floating)):
-            x = min(abs(float(tau_s)) * self.sample_rate_hz / self.n_fft, 1.0)
-            return ((1.0 - x) * (2.0 + math.cos(2.0 * math.pi * x)) + 1.5 / math.pi * math.sin(2.0 * math.pi * x)) / 3.0
+            return _hann_overlap(min(abs(float(tau_s)) * self.sample_rate_hz / self.n_fft, 1.0), math.cos, math.sin)
         return hann_lag_factor(np.asarray(tau_s) * self.sample_rate_hz, self.n_fft)
 
     def noise_factor(self, tau_s):

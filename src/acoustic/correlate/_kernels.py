@@ -249,9 +249,8 @@ def _running_median_kernel(y, half, out):  # pragma: no cover - compiled
     for i in range(n):
         lo = max(0, i - half)
         hi = min(n, i + half + 1)
-        if lo_in < lo and hi_in < hi:  # swap y[lo_in] for y[hi_in]
+        while lo_in < lo:  # y[lo_in] leaves
             v = y[lo_in]
-            w = y[hi_in]
             a = 0
             b = m
             while a < b:  # first position holding v
@@ -260,32 +259,24 @@ def _running_median_kernel(y, half, out):  # pragma: no cover - compiled
                     a = c + 1
                 else:
                     b = c
-            j = a
-            if w >= v:
-                while j + 1 < m and buf[j + 1] < w:
-                    buf[j] = buf[j + 1]
-                    j += 1
-            else:
-                while j > 0 and buf[j - 1] > w:
-                    buf[j] = buf[j - 1]
-                    j -= 1
-            buf[j] = w
             lo_in += 1
-            hi_in += 1
-        while lo_in < lo:  # remove y[lo_in]
-            v = y[lo_in]
-            a = 0
-            b = m
-            while a < b:
-                c = (a + b) >> 1
-                if buf[c] < v:
-                    a = c + 1
+            if hi_in < hi:  # ... and y[hi_in] takes its place
+                w = y[hi_in]
+                j = a
+                if w >= v:
+                    while j + 1 < m and buf[j + 1] < w:
+                        buf[j] = buf[j + 1]
+                        j += 1
                 else:
-                    b = c
-            for t in range(a, m - 1):
-                buf[t] = buf[t + 1]
-            m -= 1
-            lo_in += 1
+                    while j > 0 and buf[j - 1] > w:
+                        buf[j] = buf[j - 1]
+                        j -= 1
+                buf[j] = w
+                hi_in += 1
+            else:  # the window shrinks at the end
+                for t in range(a, m - 1):
+                    buf[t] = buf[t + 1]
+                m -= 1
         while hi_in < hi:  # insert y[hi_in]
             v = y[hi_in]
             j = m
