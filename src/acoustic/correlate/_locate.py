@@ -209,10 +209,7 @@ def position_interval(path: PipePath, delay_s: float, delay_sd_s: float, speeds_
     z_speed, z_delay = _standard_draws(int(n_draws), c0.size, int(seed))
     c = c0 * np.exp(z_speed * sd)
     d = delay_s + z_delay * delay_sd_s
-    if c0.size == 1:  # one segment: T^-1((T(D) + d) / 2) = (D + c d) / 2, clipped to the pipe
-        x = np.clip(0.5 * (path.length_m + c[:, 0] * d), 0.0, path.length_m)
-    else:
-        x = path.position_for_delay(d, speeds_m_s=c)
+    x = path.position_for_delay(d, speeds_m_s=c)
     a = (1.0 - coverage) / 2.0
     lo, hi = np.quantile(x, [a, 1.0 - a])
     return float(lo), float(hi), float(np.std(x))

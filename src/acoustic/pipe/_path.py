@@ -366,6 +366,9 @@ class PipePath:
     def position_for_delay(self, delay_s, band_hz=DEFAULT_BAND_HZ, speeds_m_s=None):
         """Position (m from A) of a source whose delay (A minus B) is ``delay_s``; clipped to [0, D]."""
         c = self.speeds_m_s(band_hz) if speeds_m_s is None else np.asarray(speeds_m_s)
+        if len(self.segments) == 1:  # T^-1((T(D) + delay) / 2) = (D + c delay) / 2 on one segment
+            c1 = np.asarray(c, dtype=np.float64)[..., 0]
+            return np.clip(0.5 * (self.length_m + c1 * np.asarray(delay_s, dtype=np.float64)), 0.0, self.length_m)
         total = self.travel_time_s(self.length_m, c)
         return self.position_for_time((total + np.asarray(delay_s)) / 2.0, c)
 
