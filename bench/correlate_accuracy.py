@@ -266,6 +266,16 @@ def run_case(case, duration_s, weighting="auto"):
                        located_second=True)
     # the crew is given every reported peak (strongest first): is the leak one of them?
     out["located_any_peak"] = bool(out["located"]) or any(abs(p["distance_from_a_m"] - x) <= tol for p in res.peaks)
+    # reported peaks at no real source between the sensors (leak, second leak, tap): false dig spots
+    tol_src = max(2.0, 0.04 * d)
+    real = [x] + ([x2] if x2 is not None else [])
+    if case["confounder"] == "consumption":
+        real.append(sim.truth["confounder_details"]["consumption"]["position_m"])
+    out["spurious_peaks"] = sum(all(abs(p["distance_from_a_m"] - xx) > tol_src for xx in real) for p in res.peaks)
+    out["tap_flagged"] = None
+    if case["confounder"] == "consumption":
+        x_tap = real[-1]
+        out["tap_flagged"] = [bool(p.get("intermittent")) for p in res.peaks if abs(p["distance_from_a_m"] - x_tap) <= tol_src]
     # baselines on the same pair, same bookkeeping
     prep = prepare_pair(sim.a, sim.b)
     c_def = path.speeds_m_s()
@@ -398,6 +408,14 @@ def main() -> None:
     print(f"leak among the reported peaks (strongest first; a tap or second leak may rank above it): "
           f"{any_peak:.3f} (consumption {by_conf_any.get('consumption', float('nan')):.3f}, second leak "
           f"{by_conf_any.get('second_leak', float('nan')):.3f})")
+    spurious = [r["spurious_peaks"] for r in rows]
+    misses.update(spurious_peaks_per_pair=float(np.mean(spurious)),
+                  pairs_with_spurious_peaks=float(np.mean([k > 0 for k in spurious])))
+    taps = [f for r in rows if r["tap_flagged"] for f in r["tap_flagged"]]
+    print(f"reported peaks at no source (leak, second leak or tap): {np.mean(spurious):.3f} per pair, in "
+          f"{np.mean([k > 0 for k in spurious]):.1%} of pairs; taps reported {len(taps)}, flagged intermittent "
+          f"{sum(taps)}")
+    misses.update(taps_reported=len(taps), taps_flagged_intermittent=int(sum(taps)))
     sec_missed = [r for r in rows if r.get("second_found") is False]
     sec_below = [r for r in sec_missed if not (r["above_limit"] and r["second_above_limit"])]
     misses.update(second_missed=len(sec_missed), second_missed_below_limit=len(sec_below))

@@ -209,3 +209,19 @@ def test_velocity_command(tmp_path):
     assert "does not fit a source beyond A" in _err(run("velocity", a, b, "--distance", 140, "--min-speed", 500))
     assert "not both" in _err(run("velocity", a, b, "--distance", 140, "--source", "beyond-a", "--source-at", 10))
     assert "distance_m must be a positive" in _err(run("velocity", a, b, "--distance", 0))
+
+
+def test_correlate_names_a_tap_and_locates_the_steady_leak(tmp_path):
+    # a tap at 114 m, switched on and off and louder than the leak at 50 m (simulator seed 528)
+    sim = simulate_pair(PipePath.uniform(150.0, "cast_iron"), 50.0, snr_db=0.0, duration_s=30.0,
+                        confounders=["consumption"], seed=528)
+    sim.write(tmp_path)
+    args = ("correlate", tmp_path / "A.wav", tmp_path / "B.wav", "--pipe", tmp_path / "pipe.json")
+    text = run(*args)
+    assert text.exit_code == 0, text.output
+    assert "Leak at 50." in text.stdout or "Leak at 49." in text.stdout
+    assert "intermittent peak (comes and goes: a tap?): 11" in text.stdout
+    out = json.loads(run(*args, "--json").stdout)
+    assert out["peaks"][0]["intermittent"] is True and out["peaks"][1]["intermittent"] is False
+    assert out["distance_from_a_m"] == pytest.approx(out["peaks"][1]["distance_from_a_m"], abs=0.01)
+    assert text.stdout.count("peak") == 1  # the located leak is not listed again

@@ -149,8 +149,11 @@ def _print_correlation(o: dict) -> None:
         click.echo(f"delay {o['delay_s']:+.6f} s (sd {o['delay_sd_s']:.6f} s); wave speed {o['wave_speed_m_s']:.1f} m/s "
                    f"(sd {o['wave_speed_sd_m_s']:.1f}); band {o['band_hz'][0]:.0f}-{o['band_hz'][1]:.0f} Hz; "
                    f"weighting {o['weighting']}")
-        for p in o["peaks"][1:]:
-            click.echo(f"other peak: {p['distance_from_a_m']:.2f} m from A (delay {p['delay_s']:+.6f} s, "
+        for p in o["peaks"]:
+            if abs(p["delay_s"] - o["delay_s"]) < 1e-6:
+                continue  # the located leak (its delay is rounded to 1 us at the top level)
+            kind = "intermittent peak (comes and goes: a tap?)" if p.get("intermittent") else "other peak"
+            click.echo(f"{kind}: {p['distance_from_a_m']:.2f} m from A (delay {p['delay_s']:+.6f} s, "
                        f"strength {p['strength']:.3f})")
     else:
         click.echo(f"No leak located between the sensors (band {o['band_hz'][0]:.0f}-{o['band_hz'][1]:.0f} Hz, "

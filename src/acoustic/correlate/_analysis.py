@@ -17,8 +17,8 @@ import numpy as np
 
 from .._errors import ParameterError, RecordingError
 from ._gcc import (
-    Correlogram, band_taper, build_correlogram, false_alarm_probability, resolve_weighting, select_band,
-    smoothed_coherence, smoothing_bins, tonal_lines, weighting_function,
+    Correlogram, band_smoothing_bins, band_taper, build_correlogram, false_alarm_probability, resolve_weighting,
+    select_band, smoothed_coherence, smoothing_bins, tonal_lines, weighting_function,
 )
 from ._kernels import resolve_use_numba
 from ._prepare import PreparedPair
@@ -38,10 +38,12 @@ _NEWTON_STEPS = 4
 UPSAMPLE = 1
 #: A possible ghost peak is kept when the SCOT correlogram shows it with at most this false-alarm probability.
 _GHOST_PFA = 0.01
-#: Rice's formula with the estimated noise level is optimistic: on simulated pairs without a leak
-#: (background, hum, pump, PRV, traffic; bench/correlate_accuracy.py) peaks reach a nominal
-#: false-alarm probability p about 5 times as often as p says, so p is multiplied by this.
-FALSE_ALARM_CALIBRATION = 5.0
+#: Rice's formula with the estimated noise level is optimistic: on 600 simulated pairs without a
+#: leak (every material; background, hum, pump, PRV, consumption, traffic;
+#: scripts/calibrate_false_alarm.py, bench/results/false_alarm_calibration.json) leak peaks reach
+#: a nominal false-alarm probability q 1.3-2.5 times as often as q says for q = 0.002-0.02 (at
+#: q = 0.005, where detection happens, 5 pairs of 600: 1.7 times), so p is multiplied by this.
+FALSE_ALARM_CALIBRATION = 2.0
 #: CLEAN stops after a peak whose false-alarm probability exceeds this.
 _STOP_PFA = 0.5
 
@@ -65,6 +67,14 @@ class Peak:
         :data:`FALSE_ALARM_CALIBRATION`).
     phase_rad : float
         Phase of the peak (0 for an in-phase source, pi for an inverted one).
+    intermittency : float
+        Frame-to-frame variance of the peak's contribution beyond what a steady source and the
+        noise make, relative to its squared mean (``(1 - q)/q`` for a source on a fraction q of
+        the time; about 0 for a steady source such as a leak).  NaN when not measured (it is
+        measured only when two or more peaks are candidates).
+    intermittent : bool
+        ``intermittency`` is significantly above what a steady source gives: the source comes
+        and goes (a tap, other consumption), so it is not a leak.
     """
 
     delay_s: float
@@ -73,6 +83,8 @@ class Peak:
     z: float
     p_false_alarm: float
     phase_rad: float
+    intermittency: float = math.nan
+    intermittent: bool = False
 
 
 @dataclasses.dataclass
@@ -207,6 +219,56 @@ def _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, wind
     return check
 
 
+#: A peak is intermittent when its intermittency exceeds what a steady source and the noise give
+#: by this much (a source on 95 % of the time gives 0.05) ...
+_INTERMITTENT_EXCESS = 0.05
+#: ... plus this many standard deviations of the estimate for a steady source.
+_INTERMITTENT_SD = 3.0
+#: Lags outside the physical window at which the frames' noise is measured for the intermittency test.
+_INTERMITTENT_NOISE_LAGS = 24
+
+
+def _intermittency(cg: Correlogram, frames_a, frames_b, delays_s, noise_lags_s):
+    """Intermittency of the sources at ``delays_s`` from each frame's share of the correlogram.
+
+    Frame k's weighted cross-spectrum ``X_A conj(X_B) w`` summed at delay tau is that frame's
+    contribution ``v_k`` to the correlogram there.  A steady source gives every frame the same
+    mean, so the spread of ``v_k`` (in the direction of its mean) is the noise's, whose
+    per-quadrature variance ``s2`` is measured at lags no source reaches; a source on for a
+    fraction q of the frames adds ``(1 - q)/q`` times its squared mean.  The excess
+    ``(var - s2) / mean^2`` of a steady source is about ``s2 / mean^2`` (its own frame-to-frame
+    scatter, ``1 / z_f^2``) with a standard deviation of about ``2 sqrt(4 / n) / z_f^2`` over n
+    half-overlapping frames.
+
+    Returns
+    -------
+    list of (float, bool)
+        Intermittency and whether it is significant, per delay.
+    """
+    if cg.bins.size == 0 or len(delays_s) == 0:
+        return [(math.nan, False)] * len(delays_s)
+    per_frame = (frames_a[:, cg.bins] * np.conj(frames_b[:, cg.bins])).astype(np.complex128) * cg.bin_weight
+    lags = np.concatenate([np.asarray(delays_s, dtype=np.float64), np.asarray(noise_lags_s, dtype=np.float64)])
+    v = (per_frame @ np.exp(2j * np.pi * np.outer(cg.freqs_hz, lags))) / cg.noise_factor(lags)
+    n = v.shape[0]
+    ref = v[:, len(delays_s):]
+    ref = ref - ref.mean(axis=0)
+    s2 = float(np.mean(ref.real**2 + ref.imag**2)) / 2.0  # per-quadrature noise variance of one frame
+    out = []
+    for j in range(len(delays_s)):
+        m = v[:, j].mean()
+        a = (v[:, j] * np.exp(-1j * np.angle(m))).real
+        mu2 = float(np.mean(a)) ** 2
+        if mu2 <= 0.0 or s2 <= 0.0:
+            out.append((math.nan, False))
+            continue
+        excess = (float(np.var(a)) - s2) / mu2
+        inv_zf2 = s2 / mu2
+        limit = _INTERMITTENT_EXCESS + inv_zf2 + _INTERMITTENT_SD * 2.0 * math.sqrt(4.0 / n) * inv_zf2
+        out.append((excess, excess > limit))
+    return out
+
+
 #: Fewest independent correlogram values (bandwidth x lag span) a scanned band must offer the noise estimate.
 _SCAN_MIN_LOOKS = 40.0
 
@@ -263,7 +325,7 @@ def _scan_band(prep, cs, coh_s, notch, fmin, full, window_s):
 
 def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str = "auto", band_hz=None,
             max_components: int = 5, robust: bool = True, use_numba: bool | None = None,
-            band_fallback_hz=(100.0, 1000.0)) -> Analysis:
+            band_fallback_hz=(100.0, 1000.0), candidate_pfa: float = 0.5) -> Analysis:
     """Correlate a prepared pair and extract peaks with delays inside ``window_s``.
 
     Parameters
@@ -284,6 +346,9 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         Use the numba kernels (None: see :func:`acoustic.correlate._kernels.resolve_use_numba`).
     band_fallback_hz : (float, float)
         Band shown when nothing is coherent.
+    candidate_pfa : float
+        When two or more peaks have at most this false-alarm probability, each one's
+        intermittency is measured (:attr:`Peak.intermittency`).
 
     Returns
     -------
@@ -299,7 +364,8 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     max_lag = max(abs(w_lo - prep.offset_s), abs(w_hi - prep.offset_s))
     n_fft = choose_frame_length(prep.xa.size, fs, max_lag)
     use_numba = resolve_use_numba(use_numba)
-    cs = cross_spectrum(prep.xa, prep.xb, fs, n_fft, robust=robust, use_numba=use_numba)
+    cs, frames_a, frames_b = cross_spectrum(prep.xa, prep.xb, fs, n_fft, robust=robust, use_numba=use_numba,
+                                            return_frames=True)
     coh_raw = cs.coherence()
     half = smoothing_bins(cs)
     notch, lines = tonal_lines(cs, coh_raw, use_numba=use_numba)
@@ -309,7 +375,9 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     if band_hz is not None:
         band, coherent = band_hz, True
     else:
-        band, _sig, _thr = select_band(cs, coh_s, half, notch, fmin, fmax)
+        half_band = band_smoothing_bins(cs, half)
+        band, _sig, _thr = select_band(cs, smoothed_coherence(cs, half_band, exclude=notch), half_band, notch,
+                                       fmin, fmax)
         coherent = band is not None
         if band is None:
             band = (max(band_fallback_hz[0], fmin), min(band_fallback_hz[1], fmax))
@@ -404,6 +472,16 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
                           p_false_alarm=min(1.0, FALSE_ALARM_CALIBRATION * scan_k
                                             * false_alarm_probability(zz, w_hi - w_lo, b_noise)),
                           phase_rad=float(np.angle(zt))))
+    # a tap switched on and off is a real source between the sensors, often louder than the leak;
+    # a leak is steady: measure how each candidate's contribution varies from frame to frame
+    cand = [pk for pk in peaks if pk.p_false_alarm <= candidate_pfa]
+    if len(cand) >= 2:
+        out_idx = np.flatnonzero(outside)
+        noise_lags = lags[out_idx[np.linspace(0, out_idx.size - 1, min(_INTERMITTENT_NOISE_LAGS, out_idx.size))
+                                  .astype(int)]]
+        for pk, (excess, flag) in zip(cand, _intermittency(cg, frames_a, frames_b, [pk.delay_s for pk in cand],
+                                                           noise_lags)):
+            pk.intermittency, pk.intermittent = float(excess), bool(flag)
     zc = z0 / (lag_all * cg.norm)
     return Analysis(cs=cs, coherence_raw=coh_raw, coherence_smooth=coh_s, coherent=coherent, band_hz=band,
                     notch=notch, tonal_lines_hz=lines, weighting=name, correlogram=cg, lags_s=lags,

@@ -35,8 +35,8 @@ from .._errors import ParameterError
 from ._kernels import running_median
 from ._spectra import CrossSpectrum, coherence_threshold
 
-__all__ = ["WEIGHTINGS", "resolve_weighting", "smoothed_coherence", "tonal_lines", "select_band",
-           "weighting_function", "band_taper", "Correlogram", "hann_lag_factor", "hann_noise_factor"]
+__all__ = ["WEIGHTINGS", "resolve_weighting", "smoothed_coherence", "band_smoothing_bins", "tonal_lines",
+           "select_band", "weighting_function", "band_taper", "Correlogram", "hann_lag_factor", "hann_noise_factor"]
 
 #: Accepted names of ``weighting`` (``auto`` resolves to ``ht``).
 WEIGHTINGS = ("auto", "plain", "phat", "scot", "roth", "ht")
@@ -73,11 +73,11 @@ def resolve_weighting(name: str) -> str:
 
 
 # -- coherence ------------------------------------------------------------------------------
-def moving_sum(x: np.ndarray, half: int) -> np.ndarray:
+def moving_sum(x: np.ndarray, half) -> np.ndarray:
     """Sum of ``x`` over ``2 half + 1`` neighbouring points, truncated at the ends.
 
     The same as ``np.convolve(x, np.ones(2 half + 1), mode="same")`` up to rounding, in O(n)
-    by a running sum.
+    by a running sum.  ``half`` may also be an integer array, one half-width per point.
     """
     x = np.asarray(x, dtype=np.float64)
     n = x.size
@@ -93,8 +93,31 @@ def smoothing_bins(cs: CrossSpectrum, smooth_hz: float | None = None) -> int:
     return max(2, int(round(hz / cs.df_hz)))
 
 
-def smoothed_coherence(cs: CrossSpectrum, half_bins: int, exclude=None) -> np.ndarray:
+#: Band selection smooths the coherence over +-this fraction of the frequency (at least the
+#: weights' 2.5 Hz): a weak broadband leak is significant over a wide band long before it is in
+#: narrow slices, and a constant-Q width matches how leak noise spreads over octaves.
+BAND_SMOOTH_FRACTION = 0.06
+#: ... but over at most +-this many Hz (wider smoothing finds faint coherence far above the leak band).
+BAND_SMOOTH_MAX_HZ = 10.0
+
+
+def band_smoothing_bins(cs: CrossSpectrum, half_bins: int) -> np.ndarray:
+    """Per-bin half-width (bins) of the band-selection smoothing.
+
+    ``max(half_bins, min(BAND_SMOOTH_FRACTION f, BAND_SMOOTH_MAX_HZ) / df)`` at frequency ``f``.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_bins,)
+    """
+    hz = np.minimum(BAND_SMOOTH_FRACTION * cs.freqs_hz, BAND_SMOOTH_MAX_HZ)
+    return np.maximum(int(half_bins), np.rint(hz / cs.df_hz)).astype(np.int64)
+
+
+def smoothed_coherence(cs: CrossSpectrum, half_bins, exclude=None) -> np.ndarray:
     """Bias-corrected magnitude-squared coherence, averaged over ``2 half_bins + 1`` bins.
+
+    ``half_bins`` is one half-width for every bin, or an array of one per bin.
 
     The Welch estimate is biased upward by about ``1/n_d``; ``(n_d g - 1)/(n_d - 1)`` removes
     that (``physics.md`` 3.3), then a moving average over neighbouring bins cuts the variance.
@@ -217,7 +240,7 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
 
 
 # -- band ------------------------------------------------------------------------------------
-def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.ndarray,
+def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins, notch: np.ndarray,
                 fmin_hz: float, fmax_hz: float):
     """The coherent band: where the smoothed coherence is significantly above zero.
 
@@ -229,7 +252,8 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
     above zero, which rules out the narrow clusters that chance makes among thousands of
     bins); they are scored by their summed coherence odds, and the band spans the clusters
     scoring at least 10 % of the best one (two sources make the coherence ripple, which splits
-    one band into many clusters).
+    one band into many clusters).  ``half_bins`` is the smoothing half-width of ``coh_s``: one
+    for all bins, or one per bin (:func:`band_smoothing_bins`).
 
     Returns
     -------
@@ -241,10 +265,12 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
     """
     f = cs.freqs_hz
     n_bin = cs.n_averages
-    m_eff = max((2 * half_bins + 1) / 1.5, 1.0)
+    half = np.broadcast_to(np.asarray(half_bins, dtype=np.int64), f.shape)
+    width = 2 * half + 1
+    m_eff = np.maximum(width / 1.5, 1.0)
     # the bias-corrected estimate has mean ~0 under H0 and s.d. ~ 1/n_d per bin (n_d per bin:
     # the robust averaging may keep different numbers of frames in different bands)
-    sd_s = moving_sum(1.0 / n_bin, half_bins) / (2 * half_bins + 1) / math.sqrt(m_eff)
+    sd_s = moving_sum(1.0 / n_bin, half) / width / np.sqrt(m_eff)
     thr_bins = 3.5 * sd_s
     thr = float(np.median(thr_bins))
     usable = (f >= fmin_hz) & (f <= fmax_hz) & ~notch
@@ -254,14 +280,14 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
         return None, sig, thr
     # clusters: split where the gap exceeds the smoothing width; notched bins (tonal lines)
     # do not split a band, so the gaps they leave are bridged
-    gap = max(2 * half_bins + 1, 3)
+    gap = np.maximum(width, 3)
     inrange = (f >= fmin_hz) & (f <= fmax_hz)
     bridge = np.flatnonzero(sig | (notch & inrange))
-    splits = np.flatnonzero(np.diff(bridge) > gap) + 1
+    splits = np.flatnonzero(np.diff(bridge) > gap[bridge[:-1]]) + 1
     clusters = [c[sig[c]] for c in np.split(bridge, splits)]
     clusters = [c for c in clusters if c.size]
     odds = coh_s / (1.0 - coh_s)
-    min_width = max(2 * half_bins + 1, int(math.ceil(MIN_BAND_HZ / cs.df_hz)))
+    min_width = max(int(width.min()), int(math.ceil(MIN_BAND_HZ / cs.df_hz)))
     # a cluster must be significant as a whole: the sum of the bias-corrected raw coherence
     # over its bins has s.d. about sqrt(sum 1/n_d^2 / 1.5) under zero coherence
     g_raw = cs.coherence()
@@ -402,6 +428,11 @@ class Correlogram:
         Spectral density of the correlogram's estimation noise (relative).
     norm : float
         Value of a fully coherent, perfectly aligned peak (strength = |z| / norm).
+    bins : numpy.ndarray of int, shape (n_band,)
+        Index of each band bin in the cross-spectrum.
+    bin_weight : numpy.ndarray, shape (n_band,), complex
+        What multiplies ``G_AB`` in each band bin (weighting, taper, start-time ramp, polarity):
+        applied to one frame's ``X_A conj(X_B)`` it gives that frame's share of ``spectrum``.
     n_fft : int
         Frame length of the spectra (samples), for the window lag factors.
     sample_rate_hz : float
@@ -412,6 +443,8 @@ class Correlogram:
     psf: np.ndarray
     noise_weight: np.ndarray
     norm: float
+    bins: np.ndarray
+    bin_weight: np.ndarray
     n_fft: int
     sample_rate_hz: float
 
@@ -523,8 +556,8 @@ def build_correlogram(cs: CrossSpectrum, psi: np.ndarray, taper: np.ndarray, coh
     sel = np.flatnonzero(w > 0)
     f = cs.freqs_hz[sel]
     ws = w[sel]
-    ramp = np.exp(-2j * np.pi * f * offset_s) * polarity
-    spec = ws * cs.gab[sel] * ramp
+    bin_weight = ws * np.exp(-2j * np.pi * f * offset_s) * polarity
+    spec = bin_weight * cs.gab[sel]
     # a single source's peak shape: the weighted magnitude of its cross-spectrum, modelled as
     # sqrt(G_AA G_BB) times the coherence magnitude smoothed over a tenth of the band.  The raw
     # |G_AB| would not do: with two sources it ripples (they interfere), and subtracting a
@@ -538,7 +571,8 @@ def build_correlogram(cs: CrossSpectrum, psi: np.ndarray, taper: np.ndarray, coh
     noise = ws**2 * cs.gaa[sel] * cs.gbb[sel]
     norm = float(np.sum(ws * np.sqrt(cs.gaa[sel] * cs.gbb[sel])))
     return Correlogram(freqs_hz=f, spectrum=spec, psf=psf, noise_weight=noise / max(noise.max(), 1e-300),
-                       norm=norm if norm > 0 else 1.0, n_fft=cs.n_fft, sample_rate_hz=cs.sample_rate_hz)
+                       norm=norm if norm > 0 else 1.0, bins=sel, bin_weight=bin_weight, n_fft=cs.n_fft,
+                       sample_rate_hz=cs.sample_rate_hz)
 
 
 def false_alarm_probability(z: float, window_s: float, rms_bandwidth_hz: float) -> float:

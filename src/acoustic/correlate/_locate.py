@@ -336,7 +336,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     fs = prep.sample_rate_hz
     t_win = t_max + 2.0 / fs
     an = analyse(prep, (-t_win, t_win), weighting=weighting, band_hz=band_hz, max_components=max_peaks + 3,
-                 robust=robust, use_numba=use_numba, band_fallback_hz=physics_band(path, fs))
+                 robust=robust, use_numba=use_numba, band_fallback_hz=physics_band(path, fs), candidate_pfa=pfa)
     band_q = _quantise_band(an.band_hz)
     speeds = path.speeds_m_s(band_q)
     rel_sd = path.speed_rel_sd(band_q)
@@ -372,10 +372,18 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     for pk, sd_tot, _ in leak_peaks:
         x = float(path.position_for_delay(pk.delay_s, speeds_m_s=speeds))
         peaks_json.append({"distance_from_a_m": x, "delay_s": pk.delay_s, "strength": pk.strength,
-                           "delay_sd_s": sd_tot, "confidence": 1.0 - pk.p_false_alarm})
+                           "delay_sd_s": sd_tot, "confidence": 1.0 - pk.p_false_alarm,
+                           "intermittent": pk.intermittent})
+    # the located leak is the strongest steady peak: a source that comes and goes (a tap, other
+    # consumption) stays in the list, flagged, but is not where the crew digs
+    steady = [i for i, (pk, _, _) in enumerate(leak_peaks) if not pk.intermittent]
+    if steady and steady[0] > 0:
+        _warn_collect(f"the strongest peak, {peaks_json[0]['distance_from_a_m']:.1f} m from A, comes and goes "
+                      "with time (a tap or other consumption, not a leak); located the strongest steady peak, "
+                      f"{peaks_json[steady[0]]['distance_from_a_m']:.1f} m from A", notes)
     detected = bool(leak_peaks)
     if detected:
-        best, sd_best, _ = leak_peaks[0]
+        best, sd_best, _ = leak_peaks[steady[0] if steady else 0]
         x = float(path.position_for_delay(best.delay_s, speeds_m_s=speeds))
         lo, hi, sd_x = position_interval(path, best.delay_s, sd_best, speeds, rel_sd)
         lo, hi = min(lo, x), max(hi, x)

@@ -211,7 +211,7 @@ def _frame_weights(energy: np.ndarray, n_bins: np.ndarray) -> np.ndarray:
 
 
 def cross_spectrum(xa: np.ndarray, xb: np.ndarray, sample_rate_hz: float, n_fft: int, *,
-                   robust: bool = True, use_numba: bool = True) -> CrossSpectrum:
+                   robust: bool = True, use_numba: bool = True, return_frames: bool = False):
     """Averaged auto- and cross-spectra of two equally long, time-aligned signals.
 
     Parameters
@@ -226,10 +226,13 @@ def cross_spectrum(xa: np.ndarray, xb: np.ndarray, sample_rate_hz: float, n_fft:
         Leave out transient frames per half-octave group (see module doc).
     use_numba : bool, default True
         Use the numba kernels (False: numpy references).
+    return_frames : bool, default False
+        Also return the frame spectra of A and B (:func:`frame_spectra`, unscaled).
 
     Returns
     -------
     CrossSpectrum
+        Or ``(CrossSpectrum, frames_a, frames_b)`` with ``return_frames``.
     """
     hop = n_fft // 2
     window = hann(n_fft)
@@ -265,7 +268,8 @@ def cross_spectrum(xa: np.ndarray, xb: np.ndarray, sample_rate_hz: float, n_fft:
     count = wsum**2 / np.maximum(w2sum, 1e-300)  # effective number of frames
     freqs = np.arange(n_bins) * df
     rejected = 1.0 - float(np.count_nonzero(weight)) / weight.size if weight.size else 0.0
-    return CrossSpectrum(freqs_hz=freqs, gaa=gaa * scale_dc, gbb=gbb * scale_dc, gab=gab * scale_dc,
-                         count=count, n_frames=n_frames, n_fft=n_fft, hop=hop,
-                         sample_rate_hz=float(sample_rate_hz), frames_rejected_fraction=rejected,
-                         frame_weight=weight)
+    cs = CrossSpectrum(freqs_hz=freqs, gaa=gaa * scale_dc, gbb=gbb * scale_dc, gab=gab * scale_dc,
+                       count=count, n_frames=n_frames, n_fft=n_fft, hop=hop,
+                       sample_rate_hz=float(sample_rate_hz), frames_rejected_fraction=rejected,
+                       frame_weight=weight)
+    return (cs, fa, fb) if return_frames else cs

@@ -1,0 +1,108 @@
+"""Several sources between the sensors: the band-selection smoothing, and intermittent sources
+(taps) told from steady ones (leaks)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from acoustic.correlate import correlate_pair
+from acoustic.correlate._analysis import _intermittency
+from acoustic.correlate._gcc import (
+    band_smoothing_bins, build_correlogram, moving_sum, smoothed_coherence, weighting_function,
+)
+from acoustic.correlate._spectra import cross_spectrum
+from acoustic.pipe import PipePath
+from acoustic.simulate import simulate_pair
+
+FS = 4000.0
+
+
+def test_moving_sum_with_a_half_width_per_point(rng):
+    x = rng.standard_normal(300)
+    half = rng.integers(0, 12, size=300)
+    ref = np.array([x[max(0, i - h):i + h + 1].sum() for i, h in enumerate(half)])
+    assert np.allclose(moving_sum(x, half), ref)
+
+
+def test_band_smoothing_is_constant_q_between_the_floor_and_the_cap():
+    class CS:  # only what band_smoothing_bins reads
+        freqs_hz = np.arange(4097) * 0.5
+        df_hz = 0.5
+    half = band_smoothing_bins(CS, 5)
+    f = CS.freqs_hz
+    assert np.all(half[f < 40.0] == 5)  # floor: the weights' smoothing
+    assert half[np.searchsorted(f, 100.0)] == 12  # 6 % of 100 Hz = 6 Hz = 12 bins
+    assert np.all(half[f > 200.0] == 20)  # cap: 10 Hz
+    cs = _pair_spectrum(np.random.default_rng(3), gate=None)[0]
+    # a per-bin width equal everywhere is the scalar smoothing
+    same = np.full(cs.freqs_hz.size, 4)
+    assert np.allclose(smoothed_coherence(cs, same), smoothed_coherence(cs, 4))
+
+
+def _pair_spectrum(rng, gate, delay=37, dur=40.0, n_fft=1024, snr_db=0.0):
+    """Cross-spectrum and frames of a broadband source (delay samples later at A) plus noise."""
+    n = int(dur * FS)
+    s = rng.standard_normal(n + delay)
+    src = s[delay:]                       # at B
+    src_a = s[:n]                         # at A, ``delay`` samples later
+    if gate is not None:
+        src, src_a = src * gate(n), src_a * gate(n)
+    g = 10 ** (-snr_db / 20.0)
+    a = src_a + g * rng.standard_normal(n)
+    b = src + g * rng.standard_normal(n)
+    return cross_spectrum(a, b, FS, n_fft, robust=False, use_numba=False, return_frames=True)
+
+
+def _blocks(on_fraction, block_s=2.0):
+    def gate(n):
+        t = np.arange(n) / FS
+        return ((t / block_s) % 1.0 < on_fraction).astype(float)
+    return gate
+
+
+@pytest.mark.parametrize("on_fraction,expect", [(None, False), (0.4, True), (0.25, True)])
+def test_intermittency_tells_a_tap_from_a_steady_source(on_fraction, expect):
+    rng = np.random.default_rng(11)
+    gate = None if on_fraction is None else _blocks(on_fraction)
+    cs, fa, fb = _pair_spectrum(rng, gate)
+    coh = np.clip(cs.coherence(), 0, 0.999)
+    psi = weighting_function("scot", cs, coh)
+    taper = ((cs.freqs_hz > 50) & (cs.freqs_hz < 1500)).astype(float)
+    cg = build_correlogram(cs, psi, taper, coh)
+    noise_lags = np.linspace(0.03, 0.12, 20) * np.repeat([-1, 1], 10)
+    (excess, flag), = _intermittency(cg, fa, fb, [37 / FS], noise_lags)
+    assert flag is expect
+    if on_fraction is None:
+        assert abs(excess) < 0.1
+    else:  # a source on a fraction q of the time: (1 - q) / q
+        q = on_fraction
+        assert excess == pytest.approx((1 - q) / q, rel=0.35)
+
+
+def test_a_louder_tap_is_reported_but_not_located():
+    # consumption at 114 m switched on and off, louder than the leak at 50 m (simulator seed 528)
+    path = PipePath.uniform(150.0, "cast_iron")
+    sim = simulate_pair(path, 50.0, snr_db=0.0, duration_s=30.0, confounders=["consumption"], seed=528)
+    tap = sim.truth["confounder_details"]["consumption"]["position_m"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = correlate_pair(sim.a, sim.b, path)
+    first = res.peaks[0]
+    assert abs(first["distance_from_a_m"] - tap) < 3.0 and first["intermittent"]  # strongest first, flagged
+    assert abs(res.distance_from_a_m - 50.0) < 3.0  # the located leak is the steady one
+    assert not any(p["intermittent"] for p in res.peaks if abs(p["distance_from_a_m"] - 50.0) < 3.0)
+    assert any("comes and goes" in w for w in res.warnings)
+
+
+@pytest.mark.parametrize("seed", [507, 511])
+def test_no_false_peak_beside_a_strong_leak_with_a_quiet_tap(seed):
+    # a strong leak at 50 m and a quiet tap: every reported peak is one of the two
+    path = PipePath.uniform(150.0, "cast_iron")
+    sim = simulate_pair(path, 50.0, snr_db=0.0, duration_s=30.0, confounders=["consumption"], seed=seed)
+    tap = sim.truth["confounder_details"]["consumption"]["position_m"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = correlate_pair(sim.a, sim.b, path)
+    for p in res.peaks:
+        assert min(abs(p["distance_from_a_m"] - 50.0), abs(p["distance_from_a_m"] - tap)) < 3.0
