@@ -217,8 +217,9 @@ def test_correlate_names_a_tap_and_locates_the_steady_leak(tmp_path):
                         confounders=["consumption"], seed=528)
     sim.write(tmp_path)
     args = ("correlate", tmp_path / "A.wav", tmp_path / "B.wav", "--pipe", tmp_path / "pipe.json")
-    text = run(*args)
+    text = run(*args, "--plot", tmp_path / "tap.png")
     assert text.exit_code == 0, text.output
+    assert (tmp_path / "tap.png").stat().st_size > 10_000
     assert "Leak at 50." in text.stdout or "Leak at 49." in text.stdout
     assert "intermittent peak (comes and goes: a tap?): 11" in text.stdout
     out = json.loads(run(*args, "--json").stdout)

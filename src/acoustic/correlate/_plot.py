@@ -62,8 +62,13 @@ def plot_result(result, out_path, *, title: str | None = None, dpi: int = 110) -
             ax1.axvspan(lo, hi, color="C3", alpha=0.18, label=f"95 % interval {lo:.1f}-{hi:.1f} m")
             ax1.axvline(result.distance_from_a_m, color="C3", lw=1.4,
                         label=f"leak {result.distance_from_a_m:.2f} m from A")
-            for p in result.peaks[1:]:
-                ax1.axvline(p["distance_from_a_m"], color="C1", lw=1.0, ls="--")
+            others = [p for p in result.peaks if p["delay_s"] != result.delay_s]
+            for i, p in enumerate(o for o in others if not o.get("intermittent")):
+                ax1.axvline(p["distance_from_a_m"], color="C1", lw=1.0, ls="--",
+                            label="other peak" if i == 0 else None)
+            for i, p in enumerate(o for o in others if o.get("intermittent")):
+                ax1.axvline(p["distance_from_a_m"], color="C2", lw=1.0, ls="-.",
+                            label="intermittent (a tap?)" if i == 0 else None)
         for p in result.outside_peaks:
             ax1.axvline(0.0 if p["side"] == "beyond_a" else d, color="C4", lw=2.0, ls=":")
         ax1.set_xlim(0.0, d)
