@@ -9,7 +9,7 @@ import pytest
 from acoustic.correlate import correlate_pair
 from acoustic.correlate._analysis import _intermittency
 from acoustic.correlate._gcc import (
-    band_smoothing_bins, build_correlogram, moving_sum, smoothed_coherence, weighting_function,
+    band_smoothing_bins, build_correlogram, moving_sum, select_band, smoothed_coherence, weighting_function,
 )
 from acoustic.correlate._spectra import cross_spectrum
 from acoustic.pipe import PipePath
@@ -35,9 +35,14 @@ def test_band_smoothing_is_constant_q_between_the_floor_and_the_cap():
     assert half[np.searchsorted(f, 100.0)] == 12  # 6 % of 100 Hz = 6 Hz = 12 bins
     assert np.all(half[f > 200.0] == 20)  # cap: 10 Hz
     cs = _pair_spectrum(np.random.default_rng(3), gate=None)[0]
-    # a per-bin width equal everywhere is the scalar smoothing
+    # a per-bin width equal everywhere is the scalar smoothing, for the coherence and the band
     same = np.full(cs.freqs_hz.size, 4)
     assert np.allclose(smoothed_coherence(cs, same), smoothed_coherence(cs, 4))
+    notch = np.zeros(cs.freqs_hz.size, dtype=bool)
+    b_scalar = select_band(cs, smoothed_coherence(cs, 4), 4, notch, 5.0, 1800.0)
+    b_array = select_band(cs, smoothed_coherence(cs, same), same, notch, 5.0, 1800.0)
+    assert b_scalar[0] is not None and b_scalar[0] == b_array[0]
+    assert np.array_equal(b_scalar[1], b_array[1]) and b_scalar[2] == pytest.approx(b_array[2])
 
 
 def _pair_spectrum(rng, gate, delay=37, dur=40.0, n_fft=1024, snr_db=0.0):
