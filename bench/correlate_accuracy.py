@@ -387,6 +387,9 @@ def compare_weightings(n, n_noise, seed, duration_s, weightings, out_path):
             if res.detected:
                 xx = min(leaks, key=lambda v: abs(res.distance_from_a_m - v))
                 sc["covered"].append(bool(res.interval_m[0] <= xx <= res.interval_m[1]))
+                if hit:
+                    sc["error_rel"].append(abs(res.distance_from_a_m - xx) / tol)
+                    sc["width_rel"].append((res.interval_m[1] - res.interval_m[0]) / tol)
         if (i + 1) % 20 == 0:
             print(f"  {i + 1}/{n} pairs ({time.perf_counter() - t0:.0f} s)", flush=True)
     for i in range(n_noise):
@@ -403,14 +406,18 @@ def compare_weightings(n, n_noise, seed, duration_s, weightings, out_path):
             score[w]["false"].append(correlate_pair(sim.a, sim.b, path, weighting=w).detected)
     table = {}
     print(f"\nweightings on the same {n} pairs and {n_noise} leak-free pairs ({duration_s:g} s, seed {seed})")
-    print(f"{'weighting':10s} {'detect':>7s} {'located':>8s} {'cover':>6s} {'false det':>9s}")
+    print("error and width: medians over located pairs, in units of the tolerance max(1 m, 2 % of the spacing)")
+    print(f"{'weighting':10s} {'detect':>7s} {'located':>8s} {'cover':>6s} {'error':>6s} {'width':>6s} {'false det':>9s}")
+
+    def f(v):
+        return "     -" if v is None else f"{v:6.3f}"
     for w in weightings:
         sc = score[w]
-        row = {k: (float(np.mean(v)) if v else None) for k, v in sc.items()}
+        row = {k: (float(np.median(v)) if k in ("error_rel", "width_rel") else float(np.mean(v))) if v else None
+               for k, v in sc.items()}
         table[w] = row
-        cov = row.get("covered")
-        print(f"{w:10s} {row['detected']:7.3f} {row['located']:8.3f} {cov if cov is None else round(cov, 3)!s:>6s} "
-              f"{row.get('false') if row.get('false') is None else round(row['false'], 3)!s:>9s}")
+        print(f"{w:10s} {row['detected']:7.3f} {row['located']:8.3f} {f(row.get('covered'))} "
+              f"{f(row.get('error_rel'))} {f(row.get('width_rel'))}    {f(row.get('false'))}")
     out_path.parent.mkdir(exist_ok=True)
     out_path.write_text(json.dumps({"n_pairs": n, "n_noise": n_noise, "seed": seed, "duration_s": duration_s,
                                     "weightings": table}, indent=1) + "\n")
