@@ -89,7 +89,8 @@ def main() -> None:
     args.out.parent.mkdir(exist_ok=True)
     args.out.write_text(json.dumps(dict(n=len(rows), seed=args.seed, duration_s=args.duration,
                                         calibration=FALSE_ALARM_CALIBRATION, detection_pfa=DETECTION_PFA,
-                                        levels=table, false_detection_by_confounder=by_conf, rows=rows), indent=1))
+                                        levels=table, false_detection_by_confounder=by_conf,
+                                        smallest_p_nominal=sorted(round(float(v), 8) for v in p)[:50]), indent=1))
     print(f"wrote {args.out}")
 
 
