@@ -6,6 +6,8 @@ one by one (CLEAN: each peak's modelled shape is subtracted in the frequency dom
 next is sought, so side lobes are never reported as peaks).  Each peak gets a sub-sample delay,
 an envelope z-score against the correlogram's noise (estimated at lags outside the physical
 window, where no source can be), a false-alarm probability and a delay standard deviation.
+When two or more peaks stand out, each one's frame-by-frame share of the correlogram tells a
+steady source (a leak) from one that comes and goes (a tap switched on and off).
 """
 
 from __future__ import annotations
