@@ -160,3 +160,20 @@ def test_cross_spectrum_reused_work_arrays_leave_no_trace(rng):
     # unequal lengths with the same number of frames still correlate, as before
     cs = cross_spectrum(x[0], x[1][:-5], 1000.0, 256)
     assert cs.n_frames == 38
+
+
+def test_median_and_quantiles_match_numpy_to_the_bit(rng):
+    from acoustic.correlate._locate import _quantiles
+    from acoustic.correlate._spectra import median
+
+    for n in (1, 2, 3, 4, 41, 2000, 4097):
+        for _ in range(20):
+            x = rng.standard_normal(n) * 10.0 ** rng.uniform(-5, 5)
+            x[rng.random(n) < 0.2] = 0.5  # ties
+            assert median(x) == float(np.median(x))
+            for a in (0.025, 0.05, 0.25, 0.5):
+                assert _quantiles(x, (a, 1.0 - a)) == [float(v) for v in np.quantile(x, [a, 1.0 - a])]
+    y = rng.standard_normal(9)
+    assert median(y[::2]) == float(np.median(y[::2]))  # strided
+    y[4] = np.nan
+    assert np.isnan(median(y))

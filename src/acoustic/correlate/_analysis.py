@@ -22,7 +22,7 @@ from ._gcc import (
 )
 from ._kernels import resolve_use_numba
 from ._prepare import PreparedPair
-from ._spectra import CrossSpectrum, coherence_threshold, cross_spectrum
+from ._spectra import CrossSpectrum, coherence_threshold, cross_spectrum, median
 
 __all__ = ["Peak", "Analysis", "analyse", "choose_frame_length", "MIN_FRAMES"]
 
@@ -196,7 +196,7 @@ def _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, wind
         return lambda tau, step: True
     lg, z = cg.grid(upsample=UPSAMPLE)
     u = z[outside] / cg.grid_factors(UPSAMPLE)[1][outside]
-    sd = max(math.sqrt(float(np.median(u.real**2 + u.imag**2)) / (2.0 * math.log(2.0))), 1e-300)
+    sd = max(math.sqrt(median(u.real**2 + u.imag**2) / (2.0 * math.log(2.0))), 1e-300)
     b = cg.noise_rms_bandwidth_hz()
 
     def check(tau, step):
@@ -250,7 +250,7 @@ def _scan_band(prep, cs, coh_s, notch, fmin, full, window_s):
         if np.count_nonzero(outside) < 64:
             outside = np.abs(lags) <= half_span
         u = z[outside] / noise[outside]
-        sd = max(math.sqrt(float(np.median(u.real**2 + u.imag**2)) / (2.0 * math.log(2.0))), 1e-300)
+        sd = max(math.sqrt(median(u.real**2 + u.imag**2) / (2.0 * math.log(2.0))), 1e-300)
         win = (lags >= w_lo) & (lags <= w_hi)
         zz = float(np.max(np.abs(z[win]) / (sd * noise[win])))
         p = false_alarm_probability(zz, w_hi - w_lo, cg.noise_rms_bandwidth_hz())
@@ -348,7 +348,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
 
     def noise_sd_of(z):
         u = z[outside] / noise_out
-        return max(math.sqrt(float(np.median(u.real**2 + u.imag**2)) / (2.0 * math.log(2.0))), 1e-300)
+        return max(math.sqrt(median(u.real**2 + u.imag**2) / (2.0 * math.log(2.0))), 1e-300)
 
     provisional = noise_sd_of(z0)
     min_sep = 2.0 / max(band[1] - band[0], cs.df_hz)  # about the envelope main-lobe width (s)
@@ -408,5 +408,5 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     return Analysis(cs=cs, coherence_raw=coh_raw, coherence_smooth=coh_s, coherent=coherent, band_hz=band,
                     notch=notch, tonal_lines_hz=lines, weighting=name, correlogram=cg, lags_s=lags,
                     values=zc.real, envelope=np.abs(zc), window_s=(w_lo, w_hi), peaks=peaks, noise_sd=noise_sd,
-                    noise_bandwidth_hz=b_noise, coherence_threshold=coherence_threshold(float(np.median(cs.n_averages))),
+                    noise_bandwidth_hz=b_noise, coherence_threshold=coherence_threshold(median(cs.n_averages)),
                     offset_s=prep.offset_s, duration_s=prep.duration_s)

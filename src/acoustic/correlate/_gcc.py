@@ -33,7 +33,7 @@ import numpy as np
 
 from .._errors import ParameterError
 from ._kernels import running_median
-from ._spectra import CrossSpectrum, coherence_threshold
+from ._spectra import CrossSpectrum, coherence_threshold, median
 
 __all__ = ["WEIGHTINGS", "resolve_weighting", "smoothed_coherence", "tonal_lines", "select_band",
            "weighting_function", "band_taper", "Correlogram", "hann_lag_factor", "hann_noise_factor"]
@@ -162,10 +162,10 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
         spectra.append(spec)
     # the coherence ratio counts only where the coherence exceeds 0.5 (usually a few bins), so its
     # running median is needed there only
-    n_avg = float(np.median(cs.n_averages))
     high = np.flatnonzero(coh_raw > 0.5)
     oratio = np.zeros(n_bins)
     if high.size:
+        n_avg = median(cs.n_averages)
         obase = _median_at(odds, half, high) if high.size < n_bins // 8 else \
             running_median(odds, half, use_numba=use_numba)[high]
         oratio[high] = odds[high] / np.maximum(obase, 1.0 / n_avg)
@@ -246,7 +246,7 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
     # the robust averaging may keep different numbers of frames in different bands)
     sd_s = moving_sum(1.0 / n_bin, half_bins) / (2 * half_bins + 1) / math.sqrt(m_eff)
     thr_bins = 3.5 * sd_s
-    thr = float(np.median(thr_bins))
+    thr = median(thr_bins)
     usable = (f >= fmin_hz) & (f <= fmax_hz) & ~notch
     sig = usable & (coh_s > thr_bins)
     idx = np.flatnonzero(sig)
