@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from acoustic.correlate._kernels import accumulate_spectra, group_energies, running_median
+from acoustic.correlate._kernels import accumulate_spectra, group_energies, running_median, running_median_at
 
 
 def _spectra(rng, k=13, f=257, dtype=np.complex64):
@@ -62,6 +62,26 @@ def test_running_median_matches_numpy(rng, n, half):
     y = rng.standard_normal(n)
     y[::5] = 0.25  # repeated values exercise the removal of duplicates
     np.testing.assert_array_equal(running_median(y, half), running_median(y, half, use_numba=False))
+
+
+@pytest.mark.parametrize("n,half", [(1, 1), (7, 3), (50, 1), (513, 12), (40, 30)])
+def test_running_median_at_matches_numpy_and_the_full_median(rng, n, half):
+    y = rng.standard_normal(n)
+    y[::5] = 0.25
+    idx = np.unique(np.concatenate([[0, n - 1], rng.integers(0, n, 10)]))
+    got = running_median_at(y, half, idx)
+    np.testing.assert_array_equal(got, running_median_at(y, half, idx, use_numba=False))
+    np.testing.assert_array_equal(got, running_median(y, half)[idx])
+    assert running_median_at(y, half, np.array([], dtype=int)).shape == (0,)
+
+
+def test_running_median_at_rejects_bad_input():
+    with pytest.raises(ValueError, match="idx must lie"):
+        running_median_at(np.ones(5), 1, [5])
+    with pytest.raises(ValueError, match="half_width"):
+        running_median_at(np.ones(5), 0, [1])
+    with pytest.raises(ValueError, match="finite"):
+        running_median_at(np.array([1.0, np.inf]), 1, [0])
 
 
 def test_running_median_rejects_bad_input():

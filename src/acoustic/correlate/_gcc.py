@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from .._errors import ParameterError
-from ._kernels import running_median
+from ._kernels import running_median, running_median_at
 from ._spectra import CrossSpectrum, coherence_threshold, median
 
 __all__ = ["WEIGHTINGS", "resolve_weighting", "smoothed_coherence", "tonal_lines", "select_band",
@@ -117,21 +117,6 @@ def smoothed_coherence(cs: CrossSpectrum, half_bins: int, exclude=None) -> np.nd
 
 
 # -- tonal lines -----------------------------------------------------------------------------
-def _median_at(y: np.ndarray, half: int, idx: np.ndarray) -> np.ndarray:
-    """The running median of ``y`` over ``2 half + 1`` points (truncated at the ends) at ``idx`` only."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    n = y.size
-    out = np.empty(idx.size)
-    inner = (idx >= half) & (idx < n - half)
-    if np.any(inner) and n >= 2 * half + 1:
-        out[inner] = np.median(sliding_window_view(y, 2 * half + 1)[idx[inner] - half], axis=1)
-    for k in np.flatnonzero(~inner):
-        i = int(idx[k])
-        out[k] = np.median(y[max(0, i - half):min(n, i + half + 1)])
-    return out
-
-
 def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = True):
     """Narrow spectral lines (mains hum, pump harmonics) in either auto-spectrum or in the coherence.
 
@@ -166,7 +151,7 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
     oratio = np.zeros(n_bins)
     if high.size:
         n_avg = median(cs.n_averages)
-        obase = _median_at(odds, half, high) if high.size < n_bins // 8 else \
+        obase = running_median_at(odds, half, high, use_numba=use_numba) if high.size < n_bins // 8 else \
             running_median(odds, half, use_numba=use_numba)[high]
         oratio[high] = odds[high] / np.maximum(obase, 1.0 / n_avg)
     ratios.append(oratio)
