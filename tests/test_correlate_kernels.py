@@ -143,45 +143,6 @@ def test_frame_spectra_blocks_match_one_transform(rng, n_frames):
     np.testing.assert_array_equal(got, scipy.fft.rfft(frames, axis=1))
 
 
-def test_frame_spectra_writes_into_out(rng):
-    from acoustic.correlate._spectra import frame_spectra, hann
-
-    x = rng.standard_normal(64 * 5)
-    out = np.empty((7, 65), dtype=np.complex64)
-    assert frame_spectra(x, 128, 32, hann(128), out=out) is out
-    np.testing.assert_array_equal(out, frame_spectra(x, 128, 32, hann(128)))
-    with pytest.raises(ValueError, match="complex64 array of shape"):
-        frame_spectra(x, 128, 32, hann(128), out=np.empty((8, 65), dtype=np.complex64))
-
-
-def test_cross_spectrum_reused_work_arrays_leave_no_trace(rng):
-    """The per-thread frame-spectra work arrays: a call on other data (same or other size, other
-    thread) in between does not change a result."""
-    import threading
-
-    from acoustic.correlate._spectra import cross_spectrum
-
-    def pair(n):
-        return rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
-
-    def spectra(xa, xb):
-        cs = cross_spectrum(xa, xb, 1000.0, 256)
-        return cs.gaa, cs.gbb, cs.gab, cs.count, cs.frame_weight
-
-    x, y, z = pair(5000), pair(5000), pair(3000)
-    first = spectra(*x)
-    spectra(*y)
-    spectra(*z)
-    th = threading.Thread(target=spectra, args=y)
-    th.start()
-    th.join()
-    for a, b in zip(first, spectra(*x)):
-        np.testing.assert_array_equal(a, b)
-    # unequal lengths with the same number of frames still correlate, as before
-    cs = cross_spectrum(x[0], x[1][:-5], 1000.0, 256)
-    assert cs.n_frames == 38
-
-
 def test_median_and_quantiles_match_numpy_to_the_bit(rng):
     from acoustic.correlate._locate import _quantiles
     from acoustic.correlate._spectra import median

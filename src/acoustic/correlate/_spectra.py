@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import threading
 
 import numpy as np
 
@@ -87,7 +86,7 @@ def coherence_threshold(n_averages: float, alpha: float = 0.05) -> float:
     return float(1.0 - alpha ** (1.0 / (n - 1.0)))
 
 
-def frame_spectra(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+def frame_spectra(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np.ndarray:
     """rfft of each windowed frame of ``x`` (single precision).
 
     Parameters
@@ -98,13 +97,10 @@ def frame_spectra(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray, *, ou
         Frame length and hop in samples.
     window : numpy.ndarray, shape (n_fft,)
         Window.
-    out : numpy.ndarray, shape (n_frames, n_fft // 2 + 1), complex64, optional
-        Array to write the spectra into (a new one when None).
 
     Returns
     -------
     numpy.ndarray, shape (n_frames, n_fft // 2 + 1), complex64
-        ``out`` when given.
     """
     import scipy.fft
 
@@ -114,11 +110,7 @@ def frame_spectra(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray, *, ou
     w32 = _hann32(n_fft) if window is _hann(n_fft) else window.astype(np.float32)
     frames = sliding_window_view(x32, n_fft)[::hop]
     n_frames = frames.shape[0]
-    shape = (n_frames, n_fft // 2 + 1)
-    if out is None:
-        out = np.empty(shape, dtype=np.complex64)
-    elif out.shape != shape or out.dtype != np.complex64:
-        raise ValueError(f"out must be a complex64 array of shape {shape}, got {out.dtype} {out.shape}")
+    out = np.empty((n_frames, n_fft // 2 + 1), dtype=np.complex64)
     # a few frames at a time: the windowed block stays in cache for the FFT, and the process
     # never holds (nor page-faults in) a second array the size of all frames
     buf = np.empty((min(_FRAME_BLOCK, n_frames), n_fft), dtype=np.float32)
@@ -248,30 +240,6 @@ def _frame_weights(energy: np.ndarray, n_bins: np.ndarray) -> np.ndarray:
     return w
 
 
-#: Largest pair of frame-spectra work arrays (bytes) that :func:`cross_spectrum` keeps for the next call.
-_SCRATCH_MAX_BYTES = 64 << 20
-_scratch = threading.local()
-
-
-def _frame_scratch(n_frames: int, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two (n_frames, n_bins) complex64 work arrays for the frame spectra of A and B.
-
-    The frame spectra never leave :func:`cross_spectrum`, so each thread keeps its last pair
-    (up to :data:`_SCRATCH_MAX_BYTES`) for the next call of the same size.  Fresh arrays this
-    large are returned to the operating system when freed and page-faulted in again on the
-    next call, which took about a fifth of a 30 s correlation's time
-    (``bench/correlate_speed.py``).  Every call overwrites them completely before reading them.
-    """
-    shape = (n_frames, n_bins)
-    if 2 * n_frames * n_bins * 8 > _SCRATCH_MAX_BYTES:
-        return np.empty(shape, dtype=np.complex64), np.empty(shape, dtype=np.complex64)
-    kept = getattr(_scratch, "frames", None)
-    if kept is None or kept.shape[1:] != shape:
-        kept = np.empty((2,) + shape, dtype=np.complex64)
-        _scratch.frames = kept
-    return kept[0], kept[1]
-
-
 def cross_spectrum(xa: np.ndarray, xb: np.ndarray, sample_rate_hz: float, n_fft: int, *,
                    robust: bool = True, use_numba: bool = True) -> CrossSpectrum:
     """Averaged auto- and cross-spectra of two equally long, time-aligned signals.
@@ -295,11 +263,8 @@ def cross_spectrum(xa: np.ndarray, xb: np.ndarray, sample_rate_hz: float, n_fft:
     """
     hop = n_fft // 2
     window = hann(n_fft)
-    fa = fb = None
-    if xa.size == xb.size and xa.size >= n_fft:
-        fa, fb = _frame_scratch((xa.size - n_fft) // hop + 1, n_fft // 2 + 1)
-    fa = frame_spectra(xa, n_fft, hop, window, out=fa)
-    fb = frame_spectra(xb, n_fft, hop, window, out=fb)
+    fa = frame_spectra(xa, n_fft, hop, window)
+    fb = frame_spectra(xb, n_fft, hop, window)
     n_frames, n_bins = fa.shape
     df = sample_rate_hz / n_fft
     starts, stops, bin_group = _groups(n_bins, df)
