@@ -128,21 +128,6 @@ def test_moving_sum_matches_convolution(rng):
                                    rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("n_frames", [1, 7, 8, 9, 17])
-def test_frame_spectra_blocks_match_one_transform(rng, n_frames):
-    import scipy.fft
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    from acoustic.correlate._spectra import frame_spectra, hann
-
-    n_fft, hop = 64, 32
-    x = rng.standard_normal(hop * (n_frames - 1) + n_fft + 5)  # a partial frame at the end is left out
-    got = frame_spectra(x, n_fft, hop, hann(n_fft))
-    frames = sliding_window_view(x.astype(np.float32), n_fft)[::hop] * hann(n_fft).astype(np.float32)
-    assert got.shape == (n_frames, n_fft // 2 + 1) and got.dtype == np.complex64
-    np.testing.assert_array_equal(got, scipy.fft.rfft(frames, axis=1))
-
-
 def test_median_and_quantiles_match_numpy_to_the_bit(rng):
     from acoustic.correlate._locate import _quantiles
     from acoustic.correlate._spectra import median

@@ -32,8 +32,6 @@ OUTLIER_MIN_DB = 0.5
 MIN_KEEP_FRACTION = 0.15
 #: Lowest frequency (Hz) of the grouping; below it every frame is used.
 _GROUP_FMIN_HZ = 4.0
-#: Frames windowed and transformed together by :func:`frame_spectra`.
-_FRAME_BLOCK = 8
 
 
 def hann(n: int) -> np.ndarray:
@@ -108,17 +106,8 @@ def frame_spectra(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np
 
     x32 = np.asarray(x, dtype=np.float32)
     w32 = _hann32(n_fft) if window is _hann(n_fft) else window.astype(np.float32)
-    frames = sliding_window_view(x32, n_fft)[::hop]
-    n_frames = frames.shape[0]
-    out = np.empty((n_frames, n_fft // 2 + 1), dtype=np.complex64)
-    # a few frames at a time: the windowed block stays in cache for the FFT, and the process
-    # never holds (nor page-faults in) a second array the size of all frames
-    buf = np.empty((min(_FRAME_BLOCK, n_frames), n_fft), dtype=np.float32)
-    for i in range(0, n_frames, _FRAME_BLOCK):
-        j = min(i + _FRAME_BLOCK, n_frames)
-        blk = np.multiply(frames[i:j], w32, out=buf[:j - i])
-        out[i:j] = scipy.fft.rfft(blk, axis=1, workers=1, overwrite_x=True)
-    return out
+    frames = sliding_window_view(x32, n_fft)[::hop] * w32
+    return scipy.fft.rfft(frames, axis=1, workers=1)
 
 
 @dataclasses.dataclass
