@@ -83,8 +83,15 @@ def moving_sum(x: np.ndarray, half: int) -> np.ndarray:
     n = x.size
     c = np.zeros(n + 1)
     np.cumsum(x, out=c[1:])
-    i = np.arange(n)
-    return c[np.minimum(i + half + 1, n)] - c[np.maximum(i - half, 0)]
+    # c[min(i + half + 1, n)] - c[max(i - half, 0)], with slices instead of index arrays
+    h = min(half, n)
+    hi = np.empty(n)
+    hi[:n - h] = c[h + 1:]
+    hi[n - h:] = c[n]
+    lo = np.empty(n)
+    lo[h:] = c[:n - h]
+    lo[:h] = 0.0
+    return hi - lo
 
 
 def smoothing_bins(cs: CrossSpectrum, smooth_hz: float | None = None) -> int:

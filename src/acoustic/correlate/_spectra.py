@@ -164,8 +164,10 @@ class CrossSpectrum:
         return np.clip(c, 0.0, 1.0)
 
 
+@functools.lru_cache(maxsize=16)
 def _groups(n_bins: int, df: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Half-octave groups of at least 8 bins above ``_GROUP_FMIN_HZ``; bin -> group map."""
+    """Half-octave groups of at least 8 bins above ``_GROUP_FMIN_HZ``; bin -> group map (cached
+    per size, read-only)."""
     first = max(1, int(np.ceil(_GROUP_FMIN_HZ / df)))
     edges = [first]
     f = first * df
@@ -180,6 +182,8 @@ def _groups(n_bins: int, df: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     bin_group = np.full(n_bins, -1, dtype=np.int64)
     for g, (a, b) in enumerate(zip(starts, stops)):
         bin_group[a:b] = g
+    for arr in (starts, stops, bin_group):
+        arr.flags.writeable = False
     return starts, stops, bin_group
 
 
