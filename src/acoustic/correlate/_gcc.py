@@ -100,20 +100,21 @@ def smoothing_bins(cs: CrossSpectrum, smooth_hz: float | None = None) -> int:
     return max(2, int(round(hz / cs.df_hz)))
 
 
-def smoothed_coherence(cs: CrossSpectrum, half_bins: int, exclude=None) -> np.ndarray:
+def smoothed_coherence(cs: CrossSpectrum, half_bins: int, exclude=None, coherence=None) -> np.ndarray:
     """Bias-corrected magnitude-squared coherence, averaged over ``2 half_bins + 1`` bins.
 
     The Welch estimate is biased upward by about ``1/n_d``; ``(n_d g - 1)/(n_d - 1)`` removes
     that (``physics.md`` 3.3), then a moving average over neighbouring bins cuts the variance.
     Bins in ``exclude`` (notched tonal lines) take no part in the average, so a line's
-    coherence does not spill into its neighbours; they get 0.
+    coherence does not spill into its neighbours; they get 0.  ``coherence`` is
+    ``cs.coherence()`` when the caller already has it.
 
     Returns
     -------
     numpy.ndarray, shape (n_bins,)
         Values in [0, 1).
     """
-    g = cs.coherence()
+    g = cs.coherence() if coherence is None else coherence
     n = cs.n_averages
     g = np.clip((n * g - 1.0) / np.maximum(n - 1.0, 1.0), 0.0, 1.0)
     use = np.ones_like(g) if exclude is None else (~np.asarray(exclude, dtype=bool)).astype(np.float64)
@@ -210,7 +211,7 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
 
 # -- band ------------------------------------------------------------------------------------
 def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.ndarray,
-                fmin_hz: float, fmax_hz: float):
+                fmin_hz: float, fmax_hz: float, coherence=None):
     """The coherent band: where the smoothed coherence is significantly above zero.
 
     Under zero true coherence the raw estimate is Beta(1, n_d - 1) (mean and s.d. about
@@ -221,7 +222,8 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
     above zero, which rules out the narrow clusters that chance makes among thousands of
     bins); they are scored by their summed coherence odds, and the band spans the clusters
     scoring at least 10 % of the best one (two sources make the coherence ripple, which splits
-    one band into many clusters).
+    one band into many clusters).  ``coherence`` is ``cs.coherence()`` when the caller already
+    has it.
 
     Returns
     -------
@@ -256,7 +258,7 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins: int, notch: np.
     min_width = max(2 * half_bins + 1, int(math.ceil(MIN_BAND_HZ / cs.df_hz)))
     # a cluster must be significant as a whole: the sum of the bias-corrected raw coherence
     # over its bins has s.d. about sqrt(sum 1/n_d^2 / 1.5) under zero coherence
-    g_raw = cs.coherence()
+    g_raw = cs.coherence() if coherence is None else coherence
     g_corr = (n_bin * g_raw - 1.0) / np.maximum(n_bin - 1.0, 1.0)
     scored = []
     for c in clusters:
