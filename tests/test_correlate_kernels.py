@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from acoustic.correlate._kernels import accumulate_spectra, group_energies, running_median, running_median_at
+from acoustic.correlate._kernels import (
+    accumulate_spectra, calibrate32, group_energies, running_median, running_median_at,
+)
 
 
 def _spectra(rng, k=13, f=257, dtype=np.complex64):
@@ -143,3 +145,19 @@ def test_median_and_quantiles_match_numpy_to_the_bit(rng):
     assert median(y[::2]) == float(np.median(y[::2]))  # strided
     y[4] = np.nan
     assert np.isnan(median(y))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int16])
+def test_calibrate32_matches_numpy_to_the_bit(rng, dtype):
+    x = (rng.standard_normal(1001) * 1000).astype(dtype)
+    for mean, scale in [(0.0, 1.0), (float(np.mean(x)), 0.1), (-3.25, 10.0 ** (-37.5 / 20))]:
+        got = calibrate32(x, mean, scale)
+        assert got.dtype == np.float32 and got.shape == x.shape
+        np.testing.assert_array_equal(got, calibrate32(x, mean, scale, use_numba=False))
+        ref = x.astype(np.float32)
+        ref -= np.float32(mean)
+        ref *= np.float32(scale)
+        np.testing.assert_array_equal(got, ref)
+    assert calibrate32(x[:0], 0.0, 1.0).shape == (0,)
+    with pytest.raises(ValueError, match="1-D"):
+        calibrate32(np.ones((2, 2)), 0.0, 1.0)

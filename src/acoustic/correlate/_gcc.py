@@ -165,7 +165,6 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
     ratios.append(oratio)
     first = max(2, int(math.ceil(2.0 / cs.df_hz)))
     wide = 8 * half
-    idx = np.arange(n_bins)
     delta = np.zeros(n_bins + 1, dtype=np.int64)  # +1/-1 at each notch's edges
     for ri, r in enumerate(ratios):
         peaks = np.flatnonzero((r[1:-1] > TONAL_RATIO) & (r[1:-1] >= r[:-2]) & (r[1:-1] >= r[2:])) + 1
@@ -174,11 +173,12 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
             continue
         # the notch spans the run of bins with ratio above TONAL_EDGE_RATIO around the line,
         # at most ``half`` bins to either side
-        above = r > TONAL_EDGE_RATIO
-        run_lo = np.maximum.accumulate(np.where(above, -1, idx))  # last bin not above, at or before i
-        run_hi = np.minimum.accumulate(np.where(above, n_bins, idx)[::-1])[::-1]  # first not above, at or after
-        lo = np.maximum(run_lo[peaks] + 1, peaks - half)
-        hi = np.minimum(run_hi[peaks] - 1, peaks + half)
+        below = np.flatnonzero(r <= TONAL_EDGE_RATIO)  # a line's own bin is above, so not among these
+        k = np.searchsorted(below, peaks)
+        run_lo = np.append(-1, below)[k]  # last bin not above, before the line
+        run_hi = np.append(below, n_bins)[k]  # first bin not above, after it
+        lo = np.maximum(run_lo + 1, peaks - half)
+        hi = np.minimum(run_hi - 1, peaks + half)
         # the Hann window's leakage of a line r times the background falls as
         # 1/(pi u (u^2 - 1))^2 at u bins; notch until it is below _LEAKAGE_FRACTION of the
         # background, with the height over the quiet background around it (the 10th percentile
@@ -419,11 +419,15 @@ class Correlogram:
     def derivatives(self, tau_s: float, spectrum=None):
         """The complex correlogram and its first and second derivatives (per s, per s^2) at ``tau_s``."""
         s = self.spectrum if spectrum is None else spectrum
-        w = 2.0 * np.pi * self.freqs_hz
-        e = s * np.exp(1j * w * float(tau_s))
+        cache = self.__dict__.setdefault("_cache", {})
+        if "omega" not in cache:
+            w = 2.0 * np.pi * self.freqs_hz
+            cache["omega"] = (w, 1j * w, w * w)
+        w, iw, w2 = cache["omega"]
+        e = s * np.exp(iw * float(tau_s))
         z0 = e.sum()
         z1 = (e * w).sum() * 1j
-        z2 = -(e * (w * w)).sum()
+        z2 = -(e * w2).sum()
         return complex(z0), complex(z1), complex(z2)
 
     def grid(self, spectrum=None, upsample: int = 2):

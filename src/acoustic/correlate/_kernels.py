@@ -10,7 +10,9 @@ prints the comparison):
 * :func:`accumulate_spectra` - weighted averaging of the auto- and cross-spectra (one pass,
   no (frames x bins) temporaries);
 * :func:`running_median` - running median of a spectrum (tonal-line detection), and
-  :func:`running_median_at` - the same at a few bins only.
+  :func:`running_median_at` - the same at a few bins only;
+* :func:`calibrate32` - mean-free, calibrated single-precision samples in one pass (numpy
+  needs three: the conversion, the subtraction, the scaling).
 
 Not kernels, because numpy already does them in one vectorised pass and numba could not beat
 it: framing and windowing (``sliding_window_view`` times the window, fed straight to the FFT)
@@ -66,7 +68,8 @@ def njit(*args, **kwargs):
 
     return wrap
 
-__all__ = ["group_energies", "accumulate_spectra", "running_median", "running_median_at", "resolve_use_numba"]
+__all__ = ["group_energies", "accumulate_spectra", "running_median", "running_median_at", "calibrate32",
+           "resolve_use_numba"]
 
 
 # -- per-frame group energies -------------------------------------------------------------
@@ -413,4 +416,51 @@ def running_median_at(y, half_width, idx, *, use_numba=True):
         return _running_median_at_numpy(y, half, idx)
     out = np.empty(idx.size)
     _running_median_at_kernel(y, half, idx, out)
+    return out
+
+
+# -- calibrated single-precision samples ----------------------------------------------------
+@njit(cache=True, nogil=True)
+def _calibrate32_kernel(x, mean, scale, out):  # pragma: no cover - compiled
+    for i in range(x.shape[0]):
+        out[i] = (np.float32(x[i]) - mean) * scale
+
+
+def _calibrate32_numpy(x, mean, scale):
+    out = x.astype(np.float32)  # always a copy
+    out -= mean
+    out *= scale
+    return out
+
+
+def calibrate32(x, mean, scale, *, use_numba=True):
+    """``(float32(x) - float32(mean)) * float32(scale)``, element by element in single precision.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        Samples (any real dtype; 16- and 24-bit audio keeps its full resolution in float32's
+        24-bit mantissa).
+    mean : float
+        Value subtracted (the mean of ``x``), in the units of ``x``.
+    scale : float
+        Factor applied after the subtraction (the calibration, e.g. ``10**(-gain_db/20)``).
+    use_numba : bool, default True
+        False runs the numpy reference.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,), float32
+        A new array.
+    """
+    x = np.ascontiguousarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D, got shape {x.shape}")
+    if not np.isrealobj(x):
+        raise ValueError("x must be real")
+    m, g = np.float32(mean), np.float32(scale)
+    if not use_numba:
+        return _calibrate32_numpy(x, m, g)
+    out = np.empty(x.size, dtype=np.float32)
+    _calibrate32_kernel(x, m, g, out)
     return out

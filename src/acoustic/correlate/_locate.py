@@ -349,7 +349,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     c_def = path.speeds_m_s(DEFAULT_BAND_HZ)
     t_max = float(np.sum(path.lengths_m / c_def)) * WINDOW_MARGIN
     use_numba = resolve_use_numba(use_numba)
-    prep = prepare_pair(rec_a, rec_b)
+    prep = prepare_pair(rec_a, rec_b, use_numba=use_numba)
     fs = prep.sample_rate_hz
     t_win = t_max + 2.0 / fs
     an = analyse(prep, (-t_win, t_win), weighting=weighting, band_hz=band_hz, max_components=max_peaks + 3,

@@ -21,6 +21,7 @@ import numpy as np
 
 from .._errors import AcousticWarning, ParameterError, RecordingError
 from ..recording import Recording
+from ._kernels import calibrate32
 
 __all__ = ["PreparedPair", "prepare_pair"]
 
@@ -99,18 +100,14 @@ def _check_samples(rec: Recording, label: str) -> float:
     return total / x.size
 
 
-def _calibrated32(x: np.ndarray, gain_db: float, mean: float | None = None) -> np.ndarray:
+def _calibrated32(x: np.ndarray, gain_db: float, mean: float | None, use_numba: bool) -> np.ndarray:
     """Mean-free calibrated samples (``(x - mean) / 10**(gain_db/20)``) in single precision.
 
     16- and 24-bit audio keeps its full resolution in float32's 24-bit mantissa; the spectra
     are accumulated in double precision.  ``mean`` is the mean of ``x`` when already known.
     """
     m = float(np.mean(x)) if mean is None else float(mean)
-    out = x.astype(np.float32)  # always a copy
-    out -= np.float32(m)
-    if gain_db != 0.0:
-        out *= np.float32(10.0 ** (-gain_db / 20.0))
-    return out
+    return calibrate32(x, m, 10.0 ** (-gain_db / 20.0) if gain_db != 0.0 else 1.0, use_numba=use_numba)
 
 
 def _resample(x: np.ndarray, rate_from: float, rate_to: float) -> np.ndarray:
@@ -124,7 +121,8 @@ def _resample(x: np.ndarray, rate_from: float, rate_to: float) -> np.ndarray:
     return resample_poly(x, frac.numerator, frac.denominator)
 
 
-def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 0.0) -> PreparedPair:
+def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 0.0,
+                 use_numba: bool = False) -> PreparedPair:
     """Resample (if needed), align by start time and trim a pair to its common interval.
 
     Parameters
@@ -133,6 +131,8 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
         Sensor A and sensor B.
     min_duration_s : float
         Shortest usable common interval in s (an error below it).
+    use_numba : bool, default False
+        Calibrate with the numba kernel (the same values; see :mod:`acoustic.correlate._kernels`).
 
     Returns
     -------
@@ -206,7 +206,7 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
         _warn(f"mixed sensor kinds ({rec_a.name}: {rec_a.sensor_kind}, {rec_b.name}: {rec_b.sensor_kind}); "
               "the accelerometer's polarity is inverted and its spectrum tilted, so the peak is broader")
     # the checks' means serve when the whole recording is used as read
-    xa = _calibrated32(xa, rec_a.gain_db, mean_a if xa.size == rec_a.samples.size else None)
-    xb = _calibrated32(xb, rec_b.gain_db, mean_b if xb.size == rec_b.samples.size else None)
+    xa = _calibrated32(xa, rec_a.gain_db, mean_a if xa.size == rec_a.samples.size else None, use_numba)
+    xb = _calibrated32(xb, rec_b.gain_db, mean_b if xb.size == rec_b.samples.size else None, use_numba)
     return PreparedPair(xa=xa, xb=xb, sample_rate_hz=float(fs), offset_s=float(offset), start_known=start_known,
                         polarity=polarity, name_a=rec_a.name, name_b=rec_b.name)
