@@ -63,7 +63,9 @@ def _best_of(fn, repeats=30):
 
 def kernels_table():
     """Each numba kernel against its numpy twin (the vectorised version the tests compare it with)."""
-    from acoustic.correlate._kernels import accumulate_spectra, group_energies, running_median
+    from acoustic.correlate._kernels import (
+        accumulate_spectra, calibrate32, group_energies, running_median, running_median_at,
+    )
     from acoustic.correlate._spectra import _groups
 
     rng = np.random.default_rng(0)
@@ -73,6 +75,8 @@ def kernels_table():
     st, sp, bg = _groups(f, 8000.0 / 8192)
     w = rng.uniform(0.5, 1.0, (k, st.size))
     spec = rng.gamma(2.0, 1.0, f)
+    at = np.sort(rng.choice(f, 200, replace=False))
+    pcm = np.round(rng.standard_normal(240000) * 3000.0) / 0x8000
     rows = {
         "group energies (54 x 4097)": (lambda: group_energies(xa, xb, st, sp),
                                        lambda: group_energies(xa, xb, st, sp, use_numba=False)),
@@ -80,6 +84,10 @@ def kernels_table():
                                               lambda: accumulate_spectra(xa, xb, w, bg, use_numba=False)),
         "running median (4097, +-13)": (lambda: running_median(spec, 13),
                                         lambda: running_median(spec, 13, use_numba=False)),
+        "running median at 200 of 4097 bins": (lambda: running_median_at(spec, 13, at),
+                                               lambda: running_median_at(spec, 13, at, use_numba=False)),
+        "calibrated float32 (240000 samples)": (lambda: calibrate32(pcm, 0.01, 0.1),
+                                                lambda: calibrate32(pcm, 0.01, 0.1, use_numba=False)),
     }
     out = {}
     for name, (nb, ref) in rows.items():

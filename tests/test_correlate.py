@@ -378,3 +378,26 @@ def test_frame_length_and_window_factors():
     # the false-alarm probability and its threshold are inverse
     thr = significance_threshold(0.4, 300.0, 0.01)
     assert false_alarm_probability(thr, 0.4, 300.0) == pytest.approx(0.01, rel=1e-3)
+
+
+def test_prepare_pair_trimmed_means_and_checks_cover_the_whole_recordings(rng):
+    """The checks' sums give the mean of the common interval; NaN or silence outside it still refuses."""
+    from acoustic.correlate._prepare import prepare_pair
+
+    t0 = datetime(2026, 5, 1, 2, 0, tzinfo=timezone.utc)
+    xa, xb = rng.standard_normal(8000) + 0.3, rng.standard_normal(9000) - 0.2
+    a = Recording(xa, 1000.0, "A", start_time=t0, gain_db=6.0)
+    b = Recording(xb, 1000.0, "B", start_time=t0 + timedelta(seconds=1.5))
+    with pytest.warns(AcousticWarning, match="differ in length"):
+        prep = prepare_pair(a, b)
+    want = xa[1500:].astype(np.float32)
+    want -= np.float32(np.mean(xa[1500:]))
+    want *= np.float32(10.0 ** (-6.0 / 20.0))
+    np.testing.assert_array_equal(prep.xa, want)
+    np.testing.assert_array_equal(prep.xb, xb[:6500].astype(np.float32) - np.float32(np.mean(xb[:6500])))
+    bad = xa.copy()
+    bad[100] = np.nan  # before the common interval
+    with pytest.raises(RecordingError, match="1 NaN/Inf"):
+        prepare_pair(Recording(bad, 1000.0, "A", start_time=t0), b)
+    with pytest.raises(RecordingError, match="constant"):
+        prepare_pair(Recording(np.full(8000, 0.5), 1000.0, "A", start_time=t0), b)

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from acoustic.correlate._kernels import accumulate_spectra, group_energies, running_median
+from acoustic.correlate._kernels import (
+    accumulate_spectra, calibrate32, group_energies, running_median, running_median_at,
+)
 
 
 def _spectra(rng, k=13, f=257, dtype=np.complex64):
@@ -64,6 +66,26 @@ def test_running_median_matches_numpy(rng, n, half):
     np.testing.assert_array_equal(running_median(y, half), running_median(y, half, use_numba=False))
 
 
+@pytest.mark.parametrize("n,half", [(1, 1), (7, 3), (50, 1), (513, 12), (40, 30)])
+def test_running_median_at_matches_numpy_and_the_full_median(rng, n, half):
+    y = rng.standard_normal(n)
+    y[::5] = 0.25
+    idx = np.unique(np.concatenate([[0, n - 1], rng.integers(0, n, 10)]))
+    got = running_median_at(y, half, idx)
+    np.testing.assert_array_equal(got, running_median_at(y, half, idx, use_numba=False))
+    np.testing.assert_array_equal(got, running_median(y, half)[idx])
+    assert running_median_at(y, half, np.array([], dtype=int)).shape == (0,)
+
+
+def test_running_median_at_rejects_bad_input():
+    with pytest.raises(ValueError, match="idx must lie"):
+        running_median_at(np.ones(5), 1, [5])
+    with pytest.raises(ValueError, match="half_width"):
+        running_median_at(np.ones(5), 0, [1])
+    with pytest.raises(ValueError, match="finite"):
+        running_median_at(np.array([1.0, np.inf]), 1, [0])
+
+
 def test_running_median_rejects_bad_input():
     with pytest.raises(ValueError, match="half_width"):
         running_median(np.ones(5), 0)
@@ -106,3 +128,36 @@ def test_moving_sum_matches_convolution(rng):
         x = rng.uniform(0, 1, n)
         np.testing.assert_allclose(moving_sum(x, half), np.convolve(x, np.ones(2 * half + 1), mode="same"),
                                    rtol=1e-12, atol=1e-12)
+
+
+def test_median_and_quantiles_match_numpy_to_the_bit(rng):
+    from acoustic.correlate._locate import _quantiles
+    from acoustic.correlate._spectra import median
+
+    for n in (1, 2, 3, 4, 41, 2000, 4097):
+        for _ in range(20):
+            x = rng.standard_normal(n) * 10.0 ** rng.uniform(-5, 5)
+            x[rng.random(n) < 0.2] = 0.5  # ties
+            assert median(x) == float(np.median(x))
+            for a in (0.025, 0.05, 0.25, 0.5):
+                assert _quantiles(x, (a, 1.0 - a)) == [float(v) for v in np.quantile(x, [a, 1.0 - a])]
+    y = rng.standard_normal(9)
+    assert median(y[::2]) == float(np.median(y[::2]))  # strided
+    y[4] = np.nan
+    assert np.isnan(median(y))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int16])
+def test_calibrate32_matches_numpy_to_the_bit(rng, dtype):
+    x = (rng.standard_normal(1001) * 1000).astype(dtype)
+    for mean, scale in [(0.0, 1.0), (float(np.mean(x)), 0.1), (-3.25, 10.0 ** (-37.5 / 20))]:
+        got = calibrate32(x, mean, scale)
+        assert got.dtype == np.float32 and got.shape == x.shape
+        np.testing.assert_array_equal(got, calibrate32(x, mean, scale, use_numba=False))
+        ref = x.astype(np.float32)
+        ref -= np.float32(mean)
+        ref *= np.float32(scale)
+        np.testing.assert_array_equal(got, ref)
+    assert calibrate32(x[:0], 0.0, 1.0).shape == (0,)
+    with pytest.raises(ValueError, match="1-D"):
+        calibrate32(np.ones((2, 2)), 0.0, 1.0)

@@ -24,7 +24,7 @@ from ._gcc import (
 )
 from ._kernels import resolve_use_numba
 from ._prepare import PreparedPair
-from ._spectra import CrossSpectrum, coherence_threshold, cross_spectrum
+from ._spectra import CrossSpectrum, coherence_threshold, cross_spectrum, median
 
 __all__ = ["Peak", "Analysis", "analyse", "choose_frame_length", "MIN_FRAMES"]
 
@@ -201,6 +201,17 @@ def _refine(cg: Correlogram, spec: np.ndarray, tau0: float, step: float):
     return tau, complex(zt), float(curv)
 
 
+def _noise_sd(z_out: np.ndarray, inv_noise: np.ndarray) -> float:
+    """Standard deviation of the correlogram's noise (at zero lag) from its values ``z_out`` at lags
+    where no source can be, each divided by the window's noise factor there (``inv_noise`` is its
+    reciprocal): the median of ``|u|^2`` of complex Gaussian noise is ``2 ln 2`` times the
+    variance.  Real and imaginary parts are scaled separately, the same arithmetic as numpy's
+    complex-by-real division, without the complex temporaries."""
+    ur = z_out.real * inv_noise
+    ui = z_out.imag * inv_noise
+    return max(math.sqrt(median(ur * ur + ui * ui) / (2.0 * math.log(2.0))), 1e-300)
+
+
 def _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, window):
     """A test of whether a delay has a significant peak in the SCOT correlogram (no ghosts)."""
     psi = weighting_function("scot", cs, coh_s) * ~notch
@@ -209,8 +220,7 @@ def _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, wind
     if cg.freqs_hz.size == 0:
         return lambda tau, step: True
     lg, z = cg.grid(upsample=UPSAMPLE)
-    u = z[outside] / cg.grid_factors(UPSAMPLE)[1][outside]
-    sd = max(math.sqrt(float(np.median(u.real**2 + u.imag**2)) / (2.0 * math.log(2.0))), 1e-300)
+    sd = _noise_sd(z[outside], 1.0 / cg.grid_factors(UPSAMPLE)[1][outside])
     b = cg.noise_rms_bandwidth_hz()
 
     def check(tau, step):
@@ -313,8 +323,7 @@ def _scan_band(prep, cs, coh_s, notch, fmin, full, window_s):
         outside = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
         if np.count_nonzero(outside) < 64:
             outside = np.abs(lags) <= half_span
-        u = z[outside] / noise[outside]
-        sd = max(math.sqrt(float(np.median(u.real**2 + u.imag**2)) / (2.0 * math.log(2.0))), 1e-300)
+        sd = _noise_sd(z[outside], 1.0 / noise[outside])
         win = (lags >= w_lo) & (lags <= w_hi)
         zz = float(np.max(np.abs(z[win]) / (sd * noise[win])))
         p = false_alarm_probability(zz, w_hi - w_lo, cg.noise_rms_bandwidth_hz())
@@ -371,15 +380,15 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     coh_raw = cs.coherence()
     half = smoothing_bins(cs)
     notch, lines = tonal_lines(cs, coh_raw, use_numba=use_numba)
-    coh_s = smoothed_coherence(cs, half, exclude=notch)
+    coh_s = smoothed_coherence(cs, half, exclude=notch, coherence=coh_raw)
     fmin = max(FMIN_HZ, 3.0 * cs.df_hz)
     fmax = 0.45 * fs
     if band_hz is not None:
         band, coherent = band_hz, True
     else:
         half_band = band_smoothing_bins(cs, half)
-        band, _sig, _thr = select_band(cs, smoothed_coherence(cs, half_band, exclude=notch), half_band, notch,
-                                       fmin, fmax)
+        band, _sig, _thr = select_band(cs, smoothed_coherence(cs, half_band, exclude=notch, coherence=coh_raw),
+                                       half_band, notch, fmin, fmax, coherence=coh_raw)
         coherent = band is not None
         if band is None:
             band = (max(band_fallback_hz[0], fmin), min(band_fallback_hz[1], fmax))
@@ -413,12 +422,11 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     outside = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
     if np.count_nonzero(outside) < 64:  # too little room outside: use everything
         outside = np.abs(lags) <= half_span
-    noise_out = noise_all[outside]
+    inv_noise_out = 1.0 / noise_all[outside]
     b_noise = cg.noise_rms_bandwidth_hz()
 
     def noise_sd_of(z):
-        u = z[outside] / noise_out
-        return max(math.sqrt(float(np.median(u.real**2 + u.imag**2)) / (2.0 * math.log(2.0))), 1e-300)
+        return _noise_sd(z[outside], inv_noise_out)
 
     provisional = noise_sd_of(z0)
     min_sep = 2.0 / max(band[1] - band[0], cs.df_hz)  # about the envelope main-lobe width (s)
@@ -488,5 +496,5 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     return Analysis(cs=cs, coherence_raw=coh_raw, coherence_smooth=coh_s, coherent=coherent, band_hz=band,
                     notch=notch, tonal_lines_hz=lines, weighting=name, correlogram=cg, lags_s=lags,
                     values=zc.real, envelope=np.abs(zc), window_s=(w_lo, w_hi), peaks=peaks, noise_sd=noise_sd,
-                    noise_bandwidth_hz=b_noise, coherence_threshold=coherence_threshold(float(np.median(cs.n_averages))),
+                    noise_bandwidth_hz=b_noise, coherence_threshold=coherence_threshold(median(cs.n_averages)),
                     offset_s=prep.offset_s, duration_s=prep.duration_s)

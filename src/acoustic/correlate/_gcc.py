@@ -32,8 +32,8 @@ import math
 import numpy as np
 
 from .._errors import ParameterError
-from ._kernels import running_median
-from ._spectra import CrossSpectrum, coherence_threshold
+from ._kernels import running_median, running_median_at
+from ._spectra import CrossSpectrum, coherence_threshold, median
 
 __all__ = ["WEIGHTINGS", "resolve_weighting", "smoothed_coherence", "band_smoothing_bins", "tonal_lines",
            "select_band", "weighting_function", "band_taper", "Correlogram", "hann_lag_factor", "hann_noise_factor"]
@@ -83,8 +83,18 @@ def moving_sum(x: np.ndarray, half) -> np.ndarray:
     n = x.size
     c = np.zeros(n + 1)
     np.cumsum(x, out=c[1:])
-    i = np.arange(n)
-    return c[np.minimum(i + half + 1, n)] - c[np.maximum(i - half, 0)]
+    if np.ndim(half):  # one half-width per point
+        i = np.arange(n)
+        return c[np.minimum(i + half + 1, n)] - c[np.maximum(i - half, 0)]
+    # c[min(i + half + 1, n)] - c[max(i - half, 0)], with slices instead of index arrays
+    h = min(int(half), n)
+    hi = np.empty(n)
+    hi[:n - h] = c[h + 1:]
+    hi[n - h:] = c[n]
+    lo = np.empty(n)
+    lo[h:] = c[:n - h]
+    lo[:h] = 0.0
+    return hi - lo
 
 
 def smoothing_bins(cs: CrossSpectrum, smooth_hz: float | None = None) -> int:
@@ -114,7 +124,7 @@ def band_smoothing_bins(cs: CrossSpectrum, half_bins: int) -> np.ndarray:
     return np.maximum(int(half_bins), np.rint(hz / cs.df_hz)).astype(np.int64)
 
 
-def smoothed_coherence(cs: CrossSpectrum, half_bins, exclude=None) -> np.ndarray:
+def smoothed_coherence(cs: CrossSpectrum, half_bins, exclude=None, coherence=None) -> np.ndarray:
     """Bias-corrected magnitude-squared coherence, averaged over ``2 half_bins + 1`` bins.
 
     ``half_bins`` is one half-width for every bin, or an array of one per bin.
@@ -122,14 +132,15 @@ def smoothed_coherence(cs: CrossSpectrum, half_bins, exclude=None) -> np.ndarray
     The Welch estimate is biased upward by about ``1/n_d``; ``(n_d g - 1)/(n_d - 1)`` removes
     that (``physics.md`` 3.3), then a moving average over neighbouring bins cuts the variance.
     Bins in ``exclude`` (notched tonal lines) take no part in the average, so a line's
-    coherence does not spill into its neighbours; they get 0.
+    coherence does not spill into its neighbours; they get 0.  ``coherence`` is
+    ``cs.coherence()`` when the caller already has it.
 
     Returns
     -------
     numpy.ndarray, shape (n_bins,)
         Values in [0, 1).
     """
-    g = cs.coherence()
+    g = cs.coherence() if coherence is None else coherence
     n = cs.n_averages
     g = np.clip((n * g - 1.0) / np.maximum(n - 1.0, 1.0), 0.0, 1.0)
     use = np.ones_like(g) if exclude is None else (~np.asarray(exclude, dtype=bool)).astype(np.float64)
@@ -140,21 +151,6 @@ def smoothed_coherence(cs: CrossSpectrum, half_bins, exclude=None) -> np.ndarray
 
 
 # -- tonal lines -----------------------------------------------------------------------------
-def _median_at(y: np.ndarray, half: int, idx: np.ndarray) -> np.ndarray:
-    """The running median of ``y`` over ``2 half + 1`` points (truncated at the ends) at ``idx`` only."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    n = y.size
-    out = np.empty(idx.size)
-    inner = (idx >= half) & (idx < n - half)
-    if np.any(inner) and n >= 2 * half + 1:
-        out[inner] = np.median(sliding_window_view(y, 2 * half + 1)[idx[inner] - half], axis=1)
-    for k in np.flatnonzero(~inner):
-        i = int(idx[k])
-        out[k] = np.median(y[max(0, i - half):min(n, i + half + 1)])
-    return out
-
-
 def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = True):
     """Narrow spectral lines (mains hum, pump harmonics) in either auto-spectrum or in the coherence.
 
@@ -185,17 +181,16 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
         spectra.append(spec)
     # the coherence ratio counts only where the coherence exceeds 0.5 (usually a few bins), so its
     # running median is needed there only
-    n_avg = float(np.median(cs.n_averages))
     high = np.flatnonzero(coh_raw > 0.5)
     oratio = np.zeros(n_bins)
     if high.size:
-        obase = _median_at(odds, half, high) if high.size < n_bins // 8 else \
+        n_avg = median(cs.n_averages)
+        obase = running_median_at(odds, half, high, use_numba=use_numba) if high.size < n_bins // 8 else \
             running_median(odds, half, use_numba=use_numba)[high]
         oratio[high] = odds[high] / np.maximum(obase, 1.0 / n_avg)
     ratios.append(oratio)
     first = max(2, int(math.ceil(2.0 / cs.df_hz)))
     wide = 8 * half
-    idx = np.arange(n_bins)
     delta = np.zeros(n_bins + 1, dtype=np.int64)  # +1/-1 at each notch's edges
     for ri, r in enumerate(ratios):
         peaks = np.flatnonzero((r[1:-1] > TONAL_RATIO) & (r[1:-1] >= r[:-2]) & (r[1:-1] >= r[2:])) + 1
@@ -204,11 +199,12 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
             continue
         # the notch spans the run of bins with ratio above TONAL_EDGE_RATIO around the line,
         # at most ``half`` bins to either side
-        above = r > TONAL_EDGE_RATIO
-        run_lo = np.maximum.accumulate(np.where(above, -1, idx))  # last bin not above, at or before i
-        run_hi = np.minimum.accumulate(np.where(above, n_bins, idx)[::-1])[::-1]  # first not above, at or after
-        lo = np.maximum(run_lo[peaks] + 1, peaks - half)
-        hi = np.minimum(run_hi[peaks] - 1, peaks + half)
+        below = np.flatnonzero(r <= TONAL_EDGE_RATIO)  # a line's own bin is above, so not among these
+        k = np.searchsorted(below, peaks)
+        run_lo = np.append(-1, below)[k]  # last bin not above, before the line
+        run_hi = np.append(below, n_bins)[k]  # first bin not above, after it
+        lo = np.maximum(run_lo + 1, peaks - half)
+        hi = np.minimum(run_hi - 1, peaks + half)
         # the Hann window's leakage of a line r times the background falls as
         # 1/(pi u (u^2 - 1))^2 at u bins; notch until it is below _LEAKAGE_FRACTION of the
         # background, with the height over the quiet background around it (the 10th percentile
@@ -241,7 +237,7 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
 
 # -- band ------------------------------------------------------------------------------------
 def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins, notch: np.ndarray,
-                fmin_hz: float, fmax_hz: float):
+                fmin_hz: float, fmax_hz: float, coherence=None):
     """The coherent band: where the smoothed coherence is significantly above zero.
 
     Under zero true coherence the raw estimate is Beta(1, n_d - 1) (mean and s.d. about
@@ -253,7 +249,8 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins, notch: np.ndarr
     bins); they are scored by their summed coherence odds, and the band spans the clusters
     scoring at least 10 % of the best one (two sources make the coherence ripple, which splits
     one band into many clusters).  ``half_bins`` is the smoothing half-width of ``coh_s``: one
-    for all bins, or one per bin (:func:`band_smoothing_bins`).
+    for all bins, or one per bin (:func:`band_smoothing_bins`).  ``coherence`` is
+    ``cs.coherence()`` when the caller already has it.
 
     Returns
     -------
@@ -272,7 +269,7 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins, notch: np.ndarr
     # the robust averaging may keep different numbers of frames in different bands)
     sd_s = moving_sum(1.0 / n_bin, half) / width / np.sqrt(m_eff)
     thr_bins = 3.5 * sd_s
-    thr = float(np.median(thr_bins))
+    thr = median(thr_bins)
     usable = (f >= fmin_hz) & (f <= fmax_hz) & ~notch
     sig = usable & (coh_s > thr_bins)
     idx = np.flatnonzero(sig)
@@ -290,7 +287,7 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins, notch: np.ndarr
     min_width = max(int(width.min()), int(math.ceil(MIN_BAND_HZ / cs.df_hz)))
     # a cluster must be significant as a whole: the sum of the bias-corrected raw coherence
     # over its bins has s.d. about sqrt(sum 1/n_d^2 / 1.5) under zero coherence
-    g_raw = cs.coherence()
+    g_raw = cs.coherence() if coherence is None else coherence
     g_corr = (n_bin * g_raw - 1.0) / np.maximum(n_bin - 1.0, 1.0)
     scored = []
     for c in clusters:
@@ -458,11 +455,15 @@ class Correlogram:
     def derivatives(self, tau_s: float, spectrum=None):
         """The complex correlogram and its first and second derivatives (per s, per s^2) at ``tau_s``."""
         s = self.spectrum if spectrum is None else spectrum
-        w = 2.0 * np.pi * self.freqs_hz
-        e = s * np.exp(1j * w * float(tau_s))
+        cache = self.__dict__.setdefault("_cache", {})
+        if "omega" not in cache:
+            w = 2.0 * np.pi * self.freqs_hz
+            cache["omega"] = (w, 1j * w, w * w)
+        w, iw, w2 = cache["omega"]
+        e = s * np.exp(iw * float(tau_s))
         z0 = e.sum()
         z1 = (e * w).sum() * 1j
-        z2 = -(e * (w * w)).sum()
+        z2 = -(e * w2).sum()
         return complex(z0), complex(z1), complex(z2)
 
     def grid(self, spectrum=None, upsample: int = 2):

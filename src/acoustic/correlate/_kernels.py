@@ -9,7 +9,10 @@ prints the comparison):
   over the frame spectra instead of ``abs()**2`` temporaries plus ``add.reduceat``);
 * :func:`accumulate_spectra` - weighted averaging of the auto- and cross-spectra (one pass,
   no (frames x bins) temporaries);
-* :func:`running_median` - running median of a spectrum (tonal-line detection).
+* :func:`running_median` - running median of a spectrum (tonal-line detection), and
+  :func:`running_median_at` - the same at a few bins only;
+* :func:`calibrate32` - mean-free, calibrated single-precision samples in one pass (numpy
+  needs three: the conversion, the subtraction, the scaling).
 
 Not kernels, because numpy already does them in one vectorised pass and numba could not beat
 it: framing and windowing (``sliding_window_view`` times the window, fed straight to the FFT)
@@ -65,7 +68,8 @@ def njit(*args, **kwargs):
 
     return wrap
 
-__all__ = ["group_energies", "accumulate_spectra", "running_median", "resolve_use_numba"]
+__all__ = ["group_energies", "accumulate_spectra", "running_median", "running_median_at", "calibrate32",
+           "resolve_use_numba"]
 
 
 # -- per-frame group energies -------------------------------------------------------------
@@ -337,3 +341,126 @@ def running_median(y, half_width, *, use_numba=True):
     _running_median_kernel(y, half, out)
     return out
 
+
+
+# -- running median at a few points ------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _running_median_at_kernel(y, half, idx, out):  # pragma: no cover - compiled
+    # each window sorted by insertion into a small buffer: a few dozen points, a few bins
+    n = y.shape[0]
+    buf = np.empty(2 * half + 1)
+    for q in range(idx.shape[0]):
+        i = idx[q]
+        lo = max(0, i - half)
+        hi = min(n, i + half + 1)
+        m = 0
+        for t in range(lo, hi):
+            v = y[t]
+            j = m
+            while j > 0 and buf[j - 1] > v:
+                buf[j] = buf[j - 1]
+                j -= 1
+            buf[j] = v
+            m += 1
+        if m % 2 == 1:
+            out[q] = buf[m // 2]
+        else:
+            out[q] = 0.5 * (buf[m // 2 - 1] + buf[m // 2])
+
+
+def _running_median_at_numpy(y, half, idx):
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    n = y.size
+    out = np.empty(idx.size)
+    inner = (idx >= half) & (idx < n - half)
+    if np.any(inner) and n >= 2 * half + 1:
+        out[inner] = np.median(sliding_window_view(y, 2 * half + 1)[idx[inner] - half], axis=1)
+    for k in np.flatnonzero(~inner):
+        i = int(idx[k])
+        out[k] = np.median(y[max(0, i - half):min(n, i + half + 1)])
+    return out
+
+
+def running_median_at(y, half_width, idx, *, use_numba=True):
+    """:func:`running_median` of ``y`` at the points ``idx`` only.
+
+    Parameters
+    ----------
+    y : array_like, shape (n,)
+        Values (e.g. a power spectrum).
+    half_width : int
+        Points on each side (>= 1).
+    idx : array_like of int, shape (m,)
+        Points (0 <= idx < n) where the median is wanted.
+    use_numba : bool, default True
+        False runs the numpy reference.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m,), float64
+        ``running_median(y, half_width)[idx]``.
+    """
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    half = int(half_width)
+    if y.ndim != 1 or idx.ndim != 1:
+        raise ValueError(f"y and idx must be 1-D, got shapes {y.shape} and {idx.shape}")
+    if half < 1:
+        raise ValueError(f"half_width must be >= 1, got {half_width}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("running_median_at needs finite values")
+    if idx.size and (idx.min() < 0 or idx.max() >= y.size):
+        raise ValueError(f"idx must lie in 0..{y.size - 1}")
+    if not use_numba:
+        return _running_median_at_numpy(y, half, idx)
+    out = np.empty(idx.size)
+    _running_median_at_kernel(y, half, idx, out)
+    return out
+
+
+# -- calibrated single-precision samples ----------------------------------------------------
+@njit(cache=True, nogil=True)
+def _calibrate32_kernel(x, mean, scale, out):  # pragma: no cover - compiled
+    for i in range(x.shape[0]):
+        out[i] = (np.float32(x[i]) - mean) * scale
+
+
+def _calibrate32_numpy(x, mean, scale):
+    out = x.astype(np.float32)  # always a copy
+    out -= mean
+    out *= scale
+    return out
+
+
+def calibrate32(x, mean, scale, *, use_numba=True):
+    """``(float32(x) - float32(mean)) * float32(scale)``, element by element in single precision.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        Samples (any real dtype; 16- and 24-bit audio keeps its full resolution in float32's
+        24-bit mantissa).
+    mean : float
+        Value subtracted (the mean of ``x``), in the units of ``x``.
+    scale : float
+        Factor applied after the subtraction (the calibration, e.g. ``10**(-gain_db/20)``).
+    use_numba : bool, default True
+        False runs the numpy reference.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,), float32
+        A new array.
+    """
+    x = np.ascontiguousarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D, got shape {x.shape}")
+    if not np.isrealobj(x):
+        raise ValueError("x must be real")
+    m, g = np.float32(mean), np.float32(scale)
+    if not use_numba:
+        return _calibrate32_numpy(x, m, g)
+    out = np.empty(x.size, dtype=np.float32)
+    _calibrate32_kernel(x, m, g, out)
+    return out

@@ -26,6 +26,7 @@ from ..recording import Recording
 from ._analysis import Peak, analyse
 from ._kernels import resolve_use_numba
 from ._prepare import prepare_pair
+from ._spectra import median
 
 __all__ = ["CorrelationResult", "CorrelogramData", "correlate_pair", "physics_band", "DETECTION_PFA", "DELAY_SD_FLOOR_SAMPLES"]
 
@@ -211,8 +212,24 @@ def position_interval(path: PipePath, delay_s: float, delay_sd_s: float, speeds_
     d = delay_s + z_delay * delay_sd_s
     x = path.position_for_delay(d, speeds_m_s=c)
     a = (1.0 - coverage) / 2.0
-    lo, hi = np.quantile(x, [a, 1.0 - a])
-    return float(lo), float(hi), float(np.std(x))
+    lo, hi = _quantiles(x, (a, 1.0 - a))
+    return lo, hi, float(np.std(x))
+
+
+def _quantiles(x: np.ndarray, qs) -> list[float]:
+    """``numpy.quantile(x, qs)`` (its default linear method, to the bit) of a 1-D array of finite
+    values, from one partial sort instead of numpy's general machinery."""
+    n = x.size
+    pos = [(n - 1) * q for q in qs]
+    below = [min(int(math.floor(v)), n - 1) for v in pos]
+    part = np.partition(x, sorted({j for i in below for j in (i, min(i + 1, n - 1))}))
+    out = []
+    for v, i in zip(pos, below):
+        lo, hi = float(part[i]), float(part[min(i + 1, n - 1)])
+        g = v - i
+        # numpy's interpolation: from the nearer end
+        out.append(hi - (hi - lo) * (1.0 - g) if g >= 0.5 else lo + (hi - lo) * g)
+    return out
 
 
 @functools.lru_cache(maxsize=32)
@@ -332,7 +349,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     c_def = path.speeds_m_s(DEFAULT_BAND_HZ)
     t_max = float(np.sum(path.lengths_m / c_def)) * WINDOW_MARGIN
     use_numba = resolve_use_numba(use_numba)
-    prep = prepare_pair(rec_a, rec_b)
+    prep = prepare_pair(rec_a, rec_b, use_numba=use_numba)
     fs = prep.sample_rate_hz
     t_win = t_max + 2.0 / fs
     an = analyse(prep, (-t_win, t_win), weighting=weighting, band_hz=band_hz, max_components=max_peaks + 3,
@@ -413,7 +430,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     coh_mean = float(np.mean(an.coherence_smooth[in_band])) if np.any(in_band) else 0.0
     snr_db = None
     if an.coherent and np.any(in_band):
-        g = float(np.sqrt(np.clip(np.median(an.coherence_smooth[in_band]), 1e-9, 0.999)))
+        g = float(np.sqrt(np.clip(median(an.coherence_smooth[in_band]), 1e-9, 0.999)))
         snr_db = 10.0 * math.log10(g / (1.0 - g))
 
     sel = (an.lags_s >= an.window_s[0]) & (an.lags_s <= an.window_s[1])

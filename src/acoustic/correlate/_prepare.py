@@ -21,6 +21,7 @@ import numpy as np
 
 from .._errors import AcousticWarning, ParameterError, RecordingError
 from ..recording import Recording
+from ._kernels import calibrate32
 
 __all__ = ["PreparedPair", "prepare_pair"]
 
@@ -84,33 +85,46 @@ def sample_stats(x: np.ndarray) -> tuple[float, float, float, int]:
     return float(np.sum(y, dtype=np.float64)), float(np.min(y)), float(np.max(y)), n_bad
 
 
-def _check_samples(rec: Recording, label: str) -> float:
-    """Refuse empty, NaN/Inf, silent or constant samples and impossible rates; returns the mean."""
+def _check_samples(rec: Recording, label: str, keep: tuple[int, int] | None = None) -> float:
+    """Refuse empty, NaN/Inf, silent or constant samples and impossible rates; returns the mean
+    of the samples ``keep[0]:keep[1]`` (all when None).
+
+    The sums that look for NaN/Inf are taken over the kept part and the rest separately, so the
+    kept part's mean needs no further pass over it.
+    """
     x = rec.samples
     if x.size == 0:
         raise RecordingError(f"{rec.name}: recording {label} holds no samples")
+    if keep is not None and keep[1] - keep[0] < x.size:
+        a, b = keep
+        kept = float(np.sum(x[a:b], dtype=np.float64))
+        rest = float(np.sum(x[:a], dtype=np.float64)) + float(np.sum(x[b:], dtype=np.float64))
+        lo, hi = float(np.min(x)), float(np.max(x))
+        if math.isfinite(kept) and math.isfinite(rest) and math.isfinite(lo) and math.isfinite(hi):
+            _check_range(rec, label, x, lo, hi, 0)
+            return kept / (b - a)
     total, lo, hi, n_bad = sample_stats(x)
+    _check_range(rec, label, x, lo, hi, n_bad)
+    return total / x.size if keep is None or keep[1] - keep[0] == x.size else float(np.mean(x[keep[0]:keep[1]]))
+
+
+def _check_range(rec: Recording, label: str, x: np.ndarray, lo: float, hi: float, n_bad: int) -> None:
     if n_bad:
         raise RecordingError(f"{rec.name}: recording {label} has {n_bad} NaN/Inf samples")
     if lo == hi:
         raise RecordingError(f"{rec.name}: recording {label} is {'silent' if x[0] == 0 else 'constant'}; no signal")
     if not (1000.0 <= rec.sample_rate <= 96000.0):
         raise RecordingError(f"{rec.name}: sample rate {rec.sample_rate:g} Hz is outside 1000-96000 Hz")
-    return total / x.size
 
 
-def _calibrated32(x: np.ndarray, gain_db: float, mean: float | None = None) -> np.ndarray:
+def _calibrated32(x: np.ndarray, gain_db: float, mean: float | None, use_numba: bool) -> np.ndarray:
     """Mean-free calibrated samples (``(x - mean) / 10**(gain_db/20)``) in single precision.
 
     16- and 24-bit audio keeps its full resolution in float32's 24-bit mantissa; the spectra
     are accumulated in double precision.  ``mean`` is the mean of ``x`` when already known.
     """
     m = float(np.mean(x)) if mean is None else float(mean)
-    out = x.astype(np.float32)  # always a copy
-    out -= np.float32(m)
-    if gain_db != 0.0:
-        out *= np.float32(10.0 ** (-gain_db / 20.0))
-    return out
+    return calibrate32(x, m, 10.0 ** (-gain_db / 20.0) if gain_db != 0.0 else 1.0, use_numba=use_numba)
 
 
 def _resample(x: np.ndarray, rate_from: float, rate_to: float) -> np.ndarray:
@@ -124,7 +138,26 @@ def _resample(x: np.ndarray, rate_from: float, rate_to: float) -> np.ndarray:
     return resample_poly(x, frac.numerator, frac.denominator)
 
 
-def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 0.0) -> PreparedPair:
+def _common_span(na: int, nb: int, fs: float, ta, tb) -> tuple[int, int, int, float, float]:
+    """The samples both recordings cover: first sample of A and of B, count, ``offset_s`` (start
+    of A's part minus start of B's, s) and the overlap in s (<= 0: none).  Unknown start times:
+    both from their first sample, offset 0."""
+    if ta is None or tb is None:
+        n = min(na, nb)
+        return 0, 0, n, 0.0, n / fs
+    # exact microsecond arithmetic: B's start minus A's start
+    d = tb - ta
+    s = d.days * 86400.0 + d.seconds + d.microseconds * 1e-6
+    overlap = min(na / fs, s + nb / fs) - max(0.0, s)
+    ka = int(round(max(0.0, s) * fs))
+    kb = int(round(max(0.0, -s) * fs))
+    offset = (ka / fs) - (kb / fs) - s  # start(A') - start(B')
+    n = min(na - ka, nb - kb) if overlap > 0 else 0
+    return ka, kb, n, offset, overlap
+
+
+def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 0.0,
+                 use_numba: bool = False) -> PreparedPair:
     """Resample (if needed), align by start time and trim a pair to its common interval.
 
     Parameters
@@ -133,6 +166,8 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
         Sensor A and sensor B.
     min_duration_s : float
         Shortest usable common interval in s (an error below it).
+    use_numba : bool, default False
+        Calibrate with the numba kernel (the same values; see :mod:`acoustic.correlate._kernels`).
 
     Returns
     -------
@@ -149,10 +184,18 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
     AcousticWarning
         Resampling, unknown start times, discarded non-overlapping parts, mixed sensor kinds.
     """
-    mean_a = _check_samples(rec_a, "A")
-    mean_b = _check_samples(rec_b, "B")
-    xa, xb = rec_a.samples, rec_b.samples  # calibrated at the end, in single precision
     fa, fb = rec_a.sample_rate, rec_b.sample_rate
+    ta, tb = rec_a.start_time, rec_b.start_time
+    # at one sample rate the common interval is known before the checks, whose sums then give
+    # its mean (the interval is worked out again below, with the errors and warnings)
+    span = _common_span(rec_a.samples.size, rec_b.samples.size, fa, ta, tb) if fa == fb else None
+    keep_a = keep_b = None
+    if span is not None and span[2] > 0:
+        ka, kb, n = span[:3]
+        keep_a, keep_b = (ka, ka + n), (kb, kb + n)
+    mean_a = _check_samples(rec_a, "A", keep_a)
+    mean_b = _check_samples(rec_b, "B", keep_b)
+    xa, xb = rec_a.samples, rec_b.samples  # calibrated at the end, in single precision
     fs = min(fa, fb)
     if fa != fb:
         if fa > fb:
@@ -162,30 +205,16 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
             xb = _resample(xb, fb, fa)
             _warn(f"{rec_b.name}: {fb:g} Hz resampled to {fa:g} Hz to match {rec_a.name}")
 
-    ta, tb = rec_a.start_time, rec_b.start_time
-    if ta is not None and tb is not None:
-        # exact microsecond arithmetic: B's start minus A's start
-        d = tb - ta
-        s = d.days * 86400.0 + d.seconds + d.microseconds * 1e-6
-        dur_a, dur_b = xa.size / fs, xb.size / fs
-        overlap = min(dur_a, s + dur_b) - max(0.0, s)
-        if overlap <= 0:
-            raise RecordingError(
-                f"{rec_a.name} and {rec_b.name} do not overlap in time (A starts {ta.isoformat()}, "
-                f"{dur_a:.1f} s; B starts {tb.isoformat()}, {dur_b:.1f} s)"
-            )
-        ka = int(round(max(0.0, s) * fs))
-        kb = int(round(max(0.0, -s) * fs))
-        offset = (ka / fs) - (kb / fs) - s  # start(A') - start(B')
-        n = min(xa.size - ka, xb.size - kb)
-        start_known = True
-    else:
+    ka, kb, n, offset, overlap = _common_span(xa.size, xb.size, fs, ta, tb)
+    start_known = ta is not None and tb is not None
+    if start_known and overlap <= 0:
+        raise RecordingError(
+            f"{rec_a.name} and {rec_b.name} do not overlap in time (A starts {ta.isoformat()}, "
+            f"{xa.size / fs:.1f} s; B starts {tb.isoformat()}, {xb.size / fs:.1f} s)"
+        )
+    if not start_known:
         missing = [r.name for r, t in ((rec_a, ta), (rec_b, tb)) if t is None]
         _warn(f"start time of {' and '.join(missing)} unknown; assuming the recordings started together")
-        ka = kb = 0
-        offset = 0.0
-        n = min(xa.size, xb.size)
-        start_known = False
     if n <= 0:
         raise RecordingError(f"{rec_a.name} and {rec_b.name} have no samples in common")
     la, lb = xa.size, xb.size
@@ -205,8 +234,9 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
         polarity = -1.0
         _warn(f"mixed sensor kinds ({rec_a.name}: {rec_a.sensor_kind}, {rec_b.name}: {rec_b.sensor_kind}); "
               "the accelerometer's polarity is inverted and its spectrum tilted, so the peak is broader")
-    # the checks' means serve when the whole recording is used as read
-    xa = _calibrated32(xa, rec_a.gain_db, mean_a if xa.size == rec_a.samples.size else None)
-    xb = _calibrated32(xb, rec_b.gain_db, mean_b if xb.size == rec_b.samples.size else None)
+    # the checks' means serve when they were taken over the samples kept here
+    same = span is not None and span[:3] == (ka, kb, n)
+    xa = _calibrated32(xa, rec_a.gain_db, mean_a if same or xa.size == rec_a.samples.size else None, use_numba)
+    xb = _calibrated32(xb, rec_b.gain_db, mean_b if same or xb.size == rec_b.samples.size else None, use_numba)
     return PreparedPair(xa=xa, xb=xb, sample_rate_hz=float(fs), offset_s=float(offset), start_known=start_known,
                         polarity=polarity, name_a=rec_a.name, name_b=rec_b.name)
