@@ -1,6 +1,7 @@
 """Speed of ``acoustic.correlate`` on a 30 s, 8 kHz pair of PCM16 WAV files.
 
-Measured in one process, reading the two files included in every correlation:
+Measured in one process, reading the two files included in every correlation, the methods called
+in turn, one call each per round (so a change in machine load between them cannot skew the ratios):
 
 * ours: ``read_recording`` x 2 + ``correlate_pair`` (the full method: robust averaging, band,
   notches, CLEAN peaks, interval);
@@ -39,16 +40,25 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def _rate(fn, seconds):
-    fn()  # warm
+def _interleaved(fns, seconds):
+    """Rate (calls/s) and time per call (s) of each function, called in turn until ``seconds`` pass.
+
+    Calling them round-robin gives every function the same machine load, so their ratios hold
+    on a busy machine (timing one after the other lets the load change between them).
+    """
+    for fn in fns:
+        fn()  # warm
+    spent = [0.0] * len(fns)
     n = 0
-    t0 = time.perf_counter()
+    t_start = time.perf_counter()
     while True:
-        fn()
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            spent[i] += time.perf_counter() - t0
         n += 1
-        el = time.perf_counter() - t0
-        if el >= seconds and n >= 3:
-            return n / el, el / n
+        if time.perf_counter() - t_start >= seconds and n >= 3:
+            return [(n / t, t / n) for t in spent]
 
 
 def _best_of(fn, repeats=30):
@@ -64,7 +74,7 @@ def _best_of(fn, repeats=30):
 def kernels_table():
     """Each numba kernel against its numpy twin (the vectorised version the tests compare it with)."""
     from acoustic.correlate._kernels import (
-        accumulate_spectra, calibrate32, group_energies, running_median, running_median_at,
+        accumulate_spectra, calibrate32, correlogram_derivatives, group_energies, running_median, running_median_at,
     )
     from acoustic.correlate._spectra import _groups
 
@@ -77,6 +87,9 @@ def kernels_table():
     spec = rng.gamma(2.0, 1.0, f)
     at = np.sort(rng.choice(f, 200, replace=False))
     pcm = np.round(rng.standard_normal(240000) * 3000.0) / 0x8000
+    band = np.arange(30, 1330)
+    omega, dw = 2 * np.pi * band * 8000.0 / 8192, 2 * np.pi * 8000.0 / 8192
+    cspec = rng.standard_normal(band.size) + 1j * rng.standard_normal(band.size)
     rows = {
         "group energies (54 x 4097)": (lambda: group_energies(xa, xb, st, sp),
                                        lambda: group_energies(xa, xb, st, sp, use_numba=False)),
@@ -88,6 +101,9 @@ def kernels_table():
                                                lambda: running_median_at(spec, 13, at, use_numba=False)),
         "calibrated float32 (240000 samples)": (lambda: calibrate32(pcm, 0.01, 0.1),
                                                 lambda: calibrate32(pcm, 0.01, 0.1, use_numba=False)),
+        "correlogram derivatives (1300 bins)": (
+            lambda: correlogram_derivatives(cspec, omega, band, dw, 0.0372),
+            lambda: correlogram_derivatives(cspec, omega, band, dw, 0.0372, use_numba=False)),
     }
     out = {}
     for name, (nb, ref) in rows.items():
@@ -99,7 +115,8 @@ def kernels_table():
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=15.0, help="time spent on each throughput measurement")
+    ap.add_argument("--seconds", type=float, default=15.0,
+                    help="time per method; the five are timed call by call in turn (default 15)")
     ap.add_argument("--cold", type=int, default=5, help="cold command runs (median reported)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "correlate_speed.json")
     args = ap.parse_args()
@@ -168,11 +185,8 @@ def main() -> None:
             a, b = read_recording(fa), read_recording(fb)
             return correlate_pair(a, b, pipe, use_numba=False)
 
-        r_ours, t_ours = _rate(ours, args.seconds)
-        r_ours_np, t_ours_np = _rate(ours_numpy, args.seconds)
-        r_base, t_base = _rate(base_b, args.seconds)
-        r_base4, t_base4 = _rate(base_b4, args.seconds)
-        r_floor, t_floor = _rate(floor, args.seconds)
+        (r_ours, t_ours), (r_ours_np, t_ours_np), (r_base, t_base), (r_base4, t_base4), (r_floor, t_floor) = \
+            _interleaved([ours, ours_numpy, base_b, base_b4, floor], 5.0 * args.seconds)
         x_base = base_b()
 
         exe = shutil.which("acoustic", path=os.path.dirname(sys.executable)) or "acoustic"

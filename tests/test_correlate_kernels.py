@@ -161,3 +161,41 @@ def test_calibrate32_matches_numpy_to_the_bit(rng, dtype):
     assert calibrate32(x[:0], 0.0, 1.0).shape == (0,)
     with pytest.raises(ValueError, match="1-D"):
         calibrate32(np.ones((2, 2)), 0.0, 1.0)
+
+
+@pytest.mark.parametrize("tau", [0.0, 1.3e-4, -0.0372, 0.611])
+def test_correlogram_derivatives_match_numpy(rng, tau):
+    from acoustic.correlate._kernels import correlogram_derivatives
+
+    df = 8000.0 / 8192
+    # a band with gaps (notched lines) and more bins than the kernel's re-anchoring stride
+    idx = np.concatenate([np.arange(30, 400), np.arange(405, 1300), np.arange(1302, 1303), np.arange(1310, 1900)])
+    omega = 2 * np.pi * df * idx
+    spec = rng.standard_normal(idx.size) + 1j * rng.standard_normal(idx.size)
+    nb = correlogram_derivatives(spec, omega, idx, 2 * np.pi * df, tau)
+    ref = correlogram_derivatives(spec, omega, idx, 2 * np.pi * df, tau, use_numba=False)
+    for a, b, scale in zip(nb, ref, (1.0, omega.max(), omega.max() ** 2)):
+        assert abs(a - b) <= 1e-9 * scale * np.abs(spec).sum()
+
+
+def test_correlogram_derivatives_are_the_derivatives(rng):
+    from acoustic.correlate._kernels import correlogram_derivatives
+
+    df = 4000.0 / 2048
+    idx = np.arange(10, 300)
+    omega = 2 * np.pi * df * idx
+    spec = rng.standard_normal(idx.size) + 1j * rng.standard_normal(idx.size)
+    tau, h = 0.0123, 1e-7
+    z0, z1, z2 = correlogram_derivatives(spec, omega, idx, 2 * np.pi * df, tau)
+    zm, zp = (correlogram_derivatives(spec, omega, idx, 2 * np.pi * df, t)[0] for t in (tau - h, tau + h))
+    assert z1 == pytest.approx((zp - zm) / (2 * h), rel=1e-6)
+    assert z2 == pytest.approx((zp - 2 * z0 + zm) / h**2, rel=1e-3)
+
+
+def test_correlogram_derivatives_reject_mismatched_arrays():
+    from acoustic.correlate._kernels import correlogram_derivatives
+
+    with pytest.raises(ValueError, match="one length"):
+        correlogram_derivatives(np.ones(5, complex), np.ones(4), np.arange(4), 1.0, 0.0)
+    with pytest.raises(ValueError, match="bin_index"):
+        correlogram_derivatives(np.ones(5, complex), np.ones(5), np.arange(4), 1.0, 0.0)

@@ -163,16 +163,16 @@ def validate_band(band_hz, sample_rate_hz: float) -> tuple[float, float]:
     return lo, hi
 
 
-def _refine(cg: Correlogram, spec: np.ndarray, tau0: float, step: float):
+def _refine(cg: Correlogram, spec: np.ndarray, tau0: float, step: float, use_numba: bool = False):
     """Sub-sample peak of the window-corrected envelope near the coarse peak ``tau0``.
 
     Newton's method on ``ln(|z|^2 / rho^2)`` (rho the window lag factor), with the first and
-    second derivatives of the correlogram summed exactly over the band (one complex exponential
-    per bin and iteration), kept within one coarse step of ``tau0``.  Returns the delay, the
+    second derivatives of the correlogram summed exactly over the band
+    (:meth:`Correlogram.derivatives`), kept within one coarse step of ``tau0``.  Returns the delay, the
     complex value there and the curvature (per s^2) of the uncorrected envelope ``|z|``.
     """
     tau = float(tau0)
-    zt, z1, z2 = cg.derivatives(tau, spec)
+    zt, z1, z2 = cg.derivatives(tau, spec, use_numba=use_numba)
     for _ in range(_NEWTON_STEPS):
         p = abs(zt) ** 2
         if p <= 0:
@@ -188,10 +188,10 @@ def _refine(cg: Correlogram, spec: np.ndarray, tau0: float, step: float):
         new = min(max(tau + delta, tau0 - step), tau0 + step)
         if abs(new - tau) < 1e-4 * step:
             tau = new
-            zt, z1, z2 = cg.derivatives(tau, spec)
+            zt, z1, z2 = cg.derivatives(tau, spec, use_numba=use_numba)
             break
         tau = new
-        zt, z1, z2 = cg.derivatives(tau, spec)
+        zt, z1, z2 = cg.derivatives(tau, spec, use_numba=use_numba)
     a = abs(zt)
     if a > 0:
         re1 = (zt.conjugate() * z1).real
@@ -437,7 +437,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     for it in range(max(1, int(max_components))):
         env_c = np.abs(z[win]) / lag_win
         i = int(win[np.argmax(env_c)])
-        tau, zt, curv = _refine(cg, resid, float(lags[i]), step)
+        tau, zt, curv = _refine(cg, resid, float(lags[i]), step, use_numba)
         tau = float(np.clip(tau, w_lo, w_hi))
         # what CLEAN leaves within a main lobe of a stronger peak is model error (dispersion,
         # the shape of a real peak), not another source: subtract it but do not report it

@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from .._errors import ParameterError
-from ._kernels import running_median, running_median_at
+from ._kernels import correlogram_derivatives, running_median, running_median_at
 from ._spectra import CrossSpectrum, coherence_threshold, median
 
 __all__ = ["WEIGHTINGS", "resolve_weighting", "smoothed_coherence", "band_smoothing_bins", "tonal_lines",
@@ -452,19 +452,17 @@ class Correlogram:
         ph = np.exp(2j * np.pi * np.outer(tau, self.freqs_hz))
         return ph @ s
 
-    def derivatives(self, tau_s: float, spectrum=None):
-        """The complex correlogram and its first and second derivatives (per s, per s^2) at ``tau_s``."""
+    def derivatives(self, tau_s: float, spectrum=None, *, use_numba: bool = False):
+        """The complex correlogram and its first and second derivatives (per s, per s^2) at ``tau_s``.
+
+        ``use_numba`` runs :func:`~acoustic.correlate._kernels.correlogram_derivatives`' kernel.
+        """
         s = self.spectrum if spectrum is None else spectrum
         cache = self.__dict__.setdefault("_cache", {})
         if "omega" not in cache:
-            w = 2.0 * np.pi * self.freqs_hz
-            cache["omega"] = (w, 1j * w, w * w)
-        w, iw, w2 = cache["omega"]
-        e = s * np.exp(iw * float(tau_s))
-        z0 = e.sum()
-        z1 = (e * w).sum() * 1j
-        z2 = -(e * w2).sum()
-        return complex(z0), complex(z1), complex(z2)
+            cache["omega"] = 2.0 * np.pi * self.freqs_hz
+        return correlogram_derivatives(s, cache["omega"], self.bins, 2.0 * np.pi * self.sample_rate_hz / self.n_fft,
+                                       float(tau_s), use_numba=use_numba)
 
     def grid(self, spectrum=None, upsample: int = 2):
         """Complex correlogram on a regular lag grid by inverse FFT.
