@@ -443,14 +443,15 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         # the shape of a real peak), not another source: subtract it but do not report it
         near = any(abs(tau - t_prev) < min_sep for t_prev, _, _, _ in found)
         found.append((tau, zt, curv, near))
+        # stop once a peak is plainly noise (the remaining ones are weaker); it is not subtracted:
+        # the noise is measured at lags outside the window, which its side lobes barely reach
+        zz = abs(zt) / (provisional * float(cg.noise_factor(tau)))
+        if false_alarm_probability(zz, w_hi - w_lo, b_noise) > _STOP_PFA:
+            break
         if p0 > 0:
             a = zt / p0
             resid = resid - a * cg.psf * np.exp(-2j * np.pi * cg.freqs_hz * tau)
         lags, z = cg.grid(resid, upsample=UPSAMPLE)
-        # stop once a peak is plainly noise (the remaining ones are weaker)
-        zz = abs(zt) / (provisional * float(cg.noise_factor(tau)))
-        if false_alarm_probability(zz, w_hi - w_lo, b_noise) > _STOP_PFA:
-            break
 
     noise_sd = noise_sd_of(z)
     _fbar, _bs, bn = cg.psf_moments()
