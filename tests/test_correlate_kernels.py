@@ -199,3 +199,16 @@ def test_correlogram_derivatives_reject_mismatched_arrays():
         correlogram_derivatives(np.ones(5, complex), np.ones(4), np.arange(4), 1.0, 0.0)
     with pytest.raises(ValueError, match="bin_index"):
         correlogram_derivatives(np.ones(5, complex), np.ones(5), np.arange(4), 1.0, 0.0)
+
+
+def test_frame_weights_of_two_channels_in_one_call_are_each_channels_own(rng):
+    from acoustic.correlate._spectra import _frame_weights
+
+    n, g = 54, 17
+    ea = rng.gamma(5.0, 1.0, (n, g)) * (1 + 30 * (rng.random((n, 1)) < 0.1))  # broadband bursts in A
+    eb = rng.gamma(5.0, 1.0, (n, g)) * (1 + 10 * (rng.random((n, g)) < 0.05))  # narrow ones in B
+    n_in = rng.integers(8, 400, g).astype(float)
+    both = _frame_weights(np.concatenate([ea, eb], axis=1), np.concatenate([n_in, n_in]), n_channels=2)
+    assert np.array_equal(both[:, :g], _frame_weights(ea, n_in))
+    assert np.array_equal(both[:, g:], _frame_weights(eb, n_in))
+    assert (both[:, :g] == 0).any()  # the bursts are left out

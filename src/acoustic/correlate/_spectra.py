@@ -200,8 +200,11 @@ def _quantiles(x: np.ndarray, *qs: float):
     return out
 
 
-def _frame_weights(energy: np.ndarray, n_bins: np.ndarray) -> np.ndarray:
+def _frame_weights(energy: np.ndarray, n_bins: np.ndarray, n_channels: int = 1) -> np.ndarray:
     """Weight of each frame (row) in each group (column): 1 when quiet, less when raised.
+
+    ``energy`` may hold several channels side by side (``n_channels`` equal blocks of columns,
+    ``n_bins`` repeated), each weighed on its own as if alone; one call does them all.
 
     The leak is stationary and intermittent noises only add power, so the reference is the
     quiet part of the distribution (``physics.md`` 2.4: consumption raises the upper tail, not
@@ -224,12 +227,13 @@ def _frame_weights(energy: np.ndarray, n_bins: np.ndarray) -> np.ndarray:
     # a broadband intermittent source (a tap, a WC cistern) raises many groups a little at once:
     # pooled over the groups, a frame's activity shows it even when no single group does
     z = (lev - clean) / s
-    act = np.mean(z, axis=1)
-    a5, a25 = _quantiles(act[:, None], 0.05, 0.25)
-    a5, a25 = float(a5[0]), float(a25[0])
-    sa = max((a25 - a5) / 0.97, 1.0 / math.sqrt(max(z.shape[1], 1)))
+    n_frames, n_cols = z.shape
+    per = n_cols // n_channels
+    act = np.mean(z.reshape(n_frames, n_channels, per), axis=2)  # (frames, channels)
+    a5, a25 = _quantiles(act, 0.05, 0.25)
+    sa = np.maximum((a25 - a5) / 0.97, 1.0 / math.sqrt(max(per, 1)))
     active = act > a25 + 0.674 * sa + OUTLIER_Z * sa
-    w[active, :] = 0.0
+    w.reshape(n_frames, n_channels, per)[active] = 0.0
     return w
 
 
@@ -267,7 +271,8 @@ def cross_spectrum(xa: np.ndarray, xb: np.ndarray, sample_rate_hz: float, n_fft:
     if robust and n_frames >= 4:
         ea, eb = group_energies(fa, fb, starts, stops, use_numba=use_numba)
         n_in = (stops - starts).astype(np.float64)
-        weight = _frame_weights(ea, n_in) * _frame_weights(eb, n_in)
+        both = _frame_weights(np.concatenate([ea, eb], axis=1), np.concatenate([n_in, n_in]), n_channels=2)
+        weight = both[:, :n_in.size] * both[:, n_in.size:]
         # keep at least MIN_KEEP_FRACTION of a group's frames (the quietest, by both channels)
         need = max(min(n_frames, 8), int(np.ceil(MIN_KEEP_FRACTION * n_frames)))
         # ... each scaled to the level of the quietest of them: frames of very unequal power
