@@ -9,8 +9,9 @@ every material and confounder, as in the noise block of ``bench/correlate_accura
 seeds), takes for each pair the smallest nominal probability among the peaks that would be reported
 as leaks (peaks at the edge of the possible delays are sources outside the pair and never are), and
 prints, for each nominal level q, how often noise reaches it against q.  The calibration factor is
-the largest of those ratios at the levels around the detection threshold
-(``DETECTION_PFA / FALSE_ALARM_CALIBRATION``).
+chosen so that the false detections at the threshold (nominal ``DETECTION_PFA /
+FALSE_ALARM_CALIBRATION``) stay at or below ``DETECTION_PFA``; the ratios at the levels around it
+say how far that choice rests on few events (the 95 % upper bounds are printed with them).
 
 Run: ``.venv/bin/python scripts/calibrate_false_alarm.py [--n 600] [--seed 101]``; writes
 ``bench/results/false_alarm_calibration.json``.

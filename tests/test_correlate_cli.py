@@ -225,4 +225,6 @@ def test_correlate_names_a_tap_and_locates_the_steady_leak(tmp_path):
     out = json.loads(run(*args, "--json").stdout)
     assert out["peaks"][0]["intermittent"] is True and out["peaks"][1]["intermittent"] is False
     assert out["distance_from_a_m"] == pytest.approx(out["peaks"][1]["distance_from_a_m"], abs=0.01)
-    assert text.stdout.count("peak") == 1  # the located leak is not listed again
+    lines = text.stdout.splitlines()
+    assert sum(line.startswith("intermittent peak") for line in lines) == 1
+    assert not any(line.startswith("other peak") for line in lines)  # the located leak is not listed again

@@ -33,9 +33,7 @@ def test_every_material(material, length, kind):
 def test_every_confounder(confounder):
     path = PipePath([PipeSegment("ductile_iron", 90.0), PipeSegment("cast_iron", 60.0)])
     x = 62.0
-    # seed 202's second leak sounds only at 20-130 Hz, below the first leak's band, where the one
-    # set of weights the correlator uses (the first leak's) hears it at z 4 against an ideal 17: a
-    # known miss (a second look with weights of the residual found it but added false peaks)
+    # seed 202's second leak is a known miss (test_a_second_leak_below_the_first_ones_band)
     seed = 203 if confounder == "second_leak" else 202
     sim = simulate_pair(path, x, snr_db=-3.0, duration_s=20.0, confounders=[confounder], seed=seed)
     res = correlate_pair(sim.a, sim.b, path)
@@ -56,6 +54,18 @@ def test_every_confounder(confounder):
         assert any(abs(p["distance_from_a_m"] - x2) <= max(2.0, 0.04 * 150.0) for p in res.peaks)
     if confounder == "traffic":
         assert res.frames_rejected_fraction > 0.0
+
+
+@pytest.mark.xfail(strict=True, reason="known miss: the one set of weights (the first leak's) hears a second "
+                   "leak that sounds only below the first leak's band at z 4 against an ideal 17; a second look "
+                   "with the residual's weights found it but reported false peaks beside strong sources")
+def test_a_second_leak_below_the_first_ones_band():
+    path = PipePath([PipeSegment("ductile_iron", 90.0), PipeSegment("cast_iron", 60.0)])
+    sim = simulate_pair(path, 62.0, snr_db=-3.0, duration_s=20.0, confounders=["second_leak"], seed=202)
+    res = correlate_pair(sim.a, sim.b, path)
+    assert abs(res.distance_from_a_m - 62.0) <= _tol(150.0)
+    x2 = sim.truth["second_leak_m"]  # 96.7 m, heard at 20-130 Hz only
+    assert any(abs(p["distance_from_a_m"] - x2) <= max(2.0, 0.04 * 150.0) for p in res.peaks)
 
 
 def test_noise_only_pair_is_not_a_leak():

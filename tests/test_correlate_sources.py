@@ -1,13 +1,15 @@
 """Several sources between the sensors: the band-selection smoothing, and intermittent sources
 (taps) told from steady ones (leaks)."""
 
+import dataclasses
+import math
 import warnings
 
 import numpy as np
 import pytest
 
 from acoustic.correlate import correlate_pair
-from acoustic.correlate._analysis import _intermittency
+from acoustic.correlate._analysis import _frame_shares, _intermittency
 from acoustic.correlate._gcc import (
     band_smoothing_bins, build_correlogram, moving_sum, select_band, smoothed_coherence, weighting_function,
 )
@@ -66,23 +68,33 @@ def _blocks(on_fraction, block_s=2.0):
     return gate
 
 
-@pytest.mark.parametrize("on_fraction,expect", [(None, False), (0.4, True), (0.25, True)])
-def test_intermittency_tells_a_tap_from_a_steady_source(on_fraction, expect):
+@pytest.mark.parametrize("on_fraction,snr_db,expect", [(None, 0.0, False), (None, -12.0, False), (0.4, 0.0, True),
+                                                       (0.25, 0.0, True), (0.4, -8.0, True)])
+def test_intermittency_tells_a_tap_from_a_steady_source(on_fraction, snr_db, expect):
     rng = np.random.default_rng(11)
     gate = None if on_fraction is None else _blocks(on_fraction)
-    cs, fa, fb = _pair_spectrum(rng, gate)
+    cs, fa, fb = _pair_spectrum(rng, gate, snr_db=snr_db)
     coh = np.clip(cs.coherence(), 0, 0.999)
     psi = weighting_function("scot", cs, coh)
     taper = ((cs.freqs_hz > 50) & (cs.freqs_hz < 1500)).astype(float)
     cg = build_correlogram(cs, psi, taper, coh)
     noise_lags = np.linspace(0.03, 0.12, 20) * np.repeat([-1, 1], 10)
-    (excess, flag), = _intermittency(cg, fa, fb, [37 / FS], noise_lags)
+    (excess, flag), = _intermittency(cg, _frame_shares(cg, fa, fb), [37 / FS], noise_lags)
     assert flag is expect
     if on_fraction is None:
         assert abs(excess) < 0.1
-    else:  # a source on a fraction q of the time: (1 - q) / q
+    elif snr_db == 0.0:  # a source on a fraction q of the time: (1 - q) / q
         q = on_fraction
         assert excess == pytest.approx((1 - q) / q, rel=0.35)
+
+
+def test_intermittency_needs_room_for_the_noise():
+    rng = np.random.default_rng(2)
+    cs, fa, fb = _pair_spectrum(rng, _blocks(0.4))
+    coh = np.clip(cs.coherence(), 0, 0.999)
+    cg = build_correlogram(cs, weighting_function("scot", cs, coh), np.ones(cs.freqs_hz.size), coh)
+    (excess, flag), = _intermittency(cg, _frame_shares(cg, fa, fb), [37 / FS], [0.05, 0.06])  # 2 noise lags
+    assert math.isnan(excess) and flag is False
 
 
 def test_a_louder_tap_is_reported_but_not_located():
@@ -109,5 +121,23 @@ def test_no_false_peak_beside_a_strong_leak_with_a_quiet_tap(seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = correlate_pair(sim.a, sim.b, path)
+    assert res.detected and abs(res.distance_from_a_m - 50.0) < 3.0
     for p in res.peaks:
         assert min(abs(p["distance_from_a_m"] - 50.0), abs(p["distance_from_a_m"] - tap)) < 3.0
+
+
+@pytest.mark.parametrize("seed", [528, 511])
+def test_a_tap_alone_is_not_a_leak(seed):
+    # the tap and the background of a simulated pair, without its leak: the tap is heard, never located
+    path = PipePath.uniform(150.0, "cast_iron")
+    sim = simulate_pair(path, 50.0, snr_db=0.0, duration_s=30.0, confounders=["consumption"], seed=seed,
+                        keep_components=True)
+    tap = sim.truth["confounder_details"]["consumption"]["position_m"]
+    a, b = (dataclasses.replace(rec, samples=sim.components[k]["consumption"] + sim.components[k]["background"])
+            for rec, k in ((sim.a, "a"), (sim.b, "b")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = correlate_pair(a, b, path)
+    assert not res.detected and res.distance_from_a_m is None
+    assert any(abs(p["distance_from_a_m"] - tap) < 3.0 and p["intermittent"] for p in res.peaks)
+    assert any("comes and goes" in w for w in res.warnings)

@@ -104,8 +104,8 @@ def smoothing_bins(cs: CrossSpectrum, smooth_hz: float | None = None) -> int:
 
 
 #: Band selection smooths the coherence over +-this fraction of the frequency (at least the
-#: weights' 2.5 Hz): a weak broadband leak is significant over a wide band long before it is in
-#: narrow slices, and a constant-Q width matches how leak noise spreads over octaves.
+#: weights' 2.5 Hz, at most BAND_SMOOTH_MAX_HZ; so constant-Q between about 40 and 170 Hz): a weak
+#: broadband leak is significant over a wide band long before it is in narrow slices.
 BAND_SMOOTH_FRACTION = 0.06
 #: ... but over at most +-this many Hz (wider smoothing finds faint coherence far above the leak band).
 BAND_SMOOTH_MAX_HZ = 10.0

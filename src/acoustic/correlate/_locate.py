@@ -398,9 +398,13 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
         _warn_collect(f"the strongest peak, {peaks_json[0]['distance_from_a_m']:.1f} m from A, comes and goes "
                       "with time (a tap or other consumption, not a leak); located the strongest steady peak, "
                       f"{peaks_json[steady[0]]['distance_from_a_m']:.1f} m from A", notes)
-    detected = bool(leak_peaks)
+    elif leak_peaks and not steady:
+        where = ", ".join(f"{p['distance_from_a_m']:.1f}" for p in peaks_json)
+        _warn_collect(f"every correlation peak between the sensors ({where} m from A) comes and goes with time "
+                      "(a tap or other consumption, not a leak): no leak located", notes)
+    detected = bool(steady)
     if detected:
-        best, sd_best, _ = leak_peaks[steady[0] if steady else 0]
+        best, sd_best, _ = leak_peaks[steady[0]]
         x = float(path.position_for_delay(best.delay_s, speeds_m_s=speeds))
         lo, hi, sd_x = position_interval(path, best.delay_s, sd_best, speeds, rel_sd)
         lo, hi = min(lo, x), max(hi, x)
@@ -422,7 +426,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
         cand = [p for p in an.peaks if p.p_false_alarm <= pfa]
         confidence = 0.0 if cand else float(max((1.0 - p.p_false_alarm for p in an.peaks), default=0.0))
         peak_snr = None
-        if an.coherent and not outside:
+        if an.coherent and not outside and not leak_peaks:
             _warn_collect("no correlation peak stands out from the noise: no leak located", notes)
 
     cs = an.cs

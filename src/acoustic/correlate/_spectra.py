@@ -232,8 +232,8 @@ def _frame_weights(energy: np.ndarray, n_bins: np.ndarray, n_channels: int = 1) 
     act = np.mean(z.reshape(n_frames, n_channels, per), axis=2)  # (frames, channels)
     a5, a25 = _quantiles(act, 0.05, 0.25)
     sa = np.maximum((a25 - a5) / 0.97, 1.0 / math.sqrt(max(per, 1)))
-    active = act > a25 + 0.674 * sa + OUTLIER_Z * sa
-    w.reshape(n_frames, n_channels, per)[active] = 0.0
+    active = act > a25 + 0.674 * sa + OUTLIER_Z * sa  # (frames, channels)
+    w[np.repeat(active, per, axis=1)] = 0.0
     return w
 
 
