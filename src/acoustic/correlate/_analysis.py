@@ -449,9 +449,9 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     bw = max(band[1] - band[0], cs.df_hz)
     guard = 3.0 / bw
     half_span = 0.95 * n_fft / (2.0 * fs)
-    outside = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
-    if np.count_nonzero(outside) < 64:  # too little room outside: use everything
-        outside = np.abs(lags) <= half_span
+    beyond = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
+    # too little room outside: the noise level from everything (the tap test needs the outside itself)
+    outside = beyond if np.count_nonzero(beyond) >= 64 else np.abs(lags) <= half_span
     inv_noise_out = 1.0 / noise_all[outside]
     b_noise = cg.noise_rms_bandwidth_hz()
 
@@ -517,7 +517,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     # a leak is steady: measure how each candidate's contribution varies from frame to frame
     cand = [pk for pk in peaks if pk.p_false_alarm <= candidate_pfa]
     if cand:
-        out_idx = np.flatnonzero(((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span))
+        out_idx = np.flatnonzero(beyond)
         noise_lags = lags[out_idx[np.linspace(0, out_idx.size - 1, min(_INTERMITTENT_NOISE_LAGS, out_idx.size))
                                   .astype(int)]] if out_idx.size else lags[:0]
         for pk, (excess, flag) in zip(cand, _intermittency(cg, shares, [pk.delay_s for pk in cand], noise_lags)):

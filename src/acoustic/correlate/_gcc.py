@@ -267,7 +267,7 @@ def select_band(cs: CrossSpectrum, coh_s: np.ndarray, half_bins, notch: np.ndarr
     m_eff = np.maximum(width / 1.5, 1.0)
     # the bias-corrected estimate has mean ~0 under H0 and s.d. ~ 1/n_d per bin (n_d per bin:
     # the robust averaging may keep different numbers of frames in different bands)
-    sd_s = moving_sum(1.0 / n_bin, half) / width / np.sqrt(m_eff)
+    sd_s = moving_sum(1.0 / n_bin, half_bins) / width / np.sqrt(m_eff)
     thr_bins = 3.5 * sd_s
     thr = median(thr_bins)
     usable = (f >= fmin_hz) & (f <= fmax_hz) & ~notch
