@@ -10,7 +10,10 @@ in turn, one call each per round (so a change in machine load between them canno
   travel-time bookkeeping, in double precision as soundfile and scipy give by default (as in
   ``bench/correlate_accuracy.py``); and its leanest form, csd plus two welch calls on the
   single-precision pair ours uses;
-* floor: reading the two files plus the framed real FFTs alone.
+* floor: reading the two files plus the framed real FFTs alone;
+* ours with ``scipy.fft`` instead of ducc0 (the FFT library it uses when installed).
+
+Everything runs on one core (BLAS, OpenMP and numba limited to one thread).
 
 Also: the same with the numpy twins of the kernels, the leanest textbook baseline (csd and two
 welch calls instead of csd and coherence), the cold wall time of one ``acoustic correlate ...
@@ -34,7 +37,13 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
+# one process on one core: every method runs in the calling thread (numpy's BLAS would otherwise
+# spread the intermittency test's small matrix product over a second core, which a batch running
+# a process per core does not have to spare); set before numpy is imported
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -118,7 +127,7 @@ def kernels_table():
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=15.0,
-                    help="time per method; the five are timed call by call in turn (default 15)")
+                    help="time per method; the six are timed call by call in turn (default 15)")
     ap.add_argument("--cold", type=int, default=5, help="cold command runs (median reported)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "correlate_speed.json")
     args = ap.parse_args()
@@ -187,8 +196,19 @@ def main() -> None:
             a, b = read_recording(fa), read_recording(fb)
             return correlate_pair(a, b, pipe, use_numba=False)
 
-        (r_ours, t_ours), (r_ours_np, t_ours_np), (r_base, t_base), (r_base4, t_base4), (r_floor, t_floor) = \
-            _interleaved([ours, ours_numpy, base_b, base_b4, floor], 5.0 * args.seconds)
+        import acoustic.correlate._fft as fft_mod
+
+        backend = fft_mod.fft_backend()
+
+        def ours_scipy_fft():
+            fft_mod._found["default"] = "scipy"
+            try:
+                return ours()
+            finally:
+                fft_mod._found["default"] = backend
+
+        (r_ours, t_ours), (r_ours_np, t_ours_np), (r_base, t_base), (r_base4, t_base4), (r_floor, t_floor), \
+            (r_sp, t_sp) = _interleaved([ours, ours_numpy, base_b, base_b4, floor, ours_scipy_fft], 6.0 * args.seconds)
         x_base = base_b()
 
         exe = shutil.which("acoustic", path=os.path.dirname(sys.executable)) or "acoustic"
@@ -218,6 +238,8 @@ def main() -> None:
     print(f"{'baseline (b) lean: csd+2 welch, f32':34s} {r_base4:8.1f} {t_base4 * 1e3:8.1f} {r_ours / r_base4:8.2f}  "
           "ours / leanest textbook")
     print(f"{'floor: read + framed rfft':34s} {r_floor:8.1f} {t_floor * 1e3:8.1f} {r_ours / r_floor:8.2f}  ours / floor")
+    print(f"{'ours with scipy.fft':34s} {r_sp:8.1f} {t_sp * 1e3:8.1f} {r_ours / r_sp:8.2f}  "
+          f"{backend} / scipy.fft ({r_sp / r_base:.2f}x baseline (b))")
     med = statistics.median(cold)
     print(f"\ncold 'acoustic correlate ... --json': median {med:.2f} s (min {min(cold):.2f}, max {max(cold):.2f}) "
           f"over {len(cold)} runs; python start-up alone {py_floor:.2f} s")
@@ -231,7 +253,8 @@ def main() -> None:
         "ours_per_s": r_ours, "ours_numpy_per_s": r_ours_np, "baseline_b_per_s": r_base,
         "baseline_b_lean_per_s": r_base4, "floor_per_s": r_floor,
         "ratio_ours_to_baseline_b": r_ours / r_base, "ratio_ours_to_baseline_b_lean": r_ours / r_base4,
-        "ratio_ours_to_floor": r_ours / r_floor,
+        "ratio_ours_to_floor": r_ours / r_floor, "fft_backend": backend, "ours_scipy_fft_per_s": r_sp,
+        "ratio_ours_scipy_fft_to_baseline_b": r_sp / r_base, "threads": 1,
         "cold_command_s": {"median": med, "min": min(cold), "max": max(cold), "runs": cold},
         "python_startup_s": py_floor, "kernels": kern,
     }, indent=2) + "\n")

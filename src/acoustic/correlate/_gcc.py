@@ -473,7 +473,7 @@ class Correlogram:
             Delays from ``-m/2`` to ``m/2 - 1`` steps of ``1/(upsample fs)`` (s), ascending.
         z : numpy.ndarray, shape (m,), complex
         """
-        import scipy.fft
+        from ._fft import ifft_forward_norm
 
         s = self.spectrum if spectrum is None else spectrum
         lags, idx, sign = self._grid_layout(int(upsample))
@@ -482,7 +482,7 @@ class Correlogram:
         # without the copy; m is even, n_fft being a power of two); norm="forward" leaves the
         # sum unscaled
         buf[idx] = s * sign
-        z = scipy.fft.ifft(buf, norm="forward", overwrite_x=True, workers=1)
+        z = ifft_forward_norm(buf)
         if lags.size % 2:  # odd length: no sign trick, shift explicitly
             z = np.fft.fftshift(z)
         return lags, z

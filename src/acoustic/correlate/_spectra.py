@@ -100,14 +100,14 @@ def frame_spectra(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np
     -------
     numpy.ndarray, shape (n_frames, n_fft // 2 + 1), complex64
     """
-    import scipy.fft
-
     from numpy.lib.stride_tricks import sliding_window_view
+
+    from ._fft import rfft_rows
 
     x32 = np.asarray(x, dtype=np.float32)
     w32 = _hann32(n_fft) if window is _hann(n_fft) else window.astype(np.float32)
     frames = sliding_window_view(x32, n_fft)[::hop] * w32
-    return scipy.fft.rfft(frames, axis=1, workers=1)
+    return rfft_rows(frames)
 
 
 @dataclasses.dataclass
