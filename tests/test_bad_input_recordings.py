@@ -126,6 +126,10 @@ def test_missing_sidecar_warns_defaults(tmp_path, noise):
         rec = read_recording(p)
     assert rec.sensor_kind == "hydrophone" and rec.gain_db == 0.0 and rec.start_time is None
     assert rec.sensor_id == "ns"
+    # a directory where the sidecar should be is no sidecar either
+    (tmp_path / "ns.json").mkdir()
+    with pytest.warns(AcousticWarning, match="no sidecar ns.json"):
+        read_recording(p)
 
 
 def test_sidecar_missing_keys_warns(tmp_path, noise):

@@ -75,6 +75,62 @@ def test_running_median_at_matches_numpy_and_the_full_median(rng, n, half):
     np.testing.assert_array_equal(got, running_median_at(y, half, idx, use_numba=False))
     np.testing.assert_array_equal(got, running_median(y, half)[idx])
     assert running_median_at(y, half, np.array([], dtype=int)).shape == (0,)
+    # runs of neighbouring points (slid over), in any order and repeated
+    runs = np.concatenate([np.arange(n // 3, n // 2), np.arange(n - 3, n), [0, 0]]).clip(0, n - 1)
+    runs = rng.permutation(runs)
+    np.testing.assert_array_equal(running_median_at(y, half, runs), running_median(y, half, use_numba=False)[runs])
+    np.testing.assert_array_equal(running_median_at(y, half, runs, use_numba=False), running_median(y, half)[runs])
+
+
+@pytest.mark.parametrize("n,half,reach", [(1, 1, 0), (7, 3, 1), (50, 1, 2), (513, 12, 13), (40, 30, 31)])
+def test_near_peaks_matches_numpy_and_the_definition(rng, n, half, reach):
+    from acoustic.correlate._kernels import near_peaks
+
+    y = rng.gamma(3.0, 1.0, n)
+    y[rng.integers(0, n, 3)] *= 20.0
+    y[n // 2] = 0.0  # a zero minimum: every positive neighbour is a hit
+    got = near_peaks(y, half, 4.0, reach)
+    ref = near_peaks(y, half, 4.0, reach, use_numba=False)
+    np.testing.assert_array_equal(got[0], ref[0])
+    np.testing.assert_array_equal(got[1], ref[1])
+    low = np.array([y[max(0, i - half):i + half + 1].min() for i in range(n)])
+    want = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(y > 4.0 * low):
+        want[max(0, i - reach):i + reach + 1] = True
+    mask = np.zeros(n, dtype=bool)
+    for a, b in zip(*got):
+        mask[a:b] = True
+    np.testing.assert_array_equal(mask, want)
+    assert np.all(got[0][1:] > got[1][:-1])  # disjoint and not touching
+
+
+def test_near_peaks_and_median_runs_reject_bad_input():
+    from acoustic.correlate._kernels import near_peaks, running_median_runs
+
+    with pytest.raises(ValueError, match="finite"):
+        near_peaks(np.array([1.0, np.nan]), 1, 4.0, 1)
+    with pytest.raises(ValueError, match="half_width"):
+        near_peaks(np.ones(4), 0, 4.0, 1)
+    with pytest.raises(ValueError, match="runs must satisfy"):
+        running_median_runs(np.ones(4), 1, [2], [6])
+
+
+def test_tonal_ratio_near_lines_is_the_full_ratio_where_a_line_can_be(rng):
+    """Only bins near possible lines get the (exact) median ratio; a line and its notch are the same."""
+    from acoustic.correlate._gcc import TONAL_RATIO, _median_ratio_near_lines
+
+    spec = rng.gamma(30.0, 1.0 / 30.0, 2049) * np.exp(-np.arange(2049) / 900.0)
+    spec[[300, 301, 700, 1500]] *= [40.0, 12.0, 6.0, 200.0]
+    half = 13
+    full = spec / running_median(spec, half)
+    for use_numba in (True, False):
+        got = _median_ratio_near_lines(spec, half, use_numba)
+        done = got > 0
+        np.testing.assert_array_equal(got[done], full[done])
+        for line in (300, 700, 1500):
+            assert np.all(done[line - half - 1:line + half + 2])
+        # what was skipped cannot be a line
+        assert np.all(full[~done] <= TONAL_RATIO)
 
 
 def test_running_median_at_rejects_bad_input():

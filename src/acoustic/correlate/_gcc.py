@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from .._errors import ParameterError
-from ._kernels import correlogram_derivatives, running_median, running_median_at
+from ._kernels import correlogram_derivatives, near_peaks, running_median, running_median_at, running_median_runs
 from ._spectra import CrossSpectrum, coherence_threshold, median
 
 __all__ = ["WEIGHTINGS", "resolve_weighting", "smoothed_coherence", "band_smoothing_bins", "tonal_lines",
@@ -151,6 +151,28 @@ def smoothed_coherence(cs: CrossSpectrum, half_bins, exclude=None, coherence=Non
 
 
 # -- tonal lines -----------------------------------------------------------------------------
+def _median_ratio_near_lines(spec: np.ndarray, half: int, use_numba: bool) -> np.ndarray:
+    """``spec / running_median(spec, half)`` where :func:`tonal_lines` needs it, 0 elsewhere.
+
+    A line is a local maximum of the ratio above TONAL_RATIO, and its notch is settled within
+    ``half`` bins of it.  A window's median is at least its minimum, so a bin below TONAL_RATIO
+    times the running minimum cannot be a line: the median is needed only within ``half + 1``
+    bins of the others (all of it when they are many).  Where it is worked out, the ratio is
+    the one the full running median gives, to the bit.
+    """
+    n = spec.size
+    starts, stops = near_peaks(spec, half, TONAL_RATIO, half + 1, use_numba=use_numba)
+    if np.sum(stops - starts) > n // 4:
+        base = running_median(spec, half, use_numba=use_numba)
+        return np.where(base > 0, spec / np.maximum(base, 1e-300), 0.0)
+    ratio = np.zeros(n)
+    if starts.size:
+        base = running_median_runs(spec, half, starts, stops, use_numba=use_numba)
+        idx = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)])
+        ratio[idx] = np.where(base > 0, spec[idx] / np.maximum(base, 1e-300), 0.0)
+    return ratio
+
+
 def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = True):
     """Narrow spectral lines (mains hum, pump harmonics) in either auto-spectrum or in the coherence.
 
@@ -176,8 +198,7 @@ def tonal_lines(cs: CrossSpectrum, coh_raw: np.ndarray, *, use_numba: bool = Tru
     ratios = []
     spectra = []
     for spec in (cs.gaa, cs.gbb):
-        base = running_median(spec, half, use_numba=use_numba)
-        ratios.append(np.where(base > 0, spec / np.maximum(base, 1e-300), 0.0))
+        ratios.append(_median_ratio_near_lines(spec, half, use_numba))
         spectra.append(spec)
     # the coherence ratio counts only where the coherence exceeds 0.5 (usually a few bins), so its
     # running median is needed there only

@@ -72,7 +72,8 @@ def njit(*args, **kwargs):
 
     return wrap
 
-__all__ = ["group_energies", "accumulate_spectra", "running_median", "running_median_at", "calibrate32",
+__all__ = ["group_energies", "accumulate_spectra", "running_median", "running_median_at", "running_median_runs",
+           "near_peaks", "calibrate32",
            "correlogram_derivatives", "resolve_use_numba"]
 
 
@@ -244,60 +245,64 @@ def accumulate_spectra(xa, xb, weight, bin_group, *, use_numba=True):
 
 # -- running median -----------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _running_median_kernel(y, half, out):  # pragma: no cover - compiled
-    # a sorted copy of the current window is kept up to date.  In the middle of the signal a
+def _running_median_kernel(y, half, starts, stops, out):  # pragma: no cover - compiled
+    # the medians at the points of each run [starts[r], stops[r]), one after the other in ``out``.
+    # A sorted copy of the current window is kept up to date.  In the middle of the signal a
     # step swaps the point leaving for the point entering (found by bisection, then moved to
     # its place: one shift over the rank change); at the ends the window grows or shrinks by
     # one point.  O(window) per step instead of a sort.
     n = y.shape[0]
     buf = np.empty(2 * half + 1)
-    m = 0
-    hi_in = 0  # next index to enter
-    lo_in = 0  # oldest index still in the window
-    for i in range(n):
-        lo = max(0, i - half)
-        hi = min(n, i + half + 1)
-        while lo_in < lo:  # y[lo_in] leaves
-            v = y[lo_in]
-            a = 0
-            b = m
-            while a < b:  # first position holding v
-                c = (a + b) >> 1
-                if buf[c] < v:
-                    a = c + 1
-                else:
-                    b = c
-            lo_in += 1
-            if hi_in < hi:  # ... and y[hi_in] takes its place
-                w = y[hi_in]
-                j = a
-                if w >= v:
-                    while j + 1 < m and buf[j + 1] < w:
-                        buf[j] = buf[j + 1]
-                        j += 1
-                else:
-                    while j > 0 and buf[j - 1] > w:
-                        buf[j] = buf[j - 1]
-                        j -= 1
-                buf[j] = w
+    q = 0
+    for r in range(starts.shape[0]):
+        m = 0
+        lo_in = max(0, starts[r] - half)  # oldest index still in the window
+        hi_in = lo_in  # next index to enter
+        for i in range(starts[r], stops[r]):
+            lo = max(0, i - half)
+            hi = min(n, i + half + 1)
+            while lo_in < lo:  # y[lo_in] leaves
+                v = y[lo_in]
+                a = 0
+                b = m
+                while a < b:  # first position holding v
+                    c = (a + b) >> 1
+                    if buf[c] < v:
+                        a = c + 1
+                    else:
+                        b = c
+                lo_in += 1
+                if hi_in < hi:  # ... and y[hi_in] takes its place
+                    w = y[hi_in]
+                    j = a
+                    if w >= v:
+                        while j + 1 < m and buf[j + 1] < w:
+                            buf[j] = buf[j + 1]
+                            j += 1
+                    else:
+                        while j > 0 and buf[j - 1] > w:
+                            buf[j] = buf[j - 1]
+                            j -= 1
+                    buf[j] = w
+                    hi_in += 1
+                else:  # the window shrinks at the end
+                    for t in range(a, m - 1):
+                        buf[t] = buf[t + 1]
+                    m -= 1
+            while hi_in < hi:  # insert y[hi_in]
+                v = y[hi_in]
+                j = m
+                while j > 0 and buf[j - 1] > v:
+                    buf[j] = buf[j - 1]
+                    j -= 1
+                buf[j] = v
+                m += 1
                 hi_in += 1
-            else:  # the window shrinks at the end
-                for t in range(a, m - 1):
-                    buf[t] = buf[t + 1]
-                m -= 1
-        while hi_in < hi:  # insert y[hi_in]
-            v = y[hi_in]
-            j = m
-            while j > 0 and buf[j - 1] > v:
-                buf[j] = buf[j - 1]
-                j -= 1
-            buf[j] = v
-            m += 1
-            hi_in += 1
-        if m % 2 == 1:
-            out[i] = buf[m // 2]
-        else:
-            out[i] = 0.5 * (buf[m // 2 - 1] + buf[m // 2])
+            if m % 2 == 1:
+                out[q] = buf[m // 2]
+            else:
+                out[q] = 0.5 * (buf[m // 2 - 1] + buf[m // 2])
+            q += 1
 
 
 def _running_median_numpy(y, half):
@@ -342,36 +347,12 @@ def running_median(y, half_width, *, use_numba=True):
     if not use_numba:
         return _running_median_numpy(y, half)
     out = np.empty_like(y)
-    _running_median_kernel(y, half, out)
+    _running_median_kernel(y, half, np.zeros(1, dtype=np.int64), np.full(1, y.size, dtype=np.int64), out)
     return out
 
 
 
 # -- running median at a few points ------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _running_median_at_kernel(y, half, idx, out):  # pragma: no cover - compiled
-    # each window sorted by insertion into a small buffer: a few dozen points, a few bins
-    n = y.shape[0]
-    buf = np.empty(2 * half + 1)
-    for q in range(idx.shape[0]):
-        i = idx[q]
-        lo = max(0, i - half)
-        hi = min(n, i + half + 1)
-        m = 0
-        for t in range(lo, hi):
-            v = y[t]
-            j = m
-            while j > 0 and buf[j - 1] > v:
-                buf[j] = buf[j - 1]
-                j -= 1
-            buf[j] = v
-            m += 1
-        if m % 2 == 1:
-            out[q] = buf[m // 2]
-        else:
-            out[q] = 0.5 * (buf[m // 2 - 1] + buf[m // 2])
-
-
 def _running_median_at_numpy(y, half, idx):
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -418,9 +399,150 @@ def running_median_at(y, half_width, idx, *, use_numba=True):
         raise ValueError(f"idx must lie in 0..{y.size - 1}")
     if not use_numba:
         return _running_median_at_numpy(y, half, idx)
-    out = np.empty(idx.size)
-    _running_median_at_kernel(y, half, idx, out)
+    # the sliding kernel over each run of consecutive points (the ones wanted usually cluster)
+    points = idx if np.all(idx[1:] > idx[:-1]) else np.unique(idx)
+    brk = np.flatnonzero(points[1:] != points[:-1] + 1) + 1
+    starts = points[np.concatenate([[0], brk])] if points.size else points
+    stops = points[np.concatenate([brk - 1, [points.size - 1]])] + 1 if points.size else points
+    out = _median_runs(y, half, starts, stops)
+    return out if points is idx else out[np.searchsorted(points, idx)]
+
+
+def _median_runs(y, half, starts, stops):
+    out = np.empty(int(np.sum(stops - starts)))
+    _running_median_kernel(y, half, starts, stops, out)
     return out
+
+
+def running_median_runs(y, half_width, starts, stops, *, use_numba=True):
+    """:func:`running_median` of ``y`` over runs of consecutive points.
+
+    Parameters
+    ----------
+    y : array_like, shape (n,)
+        Values, all finite.
+    half_width : int
+        Points on each side (>= 1).
+    starts, stops : array_like of int, shape (m,)
+        Run r covers the points ``starts[r] <= i < stops[r]`` (``0 <= starts[r] <= stops[r] <= n``).
+    use_numba : bool, default True
+        False runs the numpy reference.
+
+    Returns
+    -------
+    numpy.ndarray, shape (sum(stops - starts),), float64
+        The medians at the points of the first run, then of the second, and so on.
+    """
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    half = int(half_width)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    stops = np.ascontiguousarray(stops, dtype=np.int64)
+    if half < 1:
+        raise ValueError(f"half_width must be >= 1, got {half_width}")
+    if starts.shape != stops.shape or starts.ndim != 1:
+        raise ValueError("run starts and stops must be 1-D arrays of equal length")
+    if starts.size and (starts.min() < 0 or stops.max() > y.size or np.any(stops < starts)):
+        raise ValueError(f"runs must satisfy 0 <= start <= stop <= {y.size}")
+    if not use_numba:
+        idx = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)] + [np.zeros(0, dtype=np.int64)])
+        return _running_median_at_numpy(y, half, idx)
+    return _median_runs(y, half, starts, stops)
+
+
+# -- where a spectral line can be ------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _near_peaks_kernel(y, half, ratio, reach, starts, stops):  # pragma: no cover - compiled
+    # running minimum over 2 half + 1 points by a monotone queue of indices (O(n)); every bin
+    # above ratio x its window's minimum marks the bins within reach of it; the marked bins
+    # are written as runs [start, stop); returns the number of runs
+    n = y.shape[0]
+    queue = np.empty(n, dtype=np.int64)
+    head = 0
+    tail = 0
+    nxt = 0  # next index to enter the queue
+    last_stop = -1
+    n_runs = 0
+    for i in range(n):
+        hi = min(n, i + half + 1)
+        while nxt < hi:
+            v = y[nxt]
+            while tail > head and y[queue[tail - 1]] >= v:
+                tail -= 1
+            queue[tail] = nxt
+            tail += 1
+            nxt += 1
+        while queue[head] < i - half:
+            head += 1
+        if y[i] > ratio * y[queue[head]]:
+            a = max(0, i - reach)
+            b = min(n, i + reach + 1)
+            if n_runs > 0 and a <= last_stop:
+                stops[n_runs - 1] = b
+            else:
+                starts[n_runs] = a
+                stops[n_runs] = b
+                n_runs += 1
+            last_stop = b
+    return n_runs
+
+
+def _near_peaks_numpy(y, half, ratio, reach):
+    n, w = y.size, 2 * half + 1
+    m = -(-(n + w - 1) // w) * w
+    padded = np.full(m, np.inf)  # running minimum by van Herk / Gil-Werman (block prefix and suffix minima)
+    padded[half:half + n] = y
+    blocks = padded.reshape(-1, w)
+    prefix = np.minimum.accumulate(blocks, axis=1).ravel()
+    suffix = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+    low = np.minimum(suffix[:n], prefix[w - 1:w - 1 + n])
+    hits = np.flatnonzero(y > ratio * low)
+    lo = np.maximum(hits - reach, 0)
+    hi = np.minimum(hits + reach + 1, n)
+    brk = np.flatnonzero(lo[1:] > hi[:-1]) + 1
+    if hits.size == 0:
+        return hits, hits
+    return lo[np.concatenate([[0], brk])], hi[np.concatenate([brk - 1, [hits.size - 1]])]
+
+
+def near_peaks(y, half_width, ratio, reach, *, use_numba=True):
+    """Runs of points within ``reach`` of a point more than ``ratio`` times its window's minimum.
+
+    The minimum is over ``2 half_width + 1`` points (truncated at the ends).  A window's median
+    is at least its minimum, so outside these runs no point is ``ratio`` times its running median
+    (:func:`running_median`) or within ``reach`` of one that is.
+
+    Parameters
+    ----------
+    y : array_like, shape (n,)
+        Values (e.g. a power spectrum), all finite.
+    half_width : int
+        Points on each side of the window (>= 1).
+    ratio : float
+        Factor over the window's minimum.
+    reach : int
+        Points on either side of each such point included in its run (>= 0).
+    use_numba : bool, default True
+        False runs the numpy reference.
+
+    Returns
+    -------
+    starts, stops : numpy.ndarray of int64, shape (m,)
+        Run r covers ``starts[r] <= i < stops[r]``; ascending, disjoint and not touching.
+    """
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    half, reach = int(half_width), int(reach)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got shape {y.shape}")
+    if half < 1 or reach < 0:
+        raise ValueError(f"half_width must be >= 1 and reach >= 0, got {half_width} and {reach}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("near_peaks needs finite values")
+    if not use_numba:
+        return _near_peaks_numpy(y, half, float(ratio), reach)
+    starts = np.empty(y.size, dtype=np.int64)
+    stops = np.empty(y.size, dtype=np.int64)
+    m = _near_peaks_kernel(y, half, float(ratio), reach, starts, stops)
+    return starts[:m], stops[:m]
 
 
 # -- calibrated single-precision samples ----------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 import struct
 import warnings
 from pathlib import Path
@@ -61,11 +63,19 @@ def read_sidecar(path) -> dict:
     side = path if path.suffix.lower() == ".json" else sidecar_path(path)
     audio_name = path.name
     meta: dict = {}
-    if side.exists():
+    try:
+        with open(side, "rb") as fh:  # (opened at once: one system call fewer than asking first)
+            raw = fh.read().decode("utf-8")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raw = None
+    except UnicodeDecodeError as exc:
+        raise RecordingError(f"{side}: sidecar is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise RecordingError(f"{side}: sidecar cannot be read ({exc.strerror or exc})") from None
+    if raw is not None:
         try:
-            raw = side.read_text(encoding="utf-8")
             meta = json.loads(raw) if raw.strip() else None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except json.JSONDecodeError as exc:
             raise RecordingError(f"{side}: sidecar is not valid JSON ({exc})") from None
         if not isinstance(meta, dict):
             raise RecordingError(f"{side}: sidecar must be a JSON object with sensor_id, sensor_kind, start_time, gain_db")
@@ -105,14 +115,13 @@ def read_sidecar(path) -> dict:
     return out
 
 
-def _wav_declared_frames(path: Path) -> tuple[int, int] | None:
-    """(declared data bytes, available data bytes) of a RIFF/WAVE file, or None if not WAV."""
+def _wav_declared_frames(path: Path, size: int) -> tuple[int, int] | None:
+    """(declared data bytes, available data bytes) of a RIFF/WAVE file of ``size`` bytes, or None if not WAV."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(12)
             if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
                 return None
-            size = path.stat().st_size
             pos = 12
             while pos + 8 <= size:
                 fh.seek(pos)
@@ -159,11 +168,15 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
     import soundfile as sf
 
     path = Path(path)
-    if not path.exists():
-        raise RecordingError(f"{path}: file not found")
-    if path.is_dir():
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise RecordingError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise RecordingError(f"{path}: is a directory, expected a WAV or FLAC file")
-    if path.stat().st_size == 0:
+    if st.st_size == 0:
         raise RecordingError(f"{path}: file is empty (0 bytes)")
     try:
         fh = sf.SoundFile(str(path))
@@ -180,7 +193,7 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
             )
         if not (0 <= channel < n_channels):
             raise RecordingError(f"{path}: channel {channel} requested, file has {n_channels} channel(s)")
-        declared = _wav_declared_frames(path) if fmt in ("WAV", "WAVEX") else None
+        declared = _wav_declared_frames(path, st.st_size) if fmt in ("WAV", "WAVEX") else None
         pcm = None
         try:
             if subtype == "PCM_16" and fmt in ("WAV", "WAVEX"):
