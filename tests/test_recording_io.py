@@ -104,3 +104,45 @@ def test_pipe_json_round_trip(tmp_path):
 
 def test_sidecar_path():
     assert sidecar_path("x/A.wav").name == "A.json"
+
+
+@pytest.mark.parametrize("channels, subtype_fmt", [(1, "WAV"), (2, "WAV"), (3, "WAVEX")])
+def test_pcm16_wav_read_by_numpy_matches_libsndfile(tmp_path, rng, channels, subtype_fmt):
+    """Plain 16-bit WAVs are read from the data chunk by numpy: the same samples as libsndfile's."""
+    import soundfile as sf
+
+    from acoustic.io import read_recording
+    from acoustic.io._audio import _read_wav_pcm16, _wav_layout
+
+    data = np.round(rng.standard_normal((4001, channels)) * 4000).astype(np.int16)
+    p = tmp_path / "m.wav"
+    sf.write(p, data, 8000, subtype="PCM_16", format=subtype_fmt)  # WAVEX: WAVE_FORMAT_EXTENSIBLE
+    assert sf.info(str(p)).format == subtype_fmt
+    layout = _wav_layout(p, p.stat().st_size)
+    assert layout["rate"] == 8000 and layout["channels"] == channels
+    assert _read_wav_pcm16(p, layout) is not None  # the numpy path is the one taken
+    for ch in range(channels):
+        with pytest.warns(Warning, match="no sidecar"):
+            rec = read_recording(p, channel=ch)
+        ref = sf.read(str(p), dtype="float64", always_2d=True)[0][:, ch]
+        np.testing.assert_array_equal(rec.samples, ref)
+        assert rec.sample_rate == 8000.0 and f"{subtype_fmt}/PCM_16" in rec.processing[0]
+    # truncated mid-frame: the complete frames, as libsndfile reads them
+    raw = p.read_bytes()
+    (tmp_path / "t.wav").write_bytes(raw[:len(raw) - 2 * channels * 1000 - 1])
+    with pytest.warns(Warning, match="truncated"):
+        rec = read_recording(tmp_path / "t.wav")
+    ref = sf.read(str(tmp_path / "t.wav"), dtype="float64", always_2d=True)[0][:, 0]
+    np.testing.assert_array_equal(rec.samples, ref)
+    assert rec.samples.size == 4001 - 1001
+
+
+def test_other_wav_subtypes_still_read_by_libsndfile(tmp_path, rng):
+    from acoustic.io._audio import _read_wav_pcm16, _wav_layout
+
+    import soundfile as sf
+
+    for subtype in ("PCM_24", "FLOAT"):
+        p = tmp_path / f"{subtype}.wav"
+        sf.write(p, rng.standard_normal(800) * 0.1, 8000, subtype=subtype)
+        assert _read_wav_pcm16(p, _wav_layout(p, p.stat().st_size)) is None

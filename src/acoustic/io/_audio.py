@@ -115,25 +115,60 @@ def read_sidecar(path) -> dict:
     return out
 
 
-def _wav_declared_frames(path: Path, size: int) -> tuple[int, int] | None:
-    """(declared data bytes, available data bytes) of a RIFF/WAVE file of ``size`` bytes, or None if not WAV."""
+_PCM_GUID = b"\x01\x00\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+
+
+def _wav_layout(path: Path, size: int) -> dict | None:
+    """The RIFF/WAVE header of a file of ``size`` bytes, or None when it is not one (or is RF64).
+
+    Keys: ``declared`` and ``available`` (data bytes the header declares and the file holds),
+    ``offset`` (of the data), and from the ``fmt `` chunk when there is one: ``tag`` (1 for PCM,
+    also for WAVE_FORMAT_EXTENSIBLE with the PCM sub-format), ``extensible``, ``channels``,
+    ``rate`` (Hz), ``block_align`` (bytes per frame) and ``bits``.
+    """
+    out: dict = {}
     try:
         with open(path, "rb") as fh:
             head = fh.read(12)
-            if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
                 return None
             pos = 12
             while pos + 8 <= size:
                 fh.seek(pos)
                 cid, clen = struct.unpack("<4sI", fh.read(8))
-                if cid == b"data":
-                    if head[:4] == b"RF64" or clen == 0xFFFFFFFF:
+                if cid == b"fmt " and clen >= 16:
+                    body = fh.read(min(clen, 40))
+                    if len(body) >= 16:
+                        tag, ch, rate, _bps, align, bits = struct.unpack("<HHIIHH", body[:16])
+                        ext = tag == 0xFFFE
+                        if ext:
+                            tag = 1 if len(body) >= 40 and body[24:40] == _PCM_GUID else -1
+                        out.update(tag=tag, extensible=ext, channels=ch, rate=rate, block_align=align, bits=bits)
+                elif cid == b"data":
+                    if clen == 0xFFFFFFFF:
                         return None
-                    return clen, size - pos - 8
+                    out.update(declared=clen, available=size - pos - 8, offset=pos + 8)
+                    return out
                 pos += 8 + clen + (clen & 1)
     except OSError:
         return None
     return None
+
+
+def _read_wav_pcm16(path: Path, layout: dict):
+    """16-bit PCM samples of a plain WAV file, by numpy from the data chunk (what libsndfile reads,
+    without its per-call overhead); None when the file is not such a file (the caller then uses
+    soundfile).  Shape (n_frames,) for one channel, (n_frames, channels) for more."""
+    if layout is None or layout.get("tag") != 1 or layout.get("bits") != 16:
+        return None
+    ch, align = layout["channels"], layout["block_align"]
+    if ch < 1 or align != 2 * ch or layout["declared"] == 0:
+        return None
+    n = min(layout["declared"], max(layout["available"], 0)) // align
+    pcm = np.fromfile(path, dtype="<i2", count=n * ch, offset=layout["offset"])
+    if pcm.size != n * ch:
+        return None
+    return pcm.reshape(n, ch) if ch > 1 else pcm
 
 
 def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording:
@@ -165,8 +200,6 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
         Truncated file (the readable part is used), a few NaN/Inf samples (zeroed),
         heavy clipping, missing sidecar keys.
     """
-    import soundfile as sf
-
     path = Path(path)
     try:
         st = os.stat(path)
@@ -178,33 +211,39 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
         raise RecordingError(f"{path}: is a directory, expected a WAV or FLAC file")
     if st.st_size == 0:
         raise RecordingError(f"{path}: file is empty (0 bytes)")
-    try:
-        fh = sf.SoundFile(str(path))
-    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-        raise RecordingError(f"{path}: not a readable WAV or FLAC file ({_short(exc)})") from None
-    with fh:
-        fmt, subtype, n_channels = fh.format, fh.subtype, fh.channels
-        if fmt not in ("WAV", "WAVEX", "FLAC", "RF64", "W64"):
-            raise RecordingError(f"{path}: format {fmt} is not supported (WAV or FLAC expected)")
-        rate = float(fh.samplerate)
-        if not (MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ):
-            raise RecordingError(
-                f"{path}: sample rate {rate:g} Hz is outside the supported 1000-96000 Hz"
-            )
-        if not (0 <= channel < n_channels):
-            raise RecordingError(f"{path}: channel {channel} requested, file has {n_channels} channel(s)")
-        declared = _wav_declared_frames(path, st.st_size) if fmt in ("WAV", "WAVEX") else None
-        pcm = None
+    layout = _wav_layout(path, st.st_size)
+    declared = (layout["declared"], layout["available"]) if layout else None
+    # plain 16-bit PCM WAV (what the loggers and this package write): numpy reads the data chunk
+    pcm = _read_wav_pcm16(path, layout)
+    if pcm is not None:
+        fmt, subtype = ("WAVEX" if layout["extensible"] else "WAV"), "PCM_16"
+        n_channels, rate = layout["channels"], float(layout["rate"])
+        _check_layout(path, rate, channel, n_channels)
+        # libsndfile scales 16-bit samples by 1/0x8000 when it reads doubles: the same exact product
+        data = pcm * (1.0 / 0x8000)
+    else:
+        import soundfile as sf
+
         try:
-            if subtype == "PCM_16" and fmt in ("WAV", "WAVEX"):
-                # libsndfile scales 16-bit samples by 1/0x8000 when it reads doubles; the same exact
-                # product in numpy is twice as fast as letting it convert (same values to the bit)
-                pcm = fh.read(dtype="int16", always_2d=n_channels > 1)
-                data = pcm * (1.0 / 0x8000)
-            else:
-                data = fh.read(dtype="float64", always_2d=n_channels > 1)
-        except Exception as exc:
-            raise RecordingError(f"{path}: audio data cannot be decoded ({_short(exc)})") from None
+            fh = sf.SoundFile(str(path))
+        except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+            raise RecordingError(f"{path}: not a readable WAV or FLAC file ({_short(exc)})") from None
+        with fh:
+            fmt, subtype, n_channels = fh.format, fh.subtype, fh.channels
+            if fmt not in ("WAV", "WAVEX", "FLAC", "RF64", "W64"):
+                raise RecordingError(f"{path}: format {fmt} is not supported (WAV or FLAC expected)")
+            rate = float(fh.samplerate)
+            _check_layout(path, rate, channel, n_channels)
+            if fmt not in ("WAV", "WAVEX"):
+                declared = None
+            try:
+                if subtype == "PCM_16" and fmt in ("WAV", "WAVEX"):
+                    pcm = fh.read(dtype="int16", always_2d=n_channels > 1)
+                    data = pcm * (1.0 / 0x8000)
+                else:
+                    data = fh.read(dtype="float64", always_2d=n_channels > 1)
+            except Exception as exc:
+                raise RecordingError(f"{path}: audio data cannot be decoded ({_short(exc)})") from None
     if declared is not None and declared[1] < declared[0]:
         _warn(
             f"{path.name}: file is truncated (header declares {declared[0]} data bytes, "
@@ -299,6 +338,13 @@ def write_recording(rec: Recording, path, *, subtype: str = "PCM_16", sidecar: b
         meta = rec.sidecar()
         sidecar_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def _check_layout(path: Path, rate: float, channel: int, n_channels: int) -> None:
+    if not (MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ):
+        raise RecordingError(f"{path}: sample rate {rate:g} Hz is outside the supported 1000-96000 Hz")
+    if not (0 <= channel < n_channels):
+        raise RecordingError(f"{path}: channel {channel} requested, file has {n_channels} channel(s)")
 
 
 def _short(exc: Exception) -> str:
