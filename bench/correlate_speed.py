@@ -85,7 +85,8 @@ def _best_of(fn, repeats=30):
 def kernels_table():
     """Each numba kernel against its numpy twin (the vectorised version the tests compare it with)."""
     from acoustic.correlate._kernels import (
-        accumulate_spectra, calibrate32, correlogram_derivatives, group_energies, running_median, running_median_at,
+        accumulate_spectra, calibrate32, correlogram_derivatives, group_energies, near_peaks, running_median,
+        running_median_at, running_median_runs,
     )
     from acoustic.correlate._spectra import _groups
 
@@ -97,6 +98,9 @@ def kernels_table():
     w = rng.uniform(0.5, 1.0, (k, st.size))
     spec = rng.gamma(2.0, 1.0, f)
     at = np.sort(rng.choice(f, 200, replace=False))
+    run_starts = np.arange(10) * 400 + 20  # the runs of bins near ten tonal lines
+    lined = rng.gamma(40.0, 1.0 / 40.0, f)
+    lined[run_starts + 14] *= 30.0
     pcm = np.round(rng.standard_normal(240000) * 3000.0) / 0x8000
     band = np.delete(np.arange(30, 1340), np.r_[20:25, 170:173, 320:323, 700:702])  # notched lines leave gaps
     omega, dw = 2 * np.pi * band * 8000.0 / 8192, 2 * np.pi * 8000.0 / 8192
@@ -110,6 +114,11 @@ def kernels_table():
                                         lambda: running_median(spec, 13, use_numba=False)),
         "running median at 200 of 4097 bins": (lambda: running_median_at(spec, 13, at),
                                                lambda: running_median_at(spec, 13, at, use_numba=False)),
+        "running median over 10 runs of 29 bins": (
+            lambda: running_median_runs(spec, 13, run_starts, run_starts + 29),
+            lambda: running_median_runs(spec, 13, run_starts, run_starts + 29, use_numba=False)),
+        "bins near a 4x peak (4097, +-13)": (lambda: near_peaks(lined, 13, 4.0, 14),
+                                             lambda: near_peaks(lined, 13, 4.0, 14, use_numba=False)),
         "calibrated float32 (240000 samples)": (lambda: calibrate32(pcm, 0.01, 0.1),
                                                 lambda: calibrate32(pcm, 0.01, 0.1, use_numba=False)),
         "correlogram derivatives (1297 bins, 4 gaps)": (

@@ -10,7 +10,11 @@ prints the comparison):
 * :func:`accumulate_spectra` - weighted averaging of the auto- and cross-spectra (one pass,
   no (frames x bins) temporaries);
 * :func:`running_median` - running median of a spectrum (tonal-line detection), and
-  :func:`running_median_at` - the same at a few bins only;
+  :func:`running_median_runs` / :func:`running_median_at` - the same over runs of bins or at a
+  few bins only (one sliding kernel serves all three);
+* :func:`near_peaks` - the runs of bins near a bin that stands a factor above its window's
+  minimum (a monotone queue gives the running minimum in O(n)): outside them no tonal line can
+  be, so the running median is needed there only;
 * :func:`calibrate32` - mean-free, calibrated single-precision samples in one pass (numpy
   needs three: the conversion, the subtraction, the scaling);
 * :func:`correlogram_derivatives` - the correlogram and its first two derivatives at one delay
