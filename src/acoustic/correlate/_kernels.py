@@ -163,27 +163,34 @@ def group_energies(xa, xb, starts, stops, *, use_numba=True):
 
 # -- weighted accumulation ----------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _accumulate_kernel(xa, xb, weight, bin_group, gaa, gbb, gab_re, gab_im, wsum, w2sum):  # pragma: no cover
+def _accumulate_kernel(xa, xb, weight, bin_group, gaa, gbb, gab_re, gab_im):  # pragma: no cover
+    # two frames per sweep over the bins: half the read-modify-writes of the (L2-resident)
+    # accumulators, which bound this loop; the weight sums depend on the group only (numpy)
     n_frames, n_bins = xa.shape
-    for k in range(n_frames):
+    for k0 in range(0, n_frames, 2):
+        k1 = min(k0 + 1, n_frames - 1)
+        both = 1.0 if k1 > k0 else 0.0  # an odd last frame is added once
         for j in range(n_bins):
             g = bin_group[j]
-            w = 1.0 if g < 0 else weight[k, g]
-            if w == 0.0:
-                continue
-            a = xa[k, j]
-            b = xb[k, j]
+            w0 = 1.0 if g < 0 else weight[k0, g]
+            w1 = both if g < 0 else both * weight[k1, g]
+            a = xa[k0, j]
+            b = xb[k0, j]
+            c = xa[k1, j]
+            d = xb[k1, j]
             ar = np.float64(a.real)
             ai = np.float64(a.imag)
             br = np.float64(b.real)
             bi = np.float64(b.imag)
-            gaa[j] += w * (ar * ar + ai * ai)
-            gbb[j] += w * (br * br + bi * bi)
+            cr = np.float64(c.real)
+            ci = np.float64(c.imag)
+            dr = np.float64(d.real)
+            di = np.float64(d.imag)
+            gaa[j] += w0 * (ar * ar + ai * ai) + w1 * (cr * cr + ci * ci)
+            gbb[j] += w0 * (br * br + bi * bi) + w1 * (dr * dr + di * di)
             # a * conj(b)
-            gab_re[j] += w * (ar * br + ai * bi)
-            gab_im[j] += w * (ai * br - ar * bi)
-            wsum[j] += w
-            w2sum[j] += w * w
+            gab_re[j] += w0 * (ar * br + ai * bi) + w1 * (cr * dr + ci * di)
+            gab_im[j] += w0 * (ai * br - ar * bi) + w1 * (ci * dr - cr * di)
 
 
 def _accumulate_numpy(xa, xb, weight, bin_group):
@@ -241,10 +248,9 @@ def accumulate_spectra(xa, xb, weight, bin_group, *, use_numba=True):
     gbb = np.zeros(n)
     re = np.zeros(n)
     im = np.zeros(n)
-    wsum = np.zeros(n)
-    w2sum = np.zeros(n)
-    _accumulate_kernel(xa, xb, weight, bin_group, gaa, gbb, re, im, wsum, w2sum)
-    return gaa, gbb, re + 1j * im, wsum, w2sum
+    _accumulate_kernel(xa, xb, weight, bin_group, gaa, gbb, re, im)
+    wt = np.concatenate([weight, np.ones((weight.shape[0], 1))], axis=1)  # column -1: weight 1
+    return gaa, gbb, re + 1j * im, wt.sum(axis=0)[bin_group], (wt * wt).sum(axis=0)[bin_group]
 
 
 # -- running median -----------------------------------------------------------------------
