@@ -15,8 +15,9 @@ def _spectra(rng, k=13, f=257, dtype=np.complex64):
 
 
 @pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
-def test_group_energies_matches_numpy(rng, dtype):
-    a, b = _spectra(rng, dtype=dtype)
+@pytest.mark.parametrize("n_frames", [13, 12, 1])  # the kernel takes frames two at a time
+def test_group_energies_matches_numpy(rng, dtype, n_frames):
+    a, b = _spectra(rng, k=n_frames, dtype=dtype)
     starts = np.array([1, 5, 40, 100, 256])
     stops = np.array([5, 40, 100, 256, 257])
     ea, eb = group_energies(a, b, starts, stops)
