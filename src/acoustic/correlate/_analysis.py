@@ -93,7 +93,11 @@ class Peak:
 
 @dataclasses.dataclass
 class Analysis:
-    """Everything one correlation computed (see :func:`analyse`)."""
+    """Everything one correlation computed (see :func:`analyse`).
+
+    ``lags_s``, ``values`` and ``envelope`` are the correlogram (scaled to a correlation
+    coefficient, with its envelope) at the grid's lags within ``window_s``.
+    """
 
     cs: CrossSpectrum
     coherence_raw: np.ndarray
@@ -522,9 +526,10 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
                                   .astype(int)]] if out_idx.size else lags[:0]
         for pk, (excess, flag) in zip(cand, _intermittency(cg, shares, [pk.delay_s for pk in cand], noise_lags)):
             pk.intermittency, pk.intermittent = float(excess), bool(flag)
-    zc = z0 / (lag_all * cg.norm)
+    shown = (lags >= w_lo) & (lags <= w_hi)  # the correlogram is reported over the window only
+    zc = z0[shown] / (lag_all[shown] * cg.norm)
     return Analysis(cs=cs, coherence_raw=coh_raw, coherence_smooth=coh_s, coherent=coherent, band_hz=band,
-                    notch=notch, tonal_lines_hz=lines, weighting=name, correlogram=cg, lags_s=lags,
+                    notch=notch, tonal_lines_hz=lines, weighting=name, correlogram=cg, lags_s=lags[shown],
                     values=zc.real, envelope=np.abs(zc), window_s=(w_lo, w_hi), peaks=peaks, noise_sd=noise_sd,
                     noise_bandwidth_hz=b_noise, coherence_threshold=coherence_threshold(median(cs.n_averages)),
                     offset_s=prep.offset_s, duration_s=prep.duration_s)
