@@ -141,3 +141,25 @@ def test_a_tap_alone_is_not_a_leak(seed):
     assert not res.detected and res.distance_from_a_m is None
     assert any(abs(p["distance_from_a_m"] - tap) < 3.0 and p["intermittent"] for p in res.peaks)
     assert any("comes and goes" in w for w in res.warnings)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_steady_source_under_loud_passes_is_steady(seed):
+    # a steady source and noise that is 30 times louder (independent at A and B) in a few frames,
+    # as traffic passes make it: those frames' chance spread must not read as a source coming and going
+    rng = np.random.default_rng(seed)
+    n_fft, delay, dur = 1024, 37, 20.0
+    n = int(dur * FS)
+    s = rng.standard_normal(n + delay)
+    loud = np.ones(n)
+    for t0 in (3.0, 11.0):  # two passes of about 0.6 s
+        loud[int(t0 * FS):int((t0 + 0.6) * FS)] = 30.0
+    a = s[:n] + 2.0 * loud * rng.standard_normal(n)
+    b = s[delay:] + 2.0 * loud * rng.standard_normal(n)
+    cs, fa, fb = cross_spectrum(a, b, FS, n_fft, robust=False, use_numba=False, return_frames=True)
+    coh = np.clip(cs.coherence(), 0, 0.999)
+    taper = ((cs.freqs_hz > 50) & (cs.freqs_hz < 1500)).astype(float)
+    cg = build_correlogram(cs, weighting_function("scot", cs, coh), taper, coh)
+    noise_lags = np.linspace(0.03, 0.12, 16) * np.repeat([-1, 1], 8)
+    (excess, flag), = _intermittency(cg, _frame_shares(cg, fa, fb), [delay / FS], noise_lags)
+    assert flag is False and abs(excess) < 1.0

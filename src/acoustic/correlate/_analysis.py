@@ -249,6 +249,8 @@ _INTERMITTENT_SD = 3.0
 #: test, and the fewest that will do.
 _INTERMITTENT_NOISE_LAGS = 16
 _INTERMITTENT_MIN_NOISE_LAGS = 8
+#: Newton steps of the Paule-Mandel estimate of a source's frame-to-frame variance.
+_PAULE_MANDEL_STEPS = 12
 
 
 def _frame_shares(cg: Correlogram, frames_a, frames_b) -> np.ndarray:
@@ -271,11 +273,25 @@ def _intermittency(cg: Correlogram, shares: np.ndarray, delays_s, noise_lags_s):
 
     Frame k's share ``v_k`` of the correlogram at delay tau (see :func:`_frame_shares`).  A
     steady source gives every frame the same mean, so the spread of ``v_k`` in the direction of
-    its mean is the noise's, whose per-quadrature variance ``s2`` is measured at lags no source
-    reaches (``noise_lags_s``); a source on for a fraction q of the frames adds ``(1 - q)/q``
-    times its squared mean.  The excess ``(var - s2) / mean^2`` of a steady source is about 0,
-    with a standard deviation of about ``sqrt(2 / n) / z_f^2`` over n frames (``z_f^2 =
-    mean^2 / s2``); the limit adds :data:`_INTERMITTENT_EXCESS` and a small bias.
+    its mean is the noise's, whose per-quadrature variance ``s2_k`` is measured frame by frame
+    at lags no source reaches (``noise_lags_s``); a source on for a fraction q of the frames adds
+    ``(1 - q)/q`` times its squared mean.
+
+    The frames' noise is not equally loud: a traffic pass or a burst of flow raises a few frames'
+    noise tens of times, and a plain mean and variance over the frames would then be those few
+    frames' (their chance spread, several times the quiet frames' level, reads as a source that
+    comes and goes).  So the test is Cochran's heterogeneity test of the frames' means (the
+    meta-analysis one): with ``w_k = 1/s2_k`` and ``a_k`` the in-phase part of ``v_k``,
+    ``Q = sum w_k (a_k - mu_w)^2`` (``mu_w`` the inverse-variance mean) is chi-square with
+    n - 1 degrees of freedom for a steady source whatever each frame's noise, and the
+    source's own frame-to-frame variance ``tau^2`` is the Paule-Mandel estimate (the one at which
+    the weights ``1 / (s2_k + tau^2)`` leave Q at n - 1; below 0, the moment estimate
+    ``(Q - (n - 1)) / c`` with ``c = sum w - sum w^2 / sum w``).  The intermittency is
+    ``tau^2 / mu^2`` (mu the mean with those weights): ``(var - s2) / mu^2`` when every frame's
+    noise is the same, about 0 for a steady source with a standard deviation of about
+    ``sqrt(2 / n) / z_f^2`` (``z_f^2 = mu^2 c / (n - 1)``, the per-frame z^2 of the steady part),
+    ``(1 - q)/q`` for a source on a fraction q of the frames.  The limit adds
+    :data:`_INTERMITTENT_EXCESS` and a small bias.
 
     Returns
     -------
@@ -296,18 +312,57 @@ def _intermittency(cg: Correlogram, shares: np.ndarray, delays_s, noise_lags_s):
     v = (shares @ phase).astype(np.complex128) / cg.noise_factor(lags)
     n = v.shape[0]
     ref = v[:, len(delays_s):]
-    ref = ref - ref.mean(axis=0)
-    s2 = float(np.mean(ref.real**2 + ref.imag**2)) / 2.0  # per-quadrature noise variance of one frame
+    n_ref = ref.shape[1]
+    # per-quadrature noise variance of each frame, from its 2 n_ref quadratures at the noise lags,
+    # less each lag's mean over the frames (taken with the frames' inverse noise variances: a
+    # plain mean would be the loud frames', and put their noise into every quiet frame's level);
+    # 1/s2 of that chi-square estimate is biased up by dof/(dof - 2), which the weights take out
+    s2_k = np.mean(ref.real**2 + ref.imag**2, axis=1) / 2.0
+    pos = s2_k[s2_k > 0]
+    if n < 4 or pos.size == 0:
+        return [(math.nan, False)] * len(delays_s)
+    w0 = 1.0 / np.maximum(s2_k, 1e-6 * float(np.median(pos)))
+    ref = ref - (w0 @ ref) / float(np.sum(w0))
+    s2_k = np.mean(ref.real**2 + ref.imag**2, axis=1) / 2.0
+    dof = 2.0 * n_ref
+    pos = s2_k[s2_k > 0]
+    if pos.size == 0:
+        return [(math.nan, False)] * len(delays_s)
+    s2_k = np.maximum(s2_k, 1e-6 * float(np.median(pos)))
+    w = (dof - 2.0) / dof / s2_k
+    w_sum = float(np.sum(w))
+    c = w_sum - float(np.sum(w * w)) / w_sum
     out = []
     for j in range(len(delays_s)):
-        m = v[:, j].mean()
+        m = np.sum(w * v[:, j]) / w_sum
         a = (v[:, j] * np.exp(-1j * np.angle(m))).real
-        mu2 = float(np.mean(a)) ** 2
-        if n < 4 or mu2 <= 0.0 or s2 <= 0.0:
+        mu_w = float(np.sum(w * a)) / w_sum
+        tau2 = (float(np.sum(w * (a - mu_w) ** 2)) - (n - 1.0)) / c
+        mu = mu_w
+        if tau2 > 0.0:
+            # Paule-Mandel: the tau^2 at which the random-effects weights 1 / (s2_k + tau^2) leave
+            # Q = n - 1 (DerSimonian-Laird's moment estimate with the fixed weights is biased low
+            # when the source's own noise makes the frames it is on in the noisier ones); Newton
+            # on this convex, decreasing function, from the moment estimate (a step from the right
+            # of the root lands left of it, and from there it climbs without overshoot)
+            var_k = 1.0 / w
+            t = tau2
+            for _ in range(_PAULE_MANDEL_STEPS):
+                wr = 1.0 / (var_k + t)
+                mu = float(wr @ a) / float(np.sum(wr))
+                r = a - mu
+                wr2 = wr * r
+                f = float(wr2 @ r) - (n - 1.0)
+                if abs(f) <= 1e-3 * n:
+                    break
+                t = max(t + f / float(wr2 @ wr2), 0.0)
+            tau2 = t
+        z2 = mu * mu * c / (n - 1.0)  # the steady part's per-frame z^2 (its inverse: s2 / mu^2)
+        if mu <= 0.0 or z2 <= 0.0 or c <= 0.0:
             out.append((math.nan, False))
             continue
-        excess = (float(np.var(a)) - s2) / mu2
-        limit = _INTERMITTENT_EXCESS + (_STEADY_BIAS + _INTERMITTENT_SD * math.sqrt(2.0 / n)) * s2 / mu2
+        excess = tau2 / (mu * mu)
+        limit = _INTERMITTENT_EXCESS + (_STEADY_BIAS + _INTERMITTENT_SD * math.sqrt(2.0 / n)) / z2
         out.append((excess, excess > limit))
     return out
 
