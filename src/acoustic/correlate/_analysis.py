@@ -321,14 +321,14 @@ def _intermittency(cg: Correlogram, shares: np.ndarray, delays_s, noise_lags_s):
     pos = s2_k[s2_k > 0]
     if n < 4 or pos.size == 0:
         return [(math.nan, False)] * len(delays_s)
-    w0 = 1.0 / np.maximum(s2_k, 1e-6 * float(np.median(pos)))
+    w0 = 1.0 / np.maximum(s2_k, 1e-6 * median(pos))
     ref = ref - (w0 @ ref) / float(np.sum(w0))
     s2_k = np.mean(ref.real**2 + ref.imag**2, axis=1) / 2.0
     dof = 2.0 * n_ref
     pos = s2_k[s2_k > 0]
     if pos.size == 0:
         return [(math.nan, False)] * len(delays_s)
-    s2_k = np.maximum(s2_k, 1e-6 * float(np.median(pos)))
+    s2_k = np.maximum(s2_k, 1e-6 * median(pos))
     w = (dof - 2.0) / dof / s2_k
     w_sum = float(np.sum(w))
     c = w_sum - float(np.sum(w * w)) / w_sum
