@@ -1,6 +1,7 @@
 """acoustic.correlate on frequency-domain test signals: a common broadband source delayed by a
 known fractional delay at each sensor plus independent noise (no simulator needed)."""
 
+import math
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -174,10 +175,19 @@ def test_band_override_is_used():
 def test_coherent_band_follows_the_source():
     d = float(DI.delay_for_position(55.0))
     a, b = make_pair(d, seed=11, band=(300.0, 900.0), snr_db=-6.0)
-    res = correlate_pair(a, b, DI)
+    # plain weights correlate over the coherent band as found
+    res = correlate_pair(a, b, DI, weighting="plain")
     assert res.coherent_band
     lo, hi = res.band_hz
     assert 250.0 <= lo <= 360.0 and 840.0 <= hi <= 950.0
+    # HT (auto) widens a band under two octaves about its centre (a leak's noise is wider; the
+    # coherence weights keep the bins outside the source's band from adding noise)
+    auto = correlate_pair(a, b, DI)
+    assert auto.coherent_band and auto.weighting == "ht"
+    assert auto.band_hz[0] <= lo and auto.band_hz[1] >= hi
+    assert auto.band_hz[1] == pytest.approx(4.0 * auto.band_hz[0])
+    assert math.sqrt(auto.band_hz[0] * auto.band_hz[1]) == pytest.approx(math.sqrt(lo * hi), rel=0.05)
+    assert abs(auto.distance_from_a_m - 55.0) < 1.0
 
 
 def test_independent_noise_gives_no_detection():

@@ -68,6 +68,23 @@ def test_a_second_leak_below_the_first_ones_band():
     assert any(abs(p["distance_from_a_m"] - x2) <= max(2.0, 0.04 * 150.0) for p in res.peaks)
 
 
+def test_a_narrow_coherent_fragment_is_widened_to_the_leaks_band():
+    """A pump beyond B and a leak near B on a plastic pipe make the weak coherence ripple: the one
+    significant cluster (23-39 Hz) is too narrow to part the two delays, whose merged peak lay
+    3.3 m off.  Widened to two octaves (HT weighs the bins by their coherence), the leak is found."""
+    path = PipePath([PipeSegment("pe", 17.750263087054908, 200.0), PipeSegment("pvc", 26.248366639477204, 200.0)])
+    sim = simulate_pair(path, 36.95165515275168, snr_db=-10.0, duration_s=30.0, sensor_kind="hydrophone",
+                        confounders=["pump"], seed=628717540)
+    res = correlate_pair(sim.a, sim.b, path)
+    assert res.detected and res.weighting == "ht"
+    assert res.band_hz[1] >= 4.0 * res.band_hz[0] * 0.999
+    assert abs(res.distance_from_a_m - 36.95) < 1.0
+    assert res.interval_m[0] <= 36.95 <= res.interval_m[1]
+    # other weightings keep the coherent band as found (they do not weigh bins by coherence)
+    plain = correlate_pair(sim.a, sim.b, path, weighting="plain")
+    assert plain.band_hz[1] < 2.0 * plain.band_hz[0]
+
+
 def test_noise_only_pair_is_not_a_leak():
     path = PipePath.uniform(120.0, "cast_iron")
     for seed in (301, 302, 303):

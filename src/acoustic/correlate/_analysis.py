@@ -34,6 +34,9 @@ MIN_FRAMES = 8
 _WANT_FRAMES = 24
 #: Lowest analysed frequency in Hz (below it pipes carry almost no leak noise and traffic rumble rules).
 FMIN_HZ = 5.0
+#: A coherent band narrower than this many octaves is widened to it (about its geometric centre)
+#: when the weights are the coherence's (HT): see :func:`analyse`.
+MIN_LEAK_BAND_OCTAVES = 2.0
 #: Newton iterations refining a peak's delay.
 _NEWTON_STEPS = 4
 #: Upsampling of the coarse correlogram grid.
@@ -481,6 +484,15 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         elif band[1] - band[0] < 4 * cs.df_hz:
             c = 0.5 * (band[0] + band[1])
             band = (max(fmin, c - 2 * cs.df_hz), min(fmax, c + 2 * cs.df_hz))
+        if coherent and name == "ht" and band[1] < band[0] * 2.0 ** MIN_LEAK_BAND_OCTAVES:
+            # leak noise spans several octaves where it crosses a pipe (physics.md 2.2: plastic about
+            # 10-300 Hz, metal 100 Hz - 2 kHz), so a coherent band narrower than that is a fragment
+            # of it: a second source makes the coherence ripple (peaks 1/(d1 - d2) apart), a notch
+            # or the noise cuts it.  Correlated over the fragment alone, a peak is too broad to part
+            # two sources.  HT weighs each bin by its own coherence, so the bins around the fragment
+            # add what coherence they have and little noise
+            centre, r = math.sqrt(band[0] * band[1]), 2.0 ** (MIN_LEAK_BAND_OCTAVES / 2.0)
+            band = (max(fmin, min(band[0], centre / r)), min(fmax, max(band[1], centre * r)))
     scan_k = 1
     if str(weighting).strip().lower() == "auto" and not coherent:
         # nothing measurably coherent: coherence-based (HT) weights would be chance; SCOT over
