@@ -58,18 +58,27 @@ def _interleaved(fns, seconds):
     """
     for fn in fns:
         fn()  # warm
-    spent = [0.0] * len(fns)
-    n = 0
+    rounds = []  # each round's time per function
     t_start = time.perf_counter()
     while True:
+        n = len(rounds)
+        row = [0.0] * len(fns)
         for r in range(len(fns)):  # the order rotates, so no method always follows the same one
             i = (n + r) % len(fns)
             t0 = time.perf_counter()
             fns[i]()
-            spent[i] += time.perf_counter() - t0
-        n += 1
-        if time.perf_counter() - t_start >= seconds and n >= 3:
-            return [(n / t, t / n) for t in spent]
+            row[i] = time.perf_counter() - t0
+        rounds.append(row)
+        if time.perf_counter() - t_start >= seconds and len(rounds) >= 3:
+            spent = np.sum(rounds, axis=0)
+            return [(len(rounds) / t, t / len(rounds)) for t in spent], np.asarray(rounds)
+
+
+def _block_ratios(rounds, num: int, den: int, n_blocks: int = 10):
+    """The ratio time[num] / time[den] over each of ``n_blocks`` consecutive stretches of rounds:
+    how much the run-wide ratio moves as the machine's speed drifts during the run."""
+    blocks = np.array_split(np.arange(len(rounds)), min(n_blocks, len(rounds)))
+    return [float(rounds[b, num].sum() / rounds[b, den].sum()) for b in blocks]
 
 
 def _best_of(fn, repeats=30):
@@ -216,8 +225,10 @@ def main() -> None:
             finally:
                 fft_mod._found["default"] = backend
 
+        rates, rounds = _interleaved([ours, ours_numpy, base_b, base_b4, floor, ours_scipy_fft], 6.0 * args.seconds)
         (r_ours, t_ours), (r_ours_np, t_ours_np), (r_base, t_base), (r_base4, t_base4), (r_floor, t_floor), \
-            (r_sp, t_sp) = _interleaved([ours, ours_numpy, base_b, base_b4, floor, ours_scipy_fft], 6.0 * args.seconds)
+            (r_sp, t_sp) = rates
+        block = _block_ratios(rounds, 2, 0)  # baseline (b) time / ours, stretch by stretch
         x_base = base_b()
 
         exe = shutil.which("acoustic", path=os.path.dirname(sys.executable)) or "acoustic"
@@ -243,7 +254,7 @@ def main() -> None:
     print(f"{'ours, numpy twins (use_numba=False)':34s} {r_ours_np:8.1f} {t_ours_np * 1e3:8.1f} "
           f"{r_ours / r_ours_np:8.2f}  numba / numpy")
     print(f"{'baseline (b) csd + coherence PHAT':34s} {r_base:8.1f} {t_base * 1e3:8.1f} {r_ours / r_base:8.2f}  "
-          "ours / baseline (b)")
+          f"ours / baseline (b); over {len(block)} stretches of the run {min(block):.2f}-{max(block):.2f}")
     print(f"{'baseline (b) lean: csd+2 welch, f32':34s} {r_base4:8.1f} {t_base4 * 1e3:8.1f} {r_ours / r_base4:8.2f}  "
           "ours / leanest textbook")
     print(f"{'floor: read + framed rfft':34s} {r_floor:8.1f} {t_floor * 1e3:8.1f} {r_ours / r_floor:8.2f}  ours / floor")
@@ -261,7 +272,8 @@ def main() -> None:
         "load_average_1min": load,
         "ours_per_s": r_ours, "ours_numpy_per_s": r_ours_np, "baseline_b_per_s": r_base,
         "baseline_b_lean_per_s": r_base4, "floor_per_s": r_floor,
-        "ratio_ours_to_baseline_b": r_ours / r_base, "ratio_ours_to_baseline_b_lean": r_ours / r_base4,
+        "ratio_ours_to_baseline_b": r_ours / r_base, "ratio_ours_to_baseline_b_by_stretch": block,
+        "rounds": len(rounds), "ratio_ours_to_baseline_b_lean": r_ours / r_base4,
         "ratio_ours_to_floor": r_ours / r_floor, "fft_backend": backend, "ours_scipy_fft_per_s": r_sp,
         "ratio_ours_scipy_fft_to_baseline_b": r_sp / r_base, "threads": 1,
         "cold_command_s": {"median": med, "min": min(cold), "max": max(cold), "runs": cold},
