@@ -132,6 +132,14 @@ def test_missing_sidecar_warns_defaults(tmp_path, noise):
         read_recording(p)
 
 
+def test_sidecar_with_a_byte_order_mark_is_read(tmp_path, noise):
+    """Windows editors start UTF-8 files with a byte-order mark; the sidecar is still JSON."""
+    p = _wav(tmp_path / "bom.wav", noise)
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD_META).encode("utf-8"))
+    rec = read_recording(p)
+    assert rec.sensor_id == GOOD_META["sensor_id"]
+
+
 def test_sidecar_missing_keys_warns(tmp_path, noise):
     p = _wav(tmp_path / "mk.wav", noise)
     _sidecar(p, {"sensor_id": "L9"})

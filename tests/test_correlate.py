@@ -180,14 +180,21 @@ def test_coherent_band_follows_the_source():
     assert res.coherent_band
     lo, hi = res.band_hz
     assert 250.0 <= lo <= 360.0 and 840.0 <= hi <= 950.0
-    # HT (auto) widens a band under two octaves about its centre (a leak's noise is wider; the
-    # coherence weights keep the bins outside the source's band from adding noise)
+    assert res.analysis_band_hz == res.band_hz
+    # HT (auto) correlates over two octaves about the centre of a narrower coherent band (a leak's
+    # noise is wider; the coherence weights keep the bins outside the source's band from adding
+    # noise); the band reported, and the one the wave speeds are taken over, is the coherent one
     auto = correlate_pair(a, b, DI)
     assert auto.coherent_band and auto.weighting == "ht"
-    assert auto.band_hz[0] <= lo and auto.band_hz[1] >= hi
-    assert auto.band_hz[1] == pytest.approx(4.0 * auto.band_hz[0])
-    assert math.sqrt(auto.band_hz[0] * auto.band_hz[1]) == pytest.approx(math.sqrt(lo * hi), rel=0.05)
+    assert auto.band_hz == pytest.approx(res.band_hz, rel=0.05)
+    wide = auto.analysis_band_hz
+    assert wide[0] <= auto.band_hz[0] and wide[1] >= auto.band_hz[1]
+    assert wide[1] == pytest.approx(4.0 * wide[0])
+    assert math.sqrt(wide[0] * wide[1]) == pytest.approx(math.sqrt(lo * hi), rel=0.05)
     assert abs(auto.distance_from_a_m - 55.0) < 1.0
+    js = auto.to_json()
+    assert js["band_hz"] == [round(auto.band_hz[0], 1), round(auto.band_hz[1], 1)]
+    assert js["analysis_band_hz"] == [round(wide[0], 1), round(wide[1], 1)]
 
 
 def test_independent_noise_gives_no_detection():

@@ -137,6 +137,30 @@ def test_pcm16_wav_read_by_numpy_matches_libsndfile(tmp_path, rng, channels, sub
     assert rec.samples.size == 4001 - 1001
 
 
+def test_wav_header_parse_survives_a_file_that_shrank_and_lying_headers(tmp_path, rng):
+    """A file shorter than its measured size (a logger still writing), a header claiming more
+    channels than libsndfile reads, two data chunks: no traceback, libsndfile has the last word."""
+    import soundfile as sf
+
+    from acoustic import RecordingError
+    from acoustic.io._audio import _read_wav_pcm16, _wav_layout
+
+    p = tmp_path / "s.wav"
+    sf.write(p, (rng.standard_normal(400) * 0.1), 8000, subtype="PCM_16")
+    assert _wav_layout(p, p.stat().st_size + 100) is not None  # data found before the phantom bytes
+    bare = tmp_path / "bare.wav"
+    bare.write_bytes(b"RIFF\x04\x00\x00\x00WAVE")
+    assert _wav_layout(bare, bare.stat().st_size + 100) is None
+    raw = bytearray(p.read_bytes())
+    raw[22:24] = (2000).to_bytes(2, "little")  # channels
+    raw[32:34] = (4000).to_bytes(2, "little")  # block align to match
+    many = tmp_path / "many.wav"
+    many.write_bytes(bytes(raw))
+    assert _read_wav_pcm16(many, _wav_layout(many, many.stat().st_size)) is None
+    with pytest.raises(RecordingError, match="many.wav"):
+        read_recording(many)
+
+
 def test_other_wav_subtypes_still_read_by_libsndfile(tmp_path, rng):
     from acoustic.io._audio import _read_wav_pcm16, _wav_layout
 

@@ -99,7 +99,10 @@ class Analysis:
     """Everything one correlation computed (see :func:`analyse`).
 
     ``lags_s``, ``values`` and ``envelope`` are the correlogram (scaled to a correlation
-    coefficient, with its envelope) at the grid's lags within ``window_s``.
+    coefficient, with its envelope) at the grid's lags within ``window_s``.  ``band_hz`` is the
+    band correlated over, ``signal_band_hz`` the band the delay information comes from (the
+    coherent band as selected, or the given or fallback band): the same, but for a narrow
+    coherent band that HT weights widen (:data:`MIN_LEAK_BAND_OCTAVES`).
     """
 
     cs: CrossSpectrum
@@ -107,6 +110,7 @@ class Analysis:
     coherence_smooth: np.ndarray
     coherent: bool
     band_hz: tuple[float, float]
+    signal_band_hz: tuple[float, float]
     notch: np.ndarray
     tonal_lines_hz: list
     weighting: str
@@ -484,15 +488,17 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         elif band[1] - band[0] < 4 * cs.df_hz:
             c = 0.5 * (band[0] + band[1])
             band = (max(fmin, c - 2 * cs.df_hz), min(fmax, c + 2 * cs.df_hz))
-        if coherent and name == "ht" and band[1] < band[0] * 2.0 ** MIN_LEAK_BAND_OCTAVES:
-            # leak noise spans several octaves where it crosses a pipe (physics.md 2.2: plastic about
-            # 10-300 Hz, metal 100 Hz - 2 kHz), so a coherent band narrower than that is a fragment
-            # of it: a second source makes the coherence ripple (peaks 1/(d1 - d2) apart), a notch
-            # or the noise cuts it.  Correlated over the fragment alone, a peak is too broad to part
-            # two sources.  HT weighs each bin by its own coherence, so the bins around the fragment
-            # add what coherence they have and little noise
-            centre, r = math.sqrt(band[0] * band[1]), 2.0 ** (MIN_LEAK_BAND_OCTAVES / 2.0)
-            band = (max(fmin, min(band[0], centre / r)), min(fmax, max(band[1], centre * r)))
+    signal_band = band  # where the delay information is: the wave speeds are taken over it
+    if band_hz is None and coherent and name == "ht" and band[1] < band[0] * 2.0 ** MIN_LEAK_BAND_OCTAVES:
+        # leak noise spans several octaves where it crosses a pipe (physics.md 2.2: plastic about
+        # 10-300 Hz, metal 100 Hz - 2 kHz), so a coherent band narrower than that is a fragment
+        # of it: a second source makes the coherence ripple (peaks 1/(d1 - d2) apart), a notch
+        # or the noise cuts it.  Correlated over the fragment alone, a peak is too broad to part
+        # two sources.  HT weighs each bin by its own coherence, so the bins around the fragment
+        # add what coherence they have and little noise (the delay still comes from the coherent
+        # bins, so the wave speeds stay those of the coherent band)
+        centre, r = math.sqrt(band[0] * band[1]), 2.0 ** (MIN_LEAK_BAND_OCTAVES / 2.0)
+        band = (max(fmin, min(band[0], centre / r)), min(fmax, max(band[1], centre * r)))
     scan_k = 1
     if str(weighting).strip().lower() == "auto" and not coherent:
         # nothing measurably coherent: coherence-based (HT) weights would be chance; SCOT over
@@ -596,6 +602,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     shown = (lags >= w_lo) & (lags <= w_hi)  # the correlogram is reported over the window only
     zc = z0[shown] / (lag_all[shown] * cg.norm)
     return Analysis(cs=cs, coherence_raw=coh_raw, coherence_smooth=coh_s, coherent=coherent, band_hz=band,
+                    signal_band_hz=signal_band if coherent else band,
                     notch=notch, tonal_lines_hz=lines, weighting=name, correlogram=cg, lags_s=lags[shown],
                     values=zc.real, envelope=np.abs(zc), window_s=(w_lo, w_hi), peaks=peaks, noise_sd=noise_sd,
                     noise_bandwidth_hz=b_noise, coherence_threshold=coherence_threshold(median(cs.n_averages)),

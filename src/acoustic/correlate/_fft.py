@@ -39,7 +39,7 @@ def fft_backend(name: str | None = None) -> str:
         try:
             import ducc0  # noqa: F401
             _found["default"] = "ducc0"
-        except ImportError:
+        except Exception:  # not installed, or installed but broken (a missing shared library ...)
             _found["default"] = "scipy"
     return str(_found["default"])
 
@@ -59,7 +59,7 @@ def rfft_rows(frames: np.ndarray, backend: str | None = None) -> np.ndarray:
     numpy.ndarray, shape (n_rows, n // 2 + 1)
         complex64 for float32 input, complex128 for float64.
     """
-    if fft_backend(backend) == "ducc0":
+    if fft_backend(backend) == "ducc0" and frames.size:  # (ducc0 refuses empty arrays)
         import ducc0
 
         return ducc0.fft.r2c(np.ascontiguousarray(frames), axes=(1,), nthreads=1)
@@ -82,7 +82,7 @@ def ifft_forward_norm(spectrum: np.ndarray, backend: str | None = None) -> np.nd
     -------
     numpy.ndarray, shape (n,), complex
     """
-    if fft_backend(backend) == "ducc0":
+    if fft_backend(backend) == "ducc0" and spectrum.size:
         import ducc0
 
         return ducc0.fft.c2c(spectrum, forward=False, nthreads=1, out=spectrum)

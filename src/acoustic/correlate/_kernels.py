@@ -458,8 +458,12 @@ def running_median_runs(y, half_width, starts, stops, *, use_numba=True):
     half = int(half_width)
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     stops = np.ascontiguousarray(stops, dtype=np.int64)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got shape {y.shape}")
     if half < 1:
         raise ValueError(f"half_width must be >= 1, got {half_width}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("running_median_runs needs finite values")
     if starts.shape != stops.shape or starts.ndim != 1:
         raise ValueError("run starts and stops must be 1-D arrays of equal length")
     if starts.size and (starts.min() < 0 or stops.max() > y.size or np.any(stops < starts)):

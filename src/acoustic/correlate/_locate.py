@@ -90,7 +90,10 @@ class CorrelationResult:
 
     Attributes mirror the ``acoustic correlate`` JSON of ``interfaces.md`` (distances in m from
     sensor A, delays in s as arrival at A minus arrival at B, speeds in m/s, band in Hz); see
-    :meth:`to_json` for the full list.  ``correlogram`` holds the arrays.
+    :meth:`to_json` for the full list.  ``correlogram`` holds the arrays.  ``band_hz`` is the band
+    the delay comes from (the coherent band; the wave speeds are the pipe model's over it),
+    ``analysis_band_hz`` the band correlated over: wider when HT weights widen a coherent band
+    narrower than two octaves.
     """
 
     detected: bool
@@ -104,6 +107,7 @@ class CorrelationResult:
     wave_speed_sd_m_s: float
     confidence: float
     band_hz: tuple
+    analysis_band_hz: tuple
     peaks: list
     outside_peaks: list
     warnings: list
@@ -137,6 +141,7 @@ class CorrelationResult:
             "wave_speed_m_s": r(self.wave_speed_m_s, 1),
             "confidence": r(self.confidence, 3),
             "band_hz": [r(self.band_hz[0], 1), r(self.band_hz[1], 1)],
+            "analysis_band_hz": [r(self.analysis_band_hz[0], 1), r(self.analysis_band_hz[1], 1)],
             "peaks": [_round_peak(p) for p in self.peaks],
             "warnings": list(self.warnings),
             "distance_sd_m": r(self.distance_sd_m, 3),
@@ -354,7 +359,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     t_win = t_max + 2.0 / fs
     an = analyse(prep, (-t_win, t_win), weighting=weighting, band_hz=band_hz, max_components=max_peaks + 3,
                  robust=robust, use_numba=use_numba, band_fallback_hz=physics_band(path, fs), candidate_pfa=pfa)
-    band_q = _quantise_band(an.band_hz)
+    band_q = _quantise_band(an.signal_band_hz)
     speeds = path.speeds_m_s(band_q)
     rel_sd = path.speed_rel_sd(band_q)
     t_d = path.max_delay_s(speeds_m_s=speeds)
@@ -430,7 +435,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
             _warn_collect("no correlation peak stands out from the noise: no leak located", notes)
 
     cs = an.cs
-    in_band = (cs.freqs_hz >= an.band_hz[0]) & (cs.freqs_hz <= an.band_hz[1]) & ~an.notch
+    in_band = (cs.freqs_hz >= an.signal_band_hz[0]) & (cs.freqs_hz <= an.signal_band_hz[1]) & ~an.notch
     coh_mean = float(np.mean(an.coherence_smooth[in_band])) if np.any(in_band) else 0.0
     snr_db = None
     if an.coherent and np.any(in_band):
@@ -448,7 +453,8 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
         detected=detected, distance_from_a_m=dist_a, distance_from_b_m=dist_b, interval_m=interval,
         distance_sd_m=sd_x, delay_s=delay, delay_sd_s=delay_sd, wave_speed_m_s=c_mean,
         wave_speed_sd_m_s=c_mean * s_t, confidence=float(np.clip(confidence, 0.0, 1.0)),
-        band_hz=tuple(float(b) for b in an.band_hz), peaks=peaks_json, outside_peaks=outside, warnings=notes,
+        band_hz=tuple(float(b) for b in an.signal_band_hz), analysis_band_hz=tuple(float(b) for b in an.band_hz),
+        peaks=peaks_json, outside_peaks=outside, warnings=notes,
         weighting=an.weighting, path_length_m=path.length_m, max_delay_s=t_d,
         segment_speeds_m_s=[float(c) for c in speeds], sample_rate_hz=fs, duration_s=prep.duration_s,
         start_offset_s=prep.offset_s, n_frames=cs.n_frames, frames_rejected_fraction=cs.frames_rejected_fraction,

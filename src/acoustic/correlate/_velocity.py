@@ -205,7 +205,7 @@ def measure_velocity(rec_a: Recording, rec_b: Recording, distance_m: float, *, s
                           band_hz=tuple(an.band_hz), notch=an.notch, noise_sd=an.noise_sd / an.correlogram.norm)
     return VelocityResult(
         wave_speed_m_s=c, wave_speed_sd_m_s=c * rel, interval_m_s=interval, delay_s=tau, delay_sd_s=sd_tau,
-        distance_m=d, source=key, source_m=x, band_hz=tuple(an.band_hz), confidence=1.0 - best.p_false_alarm,
+        distance_m=d, source=key, source_m=x, band_hz=tuple(an.signal_band_hz), confidence=1.0 - best.p_false_alarm,
         strength=best.strength, weighting=an.weighting, sample_rate_hz=fs, duration_s=prep.duration_s,
         n_frames=cs.n_frames, tonal_lines_hz=list(an.tonal_lines_hz), warnings=msgs, correlogram=cgd,
     )

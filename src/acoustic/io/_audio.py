@@ -65,7 +65,7 @@ def read_sidecar(path) -> dict:
     meta: dict = {}
     try:
         with open(side, "rb") as fh:  # (opened at once: one system call fewer than asking first)
-            raw = fh.read().decode("utf-8")
+            raw = fh.read().decode("utf-8-sig")  # a byte-order mark (Windows editors write one) is skipped
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raw = None
     except UnicodeDecodeError as exc:
@@ -115,6 +115,8 @@ def read_sidecar(path) -> dict:
     return out
 
 
+#: Most channels libsndfile reads (SF_MAX_CHANNELS); a header claiming more goes to it, to be refused.
+_MAX_CHANNELS = 1024
 _PCM_GUID = b"\x01\x00\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 
 
@@ -135,7 +137,10 @@ def _wav_layout(path: Path, size: int) -> dict | None:
             pos = 12
             while pos + 8 <= size:
                 fh.seek(pos)
-                cid, clen = struct.unpack("<4sI", fh.read(8))
+                head8 = fh.read(8)
+                if len(head8) < 8:  # the file shrank since it was measured (still being written)
+                    return None
+                cid, clen = struct.unpack("<4sI", head8)
                 if cid == b"fmt " and clen >= 16:
                     body = fh.read(min(clen, 40))
                     if len(body) >= 16:
@@ -162,8 +167,8 @@ def _read_wav_pcm16(path: Path, layout: dict):
     if layout is None or layout.get("tag") != 1 or layout.get("bits") != 16:
         return None
     ch, align = layout["channels"], layout["block_align"]
-    if ch < 1 or align != 2 * ch or layout["declared"] == 0:
-        return None
+    if not (1 <= ch <= _MAX_CHANNELS) or align != 2 * ch or layout["declared"] == 0:
+        return None  # (libsndfile refuses more channels than it supports: let it say so)
     n = min(layout["declared"], max(layout["available"], 0)) // align
     pcm = np.fromfile(path, dtype="<i2", count=n * ch, offset=layout["offset"])
     if pcm.size != n * ch:
@@ -219,8 +224,10 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
         fmt, subtype = ("WAVEX" if layout["extensible"] else "WAV"), "PCM_16"
         n_channels, rate = layout["channels"], float(layout["rate"])
         _check_layout(path, rate, channel, n_channels)
-        # libsndfile scales 16-bit samples by 1/0x8000 when it reads doubles: the same exact product
-        data = pcm * (1.0 / 0x8000)
+        # libsndfile scales 16-bit samples by 1/0x8000 when it reads doubles: the same exact product,
+        # of the one channel wanted
+        data = (pcm[:, channel] if pcm.ndim == 2 else pcm) * (1.0 / 0x8000)
+        pcm = pcm[:, channel] if pcm.ndim == 2 else pcm
     else:
         import soundfile as sf
 
