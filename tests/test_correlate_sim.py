@@ -135,3 +135,46 @@ def test_interval_is_honest_on_simulated_pairs():
             hits += res.interval_m[0] <= x <= res.interval_m[1]
     assert n >= 20
     assert hits / n >= 0.8  # 95 % nominal; a binomial 24-draw sample below 0.8 would be a real failure
+
+
+def test_recording_dropouts_are_left_out_not_taken_for_a_tap():
+    """A logger that loses its input for a few seconds writes digital silence: the frames over it
+    say nothing about the leak, which stays steady (before: flagged intermittent, not located)."""
+    import dataclasses
+
+    from acoustic import AcousticWarning, RecordingError
+
+    path = PipePath.uniform(120.0, "cast_iron")
+    sim = simulate_pair(path, 47.0, snr_db=0.0, duration_s=30.0, sample_rate_hz=8000.0, seed=3)
+    x = sim.a.samples.copy()
+    x[80000:104000] = 0.0  # 3 s
+    gap = dataclasses.replace(sim.a, samples=x)
+    with pytest.warns(AcousticWarning, match=r"3\.00 s of digital silence"):
+        res = correlate_pair(gap, sim.b, path)
+    assert res.detected and abs(res.distance_from_a_m - 47.0) < 1.0
+    assert not res.peaks[0]["intermittent"]
+    assert res.n_frames < correlate_pair(sim.a, sim.b, path).n_frames
+    # almost nothing left between the dropouts: a clear error, not a guess
+    y = sim.a.samples.copy()
+    y[16000:] = 0.0
+    with pytest.raises(RecordingError, match="left between the recording dropouts"):
+        correlate_pair(dataclasses.replace(sim.a, samples=y), sim.b, path)
+
+
+def test_zero_runs_and_the_frames_they_cover():
+    from acoustic.correlate._prepare import zero_runs
+    from acoustic.correlate._spectra import frames_in_gaps
+
+    x = np.ones(100)
+    x[10:15] = 0.0
+    x[40:80] = 0.0
+    x[99] = 0.0
+    assert zero_runs(x, 5) == [(10, 15), (40, 80)]
+    assert zero_runs(x, 6) == [(40, 80)]
+    assert zero_runs(np.ones(10), 1) == []
+    assert zero_runs(np.zeros(10), 3) == [(0, 10)]
+    # frames of 20 samples every 10: more than 5 % (1 sample) of a frame in a gap leaves it out
+    dead = frames_in_gaps(9, 20, 10, [(40, 80)])
+    np.testing.assert_array_equal(dead, [False, False, False, True, True, True, True, True, False])
+    np.testing.assert_array_equal(frames_in_gaps(3, 20, 10, [(19, 20)]), [False, False, False])
+    np.testing.assert_array_equal(frames_in_gaps(3, 20, 10, [(18, 20)]), [True, True, False])

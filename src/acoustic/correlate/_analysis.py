@@ -469,7 +469,10 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     n_fft = choose_frame_length(prep.xa.size, fs, max_lag)
     use_numba = resolve_use_numba(use_numba)
     cs, frames_a, frames_b = cross_spectrum(prep.xa, prep.xb, fs, n_fft, robust=robust, use_numba=use_numba,
-                                            return_frames=True)
+                                            return_frames=True, gaps=prep.dropouts)
+    if cs.n_frames < MIN_FRAMES:
+        raise RecordingError(f"{prep.name_a}, {prep.name_b}: only {cs.n_frames} frames of {n_fft / fs:.2f} s "
+                             f"are left between the recording dropouts; at least {MIN_FRAMES} are needed")
     coh_raw = cs.coherence()
     half = smoothing_bins(cs)
     notch, lines = tonal_lines(cs, coh_raw, use_numba=use_numba)

@@ -23,7 +23,7 @@ from .._errors import AcousticWarning, ParameterError, RecordingError
 from ..recording import Recording
 from ._kernels import calibrate32
 
-__all__ = ["PreparedPair", "prepare_pair"]
+__all__ = ["PreparedPair", "prepare_pair", "zero_runs", "DROPOUT_MIN_S"]
 
 
 def _warn(msg: str) -> None:
@@ -57,11 +57,34 @@ class PreparedPair:
     polarity: float
     name_a: str
     name_b: str
+    #: Runs of digital silence (recording dropouts) in either recording: (start, stop) samples of
+    #: ``xa`` / ``xb`` (the two share one grid), at least :data:`DROPOUT_MIN_S` long.
+    dropouts: tuple = ()
 
     @property
     def duration_s(self) -> float:
         """Length of the common interval in s."""
         return self.xa.size / self.sample_rate_hz
+
+
+#: Shortest run of exact zeros taken for a recording dropout (s): a live 16-bit sensor's noise
+#: does not stay at exactly zero for this long.
+DROPOUT_MIN_S = 0.02
+
+
+def zero_runs(x: np.ndarray, min_len: int) -> list[tuple[int, int]]:
+    """Runs ``[start, stop)`` of at least ``min_len`` consecutive exact zeros in ``x``.
+
+    One comparison and a count for the usual recording (too few zeros for any run); the runs
+    are found only when there are enough zeros.
+    """
+    z = x == 0.0
+    if np.count_nonzero(z) < max(int(min_len), 1):
+        return []
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], z.view(np.int8), [0]])))
+    starts, stops = edges[0::2], edges[1::2]
+    keep = stops - starts >= min_len
+    return [(int(a), int(b)) for a, b in zip(starts[keep], stops[keep])]
 
 
 def sample_stats(x: np.ndarray) -> tuple[float, float, float, int]:
@@ -234,9 +257,20 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
         polarity = -1.0
         _warn(f"mixed sensor kinds ({rec_a.name}: {rec_a.sensor_kind}, {rec_b.name}: {rec_b.sensor_kind}); "
               "the accelerometer's polarity is inverted and its spectrum tilted, so the peak is broader")
+    # recording dropouts (a logger that lost its input writes digital silence): the frames over them
+    # carry no signal and are left out of the spectra
+    min_len = max(1, int(round(DROPOUT_MIN_S * fs)))
+    dropouts = []
+    for rec, x in ((rec_a, xa), (rec_b, xb)):
+        runs = zero_runs(x, min_len)
+        if runs:
+            total = sum(b - a for a, b in runs) / fs
+            _warn(f"{rec.name}: {total:.2f} s of digital silence in {len(runs)} stretch(es) (recording dropouts); "
+                  "left out")
+            dropouts.extend(runs)
     # the checks' means serve when they were taken over the samples kept here
     same = span is not None and span[:3] == (ka, kb, n)
     xa = _calibrated32(xa, rec_a.gain_db, mean_a if same or xa.size == rec_a.samples.size else None, use_numba)
     xb = _calibrated32(xb, rec_b.gain_db, mean_b if same or xb.size == rec_b.samples.size else None, use_numba)
     return PreparedPair(xa=xa, xb=xb, sample_rate_hz=float(fs), offset_s=float(offset), start_known=start_known,
-                        polarity=polarity, name_a=rec_a.name, name_b=rec_b.name)
+                        polarity=polarity, name_a=rec_a.name, name_b=rec_b.name, dropouts=tuple(sorted(dropouts)))

@@ -237,8 +237,23 @@ def _frame_weights(energy: np.ndarray, n_bins: np.ndarray, n_channels: int = 1) 
     return w
 
 
+#: A frame overlapping a recording dropout by more than this fraction of its length is left out.
+GAP_FRAME_FRACTION = 0.05
+
+
+def frames_in_gaps(n_frames: int, n_fft: int, hop: int, gaps) -> np.ndarray:
+    """Which of ``n_frames`` frames (``n_fft`` samples every ``hop``) overlap the sample ranges
+    ``gaps`` by more than :data:`GAP_FRAME_FRACTION` of their length (bool, shape (n_frames,))."""
+    start = np.arange(n_frames) * hop
+    covered = np.zeros(n_frames)
+    for a, b in gaps:
+        covered += np.clip(np.minimum(start + n_fft, b) - np.maximum(start, a), 0, None)
+    return covered > GAP_FRAME_FRACTION * n_fft
+
+
 def cross_spectrum(xa: np.ndarray, xb: np.ndarray, sample_rate_hz: float, n_fft: int, *,
-                   robust: bool = True, use_numba: bool = True, return_frames: bool = False):
+                   robust: bool = True, use_numba: bool = True, return_frames: bool = False,
+                   gaps=()):
     """Averaged auto- and cross-spectra of two equally long, time-aligned signals.
 
     Parameters
@@ -255,6 +270,9 @@ def cross_spectrum(xa: np.ndarray, xb: np.ndarray, sample_rate_hz: float, n_fft:
         Use the numba kernels (False: numpy references).
     return_frames : bool, default False
         Also return the frame spectra of A and B (:func:`frame_spectra`, unscaled).
+    gaps : sequence of (int, int)
+        Sample ranges ``[start, stop)`` where a recording has no signal (dropouts): frames that
+        overlap one by more than :data:`GAP_FRAME_FRACTION` of their length are left out.
 
     Returns
     -------
@@ -265,6 +283,9 @@ def cross_spectrum(xa: np.ndarray, xb: np.ndarray, sample_rate_hz: float, n_fft:
     window = hann(n_fft)
     fa = frame_spectra(xa, n_fft, hop, window)
     fb = frame_spectra(xb, n_fft, hop, window)
+    if len(gaps):
+        live = ~frames_in_gaps(fa.shape[0], n_fft, hop, gaps)
+        fa, fb = fa[live], fb[live]
     n_frames, n_bins = fa.shape
     df = sample_rate_hz / n_fft
     starts, stops, bin_group = _groups(n_bins, df)
