@@ -178,3 +178,22 @@ def test_zero_runs_and_the_frames_they_cover():
     np.testing.assert_array_equal(dead, [False, False, False, True, True, True, True, True, False])
     np.testing.assert_array_equal(frames_in_gaps(3, 20, 10, [(19, 20)]), [False, False, False])
     np.testing.assert_array_equal(frames_in_gaps(3, 20, 10, [(18, 20)]), [True, True, False])
+
+
+def test_zero_runs_match_a_direct_scan(rng):
+    from acoustic.correlate._prepare import zero_runs
+
+    for _ in range(500):
+        n = int(rng.integers(1, 60))
+        x = rng.standard_normal(n)
+        x[rng.random(n) < rng.uniform(0.0, 0.9)] = 0.0
+        m = int(rng.integers(1, 8))
+        ref, i = [], 0
+        while i < n:
+            j = i
+            while j < n and x[j] == 0.0:
+                j += 1
+            if j - i >= m:
+                ref.append((i, j))
+            i = max(j, i + 1)
+        assert zero_runs(x, m) == ref
