@@ -275,6 +275,14 @@ def _frame_shares(cg: Correlogram, frames_a, frames_b) -> np.ndarray:
     return out
 
 
+def _frame_noise(ref: np.ndarray):
+    """Per-quadrature noise variance of each frame (row) from its values at the noise lags
+    (columns), floored at 1e-6 of the median positive one; None when none is positive."""
+    s2 = np.mean(ref.real**2 + ref.imag**2, axis=1) / 2.0
+    pos = s2[s2 > 0]
+    return None if pos.size == 0 else np.maximum(s2, 1e-6 * median(pos))
+
+
 def _intermittency(cg: Correlogram, shares: np.ndarray, delays_s, noise_lags_s):
     """Intermittency of the sources at ``delays_s`` from each frame's share of the correlogram.
 
@@ -324,18 +332,15 @@ def _intermittency(cg: Correlogram, shares: np.ndarray, delays_s, noise_lags_s):
     # less each lag's mean over the frames (taken with the frames' inverse noise variances: a
     # plain mean would be the loud frames', and put their noise into every quiet frame's level);
     # 1/s2 of that chi-square estimate is biased up by dof/(dof - 2), which the weights take out
-    s2_k = np.mean(ref.real**2 + ref.imag**2, axis=1) / 2.0
-    pos = s2_k[s2_k > 0]
-    if n < 4 or pos.size == 0:
+    s2_k = _frame_noise(ref)
+    if n < 4 or s2_k is None:
         return [(math.nan, False)] * len(delays_s)
-    w0 = 1.0 / np.maximum(s2_k, 1e-6 * median(pos))
+    w0 = 1.0 / s2_k
     ref = ref - (w0 @ ref) / float(np.sum(w0))
-    s2_k = np.mean(ref.real**2 + ref.imag**2, axis=1) / 2.0
-    dof = 2.0 * n_ref
-    pos = s2_k[s2_k > 0]
-    if pos.size == 0:
+    s2_k = _frame_noise(ref)
+    if s2_k is None:
         return [(math.nan, False)] * len(delays_s)
-    s2_k = np.maximum(s2_k, 1e-6 * median(pos))
+    dof = 2.0 * n_ref
     w = (dof - 2.0) / dof / s2_k
     w_sum = float(np.sum(w))
     c = w_sum - float(np.sum(w * w)) / w_sum

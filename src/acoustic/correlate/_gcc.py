@@ -32,7 +32,9 @@ import math
 import numpy as np
 
 from .._errors import ParameterError
-from ._kernels import correlogram_derivatives, near_peaks, running_median, running_median_at, running_median_runs
+from ._kernels import (
+    correlogram_derivatives, near_peaks, run_points, running_median, running_median_at, running_median_runs,
+)
 from ._spectra import CrossSpectrum, coherence_threshold, median
 
 __all__ = ["WEIGHTINGS", "resolve_weighting", "smoothed_coherence", "band_smoothing_bins", "tonal_lines",
@@ -163,13 +165,11 @@ def _median_ratio_near_lines(spec: np.ndarray, half: int, use_numba: bool) -> np
     n = spec.size
     starts, stops = near_peaks(spec, half, TONAL_RATIO, half + 1, use_numba=use_numba)
     if np.sum(stops - starts) > n // 4:
-        base = running_median(spec, half, use_numba=use_numba)
-        return np.where(base > 0, spec / np.maximum(base, 1e-300), 0.0)
+        idx, base = np.arange(n), running_median(spec, half, use_numba=use_numba)
+    else:
+        idx, base = run_points(starts, stops), running_median_runs(spec, half, starts, stops, use_numba=use_numba)
     ratio = np.zeros(n)
-    if starts.size:
-        base = running_median_runs(spec, half, starts, stops, use_numba=use_numba)
-        idx = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)])
-        ratio[idx] = np.where(base > 0, spec[idx] / np.maximum(base, 1e-300), 0.0)
+    ratio[idx] = np.where(base > 0, spec[idx] / np.maximum(base, 1e-300), 0.0)
     return ratio
 
 

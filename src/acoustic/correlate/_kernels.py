@@ -77,7 +77,7 @@ def njit(*args, **kwargs):
     return wrap
 
 __all__ = ["group_energies", "accumulate_spectra", "running_median", "running_median_at", "running_median_runs",
-           "near_peaks", "calibrate32",
+           "run_points", "near_peaks", "calibrate32",
            "correlogram_derivatives", "resolve_use_numba"]
 
 
@@ -265,6 +265,24 @@ def accumulate_spectra(xa, xb, weight, bin_group, *, use_numba=True):
 
 
 # -- running median -----------------------------------------------------------------------
+def _series(y, half_width, name: str):
+    """``y`` as contiguous float64 and ``half_width`` as int, checked: 1-D, finite, half-width >= 1."""
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    half = int(half_width)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got shape {y.shape}")
+    if half < 1:
+        raise ValueError(f"half_width must be >= 1, got {half_width}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{name} needs finite values")
+    return y, half
+
+
+def run_points(starts, stops) -> np.ndarray:
+    """The points of runs ``[starts[r], stops[r])``, run after run (int64)."""
+    return np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)] + [np.zeros(0, dtype=np.int64)])
+
+
 @njit(cache=True, nogil=True)
 def _running_median_kernel(y, half, starts, stops, out):  # pragma: no cover - compiled
     # the medians at the points of each run [starts[r], stops[r]), one after the other in ``out``.
@@ -357,14 +375,7 @@ def running_median(y, half_width, *, use_numba=True):
     -------
     numpy.ndarray, shape (n,), float64
     """
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    half = int(half_width)
-    if not np.all(np.isfinite(y)):
-        raise ValueError("running_median needs finite values")
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D, got shape {y.shape}")
-    if half < 1:
-        raise ValueError(f"half_width must be >= 1, got {half_width}")
+    y, half = _series(y, half_width, "running_median")
     if not use_numba:
         return _running_median_numpy(y, half)
     out = np.empty_like(y)
@@ -407,15 +418,10 @@ def running_median_at(y, half_width, idx, *, use_numba=True):
     numpy.ndarray, shape (m,), float64
         ``running_median(y, half_width)[idx]``.
     """
-    y = np.ascontiguousarray(y, dtype=np.float64)
+    y, half = _series(y, half_width, "running_median_at")
     idx = np.ascontiguousarray(idx, dtype=np.int64)
-    half = int(half_width)
-    if y.ndim != 1 or idx.ndim != 1:
-        raise ValueError(f"y and idx must be 1-D, got shapes {y.shape} and {idx.shape}")
-    if half < 1:
-        raise ValueError(f"half_width must be >= 1, got {half_width}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("running_median_at needs finite values")
+    if idx.ndim != 1:
+        raise ValueError(f"idx must be 1-D, got shape {idx.shape}")
     if idx.size and (idx.min() < 0 or idx.max() >= y.size):
         raise ValueError(f"idx must lie in 0..{y.size - 1}")
     if not use_numba:
@@ -454,23 +460,15 @@ def running_median_runs(y, half_width, starts, stops, *, use_numba=True):
     numpy.ndarray, shape (sum(stops - starts),), float64
         The medians at the points of the first run, then of the second, and so on.
     """
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    half = int(half_width)
+    y, half = _series(y, half_width, "running_median_runs")
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     stops = np.ascontiguousarray(stops, dtype=np.int64)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D, got shape {y.shape}")
-    if half < 1:
-        raise ValueError(f"half_width must be >= 1, got {half_width}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("running_median_runs needs finite values")
     if starts.shape != stops.shape or starts.ndim != 1:
         raise ValueError("run starts and stops must be 1-D arrays of equal length")
     if starts.size and (starts.min() < 0 or stops.max() > y.size or np.any(stops < starts)):
         raise ValueError(f"runs must satisfy 0 <= start <= stop <= {y.size}")
     if not use_numba:
-        idx = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)] + [np.zeros(0, dtype=np.int64)])
-        return _running_median_at_numpy(y, half, idx)
+        return _running_median_at_numpy(y, half, run_points(starts, stops))
     return _median_runs(y, half, starts, stops)
 
 
@@ -554,14 +552,10 @@ def near_peaks(y, half_width, ratio, reach, *, use_numba=True):
     starts, stops : numpy.ndarray of int64, shape (m,)
         Run r covers ``starts[r] <= i < stops[r]``; ascending, disjoint and not touching.
     """
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    half, reach = int(half_width), int(reach)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D, got shape {y.shape}")
-    if half < 1 or reach < 0:
-        raise ValueError(f"half_width must be >= 1 and reach >= 0, got {half_width} and {reach}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("near_peaks needs finite values")
+    y, half = _series(y, half_width, "near_peaks")
+    reach = int(reach)
+    if reach < 0:
+        raise ValueError(f"reach must be >= 0, got {reach}")
     if not use_numba:
         return _near_peaks_numpy(y, half, float(ratio), reach)
     starts = np.empty(y.size, dtype=np.int64)

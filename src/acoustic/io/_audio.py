@@ -224,10 +224,6 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
         fmt, subtype = ("WAVEX" if layout["extensible"] else "WAV"), "PCM_16"
         n_channels, rate = layout["channels"], float(layout["rate"])
         _check_layout(path, rate, channel, n_channels)
-        # libsndfile scales 16-bit samples by 1/0x8000 when it reads doubles: the same exact product,
-        # of the one channel wanted
-        data = (pcm[:, channel] if pcm.ndim == 2 else pcm) * (1.0 / 0x8000)
-        pcm = pcm[:, channel] if pcm.ndim == 2 else pcm
     else:
         import soundfile as sf
 
@@ -246,11 +242,15 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
             try:
                 if subtype == "PCM_16" and fmt in ("WAV", "WAVEX"):
                     pcm = fh.read(dtype="int16", always_2d=n_channels > 1)
-                    data = pcm * (1.0 / 0x8000)
                 else:
                     data = fh.read(dtype="float64", always_2d=n_channels > 1)
             except Exception as exc:
                 raise RecordingError(f"{path}: audio data cannot be decoded ({_short(exc)})") from None
+    if pcm is not None:
+        # libsndfile scales 16-bit samples by 1/0x8000 when it reads doubles: the same exact
+        # product, of the one channel wanted
+        pcm = pcm[:, channel] if pcm.ndim == 2 else pcm
+        data = pcm * (1.0 / 0x8000)
     if declared is not None and declared[1] < declared[0]:
         _warn(
             f"{path.name}: file is truncated (header declares {declared[0]} data bytes, "
@@ -263,7 +263,6 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
     # Two reductions (no temporaries) settle NaN/Inf, silence, constancy and clipping for the
     # usual clean file; the per-sample passes run only when one of them says they are needed.
     # 16-bit samples: over the integers, a quarter of the bytes (the scaling by 2**-15 is exact)
-    pcm = pcm[:, channel] if pcm is not None and pcm.ndim == 2 else pcm
     lo, hi = (float(x.min()), float(x.max())) if pcm is None else \
         (float(pcm.min()) * (1.0 / 0x8000), float(pcm.max()) * (1.0 / 0x8000))
     if not (math.isfinite(lo) and math.isfinite(hi)):
