@@ -4,7 +4,11 @@ and the honesty of the 95 % interval."""
 import numpy as np
 import pytest
 
+from acoustic import AcousticWarning
 from acoustic.correlate import correlate_pair, measure_velocity
+from acoustic.correlate._locate import DETECTION_PFA, physics_band
+from acoustic.correlate._analysis import analyse
+from acoustic.correlate._prepare import prepare_pair
 from acoustic.pipe import PipePath, PipeSegment
 from acoustic.simulate import simulate_pair
 
@@ -84,6 +88,27 @@ def test_a_narrow_coherent_fragment_is_widened_to_the_leaks_band():
     # other weightings correlate over the coherent band as found (they do not weigh bins by coherence)
     plain = correlate_pair(sim.a, sim.b, path, weighting="plain")
     assert plain.analysis_band_hz == plain.band_hz and plain.band_hz[1] < 2.0 * plain.band_hz[0]
+
+
+def test_a_coherent_band_with_nothing_in_it_is_followed_by_a_scan_of_the_leak_band():
+    """120 s at -15 dB with a pump beyond B (bench/correlate_accuracy seed 2, pair 134): the
+    coherence is significant only near the pump's blade-pass line (244-459 Hz), whose notch leaves
+    nothing to correlate; the leak's peak stands out in the SCOT scan of the pipe's leak band."""
+    path = PipePath([PipeSegment("concrete", 64.58931317810102, 150.0), PipeSegment("steel", 51.931385957206615, 150.0)])
+    sim = simulate_pair(path, 54.19265381315919, snr_db=-15.0, duration_s=120.0, sensor_kind="hydrophone",
+                        confounders=["pump"], seed=950081619)
+    with pytest.warns(AcousticWarning, match="nothing stood out in the coherent band"):
+        res = correlate_pair(sim.a, sim.b, path)
+    assert res.detected and res.weighting == "scot"
+    assert abs(res.distance_from_a_m - 54.19) <= _tol(path.length_m)
+    assert res.interval_m[0] <= 54.19 <= res.interval_m[1]
+    assert res.band_hz == res.analysis_band_hz  # the speeds are taken over the band scanned
+    # without the second look the coherent band finds nothing
+    prep = prepare_pair(sim.a, sim.b)
+    t = 1.1 * path.max_delay_s()
+    first = analyse(prep, (-t, t), band_fallback_hz=physics_band(path, prep.sample_rate_hz))
+    assert first.rescanned_from_hz is None and first.weighting == "ht"
+    assert not any(pk.p_false_alarm <= DETECTION_PFA for pk in first.peaks)
 
 
 def test_noise_only_pair_is_not_a_leak():

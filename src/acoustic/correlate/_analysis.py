@@ -102,7 +102,9 @@ class Analysis:
     coefficient, with its envelope) at the grid's lags within ``window_s``.  ``band_hz`` is the
     band correlated over, ``signal_band_hz`` the band the delay information comes from (the
     coherent band as selected, or the given or fallback band): the same, but for a narrow
-    coherent band that HT weights widen (:data:`MIN_LEAK_BAND_OCTAVES`).
+    coherent band that HT weights widen (:data:`MIN_LEAK_BAND_OCTAVES`).  ``rescanned_from_hz``: the
+    coherent band when nothing stood out there and ``band_hz`` is the SCOT scan's band where a
+    peak does (``analyse``'s ``rescan_pfa``); both bands are then that one.
     """
 
     cs: CrossSpectrum
@@ -125,6 +127,7 @@ class Analysis:
     coherence_threshold: float
     offset_s: float
     duration_s: float
+    rescanned_from_hz: tuple[float, float] | None = None
 
 
 def _next_pow2(n: float) -> int:
@@ -434,7 +437,8 @@ def _scan_band(prep, cs, coh_s, notch, fmin, full, window_s):
 
 def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str = "auto", band_hz=None,
             max_components: int = 5, robust: bool = True, use_numba: bool | None = None,
-            band_fallback_hz=(100.0, 1000.0), candidate_pfa: float = 0.5) -> Analysis:
+            band_fallback_hz=(100.0, 1000.0), candidate_pfa: float = 0.5,
+            rescan_pfa: float | None = None) -> Analysis:
     """Correlate a prepared pair and extract peaks with delays inside ``window_s``.
 
     Parameters
@@ -458,6 +462,11 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     candidate_pfa : float
         Each peak with at most this false-alarm probability gets its intermittency measured
         (:attr:`Peak.intermittency`).
+    rescan_pfa : float or None
+        With ``weighting="auto"`` and the coherent band selected: when no peak there has at most
+        this false-alarm probability, scan sub-bands of ``band_fallback_hz`` with SCOT (as when
+        nothing is coherent; the coherent band counts as one more band tried) and keep that
+        result if a peak in it does (:attr:`Analysis.rescanned_from_hz`).  None: no second look.
 
     Returns
     -------
@@ -514,104 +523,121 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         # false-alarm probability then counts every band tried), is the robust detector then
         name = "scot"
         band, scan_k = _scan_band(prep, cs, coh_s, notch, fmin, band, (w_lo, w_hi))
-    psi = weighting_function(name, cs, coh_s) * ~notch
-    psi[cs.freqs_hz < min(fmin, band[0])] = 0.0
-    taper = band_taper(cs.freqs_hz, band)
-    cg = build_correlogram(cs, psi, taper, coh_s, offset_s=prep.offset_s, polarity=prep.polarity)
-    if cg.freqs_hz.size == 0:
-        raise RecordingError(f"{prep.name_a}, {prep.name_b}: no usable frequencies in the band "
-                             f"{band[0]:g}-{band[1]:g} Hz (all notched or zero)")
-    # the frames' shares of the correlogram (the intermittency test); the frames go now
-    shares = _frame_shares(cg, frames_a, frames_b)
-    del frames_a, frames_b
 
-    lags, z0 = cg.grid(upsample=UPSAMPLE)
-    step = lags[1] - lags[0]
-    win = np.flatnonzero((lags >= w_lo - step) & (lags <= w_hi + step))
-    lag_all, noise_all = cg.grid_factors(UPSAMPLE)
-    lag_win = lag_all[win]
-    # noise: correlogram at lags outside the physical window (no source can be there)
-    bw = max(band[1] - band[0], cs.df_hz)
-    guard = 3.0 / bw
-    half_span = 0.95 * n_fft / (2.0 * fs)
-    beyond = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
-    # too little room outside: the noise level from everything (the tap test needs the outside itself)
-    outside = beyond if np.count_nonzero(beyond) >= 64 else np.abs(lags) <= half_span
-    inv_noise_out = 1.0 / noise_all[outside]
-    b_noise = cg.noise_rms_bandwidth_hz()
+    def correlate_over(name, band, scan_k, rescanned_from=None):
+        """Correlogram, peaks and their intermittency over ``band`` with weighting ``name``."""
+        psi = weighting_function(name, cs, coh_s) * ~notch
+        psi[cs.freqs_hz < min(fmin, band[0])] = 0.0
+        taper = band_taper(cs.freqs_hz, band)
+        cg = build_correlogram(cs, psi, taper, coh_s, offset_s=prep.offset_s, polarity=prep.polarity)
+        if cg.freqs_hz.size == 0:
+            raise RecordingError(f"{prep.name_a}, {prep.name_b}: no usable frequencies in the band "
+                                 f"{band[0]:g}-{band[1]:g} Hz (all notched or zero)")
+        # the frames' shares of the correlogram (the intermittency test)
+        shares = _frame_shares(cg, frames_a, frames_b)
 
-    def noise_sd_of(z):
-        return _noise_sd(z[outside], inv_noise_out)
+        lags, z0 = cg.grid(upsample=UPSAMPLE)
+        step = lags[1] - lags[0]
+        win = np.flatnonzero((lags >= w_lo - step) & (lags <= w_hi + step))
+        lag_all, noise_all = cg.grid_factors(UPSAMPLE)
+        lag_win = lag_all[win]
+        # noise: correlogram at lags outside the physical window (no source can be there)
+        bw = max(band[1] - band[0], cs.df_hz)
+        guard = 3.0 / bw
+        half_span = 0.95 * n_fft / (2.0 * fs)
+        beyond = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
+        # too little room outside: the noise level from everything (the tap test needs the outside itself)
+        outside = beyond if np.count_nonzero(beyond) >= 64 else np.abs(lags) <= half_span
+        inv_noise_out = 1.0 / noise_all[outside]
+        b_noise = cg.noise_rms_bandwidth_hz()
 
-    provisional = noise_sd_of(z0)
-    min_sep = 2.0 / max(band[1] - band[0], cs.df_hz)  # about the envelope main-lobe width (s)
-    p0 = float(np.sum(cg.psf))
-    resid = cg.spectrum.copy()
-    z = z0
-    found = []
-    for it in range(max(1, int(max_components))):
-        env_c = np.abs(z[win]) / lag_win
-        i = int(win[np.argmax(env_c)])
-        tau, zt, curv = _refine(cg, resid, float(lags[i]), step, use_numba)
-        tau = float(np.clip(tau, w_lo, w_hi))
-        # what CLEAN leaves within a main lobe of a stronger peak is model error (dispersion,
-        # the shape of a real peak), not another source: subtract it but do not report it
-        near = any(abs(tau - t_prev) < min_sep for t_prev, _, _, _ in found)
-        found.append((tau, zt, curv, near))
-        # stop once a peak is plainly noise (the remaining ones are weaker); it is not subtracted:
-        # the noise is measured at lags outside the window, which its side lobes barely reach
-        zz = abs(zt) / (provisional * float(cg.noise_factor(tau)))
-        if false_alarm_probability(zz, w_hi - w_lo, b_noise) > _STOP_PFA:
-            break
-        if p0 > 0:
-            a = zt / p0
-            resid = resid - a * cg.psf * np.exp(-2j * np.pi * cg.freqs_hz * tau)
-        lags, z = cg.grid(resid, upsample=UPSAMPLE)
+        def noise_sd_of(z):
+            return _noise_sd(z[outside], inv_noise_out)
 
-    noise_sd = noise_sd_of(z)
-    _fbar, _bs, bn = cg.psf_moments()
-    peaks = []
-    lin = None
-    accepted: list[float] = []
-    for tau, zt, curv, near in found:
-        if near:
-            continue
-        # PHAT and HT divide by |G_AB| (or weigh by the coherence), which ripples when two sources
-        # interfere; that ripple makes ghost peaks at 2 d1 - d2 and 2 d2 - d1.  A peak there must
-        # also show in the SCOT correlogram, whose weight (the auto-spectra) does not ripple.
-        if name in ("phat", "ht") and len(accepted) >= 2:
-            ghosts = [2.0 * ti - tj for ti in accepted for tj in accepted if ti != tj]
-            if any(abs(tau - g) < 2.0 * min_sep for g in ghosts):
-                if lin is None:
-                    lin = _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, (w_lo, w_hi))
-                if not lin(tau, step):
-                    continue
-        accepted.append(tau)
-        sd_here = noise_sd * float(cg.noise_factor(tau))
-        zz = abs(zt) / sd_here
-        if curv < 0:
-            sd_tau = sd_here * 2.0 * math.pi * bn / abs(curv)
-        else:
-            sd_tau = 1.0 / (2.0 * math.pi * max(bn, cs.df_hz))
-        strength = abs(zt) / (cg.norm * float(cg.lag_factor(tau)))
-        peaks.append(Peak(delay_s=tau, delay_sd_s=float(sd_tau), strength=float(min(strength, 1.0)), z=float(zz),
-                          p_false_alarm=min(1.0, FALSE_ALARM_CALIBRATION * scan_k
-                                            * false_alarm_probability(zz, w_hi - w_lo, b_noise)),
-                          phase_rad=float(np.angle(zt))))
-    # a tap switched on and off is a real source between the sensors, often louder than the leak;
-    # a leak is steady: measure how each candidate's contribution varies from frame to frame
-    cand = [pk for pk in peaks if pk.p_false_alarm <= candidate_pfa]
-    if cand:
-        out_idx = np.flatnonzero(beyond)
-        noise_lags = lags[out_idx[np.linspace(0, out_idx.size - 1, min(_INTERMITTENT_NOISE_LAGS, out_idx.size))
-                                  .astype(int)]] if out_idx.size else lags[:0]
-        for pk, (excess, flag) in zip(cand, _intermittency(cg, shares, [pk.delay_s for pk in cand], noise_lags)):
-            pk.intermittency, pk.intermittent = float(excess), bool(flag)
-    shown = (lags >= w_lo) & (lags <= w_hi)  # the correlogram is reported over the window only
-    zc = z0[shown] / (lag_all[shown] * cg.norm)
-    return Analysis(cs=cs, coherence_raw=coh_raw, coherence_smooth=coh_s, coherent=coherent, band_hz=band,
-                    signal_band_hz=signal_band if coherent else band,
-                    notch=notch, tonal_lines_hz=lines, weighting=name, correlogram=cg, lags_s=lags[shown],
-                    values=zc.real, envelope=np.abs(zc), window_s=(w_lo, w_hi), peaks=peaks, noise_sd=noise_sd,
-                    noise_bandwidth_hz=b_noise, coherence_threshold=coherence_threshold(median(cs.n_averages)),
-                    offset_s=prep.offset_s, duration_s=prep.duration_s)
+        provisional = noise_sd_of(z0)
+        min_sep = 2.0 / max(band[1] - band[0], cs.df_hz)  # about the envelope main-lobe width (s)
+        p0 = float(np.sum(cg.psf))
+        resid = cg.spectrum.copy()
+        z = z0
+        found = []
+        for it in range(max(1, int(max_components))):
+            env_c = np.abs(z[win]) / lag_win
+            i = int(win[np.argmax(env_c)])
+            tau, zt, curv = _refine(cg, resid, float(lags[i]), step, use_numba)
+            tau = float(np.clip(tau, w_lo, w_hi))
+            # what CLEAN leaves within a main lobe of a stronger peak is model error (dispersion,
+            # the shape of a real peak), not another source: subtract it but do not report it
+            near = any(abs(tau - t_prev) < min_sep for t_prev, _, _, _ in found)
+            found.append((tau, zt, curv, near))
+            # stop once a peak is plainly noise (the remaining ones are weaker); it is not subtracted:
+            # the noise is measured at lags outside the window, which its side lobes barely reach
+            zz = abs(zt) / (provisional * float(cg.noise_factor(tau)))
+            if false_alarm_probability(zz, w_hi - w_lo, b_noise) > _STOP_PFA:
+                break
+            if p0 > 0:
+                a = zt / p0
+                resid = resid - a * cg.psf * np.exp(-2j * np.pi * cg.freqs_hz * tau)
+            lags, z = cg.grid(resid, upsample=UPSAMPLE)
+
+        noise_sd = noise_sd_of(z)
+        _fbar, _bs, bn = cg.psf_moments()
+        peaks = []
+        lin = None
+        accepted: list[float] = []
+        for tau, zt, curv, near in found:
+            if near:
+                continue
+            # PHAT and HT divide by |G_AB| (or weigh by the coherence), which ripples when two sources
+            # interfere; that ripple makes ghost peaks at 2 d1 - d2 and 2 d2 - d1.  A peak there must
+            # also show in the SCOT correlogram, whose weight (the auto-spectra) does not ripple.
+            if name in ("phat", "ht") and len(accepted) >= 2:
+                ghosts = [2.0 * ti - tj for ti in accepted for tj in accepted if ti != tj]
+                if any(abs(tau - g) < 2.0 * min_sep for g in ghosts):
+                    if lin is None:
+                        lin = _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, (w_lo, w_hi))
+                    if not lin(tau, step):
+                        continue
+            accepted.append(tau)
+            sd_here = noise_sd * float(cg.noise_factor(tau))
+            zz = abs(zt) / sd_here
+            if curv < 0:
+                sd_tau = sd_here * 2.0 * math.pi * bn / abs(curv)
+            else:
+                sd_tau = 1.0 / (2.0 * math.pi * max(bn, cs.df_hz))
+            strength = abs(zt) / (cg.norm * float(cg.lag_factor(tau)))
+            peaks.append(Peak(delay_s=tau, delay_sd_s=float(sd_tau), strength=float(min(strength, 1.0)), z=float(zz),
+                              p_false_alarm=min(1.0, FALSE_ALARM_CALIBRATION * scan_k
+                                                * false_alarm_probability(zz, w_hi - w_lo, b_noise)),
+                              phase_rad=float(np.angle(zt))))
+        # a tap switched on and off is a real source between the sensors, often louder than the leak;
+        # a leak is steady: measure how each candidate's contribution varies from frame to frame
+        cand = [pk for pk in peaks if pk.p_false_alarm <= candidate_pfa]
+        if cand:
+            out_idx = np.flatnonzero(beyond)
+            noise_lags = lags[out_idx[np.linspace(0, out_idx.size - 1, min(_INTERMITTENT_NOISE_LAGS, out_idx.size))
+                                      .astype(int)]] if out_idx.size else lags[:0]
+            for pk, (excess, flag) in zip(cand, _intermittency(cg, shares, [pk.delay_s for pk in cand], noise_lags)):
+                pk.intermittency, pk.intermittent = float(excess), bool(flag)
+        shown = (lags >= w_lo) & (lags <= w_hi)  # the correlogram is reported over the window only
+        zc = z0[shown] / (lag_all[shown] * cg.norm)
+        return Analysis(cs=cs, coherence_raw=coh_raw, coherence_smooth=coh_s, coherent=coherent, band_hz=band,
+                        signal_band_hz=signal_band if coherent and rescanned_from is None else band,
+                        notch=notch, tonal_lines_hz=lines, weighting=name, correlogram=cg, lags_s=lags[shown],
+                        values=zc.real, envelope=np.abs(zc), window_s=(w_lo, w_hi), peaks=peaks, noise_sd=noise_sd,
+                        noise_bandwidth_hz=b_noise, coherence_threshold=coherence_threshold(median(cs.n_averages)),
+                        offset_s=prep.offset_s, duration_s=prep.duration_s,
+                        rescanned_from_hz=rescanned_from)
+
+    an = correlate_over(name, band, scan_k)
+    if (rescan_pfa is not None and str(weighting).strip().lower() == "auto" and band_hz is None and coherent
+            and not any(pk.p_false_alarm <= rescan_pfa for pk in an.peaks)):
+        # a coherent band where nothing stands out is often another source's (the flow noise or a
+        # line of a pump beyond a sensor, coherent with its delay at the edge or smeared by a notch)
+        # and not the leak's: scan the band where leak noise can cross the pipe with SCOT, as when
+        # nothing is coherent, counting the coherent band as one more band tried
+        full = (max(band_fallback_hz[0], fmin), min(band_fallback_hz[1], fmax))
+        band2, k2 = _scan_band(prep, cs, coh_s, notch, fmin, full, (w_lo, w_hi))
+        again = correlate_over("scot", band2, k2 + 1, rescanned_from=signal_band)
+        if any(pk.p_false_alarm <= rescan_pfa for pk in again.peaks):
+            an = again
+    return an

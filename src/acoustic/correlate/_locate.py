@@ -358,7 +358,8 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     fs = prep.sample_rate_hz
     t_win = t_max + 2.0 / fs
     an = analyse(prep, (-t_win, t_win), weighting=weighting, band_hz=band_hz, max_components=max_peaks + 3,
-                 robust=robust, use_numba=use_numba, band_fallback_hz=physics_band(path, fs), candidate_pfa=pfa)
+                 robust=robust, use_numba=use_numba, band_fallback_hz=physics_band(path, fs), candidate_pfa=pfa,
+                 rescan_pfa=pfa)
     band_q = _quantise_band(an.signal_band_hz)
     speeds = path.speeds_m_s(band_q)
     rel_sd = path.speed_rel_sd(band_q)
@@ -369,6 +370,12 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
         _warn_collect(f"no coherent band between the sensors (coherence nowhere significantly above zero); "
                       f"correlated with {an.weighting.upper()} over {an.band_hz[0]:.0f}-{an.band_hz[1]:.0f} Hz, "
                       "within the band where leak noise can cross this pipe", notes)
+    elif an.rescanned_from_hz is not None:
+        c_lo, c_hi = an.rescanned_from_hz
+        _warn_collect(f"nothing stood out in the coherent band ({c_lo:.0f}-{c_hi:.0f} Hz: another source's, such as a "
+                      f"pump's beyond a sensor); correlated with {an.weighting.upper()} over "
+                      f"{an.band_hz[0]:.0f}-{an.band_hz[1]:.0f} Hz, the sub-band of this pipe's leak-noise band where a "
+                      "peak stands out most", notes)
 
     floor = DELAY_SD_FLOOR_SAMPLES / fs
     leak_peaks: list[tuple[Peak, float, float]] = []
