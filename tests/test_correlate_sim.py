@@ -6,10 +6,10 @@ import pytest
 
 from acoustic import AcousticWarning
 from acoustic.correlate import correlate_pair, measure_velocity
-from acoustic.correlate._locate import DETECTION_PFA, physics_band
 from acoustic.correlate._analysis import analyse
+from acoustic.correlate._locate import DETECTION_PFA, WINDOW_MARGIN, physics_band
 from acoustic.correlate._prepare import prepare_pair
-from acoustic.pipe import PipePath, PipeSegment
+from acoustic.pipe import DEFAULT_BAND_HZ, PipePath, PipeSegment
 from acoustic.simulate import simulate_pair
 
 
@@ -103,12 +103,43 @@ def test_a_coherent_band_with_nothing_in_it_is_followed_by_a_scan_of_the_leak_ba
     assert abs(res.distance_from_a_m - 54.19) <= _tol(path.length_m)
     assert res.interval_m[0] <= 54.19 <= res.interval_m[1]
     assert res.band_hz == res.analysis_band_hz  # the speeds are taken over the band scanned
-    # without the second look the coherent band finds nothing
+    assert res.rescanned_from_hz is not None and res.snr_db is None
+    js = res.to_json()
+    assert js["coherent_band"] and js["rescanned_from_hz"] == [round(b, 1) for b in res.rescanned_from_hz]
+    # the same analysis without the second look (the arguments correlate_pair uses) finds nothing
     prep = prepare_pair(sim.a, sim.b)
-    t = 1.1 * path.max_delay_s()
-    first = analyse(prep, (-t, t), band_fallback_hz=physics_band(path, prep.sample_rate_hz))
+    fs = prep.sample_rate_hz
+    t = float(np.sum(path.lengths_m / path.speeds_m_s(DEFAULT_BAND_HZ))) * WINDOW_MARGIN + 2.0 / fs
+    kw = dict(max_components=6, band_fallback_hz=physics_band(path, fs), candidate_pfa=DETECTION_PFA)
+    first = analyse(prep, (-t, t), **kw)
     assert first.rescanned_from_hz is None and first.weighting == "ht"
     assert not any(pk.p_false_alarm <= DETECTION_PFA for pk in first.peaks)
+    second = analyse(prep, (-t, t), rescan_pfa=DETECTION_PFA, **kw)
+    assert second.rescanned_from_hz == first.signal_band_hz and second.band_hz == second.signal_band_hz
+
+
+def test_a_second_look_that_finds_nothing_leaves_the_first(monkeypatch):
+    """A leak-free pair whose coherent band shows nothing keeps the first look's result: the second
+    look is kept only when one of its steady peaks reaches the detection level."""
+    import acoustic.correlate._analysis as analysis
+
+    path = PipePath.uniform(150.0, "ductile_iron")
+    sim = simulate_pair(path, 60.0, snr_db=-60.0, duration_s=20.0, seed=4)
+    prep = prepare_pair(sim.a, sim.b)
+    fs = prep.sample_rate_hz
+    t = 1.2 * path.max_delay_s()
+    kw = dict(band_fallback_hz=physics_band(path, fs), candidate_pfa=DETECTION_PFA)
+    # nothing is coherent in leak-free noise: make the band selection return a band anyway
+    monkeypatch.setattr(analysis, "select_band", lambda cs, *a, **k: ((200.0, 800.0), None, None))
+    first = analyse(prep, (-t, t), **kw)
+    assert first.coherent and not any(pk.p_false_alarm <= DETECTION_PFA for pk in first.peaks)
+    calls = []
+    real_scan = analysis._scan_band
+    monkeypatch.setattr(analysis, "_scan_band", lambda *a, **k: calls.append(1) or real_scan(*a, **k))
+    second = analyse(prep, (-t, t), rescan_pfa=DETECTION_PFA, **kw)
+    assert calls, "the second look was not taken"
+    assert second.rescanned_from_hz is None and second.weighting == first.weighting
+    assert second.band_hz == first.band_hz and [p.delay_s for p in second.peaks] == [p.delay_s for p in first.peaks]
 
 
 def test_noise_only_pair_is_not_a_leak():

@@ -103,8 +103,9 @@ class Analysis:
     band correlated over, ``signal_band_hz`` the band the delay information comes from (the
     coherent band as selected, or the given or fallback band): the same, but for a narrow
     coherent band that HT weights widen (:data:`MIN_LEAK_BAND_OCTAVES`).  ``rescanned_from_hz``: the
-    coherent band when nothing stood out there and ``band_hz`` is the SCOT scan's band where a
-    peak does (``analyse``'s ``rescan_pfa``); both bands are then that one.
+    coherent band as selected when nothing stood out there and ``band_hz`` and ``signal_band_hz``
+    are both the band of the SCOT scan where a peak does (``analyse``'s ``rescan_pfa``); None
+    otherwise.
     """
 
     cs: CrossSpectrum
@@ -382,6 +383,11 @@ def _intermittency(cg: Correlogram, shares: np.ndarray, delays_s, noise_lags_s):
     return out
 
 
+#: The second look at a pair whose coherent band shows nothing (``analyse``'s ``rescan_pfa``) has
+#: its peaks' false-alarm probabilities multiplied by this many times the bands it tries: the
+#: first look spent the detection's budget, and the second adds at most a fifth of it.
+RESCAN_COST = 5
+
 #: Fewest independent correlogram values (bandwidth x lag span) a scanned band must offer the noise estimate.
 _SCAN_MIN_LOOKS = 40.0
 
@@ -458,15 +464,19 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     use_numba : bool or None
         Use the numba kernels (None: see :func:`acoustic.correlate._kernels.resolve_use_numba`).
     band_fallback_hz : (float, float)
-        Band shown when nothing is coherent.
+        The band where leak noise can cross the pipe: scanned for the sub-band where a peak stands
+        out most (SCOT) when nothing is coherent, and shown then; scanned again by ``rescan_pfa``.
     candidate_pfa : float
         Each peak with at most this false-alarm probability gets its intermittency measured
         (:attr:`Peak.intermittency`).
     rescan_pfa : float or None
         With ``weighting="auto"`` and the coherent band selected: when no peak there has at most
         this false-alarm probability, scan sub-bands of ``band_fallback_hz`` with SCOT (as when
-        nothing is coherent; the coherent band counts as one more band tried) and keep that
-        result if a peak in it does (:attr:`Analysis.rescanned_from_hz`).  None: no second look.
+        nothing is coherent, each peak's false-alarm probability multiplied by
+        :data:`RESCAN_COST` times the number of bands tried) and keep that result if a steady
+        peak in it (within the window, perhaps at its edge) reaches it
+        (:attr:`Analysis.rescanned_from_hz`).  Over both looks the false-alarm probability is
+        then at most ``(1 + 1/RESCAN_COST) * rescan_pfa``.  None: no second look.
 
     Returns
     -------
@@ -634,10 +644,12 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         # a coherent band where nothing stands out is often another source's (the flow noise or a
         # line of a pump beyond a sensor, coherent with its delay at the edge or smeared by a notch)
         # and not the leak's: scan the band where leak noise can cross the pipe with SCOT, as when
-        # nothing is coherent, counting the coherent band as one more band tried
+        # nothing is coherent.  The first look already spent the detection's false-alarm budget,
+        # so the second is charged RESCAN_COST times its bands: over both looks, a pair's
+        # false-alarm probability is at most (1 + 1/RESCAN_COST) times the detection's
         full = (max(band_fallback_hz[0], fmin), min(band_fallback_hz[1], fmax))
         band2, k2 = _scan_band(prep, cs, coh_s, notch, fmin, full, (w_lo, w_hi))
-        again = correlate_over("scot", band2, k2 + 1, rescanned_from=signal_band)
-        if any(pk.p_false_alarm <= rescan_pfa for pk in again.peaks):
+        again = correlate_over("scot", band2, RESCAN_COST * k2, rescanned_from=signal_band)
+        if any(pk.p_false_alarm <= rescan_pfa and not pk.intermittent for pk in again.peaks):
             an = again
     return an

@@ -93,7 +93,9 @@ class CorrelationResult:
     :meth:`to_json` for the full list.  ``correlogram`` holds the arrays.  ``band_hz`` is the band
     the delay comes from (the coherent band; the wave speeds are the pipe model's over it),
     ``analysis_band_hz`` the band correlated over: wider when HT weights widen a coherent band
-    narrower than two octaves.
+    narrower than two octaves.  When nothing stood out in the coherent band and a SCOT scan of
+    the pipe's leak-noise band found a peak, both are the scanned band and
+    ``rescanned_from_hz`` is the coherent band (else None); ``snr_db`` is then None.
     """
 
     detected: bool
@@ -128,6 +130,7 @@ class CorrelationResult:
     peak_snr_db: float | None
     tonal_lines_hz: list
     correlogram: CorrelogramData = dataclasses.field(repr=False)
+    rescanned_from_hz: tuple[float, float] | None = None
 
     def to_json(self) -> dict:
         """The ``acoustic correlate`` JSON object (``interfaces.md``) plus the added fields."""
@@ -153,6 +156,7 @@ class CorrelationResult:
             "outside_peaks": [_round_peak(p) for p in self.outside_peaks],
             "weighting": self.weighting,
             "coherent_band": bool(self.coherent_band),
+            "rescanned_from_hz": None if self.rescanned_from_hz is None else [r(b, 1) for b in self.rescanned_from_hz],
             "coherence_mean": r(self.coherence_mean, 4),
             "coherence_threshold": r(self.coherence_threshold, 4),
             "snr_db": r(self.snr_db, 1),
@@ -372,10 +376,10 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
                       "within the band where leak noise can cross this pipe", notes)
     elif an.rescanned_from_hz is not None:
         c_lo, c_hi = an.rescanned_from_hz
-        _warn_collect(f"nothing stood out in the coherent band ({c_lo:.0f}-{c_hi:.0f} Hz: another source's, such as a "
-                      f"pump's beyond a sensor); correlated with {an.weighting.upper()} over "
-                      f"{an.band_hz[0]:.0f}-{an.band_hz[1]:.0f} Hz, the sub-band of this pipe's leak-noise band where a "
-                      "peak stands out most", notes)
+        _warn_collect(f"nothing stood out in the coherent band ({c_lo:.0f}-{c_hi:.0f} Hz: probably another source's, "
+                      f"such as a pump's beyond a sensor); correlated with {an.weighting.upper()} over "
+                      f"{an.band_hz[0]:.0f}-{an.band_hz[1]:.0f} Hz, the band where a peak stands out most among those "
+                      "scanned within this pipe's leak-noise band", notes)
 
     floor = DELAY_SD_FLOOR_SAMPLES / fs
     leak_peaks: list[tuple[Peak, float, float]] = []
@@ -445,7 +449,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     in_band = (cs.freqs_hz >= an.signal_band_hz[0]) & (cs.freqs_hz <= an.signal_band_hz[1]) & ~an.notch
     coh_mean = float(np.mean(an.coherence_smooth[in_band])) if np.any(in_band) else 0.0
     snr_db = None
-    if an.coherent and np.any(in_band):
+    if an.coherent and an.rescanned_from_hz is None and np.any(in_band):
         g = float(np.sqrt(np.clip(median(an.coherence_smooth[in_band]), 1e-9, 0.999)))
         snr_db = 10.0 * math.log10(g / (1.0 - g))
 
@@ -466,6 +470,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
         segment_speeds_m_s=[float(c) for c in speeds], sample_rate_hz=fs, duration_s=prep.duration_s,
         start_offset_s=prep.offset_s, n_frames=cs.n_frames, frames_rejected_fraction=cs.frames_rejected_fraction,
         frame_length_s=cs.n_fft / fs, coherent_band=an.coherent, coherence_mean=coh_mean,
+        rescanned_from_hz=an.rescanned_from_hz,
         coherence_threshold=an.coherence_threshold, snr_db=snr_db, peak_snr_db=peak_snr,
         tonal_lines_hz=list(an.tonal_lines_hz), correlogram=cgd,
     )
