@@ -406,7 +406,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
         x = float(path.position_for_delay(pk.delay_s, speeds_m_s=speeds))
         peaks_json.append({"distance_from_a_m": x, "delay_s": pk.delay_s, "strength": pk.strength,
                            "delay_sd_s": sd_tot, "confidence": 1.0 - pk.p_false_alarm,
-                           "intermittent": pk.intermittent})
+                           "intermittent": pk.intermittent, "shared_with_intermittent": pk.shared})
     # the located leak is the strongest steady peak: a source that comes and goes (a tap, other
     # consumption) stays in the list, flagged, but is not where the crew digs
     steady = [i for i, (pk, _, _) in enumerate(leak_peaks) if not pk.intermittent]
@@ -419,6 +419,10 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
         _warn_collect(f"every correlation peak between the sensors ({where} m from A) comes and goes with time "
                       "(a tap or other consumption, not a leak): no leak located", notes)
     detected = bool(steady)
+    if detected and leak_peaks[steady[0]][0].shared:
+        _warn_collect(f"the located peak, {peaks_json[steady[0]]['distance_from_a_m']:.1f} m from A, also comes and goes "
+                      "with time: a steady source (the leak) lies under a tap or other consumption at or near it; "
+                      "the position is the combined peak's", notes)
     if detected:
         best, sd_best, _ = leak_peaks[steady[0]]
         x = float(path.position_for_delay(best.delay_s, speeds_m_s=speeds))
