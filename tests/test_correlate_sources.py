@@ -215,7 +215,8 @@ def test_steady_part_needs_enough_frames():
 
 def test_a_leak_with_a_tap_beside_it_is_located():
     """A leak with a tap 1.5 m away, 7 dB louder and on about half the time (bench/correlate_accuracy
-    seed 2, pair 93): the one peak they make comes and goes, but the steady part under it is found."""
+    at 30 s, seed 2, pair 93): the one peak they make comes and goes, but the steady part under it is
+    found."""
     path = PipePath.uniform(261.9152111979875, "asbestos_cement", diameter_mm=150.0)
     sim = simulate_pair(path, 59.97824301050182, snr_db=-10.0, duration_s=30.0, sensor_kind="accelerometer",
                         confounders=["consumption"], seed=1177806078)
