@@ -205,6 +205,20 @@ def test_a_steady_source_under_a_tap_is_found_and_a_tap_alone_is_not():
     assert found == 0
 
 
+@pytest.mark.parametrize("dur", [3.5, 7.4])  # 26 frames (13 blocks, near the fewest) and 57 (28 blocks)
+def test_steady_part_holds_its_false_alarm_rate_on_taps_alone(dur):
+    """On a tap alone the test's p-value is not smaller than it should be, with few blocks too (the
+    jackknife of the across-axis part from few blocks understates its spread)."""
+    noise_lags = np.linspace(0.03, 0.12, 20) * np.repeat([-1, 1], 10)
+    ps = []
+    for seed in range(40):
+        cg, shares = _steady_and_tap(np.random.default_rng(5000 + seed), steady_gain=0.0, tap_gain=1.0, dur=dur)
+        ps += [_steady_part(cg, shares, d / FS, noise_lags)[0] for d in (37.5, 38.0)]
+    ps = np.array(ps)
+    assert not np.any(np.isnan(ps))
+    assert np.mean(ps < 0.05) <= 0.1 and np.count_nonzero(ps < _STEADY_PFA) == 0
+
+
 def test_steady_part_needs_enough_frames():
     rng = np.random.default_rng(7)
     cg, shares = _steady_and_tap(rng, steady_gain=0.4, tap_gain=1.0, dur=2.5)  # 18 frames, 9 blocks

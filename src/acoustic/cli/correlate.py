@@ -152,7 +152,12 @@ def _print_correlation(o: dict) -> None:
         for p in o["peaks"]:
             if abs(p["delay_s"] - o["delay_s"]) < 1e-6:
                 continue  # the located leak (its delay is rounded to 1 us at the top level)
-            kind = "intermittent peak (comes and goes: a tap?)" if p.get("intermittent") else "other peak"
+            if p.get("intermittent"):
+                kind = "intermittent peak (comes and goes: a tap?)"
+            elif p.get("shared_with_intermittent"):
+                kind = "other peak (steady, under one that comes and goes: a leak by a tap?)"
+            else:
+                kind = "other peak"
             click.echo(f"{kind}: {p['distance_from_a_m']:.2f} m from A (delay {p['delay_s']:+.6f} s, "
                        f"strength {p['strength']:.3f})")
     else:

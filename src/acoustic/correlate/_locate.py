@@ -421,7 +421,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     detected = bool(steady)
     if detected and leak_peaks[steady[0]][0].shared:
         _warn_collect(f"the located peak, {peaks_json[steady[0]]['distance_from_a_m']:.1f} m from A, also comes and goes "
-                      "with time: a steady source (the leak) lies under a tap or other consumption at or near it; "
+                      "with time: a steady source (the leak) lies under a tap or other consumption near it; "
                       "the position is the combined peak's", notes)
     if detected:
         best, sd_best, _ = leak_peaks[steady[0]]
