@@ -413,8 +413,9 @@ _STEADY_PFA = 1e-3
 #: ... and its part across the intermittent source's direction at least this fraction of the
 #: peak: the one-direction model of a source that comes and goes holds only roughly (frames that
 #: catch a loud tap turning on or off, its own noise), so a loud tap alone can pass the test.
-#: On 120 simulated tap-only pairs (32 tap peaks flagged intermittent) the test reached 1e-3
-#: twice, with parts of 0.013 and 0.054 of the peak; on leaks under a tap the part was 0.4-0.8.
+#: On 120 simulated tap-only pairs (30 s; 32 tap peaks flagged intermittent) the test reached
+#: 1e-3 twice, with parts of 0.013 and 0.025 of the peak (``scripts/calibrate_steady_part.py``);
+#: on leaks under a tap the part was 0.4-0.8.
 _STEADY_MIN_FRACTION = 0.2
 #: Delays at which the steady part is sought (centred on the peak, 0.5 / bandwidth apart), and
 #: the most jackknife blocks (of two or more whole frames: neighbouring frames overlap); fewer
@@ -486,8 +487,8 @@ def _steady_part(cg: Correlogram, shares: np.ndarray, delay_s: float, noise_lags
     except np.linalg.LinAlgError:
         return math.nan, math.nan
     # Hotelling's reference with half the blocks as the sample: a jackknife of this ratio
-    # statistic from few blocks understates its spread (with the blocks as they are, taps alone
-    # passed 1e-3 in 1.8 % of draws at 13 blocks and 0.3 % at 28)
+    # statistic from few blocks understates its spread (with all the blocks as the sample, taps
+    # alone passed 1e-3 in 1.8 % of draws at 13 blocks and 0.3 % at 28; now none in 600 at 28)
     g = n_blocks / 2.0
     f = (g - m_d) / (m_d * (g - 1.0)) * t2
     p = float(fdtrc(m_d, g - m_d, f))
