@@ -60,7 +60,7 @@ and at 30 s the quietest of these leaks (-15 dB over the leak band) are below th
 limit: an ideal correlator with the same false-alarm rate would detect only about 94 % of the
 pairs, so no method reaches the 95 % located asked of it at that length.  The same pairs recorded
 for 30 s and 60 s: ``--duration 30 --out bench/results/correlate_accuracy_30s.json``, likewise
-``_60s``.
+``_60s``; other draws at 120 s: ``--seed 3 --out bench/results/correlate_accuracy_seed3.json``.
 
 With ``--compare-weightings`` it runs every GCC weighting on the same pairs instead (detected,
 located, coverage, false detections on leak-free pairs) and writes
