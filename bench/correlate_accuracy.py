@@ -233,9 +233,8 @@ def information_limit(sim, n_fft, window_s):
 def run_case(case, duration_s, weighting="auto"):
     from acoustic.correlate import correlate_pair
     from acoustic.correlate._analysis import choose_frame_length
-    from acoustic.correlate._locate import WINDOW_MARGIN, _quantise_band
+    from acoustic.correlate._locate import WINDOW_MARGIN, _quantise_band, delay_window_s
     from acoustic.correlate._prepare import prepare_pair
-    from acoustic.pipe import DEFAULT_BAND_HZ
     from acoustic.simulate import simulate_pair
 
     conf = [] if case["confounder"] == "none" else [case["confounder"]]
@@ -258,7 +257,7 @@ def run_case(case, duration_s, weighting="auto"):
         out.update(error_m=None, located=False, covered=None)
     # information limit: the ideal correlation peak of each leak against the correlator's threshold
     fs = res.sample_rate_hz
-    t_lim = float(np.sum(path.lengths_m / path.speeds_m_s(DEFAULT_BAND_HZ))) * WINDOW_MARGIN + 2.0 / fs
+    t_lim = delay_window_s(path, fs)
     lim = information_limit(sim, int(round(res.frame_length_s * fs)), 2.0 * t_lim)
     out.update(z_ideal=lim["leak"]["z_ideal"], z_threshold=lim["leak"]["threshold"],
                p_detect_ideal=lim["leak"]["p_detect"],

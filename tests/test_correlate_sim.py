@@ -7,9 +7,9 @@ import pytest
 from acoustic import AcousticWarning
 from acoustic.correlate import correlate_pair, measure_velocity
 from acoustic.correlate._analysis import analyse
-from acoustic.correlate._locate import DETECTION_PFA, WINDOW_MARGIN, physics_band
+from acoustic.correlate._locate import DETECTION_PFA, delay_window_s, physics_band
 from acoustic.correlate._prepare import prepare_pair
-from acoustic.pipe import DEFAULT_BAND_HZ, PipePath, PipeSegment
+from acoustic.pipe import PipePath, PipeSegment
 from acoustic.simulate import simulate_pair
 
 
@@ -109,7 +109,7 @@ def test_a_coherent_band_with_nothing_in_it_is_followed_by_a_scan_of_the_leak_ba
     # the same analysis without the second look (the arguments correlate_pair uses) finds nothing
     prep = prepare_pair(sim.a, sim.b)
     fs = prep.sample_rate_hz
-    t = float(np.sum(path.lengths_m / path.speeds_m_s(DEFAULT_BAND_HZ))) * WINDOW_MARGIN + 2.0 / fs
+    t = delay_window_s(path, fs)
     kw = dict(max_components=6, band_fallback_hz=physics_band(path, fs), candidate_pfa=DETECTION_PFA)
     first = analyse(prep, (-t, t), **kw)
     assert first.rescanned_from_hz is None and first.weighting == "ht"

@@ -611,6 +611,8 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     coh_s = smoothed_coherence(cs, half, exclude=notch, coherence=coh_raw)
     fmin = max(FMIN_HZ, 3.0 * cs.df_hz)
     fmax = 0.45 * fs
+    auto = str(weighting).strip().lower() == "auto"
+    fallback = (max(band_fallback_hz[0], fmin), min(band_fallback_hz[1], fmax))  # the pipe's leak-noise band
     if band_hz is not None:
         band, coherent = band_hz, True
     else:
@@ -619,7 +621,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
                                        half_band, notch, fmin, fmax, coherence=coh_raw)
         coherent = band is not None
         if band is None:
-            band = (max(band_fallback_hz[0], fmin), min(band_fallback_hz[1], fmax))
+            band = fallback
         elif band[1] - band[0] < 4 * cs.df_hz:
             c = 0.5 * (band[0] + band[1])
             band = (max(fmin, c - 2 * cs.df_hz), min(fmax, c + 2 * cs.df_hz))
@@ -635,7 +637,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         centre, r = math.sqrt(band[0] * band[1]), 2.0 ** (MIN_LEAK_BAND_OCTAVES / 2.0)
         band = (max(fmin, min(band[0], centre / r)), min(fmax, max(band[1], centre * r)))
     scan_k = 1
-    if str(weighting).strip().lower() == "auto" and not coherent:
+    if auto and not coherent:
         # nothing measurably coherent: coherence-based (HT) weights would be chance; SCOT over
         # the physically possible band, or the sub-band of it where a peak stands out most (the
         # false-alarm probability then counts every band tried), is the robust detector then
@@ -751,7 +753,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
                         rescanned_from_hz=rescanned_from)
 
     an = correlate_over(name, band, scan_k)
-    if (rescan_pfa is not None and str(weighting).strip().lower() == "auto" and band_hz is None and coherent
+    if (rescan_pfa is not None and auto and band_hz is None and coherent
             and not any(pk.p_false_alarm <= rescan_pfa for pk in an.peaks)):
         # a coherent band where nothing stands out is often another source's (the flow noise or a
         # line of a pump beyond a sensor, coherent with its delay at the edge or smeared by a notch)
@@ -759,8 +761,7 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         # nothing is coherent.  The first look already spent the detection's false-alarm budget,
         # so the second is charged RESCAN_COST times its bands: over both looks, a pair's
         # false-alarm probability is at most (1 + 1/RESCAN_COST) times the detection's
-        full = (max(band_fallback_hz[0], fmin), min(band_fallback_hz[1], fmax))
-        band2, k2 = _scan_band(prep, cs, coh_s, notch, fmin, full, (w_lo, w_hi))
+        band2, k2 = _scan_band(prep, cs, coh_s, notch, fmin, fallback, (w_lo, w_hi))
         again = correlate_over("scot", band2, RESCAN_COST * k2, rescanned_from=signal_band)
         if any(pk.p_false_alarm <= rescan_pfa and not pk.intermittent for pk in again.peaks):
             an = again

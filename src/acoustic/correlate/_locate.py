@@ -352,15 +352,20 @@ def correlate_pair(rec_a: Recording, rec_b: Recording, path: PipePath, *, weight
     return result
 
 
+def delay_window_s(path: PipePath, sample_rate_hz: float) -> float:
+    """Half-width (s) of the lag window searched for sources between the sensors: the largest delay
+    the path allows with every speed at its slow extreme (:data:`WINDOW_MARGIN` times the travel
+    time at the table speeds), plus two samples."""
+    c_def = path.speeds_m_s(DEFAULT_BAND_HZ)
+    return float(np.sum(path.lengths_m / c_def)) * WINDOW_MARGIN + 2.0 / float(sample_rate_hz)
+
+
 def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robust, pfa, use_numba):
     notes: list[str] = []
-    # lag window: the largest delay the path allows with every speed at its slow extreme
-    c_def = path.speeds_m_s(DEFAULT_BAND_HZ)
-    t_max = float(np.sum(path.lengths_m / c_def)) * WINDOW_MARGIN
     use_numba = resolve_use_numba(use_numba)
     prep = prepare_pair(rec_a, rec_b, use_numba=use_numba)
     fs = prep.sample_rate_hz
-    t_win = t_max + 2.0 / fs
+    t_win = delay_window_s(path, fs)
     an = analyse(prep, (-t_win, t_win), weighting=weighting, band_hz=band_hz, max_components=max_peaks + 3,
                  robust=robust, use_numba=use_numba, band_fallback_hz=physics_band(path, fs), candidate_pfa=pfa,
                  rescan_pfa=pfa)
