@@ -1,0 +1,143 @@
+"""One home for the package's warning plumbing.
+
+Data problems that leave a result usable are :class:`~acoustic._errors.AcousticWarning` s.
+Code that runs a stage and wants its warnings as text (for a JSON ``warnings`` field, a ledger
+row, a worker's result) collects them with :func:`collect_warnings`; :func:`warn` issues one and
+:func:`one_line` makes any exception or text fit one line of a message.
+
+Examples
+--------
+>>> from acoustic._warnings import collect_warnings, warn
+>>> with collect_warnings() as log:
+...     warn("A.wav: 3 NaN samples set to zero")
+...     warn("A.wav: 3 NaN samples set to zero")
+>>> log.messages
+['A.wav: 3 NaN samples set to zero']
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from ._errors import AcousticWarning
+
+__all__ = ["WarningLog", "collect_warnings", "one_line", "warn"]
+
+
+def warn(message: str, *, stacklevel: int = 2) -> None:
+    """Issue ``message`` as an :class:`AcousticWarning`.
+
+    Parameters
+    ----------
+    message : str
+        One line naming the file, line or parameter concerned.
+    stacklevel : int, default 2
+        As for :func:`warnings.warn`, counted from the caller of this function (2: the line that
+        called the function that called ``warn``).
+    """
+    warnings.warn(message, AcousticWarning, stacklevel=stacklevel + 1)
+
+
+def one_line(exc_or_text) -> str:
+    """An exception or text on one line (runs of whitespace, newlines included, become one space).
+
+    An exception whose text is empty is named by its type.
+
+    Examples
+    --------
+    >>> one_line(ValueError("bad\\n   value"))
+    'bad value'
+    >>> one_line(KeyError())
+    'KeyError'
+    """
+    text = " ".join(str(exc_or_text).split())
+    if text:
+        return text
+    return type(exc_or_text).__name__ if isinstance(exc_or_text, BaseException) else ""
+
+
+class WarningLog:
+    """The warnings caught by :func:`collect_warnings` (filled while the block runs).
+
+    Attributes
+    ----------
+    records : list of warnings.WarningMessage
+        Every warning caught, in order (foreign ones included).
+    """
+
+    def __init__(self, records: list):
+        self.records = records
+
+    @property
+    def messages(self) -> list[str]:
+        """The :class:`AcousticWarning` messages so far, de-duplicated, in first-seen order."""
+        return list(dict.fromkeys(str(w.message) for w in self.records if issubclass(w.category, AcousticWarning)))
+
+    def foreign(self) -> list:
+        """Caught warnings of other categories (library warnings, deprecations)."""
+        return [w for w in self.records if not issubclass(w.category, AcousticWarning)]
+
+    def __iter__(self):
+        return iter(self.messages)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+
+class collect_warnings:  # noqa: N801 - used like contextlib's lower-case context managers
+    """Context manager collecting the :class:`AcousticWarning` s raised inside its block.
+
+    Parameters
+    ----------
+    reemit : bool, default False
+        On leaving the block normally, issue each collected message once more (de-duplicated),
+        so an outer collector (the CLI prints them on stderr) sees them once.
+    foreign : {"pass", "ignore"}, default "pass"
+        Other warnings (numpy, scipy, deprecations): passed on unchanged when the block ends, or
+        dropped.
+    ignore_deprecations : bool, default False
+        Drop ``DeprecationWarning`` and ``FutureWarning`` whatever ``foreign`` says.
+
+    Returns
+    -------
+    WarningLog
+        From ``__enter__``; its :attr:`~WarningLog.messages` are the de-duplicated texts.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from acoustic._errors import AcousticWarning
+    >>> with collect_warnings() as log:
+    ...     warnings.warn("B.json: missing gain_db; defaults used", AcousticWarning)
+    >>> log.messages
+    ['B.json: missing gain_db; defaults used']
+    """
+
+    def __init__(self, *, reemit: bool = False, foreign: str = "pass", ignore_deprecations: bool = False):
+        if foreign not in ("pass", "ignore"):
+            raise ValueError(f"foreign must be 'pass' or 'ignore', got {foreign!r}")
+        self.reemit = reemit
+        self.foreign = foreign
+        self.ignore_deprecations = ignore_deprecations
+        self._ctx = None
+        self.log: WarningLog | None = None
+
+    def __enter__(self) -> WarningLog:
+        self._ctx = warnings.catch_warnings(record=True)
+        records = self._ctx.__enter__()
+        warnings.simplefilter("always", AcousticWarning)
+        if self.ignore_deprecations:
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning)
+        self.log = WarningLog(records)
+        return self.log
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self._ctx.__exit__(exc_type, exc, tb)
+        if self.foreign == "pass":
+            for w in self.log.foreign():
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+        if self.reemit and exc_type is None:
+            for m in self.log.messages:
+                warnings.warn(m, AcousticWarning, stacklevel=2)
+        return False
