@@ -48,7 +48,7 @@ def textbook_gcc_phat(a, b, fs: float, max_delay_s: float, *, stream_offset_s: f
     --------
     >>> rng = np.random.default_rng(0)
     >>> s = rng.standard_normal(20000)
-    >>> a, b = s[100:10100], s[90:10090]   # b leads a by 10 samples: the sound reached B first
+    >>> a, b = s[90:10090], s[100:10100]   # the sound reached B 10 samples before A
     >>> round(textbook_gcc_phat(a, b, 1000.0, 0.05).delay_s, 3)
     0.01
     """

@@ -48,6 +48,7 @@ class PairOptions:
     resonances: bool = True
     laterals: bool = True
     start_offsets: bool = True
+    start_offset_s: float | None = None     # fixed start(B) - start(A) instead of a draw (rounded to 1 us)
     length_error_frac: float = 0.005        # std of the relative error of pipe.json lengths
     calibrated: bool = False
     mixed_rate: bool = False                # B records at another rate than A
@@ -175,6 +176,8 @@ def _sensor_kinds(rng, o: PairOptions, material: str) -> tuple:
 
 
 def _start_offset(rng, o: PairOptions) -> float:
+    if o.start_offset_s is not None:
+        return round(float(o.start_offset_s), 6)
     if not o.start_offsets:
         return 0.0
     u = rng.random()
