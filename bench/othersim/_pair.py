@@ -146,7 +146,7 @@ def draw_geometry(rng: np.random.Generator, o: PairOptions) -> tuple:
     if o.laterals:
         for j in range(2):
             if rng.random() < 0.35:
-                mat = ("ductile_iron", "pe", "steel")[int(rng.choice(3, p=[0.5, 0.3, 0.2]))]
+                mat = ("ductile_iron", "pe", "steel")[int(rng.choice(3, p=[0.6, 0.15, 0.25]))]
                 lat[j] = draw_true_section(rng, mat, float(rng.uniform(0.5, 4.0)), draw_section(rng, mat, small=True), **env)
     line = PipeLine(sections, lat[0], lat[1], [])
     u = 0.0

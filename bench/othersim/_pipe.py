@@ -155,8 +155,8 @@ def draw_section(rng: np.random.Generator, material: str, *, small: bool = False
 #: losses), the Memorial University rig (0.12 dB/m at 2 kHz for a pipe in crushed stone) and
 #: the Almeida 2014 observation that high-frequency leak noise does not travel in plastic.
 ATTEN_RANGES = {
-    "pe": ((0.30, 0.70), 300.0, (0.5, 5.0), (1.8, 3.0)),
-    "pvc": ((0.20, 0.50), 300.0, (0.3, 3.0), (1.8, 3.0)),
+    "pe": ((0.30, 0.70), 300.0, (0.4, 4.0), (1.8, 2.6)),
+    "pvc": ((0.20, 0.50), 300.0, (0.3, 3.0), (1.8, 2.8)),
     "asbestos_cement": ((0.015, 0.05), 1000.0, (0.3, 3.0), (1.5, 2.5)),
     "concrete": ((0.02, 0.06), 1000.0, (0.5, 4.0), (1.5, 2.5)),
     "cast_iron": ((0.002, 0.010), 1000.0, (0.02, 0.30), (1.0, 2.0)),
@@ -166,8 +166,8 @@ ATTEN_RANGES = {
 }
 
 #: Soil / surround multipliers of the radiation term (name -> (low, high)).
-SOILS = {"sand": (0.8, 1.2), "clay": (0.5, 0.9), "gravel": (1.1, 1.6), "saturated_clay": (1.2, 2.0),
-         "rock_backfill": (0.9, 1.4)}
+SOILS = {"sand": (0.8, 1.2), "clay": (0.6, 1.0), "gravel": (1.0, 1.4), "saturated_clay": (1.1, 1.6),
+         "rock_backfill": (0.9, 1.3)}
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ def _sensor_kind_for(rng, material: str, cfg: SingleRanges) -> str:
 
 
 def _lateral(rng, env: dict):
-    mat = "ductile_iron" if rng.random() < 0.6 else "pe"
+    mat = "ductile_iron" if rng.random() < 0.8 else "pe"
     nominal = draw_section(rng, mat, small=True)
     return draw_true_section(rng, mat, float(rng.uniform(0.5, 4.0)), nominal, **env)
 
