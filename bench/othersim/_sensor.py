@@ -157,7 +157,7 @@ def choose_gain_db(rng: np.random.Generator, kind: str, rms_phys: float, *, over
     """
     level_phys = 20 * math.log10(max(rms_phys, 1e-30))
     if rng.random() < overdrive_prob:
-        return float(rng.uniform(-9.0, 3.0) - level_phys), "overdriven"
+        return float(rng.uniform(-14.0, -4.0) - level_phys), "overdriven"  # clips 0-10 % of samples
     if rng.random() < 0.5:
         g = REFERENCE_GAIN_DB[kind] + rng.uniform(-40.0, 40.0)
         while level_phys + g > -10.0:
