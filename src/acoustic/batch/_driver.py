@@ -39,11 +39,11 @@ import dataclasses
 import os
 import signal
 import time
-import warnings
 from collections import deque
 from pathlib import Path
 
-from .._errors import AcousticError, AcousticWarning, DataError, ParameterError
+from .._errors import AcousticError, DataError, ParameterError
+from .._warnings import one_line, warn
 from ..ledger._db import Ledger, dumps, utc_now
 from . import _store, _work
 from ._engine import open_engine
@@ -234,7 +234,7 @@ class _Driver:
     def summary_warn(self, msg: str):
         self._early_warnings = getattr(self, "_early_warnings", [])
         self._early_warnings.append(msg)
-        warnings.warn(msg, AcousticWarning, stacklevel=2)
+        warn(msg)
 
     # -- engine and futures ----------------------------------------------------------------------
     def _ensure_engine(self):
@@ -288,12 +288,12 @@ class _Driver:
                     if self.deaths_in_a_row >= MAX_DEATHS_IN_A_ROW:
                         raise BatchError(
                             f"worker processes of the {self.engine.description} keep dying "
-                            f"({type(exc).__name__}: {_one_line(exc)}); no file was quarantined for it; "
+                            f"({type(exc).__name__}: {one_line(exc)}); no file was quarantined for it; "
                             "check the installation and memory, then run again") from None
                     self._worker_died(task, exc)
                     continue
                 raise BatchError(f"a {task['type']} task failed unexpectedly ({type(exc).__name__}: "
-                                 f"{_one_line(exc)}); committed work is kept, run again after fixing it") from exc
+                                 f"{one_line(exc)}); committed work is kept, run again after fixing it") from exc
             self.deaths_in_a_row = 0
             if task["type"] != "warm":
                 self._handle(task, result)
@@ -341,7 +341,7 @@ class _Driver:
         file that died alone is to blame.  Without such a file there is no proof, and the batch stops.
         """
         keep_dying = BatchError(f"worker processes of the {self.engine.description} keep dying "
-                                f"({type(exc).__name__}: {_one_line(exc)}); no file was quarantined for it; "
+                                f"({type(exc).__name__}: {one_line(exc)}); no file was quarantined for it; "
                                 "check the installation and memory, then run again")
         if task["type"] == "recordings":
             if self.known_good is None:
@@ -702,7 +702,7 @@ class _Driver:
         if unknown:
             msg = _unknown_loggers_message(unknown)
             self.summary.warnings.append(msg)
-            warnings.warn(msg, AcousticWarning, stacklevel=2)
+            warn(msg)
 
     def _survey(self):
         conn = self.led.conn
@@ -734,10 +734,6 @@ def _unknown_loggers_message(unknown: list[str]) -> str:
     listed = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
     return (f"{len(unknown)} logger(s) with new recordings are not in the survey's loggers.csv and are not "
             f"surveyed: {listed}")
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _is_worker_death(exc: BaseException) -> bool:

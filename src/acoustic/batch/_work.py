@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 from .._errors import AcousticError, AcousticWarning
+from .._warnings import collect_warnings, one_line
 from ._engine import single_thread_env
 
 __all__ = ["process_recordings", "process_stats_file", "survey_area", "warm_up", "night_of"]
@@ -64,11 +65,6 @@ def _model(options: dict):
 
         model = _MODELS[path] = compile_model(load_model(path))
     return model
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
 
 
 def night_of(start_time) -> str | None:
@@ -134,10 +130,7 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
     for item in items:
         res = dict(item)
         res.update(status="ok", error=None)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", AcousticWarning)
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=FutureWarning)
+        with collect_warnings(foreign="ignore", ignore_deprecations=True) as caught:
             try:
                 t0 = time.perf_counter()
                 rec = read_recording(item["path"])
@@ -175,14 +168,14 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
                     leak_probability=None, label=None, threshold=None, model_version=None,
                 )
             except AcousticError as exc:
-                res.update(status="quarantined", error=_one_line(exc))
+                res.update(status="quarantined", error=one_line(exc))
                 if feats and feats[-1][0] is res:
                     feats.pop()
             except MemoryError:
                 res.update(status="quarantined", error="out of memory while processing this file")
             except Exception as exc:  # an unforeseen file problem: quarantine it, keep going
-                res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {_one_line(exc)}")
-            res["warnings"] = [str(w.message) for w in caught if issubclass(w.category, AcousticWarning)]
+                res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {one_line(exc)}")
+        res["warnings"] = caught.messages
         results.append(res)
 
     t3 = time.perf_counter()
@@ -232,16 +225,15 @@ def process_stats_file(item: dict) -> dict:
 
     res = dict(item)
     res.update(status="ok", error=None, rows=[])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", AcousticWarning)
+    with collect_warnings(foreign="ignore") as caught:
         try:
             res["rows"] = [(r.logger_id, r.date.isoformat(), float(r.level), float(r.spread))
                            for r in read_stats(item["path"])]
         except AcousticError as exc:
-            res.update(status="quarantined", error=_one_line(exc))
+            res.update(status="quarantined", error=one_line(exc))
         except Exception as exc:
-            res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {_one_line(exc)}")
-        res["warnings"] = [str(w.message) for w in caught if issubclass(w.category, AcousticWarning)]
+            res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {one_line(exc)}")
+    res["warnings"] = caught.messages
     return res
 
 

@@ -6,11 +6,11 @@ import functools
 import json
 import math
 import sys
-import warnings
 
 import click
 
-from .._errors import AcousticError, AcousticWarning
+from .._errors import AcousticError
+from .._warnings import collect_warnings, one_line
 
 __all__ = ["command_errors", "emit_json", "json_option", "to_jsonable"]
 
@@ -28,10 +28,8 @@ def command_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         collected: list[str] = []
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", AcousticWarning)
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=FutureWarning)
+        # foreign warnings (numpy, libraries) are not for the user: dropped, as before
+        with collect_warnings(foreign="ignore", ignore_deprecations=True) as caught:
             kwargs["warnings_out"] = collected
             try:
                 result = func(*args, **kwargs)
@@ -43,11 +41,15 @@ def command_errors(func):
                 raise
             except AcousticError as exc:
                 _flush(caught, collected)
-                click.echo(f"Error: {_one_line(exc)}", err=True)
+                click.echo(f"Error: {one_line(exc)}", err=True)
                 sys.exit(2)
-            except (OSError, MemoryError) as exc:
+            except OSError as exc:
                 _flush(caught, collected)
-                click.echo(f"Error: {_one_line(exc)}", err=True)
+                click.echo(f"Error: {_os_error(exc)}", err=True)
+                sys.exit(1)
+            except MemoryError as exc:
+                _flush(caught, collected)
+                click.echo(f"Error: out of memory ({one_line(exc) if str(exc) else 'no detail'})", err=True)
                 sys.exit(1)
         _flush(caught, collected)
         return result
@@ -68,17 +70,21 @@ def _quiet_stdout():
 
 def _flush(caught, collected):
     seen = set(collected)
-    for w in caught:
-        msg = str(w.message)
-        if issubclass(w.category, AcousticWarning) and msg not in seen:
+    for msg in caught.messages:
+        if msg not in seen:
             collected.append(msg)
             seen.add(msg)
-            click.echo(f"Warning: {msg}", err=True)
+            click.echo(f"Warning: {one_line(msg)}", err=True)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+def _os_error(exc: OSError) -> str:
+    """An operating-system error on one line, naming the file when it has one."""
+    from ..io import display_path
+
+    where = exc.filename if exc.filename is not None else None
+    if where is not None and exc.strerror:
+        return f"{display_path(where)}: {exc.strerror}"
+    return one_line(exc)
 
 
 def to_jsonable(obj):
