@@ -15,12 +15,16 @@ import warnings
 from pathlib import Path
 
 from .._errors import AcousticError, AcousticWarning
-from .._warnings import collect_warnings, one_line
+from .._warnings import collect_warnings, one_line, warn
 from ._engine import single_thread_env
 
 __all__ = ["process_recordings", "process_stats_file", "survey_area", "warm_up", "night_of"]
 
 _MODELS: dict = {}
+#: A recording may end this long after the batch's "now" before its start time is called future
+#: (a logger clock running fast, s).  A time-zone slip (local time written as UTC) is hours and is
+#: caught.  A tolerance for clocks, not a tuned constant.
+FUTURE_TOLERANCE_S = 3600.0
 
 
 def warm_up() -> int:
@@ -89,7 +93,9 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
         Each with ``path`` (str), ``sha256``, ``sidecar_sha256`` and ``kind`` (``new`` or
         ``correction``), passed through to the result.
     options : dict
-        ``model`` (model folder or None: no classification) and optionally ``model_obj``: the
+        ``now`` (ISO UTC: the batch's start; a recording ending more than :data:`FUTURE_TOLERANCE_S`
+        after it is future-dated: kept, warned about, given no night), ``model`` (model folder or
+        None: no classification) and optionally ``model_obj``: the
         loaded model itself (a :class:`acoustic.classify.LeakModel`, usually with a compiled
         pipeline, see :mod:`acoustic.classify._compiled`), sent by the driver so that workers
         need not load the model file (and import scikit-learn) themselves.
@@ -103,7 +109,9 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
         (RMS level, dB re 1 calibrated unit), ``features`` (float32 array), ``features_version``,
         ``block_levels_db`` (float32, the per-frame calibrated levels that
         ``acoustic.loggers`` makes nightly level and spread from), ``block_s`` (frame hop, s),
-        ``leak_probability``, ``label``, ``threshold``, ``model_version``; the first ok result
+        ``leak_probability``, ``label``, ``threshold``, ``model_version``, ``future_dated``; a
+        quarantined result has the ``logger_id`` and ``start_time`` of its sidecar when it has a
+        readable one; the first ok result
         also has ``feature_names`` and ``feature_units``, and the first result ``timing_s`` (seconds spent reading, extracting and classifying the chunk).
 
     Notes
@@ -121,6 +129,7 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
     from ..recording import format_time
 
     model = _model(options)
+    now = _parse_now(options.get("now"))
     if model is not None:
         from ..classify import RecordingFeatures, check_supported, classify_features
         from ..classify._extract import sample_peak_stats
@@ -152,10 +161,14 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
                         warnings=[], clipped_fraction=clipped, peak_dbfs=peak)
                     check_supported(model, rf)
                     feats.append((res, rf))
+                future = _future_start(rec, now)
+                if future:
+                    warn(future)
                 res.update(
                     logger_id=rec.sensor_id,
                     start_time=None if rec.start_time is None else format_time(rec.start_time),
-                    night=night_of(rec.start_time),
+                    night=None if future else night_of(rec.start_time),
+                    future_dated=bool(future),
                     sample_rate_hz=rec.sample_rate,
                     duration_s=rec.duration_s,
                     level_db=10.0 * math.log10(max(ms, 1e-30)),
@@ -169,6 +182,7 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
                 )
             except AcousticError as exc:
                 res.update(status="quarantined", error=one_line(exc))
+                res.update(_sidecar_identity(item["path"]))
                 if feats and feats[-1][0] is res:
                     feats.pop()
             except MemoryError:
@@ -198,6 +212,56 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
     if results:
         results[0]["timing_s"] = {"read": t_read, "features": t_feat, "classify": t_cls, "n": len(items)}
     return results
+
+
+def _parse_now(text):
+    """The batch's "now" (ISO UTC, sent by the driver so every worker agrees), else this moment."""
+    from datetime import datetime, timezone
+
+    from ..recording import parse_time
+
+    return parse_time(text) if text else datetime.now(timezone.utc)
+
+
+def _future_start(rec, now) -> str | None:
+    """A warning when ``rec`` ends after ``now`` (+ :data:`FUTURE_TOLERANCE_S`), else None.
+
+    Such a recording is kept but given no night: a logger whose clock says 2099 must not become
+    the night every survey and score is "as of".
+    """
+    from datetime import timedelta
+
+    from ..io import display_path
+
+    if rec.start_time is None or rec.end_time <= now + timedelta(seconds=FUTURE_TOLERANCE_S):
+        return None
+    return (f"{display_path(rec.name)}: start time {rec.start_time.isoformat().replace('+00:00', 'Z')} is in the "
+            f"future (the batch runs at {now.isoformat(timespec='seconds').replace('+00:00', 'Z')}): is the logger's "
+            f"clock right? The recording is kept but left out of nights, logger scores and surveys until its sidecar "
+            "is corrected")
+
+
+def _sidecar_identity(path) -> dict:
+    """Logger id and start time from the sidecar of a file that could not be read (for its quarantine entry),
+    so that identical broken uploads of two loggers are each listed under their own logger."""
+    from ..io import read_sidecar
+    from ..recording import format_time
+
+    try:
+        with collect_warnings(foreign="ignore"):
+            meta = read_sidecar(path)
+    except AcousticError:
+        return {}
+    out = {"logger_id": meta["sensor_id"]} if _has_sidecar(path) else {}
+    if meta.get("start_time") is not None:
+        out["start_time"] = format_time(meta["start_time"])
+    return out
+
+
+def _has_sidecar(path) -> bool:
+    from ..io import sidecar_path
+
+    return os.path.isfile(sidecar_path(path))
 
 
 def model_version(model) -> str:

@@ -12,9 +12,70 @@ import click
 from .._errors import AcousticError
 from .._warnings import collect_warnings, one_line
 
-__all__ = ["command_errors", "emit_json", "json_option", "to_jsonable"]
+__all__ = ["FiniteFloat", "command_errors", "emit_json", "json_option", "to_jsonable"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+class FiniteFloat(click.ParamType):
+    """A click option type: a finite number (never NaN or infinite), optionally within a range.
+
+    click's ``float`` (and ``FloatRange``) accept ``nan`` and ``inf``; every numeric option of the
+    package uses this type instead, so a bad value is a usage error naming the option.
+
+    Parameters
+    ----------
+    lo, hi : float, optional
+        Bounds (inclusive unless ``lo_open`` / ``hi_open``).
+    unit : str, optional
+        Unit for the messages (``"m"``, ``"dB"``).
+
+    Examples
+    --------
+    >>> import click
+    >>> FiniteFloat(lo=0, lo_open=True, unit="m").convert("12.5", None, None)
+    12.5
+    >>> FiniteFloat(lo=0, lo_open=True, unit="m").convert("nan", None, None)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: 'nan' is not a finite number
+    """
+
+    name = "number"
+
+    def __init__(self, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+                 hi_open: bool = False, unit: str = ""):
+        self.lo, self.hi, self.lo_open, self.hi_open, self.unit = lo, hi, lo_open, hi_open, unit
+
+    def _range(self) -> str:
+        u = f" {self.unit}" if self.unit else ""
+        if self.lo is not None and self.hi is not None and not (self.lo_open or self.hi_open):
+            return f"from {self.lo:g} to {self.hi:g}{u}"
+        parts = []
+        if self.lo is not None:
+            parts.append(f"{'above' if self.lo_open else 'at least'} {self.lo:g}{u}")
+        if self.hi is not None:
+            parts.append(f"{'below' if self.hi_open else 'at most'} {self.hi:g}{u}")
+        return " and ".join(parts)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            v = float(value)
+        else:
+            try:
+                v = float(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        low = self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo))
+        high = self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi))
+        if low or high:
+            self.fail(f"{v:g} is out of range (must be {self._range()})", param, ctx)
+        return v
+
+    def get_metavar(self, param, ctx=None) -> str:  # (click 8.2 passes ctx)
+        return "NUMBER"
 
 
 def command_errors(func):
