@@ -349,3 +349,31 @@ def test_sqlite_errors_become_one_line(text, why):
 
     msg = _ledger_error("l.db", sqlite3.OperationalError(text))
     assert msg.startswith(f"l.db: the ledger cannot be used: {why}") and "\n" not in msg
+
+
+def test_a_read_only_or_special_ledger_is_said_so_up_front(tmp_path):
+    up = tmp_path / "up"
+    rec(up / "a.wav")
+    r = CliRunner().invoke(cli, ["batch", "run", str(up), "--ledger", str(tmp_path / "none" / "l.db")])
+    assert r.exit_code == 2 and f"--ledger {tmp_path}/none/l.db: folder {tmp_path}/none not found" in r.stderr
+    os.mkfifo(tmp_path / "fifo.db")
+    r = run_process(up, tmp_path / "fifo.db", "--workers", "0", timeout=60)
+    assert r.returncode == 2 and "fifo.db: ledger is a FIFO (named pipe), not a regular file" in r.stderr
+
+
+def test_a_ledger_on_a_read_only_mount(tmp_path):
+    """Needs a read-only bind mount (root in a container that allows it); skipped elsewhere."""
+    src, mnt = tmp_path / "src", tmp_path / "mnt"
+    rec(src / "up" / "a.wav")
+    mnt.mkdir()
+    if subprocess.run(["mount", "--bind", str(src), str(mnt)], capture_output=True).returncode != 0:
+        pytest.skip("no bind mounts here")
+    try:
+        if subprocess.run(["mount", "-o", "remount,ro,bind", str(mnt)], capture_output=True).returncode != 0:
+            pytest.skip("no read-only remount here")
+        r = CliRunner().invoke(cli, ["batch", "run", str(mnt / "up"), "--ledger", str(mnt / "l.db"), "--workers", "0"])
+        assert r.exit_code == 2
+        assert r.stderr.strip() == (f"Error: --ledger {mnt}/l.db: {mnt} is read-only (file, folder or mount); the "
+                                    "batch writes the ledger and its journal and lock files beside it")
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

@@ -179,6 +179,7 @@ class _Driver:
                                          or self.workers < 0):
             raise ParameterError(f"--workers must be 0 (in-process) or a positive number of processes, "
                                  f"got {self.workers!r}")
+        _check_ledger_writable(self.ledger_path)
         if self.chunk_size is not None and self.chunk_size < 1:
             raise ParameterError(f"--chunk-size must be at least 1, got {self.chunk_size}")
         if not 1 <= self.window_nights <= 366:
@@ -820,6 +821,21 @@ def _unknown_loggers_message(unknown: list[str]) -> str:
     listed = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
     return (f"{len(unknown)} logger(s) with new recordings are not in the survey's loggers.csv and are not "
             f"surveyed: {listed}")
+
+
+def _check_ledger_writable(path: Path) -> None:
+    """The batch writes the ledger, its WAL journal and its lock file beside it: a read-only file,
+    folder or mount is said so up front (SQLite would call it "unable to open database file")."""
+    from ..io import require_regular_file
+
+    folder = path.parent if str(path.parent) else Path(".")
+    require_regular_file(path, what="ledger", error=DataError, missing_ok=True)  # (a FIFO would block SQLite)
+    if not folder.is_dir():
+        raise DataError(f"--ledger {path}: folder {folder} not found")
+    if (path.exists() and not os.access(path, os.W_OK)) or not os.access(folder, os.W_OK):
+        where = path if path.exists() and not os.access(path, os.W_OK) else folder
+        raise DataError(f"--ledger {path}: {where} is read-only (file, folder or mount); the batch writes the ledger "
+                        "and its journal and lock files beside it")
 
 
 def _path_keyed(prefix: str, path) -> str:

@@ -149,7 +149,8 @@ def _os_error(exc: OSError) -> str:
 
 
 def to_jsonable(obj):
-    """Convert numpy scalars/arrays and non-finite floats (-> null) for JSON output."""
+    """Convert numpy scalars/arrays, non-finite floats (-> null) and text that is not UTF-8 (a file
+    name's undecodable bytes -> ``\\xNN``) for JSON output."""
     try:
         import numpy as np
     except ImportError:  # pragma: no cover
@@ -165,6 +166,13 @@ def to_jsonable(obj):
             obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
+    if isinstance(obj, str) and not obj.isascii():
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:  # a file name that is not UTF-8: its bytes as \xNN, not lone surrogates
+            from ..io import display_path
+
+            return display_path(obj)
     return obj
 
 
