@@ -377,3 +377,18 @@ def test_a_ledger_on_a_read_only_mount(tmp_path):
                                     "batch writes the ledger and its journal and lock files beside it")
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_future_rows_of_an_uploaded_stats_file_are_left_out(tmp_path):
+    up = tmp_path / "up"
+    up.mkdir()
+    (up / "stats.csv").write_text("logger_id,date,level,spread\n"
+                                  + "".join(f"L1,2026-10-{d:02d},40,3\n" for d in range(1, 29))
+                                  + "L1,2099-01-01,80,1\n")
+    age(up)
+    ledger = tmp_path / "ledger.db"
+    r, s = run(up, ledger)
+    assert s["failed"] == 0
+    assert "stats.csv: 1 row(s) dated after" in r.stderr and "first on line 30: logger L1, 2099-01-01" in r.stderr
+    assert q(ledger, "SELECT max(date), count(*) FROM logger_nights") == [("2026-10-28", 28)]
+    assert q(ledger, "SELECT as_of FROM logger_scores") == [("2026-10-28",)]

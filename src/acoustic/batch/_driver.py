@@ -433,6 +433,10 @@ class _Driver:
             s.failed += c["quarantined"]
             if result["status"] != "ok":
                 self._failure(result["path"], result["error"])
+            for w in result.get("warnings", []):
+                if "in the future" in w and len(s.warnings) < 200:  # a clock problem the crew must hear of
+                    s.warnings.append(w)
+                    warn(w)
             self.n_done += 1
         elif task["type"] == "survey":
             area, night = task["area"], task["night"]
@@ -686,7 +690,7 @@ class _Driver:
         else:
             self.pending_audio.add(sha)
             self.n_queued += 1
-            self._submit({"type": "stats", "items": [{"path": str(path), "sha256": sha}]})
+            self._submit({"type": "stats", "items": [{"path": str(path), "sha256": sha, "now": self.now}]})
         return None
 
     def _classify_recording(self, path: Path, in_round: set, dups: list):

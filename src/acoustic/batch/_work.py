@@ -278,6 +278,9 @@ def model_version_of(folder, card: dict) -> str:
 def process_stats_file(item: dict) -> dict:
     """Read one uploaded logger statistics file (``interfaces.md`` stats.csv).
 
+    Rows dated after the night the batch runs in (``item["now"]``, ISO UTC, + :data:`FUTURE_TOLERANCE_S`)
+    are left out with a warning: a logger whose clock says 2099 must not become every score's "as of".
+
     Returns
     -------
     dict
@@ -291,14 +294,32 @@ def process_stats_file(item: dict) -> dict:
     res.update(status="ok", error=None, rows=[])
     with collect_warnings(foreign="ignore") as caught:
         try:
-            res["rows"] = [(r.logger_id, r.date.isoformat(), float(r.level), float(r.spread))
-                           for r in read_stats(item["path"])]
+            rows = _present_rows(read_stats(item["path"]), item["path"], _parse_now(item.get("now")))
+            res["rows"] = [(r.logger_id, r.date.isoformat(), float(r.level), float(r.spread)) for r in rows]
         except AcousticError as exc:
             res.update(status="quarantined", error=one_line(exc))
         except Exception as exc:
             res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {one_line(exc)}")
     res["warnings"] = caught.messages
     return res
+
+
+def _present_rows(rows, path, now) -> list:
+    """The rows of a stats file not dated after the night of ``now`` (others: one warning, left out)."""
+    from datetime import timedelta
+
+    from ..io import display_path
+    from ..loggers import night_date
+
+    latest = night_date(now + timedelta(seconds=FUTURE_TOLERANCE_S))
+    future = [r for r in rows if r.date > latest]
+    if not future:
+        return list(rows)
+    first = min(future, key=lambda r: r.line)
+    warn(f"{display_path(path)}: {len(future)} row(s) dated after {latest.isoformat()} (the night the batch runs in) "
+         f"are in the future and left out (first on line {first.line}: logger {first.logger_id}, "
+         f"{first.date.isoformat()}); is the logger's clock right?")
+    return [r for r in rows if r.date <= latest]
 
 
 def survey_area(payload: dict) -> dict:
