@@ -40,6 +40,8 @@ HISTORY_SCHEMA = (
     "label TEXT, model_version TEXT, batch_id INTEGER, processed_utc TEXT, "
     "replaced_utc TEXT NOT NULL, replaced_by_batch INTEGER, reason TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS recording_history_rec ON recording_history(recording_id)",
+    # earlier_record looks a re-sent upload up by path: without an index, a scan of every recording per file
+    "CREATE INDEX IF NOT EXISTS recordings_path ON recordings(path)",
 )
 _HISTORY_COLS = ("revision", "sha256", "sidecar_sha256", "path", "logger_id", "start_time", "night", "sample_rate_hz",
                  "duration_s", "status", "error", "level_db", "leak_probability", "label", "model_version", "batch_id",
@@ -47,7 +49,8 @@ _HISTORY_COLS = ("revision", "sha256", "sidecar_sha256", "path", "logger_id", "s
 
 
 def ensure_history(conn) -> None:
-    """Create the ``recording_history`` table when the ledger has none (call inside a transaction)."""
+    """Create the ``recording_history`` table (and an index of recordings by path) when the ledger
+    has none (call inside a transaction)."""
     for sql in HISTORY_SCHEMA:
         conn.execute(sql)
 
