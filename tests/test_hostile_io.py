@@ -194,3 +194,56 @@ def test_a_float_wav_with_a_plateau_is_called_clipped(tmp_path):
     wav(tmp_path / "G.wav", y, subtype="FLOAT")
     with pytest.warns(AcousticWarning, match="clipped at full scale"):
         read_recording(tmp_path / "G.wav")
+
+
+@pytest.mark.parametrize("sid,match", [
+    ("L1\n\x1b[31mred", "sensor_id must be at most 128 printable characters"),
+    ("L" * 500, "sensor_id must be at most 128"),
+])
+def test_sensor_ids_that_would_break_messages_are_refused(tmp_path, sid, match):
+    wav(tmp_path / "A.wav", side={**SIDE, "sensor_id": sid})
+    with pytest.raises(RecordingError, match=match) as ei:
+        read_recording(tmp_path / "A.wav")
+    assert "\n" not in str(ei.value) and "\x1b" not in str(ei.value)
+
+
+def test_a_start_time_that_ends_after_9999_is_refused(tmp_path):
+    wav(tmp_path / "A.wav", side={**SIDE, "start_time": "9999-12-31T23:59:59.5Z"})
+    with pytest.raises(RecordingError, match=r"A\.json: start_time 9999-12-31T23:59:59.500000\+00:00 plus the "
+                                             r"recording's 1 s ends after the year 9999"):
+        read_recording(tmp_path / "A.wav")
+
+
+def test_a_sparse_wav_declaring_terabytes_is_refused_before_reading(tmp_path):
+    """A valid 16-bit header declaring ~4 GiB of data over a sparse 2 TiB file, on a machine with 4 GiB of
+    memory (sysconf faked in the subprocess): refused by name before anything is allocated."""
+    import struct
+
+    p = tmp_path / "sparse.wav"
+    wav(p, side=None)
+    raw = bytearray(p.read_bytes()[:44])
+    raw[40:44] = struct.pack("<I", 0xFFFFFFF0)  # declares ~4 GiB of data ...
+    with open(p, "wb") as fh:
+        fh.write(bytes(raw))
+        fh.truncate(2 * 2**40)  # ... and the file holds 2 TiB (sparse: no disk used)
+    import acoustic.io._audio as audio
+
+    r = subprocess.run([sys.executable, "-c", "import sys, acoustic.io._audio as a; a.os.sysconf = lambda k: "
+                        "{'SC_PHYS_PAGES': 2**20, 'SC_PAGE_SIZE': 4096}[k]\n"
+                        "from acoustic.io import read_recording\ntry:\n    read_recording(sys.argv[1])\n"
+                        "except Exception as e:\n    print(type(e).__name__, e)", str(p)],
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": SRC})
+    assert "RecordingError" in r.stdout and "would need" in r.stdout and "GiB of memory to read" in r.stdout, r
+    assert audio.MAX_SENSOR_ID_CHARS == 128
+
+
+def test_a_wav_of_millions_of_empty_chunks_does_not_stall(tmp_path):
+    import struct
+
+    body = b"WAVE" + b"junk\x00\x00\x00\x00" * 500_000
+    p = tmp_path / "chunks.wav"
+    p.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    r = subprocess.run([sys.executable, "-c", "import sys\nfrom acoustic.io import read_recording\ntry:\n"
+                        "    read_recording(sys.argv[1])\nexcept Exception as e:\n    print(type(e).__name__, e)",
+                        str(p)], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": SRC})
+    assert r.stdout.startswith("RecordingError") and "chunks.wav" in r.stdout

@@ -6,6 +6,8 @@ import json
 import math
 import os
 import struct
+import unicodedata
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,8 @@ CLIP_WARN_FRACTION = 0.001
 #: Fraction of non-finite samples that may be zeroed (with a warning) instead of refusing the file.
 NONFINITE_REPAIR_FRACTION = 0.001
 _SIDECAR_KEYS = {"sensor_id", "sensor_kind", "start_time", "gain_db"}
+#: Longest logger id accepted, characters (ids go into messages, ledger keys and file names).
+MAX_SENSOR_ID_CHARS = 128
 #: Largest sidecar read, bytes (ours are about 300 bytes).
 SIDECAR_MAX_BYTES = 1024 * 1024
 #: Deepest nesting of a sidecar's JSON (ours are flat: an object of numbers and strings).
@@ -85,7 +89,12 @@ def read_sidecar(path) -> dict:
     sid = meta.get("sensor_id", path.stem)
     if not isinstance(sid, (str, int)) or isinstance(sid, bool) or str(sid).strip() == "":
         raise RecordingError(f"{side}: sensor_id must be a non-empty string, got {sid!r}")
-    out["sensor_id"] = str(sid)
+    sid = str(sid)
+    if len(sid) > MAX_SENSOR_ID_CHARS or any(unicodedata.category(c)[0] == "C" for c in sid):
+        shown = repr(sid[:40]) + ("..." if len(sid) > 40 else "")
+        raise RecordingError(f"{side}: sensor_id must be at most {MAX_SENSOR_ID_CHARS} printable characters "
+                             f"(no control characters), got {shown}")
+    out["sensor_id"] = sid
 
     kind = meta.get("sensor_kind", "hydrophone")
     if kind not in SENSOR_KINDS:
@@ -110,6 +119,8 @@ def read_sidecar(path) -> dict:
     return out
 
 
+#: Most RIFF chunks walked before the data chunk (real files have fewer than ten).
+_MAX_CHUNKS = 4096
 #: Most channels libsndfile reads (SF_MAX_CHANNELS); a header claiming more goes to it, to be refused.
 _MAX_CHANNELS = 1024
 _PCM_GUID = b"\x01\x00\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
@@ -133,7 +144,9 @@ def _wav_layout(fh, size: int) -> dict | None:
         if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
             return None
         pos = 12
-        while pos + 8 <= size:
+        for _ in range(_MAX_CHUNKS):  # (a file of millions of empty chunks is left to libsndfile)
+            if pos + 8 > size:
+                break
             fh.seek(pos)
             head8 = fh.read(8)
             if len(head8) < 8:  # the file shrank since it was measured (still being written)
@@ -158,7 +171,7 @@ def _wav_layout(fh, size: int) -> dict | None:
     return None
 
 
-def _read_wav_pcm16(fh, layout: dict):
+def _read_wav_pcm16(fh, layout: dict, name: str = "file"):
     """16-bit PCM samples of a plain WAV file, by numpy from the data chunk (what libsndfile reads,
     without its per-call overhead); None when the file is not such a file (the caller then uses
     soundfile).  Shape (n_frames,) for one channel, (n_frames, channels) for more."""
@@ -166,11 +179,12 @@ def _read_wav_pcm16(fh, layout: dict):
         return None
     if not hasattr(fh, "seek"):  # a path (tests, tools)
         with open_regular(fh, error=RecordingError) as opened:
-            return _read_wav_pcm16(opened, layout)
+            return _read_wav_pcm16(opened, layout, display_path(fh))
     ch, align = layout["channels"], layout["block_align"]
     if not (1 <= ch <= _MAX_CHANNELS) or align != 2 * ch or layout["declared"] == 0:
         return None  # (libsndfile refuses more channels than it supports: let it say so)
     n = min(layout["declared"], max(layout["available"], 0)) // align
+    _check_memory(name, n, ch, 2)
     fh.seek(layout["offset"])
     pcm = np.fromfile(fh, dtype="<i2", count=n * ch)
     if pcm.size != n * ch:
@@ -188,7 +202,7 @@ def _read_audio(fh, name: str, size: int, channel: int):
     layout = _wav_layout(fh, size)
     declared = (layout["declared"], layout["available"]) if layout else None
     # plain 16-bit PCM WAV (what the loggers and this package write): numpy reads the data chunk
-    pcm = _read_wav_pcm16(fh, layout)
+    pcm = _read_wav_pcm16(fh, layout, name)
     if pcm is not None:
         fmt, subtype = ("WAVEX" if layout["extensible"] else "WAV"), "PCM_16"
         n_channels, rate = layout["channels"], float(layout["rate"])
@@ -210,6 +224,7 @@ def _read_audio(fh, name: str, size: int, channel: int):
         _check_layout(name, rate, channel, n_channels)
         if fmt not in ("WAV", "WAVEX"):
             declared = None
+        _check_memory(name, snd.frames, n_channels, 2 if subtype == "PCM_16" and fmt in ("WAV", "WAVEX") else 8)
         try:
             if subtype == "PCM_16" and fmt in ("WAV", "WAVEX"):
                 pcm = snd.read(dtype="int16", always_2d=n_channels > 1)
@@ -295,6 +310,12 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
     meta = read_sidecar(path) if sidecar else {
         "sensor_id": path.stem, "sensor_kind": "hydrophone", "start_time": None, "gain_db": 0.0, "extra": {}
     }
+    if meta["start_time"] is not None:
+        try:
+            meta["start_time"] + timedelta(seconds=x.size / rate)
+        except OverflowError:
+            raise RecordingError(f"{display_path(sidecar_path(path))}: start_time {meta['start_time'].isoformat()} "
+                                 f"plus the recording's {x.size / rate:g} s ends after the year 9999") from None
     expect_rate = meta["extra"].get("sample_rate_hz")
     if expect_rate is not None and (not isinstance(expect_rate, (int, float)) or abs(float(expect_rate) - rate) > 1e-6):
         raise RecordingError(
@@ -369,6 +390,22 @@ def _check_layout(name: str, rate: float, channel: int, n_channels: int) -> None
         raise RecordingError(f"{name}: sample rate {rate:g} Hz is outside the supported 1000-96000 Hz")
     if not (0 <= channel < n_channels):
         raise RecordingError(f"{name}: channel {channel} requested, file has {n_channels} channel(s)")
+
+
+def _check_memory(name, n_frames: int, n_channels: int, bytes_per_sample: int) -> None:
+    """Refuse a file whose samples would not fit in this machine's memory (a sparse or lying file
+    declaring terabytes would otherwise be read until the system kills the process).
+
+    The read holds the decoded frames of every channel plus the float64 copy of one channel.
+    """
+    need = int(n_frames) * (int(n_channels) * bytes_per_sample + 8)
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return
+    if need > 0.8 * physical:
+        raise RecordingError(f"{display_path(name)}: {n_frames} frames x {n_channels} channel(s) would need "
+                             f"{need / 2**30:.1f} GiB of memory to read; this machine has {physical / 2**30:.1f} GiB")
 
 
 def _clipped_samples(x, lo: float, hi: float, *, floating: bool) -> tuple[int, str]:
