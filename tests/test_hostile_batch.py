@@ -392,3 +392,41 @@ def test_future_rows_of_an_uploaded_stats_file_are_left_out(tmp_path):
     assert "stats.csv: 1 row(s) dated after" in r.stderr and "first on line 30: logger L1, 2099-01-01" in r.stderr
     assert q(ledger, "SELECT max(date), count(*) FROM logger_nights") == [("2026-10-28", 28)]
     assert q(ledger, "SELECT as_of FROM logger_scores") == [("2026-10-28",)]
+
+
+def test_broken_symbolic_links_are_quarantined_not_left_for_ever(tmp_path):
+    up = tmp_path / "up"
+    rec(up / "a.wav")
+    (up / "gone.wav").symlink_to(tmp_path / "nowhere.wav")
+    rec(up / "b.wav", logger="L2", sidecar=False)
+    (up / "b.json").symlink_to(tmp_path / "nowhere.json")
+    age(up)
+    ledger = tmp_path / "ledger.db"
+    r, s = run(up, ledger)
+    assert (s["new"], s["failed"]) == (1, 2)
+    assert "gone.wav: file not found (broken symbolic link to" in r.stderr
+    assert "b.json: sidecar not found (broken symbolic link to" in r.stderr
+    _, s = run(up, ledger)
+    assert (s["unchanged"], s["failed"]) == (3, 0)
+
+
+def test_the_same_audio_under_another_loggers_sidecar_is_not_a_correction(tmp_path):
+    up = tmp_path / "up"
+    rec(up / "L1" / "night.wav", logger="L1")
+    age(up)
+    ledger = tmp_path / "ledger.db"
+    run(up, ledger)
+    (up / "L2").mkdir()
+    shutil.copy(up / "L1" / "night.wav", up / "L2" / "night.wav")
+    (up / "L2" / "night.json").write_text(json.dumps({"sensor_id": "L2", "start_time": "2026-11-03T02:00:00Z"}))
+    age(up)
+    r, s = run(up, ledger)
+    assert (s["corrections"], s["failed"]) == (0, 1)
+    assert "with a sidecar naming logger L2: not used" in r.stderr
+    assert q(ledger, "SELECT logger_id FROM recordings WHERE status = 'ok'") == [("L1",)]
+    # a corrected sidecar beside the original audio is still a correction
+    (up / "L1" / "night.json").write_text(json.dumps({"sensor_id": "L1", "start_time": "2026-11-03T03:00:00Z"}))
+    age(up)
+    _, s = run(up, ledger)
+    assert s["corrections"] == 1
+    assert q(ledger, "SELECT start_time FROM recordings WHERE status = 'ok'") == [("2026-11-03T03:00:00.000000Z",)]

@@ -44,7 +44,7 @@ from collections import deque
 from pathlib import Path
 
 from .._errors import AcousticError, DataError, ParameterError
-from .._warnings import one_line, warn
+from .._warnings import collect_warnings, one_line, warn
 from ..ledger._db import Ledger, dumps, utc_now
 from . import _store, _work
 from ._engine import open_engine, resolve_workers
@@ -745,14 +745,38 @@ class _Driver:
             dups.append({"table": "recordings", "path": str(path), "sha256": a, "sidecar_sha256": s,
                          "hash_paths": hash_paths})
             return None
+        other = self._other_loggers_copy(path, side, a, known)
+        if other:  # the same audio under another logger's sidecar: not a correction of the first
+            self._unreadable(path, other, table="recordings", key=_path_keyed(a, path))
+            return None
         return {**item, "kind": "correction"}
 
-    def _unreadable(self, path: Path, reason: str, *, table: str):
-        """A file that cannot even be hashed (special file, unreadable, name not UTF-8): quarantined
-        under a key derived from its path (its bytes, for a name that is not UTF-8), reported once."""
+    def _other_loggers_copy(self, path: Path, side: Path, audio_sha: str, known) -> str | None:
+        """Why a new sidecar for known audio, found under another path, is no correction: it names
+        another logger than the recording has (identical audio from two loggers cannot both be right).
+        None when it is a correction (same path as a sighting, same logger, or no logger known)."""
+        if known[4] is None or self.led.conn.execute("SELECT 1 FROM sightings WHERE sha256 = ? AND path = ?",
+                                                     (audio_sha, str(path))).fetchone():
+            return None
+        from ..io import read_sidecar
+
+        try:
+            with collect_warnings(foreign="ignore"):
+                logger = read_sidecar(side)["sensor_id"]
+        except AcousticError:
+            return None  # a broken sidecar: the correction's processing quarantines it with the reason
+        if logger == known[4]:
+            return None
+        return (f"the same audio as {known[3]} (logger {known[4]}) with a sidecar naming logger {logger}: not used; "
+                "correct the sidecar of the copy that is wrong")
+
+    def _unreadable(self, path: Path, reason: str, *, table: str, key: str | None = None):
+        """A file quarantined without being processed (special file, unreadable, name not UTF-8, another
+        logger's copy): under a key derived from its path (its bytes, for a name that is not UTF-8),
+        reported once."""
         from ..io import display_path
 
-        key = _path_keyed("unreadable", path)
+        key = key or _path_keyed("unreadable", path)
         conn = self.led.conn
         if conn.execute(f"SELECT 1 FROM {table} WHERE sha256 = ?", (key,)).fetchone():
             self.summary.unchanged += 1

@@ -150,7 +150,12 @@ class HashCache:
         OSError
             The file cannot be read.
         """
-        st = path.stat()  # FileNotFoundError: it vanished since the scan (the caller leaves it for the next run)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if os.path.islink(path):  # a broken symbolic link: said so (it would "vanish" on every run)
+                require_regular_file(path, what=what, error=DataError)
+            raise  # it vanished since the scan: the caller leaves it for the next run
         if not stat.S_ISREG(st.st_mode):
             st = require_regular_file(path, what=what, error=DataError)  # raises, naming what it is
         key = str(path)
