@@ -430,3 +430,18 @@ def test_the_same_audio_under_another_loggers_sidecar_is_not_a_correction(tmp_pa
     _, s = run(up, ledger)
     assert s["corrections"] == 1
     assert q(ledger, "SELECT start_time FROM recordings WHERE status = 'ok'") == [("2026-11-03T03:00:00.000000Z",)]
+
+
+def test_an_sqlite_error_a_command_missed_is_still_one_line():
+    import click
+
+    from acoustic.cli._common import command_errors
+
+    @click.command()
+    @command_errors
+    def broken(warnings_out):
+        raise sqlite3.OperationalError("no such table: suspects")
+
+    r = CliRunner().invoke(broken, [])
+    assert r.exit_code == 2
+    assert r.stderr == "Error: database error (no such table: suspects); committed work is kept\n"

@@ -191,7 +191,7 @@ def resolve_workers(requested: int | None, n_tasks: int, cpus: int | None = None
     return requested, None
 
 
-def check_scheduler_address(address: str) -> str:
+def check_scheduler_address(address: str, *, source: str = "--scheduler") -> str:
     """Check the form of a Dask scheduler address before connecting (``[tcp://]HOST:PORT``).
 
     ``distributed.Client`` given a malformed address fails half-built, and its finaliser then
@@ -212,7 +212,7 @@ def check_scheduler_address(address: str) -> str:
     ok = (scheme in _SCHEDULER_SCHEMES and colon and host and port.isdigit() and 1 <= int(port) <= 65535
           and not any(c.isspace() for c in host))
     if not ok:
-        raise ParameterError(f"--scheduler {address}: not a Dask scheduler address (expected "
+        raise ParameterError(f"{source} {address}: not a Dask scheduler address (expected "
                              f"[{'|'.join(_SCHEDULER_SCHEMES)}://]HOST:PORT, e.g. tcp://10.0.0.5:8786)")
     return text
 
@@ -242,9 +242,10 @@ def open_engine(workers: int | None = None, scheduler: str | None = None, *,
     ParameterError
         Negative ``workers``; the Dask scheduler cannot be reached or ``distributed`` is missing.
     """
+    source = "--scheduler" if scheduler else "DASK_SCHEDULER_ADDRESS"
     scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     if scheduler:
-        check_scheduler_address(scheduler)
+        check_scheduler_address(scheduler, source=source)
         try:
             from distributed import Client
         except ImportError:
@@ -253,7 +254,7 @@ def open_engine(workers: int | None = None, scheduler: str | None = None, *,
         try:
             client = Client(scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
-            raise ParameterError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
+            raise ParameterError(f"{source} {scheduler}: cannot reach the Dask scheduler "
                                  f"({type(exc).__name__}: {exc})") from None
         n = len(client.scheduler_info().get("workers", {}))
         ex = client.get_executor(pure=False)

@@ -81,6 +81,9 @@ class FiniteFloat(click.ParamType):
 def command_errors(func):
     """Run a command body: AcousticError -> one-line ``Error: ...`` and exit 2; warnings to stderr.
 
+    OSError and MemoryError are one line with exit 1; an ``sqlite3.Error`` no command turned into
+    an AcousticError is one line with exit 2.
+
     The wrapped function receives a ``warnings_out`` keyword: a list collecting the messages
     of the :class:`AcousticWarning` s raised while it runs (for a JSON ``warnings`` field).
     Each warning is also printed once on stderr as ``Warning: ...``.
@@ -112,6 +115,13 @@ def command_errors(func):
                 _flush(caught, collected)
                 click.echo(f"Error: out of memory ({one_line(exc) if str(exc) else 'no detail'})", err=True)
                 sys.exit(1)
+            except Exception as exc:
+                sqlite3 = sys.modules.get("sqlite3")  # (not imported here: most commands never load it)
+                if sqlite3 is None or not isinstance(exc, sqlite3.Error):
+                    raise
+                _flush(caught, collected)  # a database the command's own checks missed: still one line
+                click.echo(f"Error: database error ({one_line(exc)}); committed work is kept", err=True)
+                sys.exit(2)
         _flush(caught, collected)
         return result
 
