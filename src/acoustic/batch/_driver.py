@@ -110,7 +110,7 @@ class BatchSummary:
     hash_cache_hits: int = 0
     seconds: float = 0.0                 # the whole run, s
     recordings_seconds: float = 0.0      # from the start until every recording was committed, s
-    recordings_per_s: float | None = None  # (new + corrected) / recordings_seconds
+    recordings_per_s: float | None = None  # (new + corrected + replaced) / recordings_seconds
     worker_seconds: dict = dataclasses.field(default_factory=dict)  # summed over workers: read, features, classify
     classification: str = ""     # the model version used, or why recordings were not classified
     survey: str = "not requested (no --survey)"
@@ -560,9 +560,8 @@ class _Driver:
         s = self.summary
         s.status = status
         s.seconds = time.monotonic() - self.t0
-        n_rec = s.new + s.corrections
+        n_rec = s.new + s.corrections + s.replaced
         s.recordings_seconds = getattr(self, "recordings_seconds", s.seconds)
-        n_rec += s.replaced
         s.recordings_per_s = (n_rec / s.recordings_seconds) if n_rec and s.recordings_seconds > 0 else None
         s.hashed_files, s.hash_cache_hits = self.hashes.n_hashed, self.hashes.n_cached
         s.worker_seconds = {k: round(v, 3) for k, v in self.timing.items()}
