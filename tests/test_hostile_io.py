@@ -247,3 +247,22 @@ def test_a_wav_of_millions_of_empty_chunks_does_not_stall(tmp_path):
                         "    read_recording(sys.argv[1])\nexcept Exception as e:\n    print(type(e).__name__, e)",
                         str(p)], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": SRC})
     assert r.stdout.startswith("RecordingError") and "chunks.wav" in r.stdout
+
+
+def test_read_audio_info_reads_headers_only_from_regular_files(tmp_path):
+    from acoustic.io import read_audio_info
+
+    raw = os.fsencode(str(tmp_path)) + b"/n\xe9.flac"
+    wav(raw, fmt="FLAC")
+    info = read_audio_info(os.fsdecode(raw))
+    assert (info.sample_rate_hz, info.frames, info.channels, info.format) == (8000.0, 8000, 1, "FLAC")
+    assert info.duration_s == 1.0
+    os.mkfifo(tmp_path / "F.wav")
+    with pytest.raises(RecordingError, match=r"F\.wav: file is a FIFO"):
+        read_audio_info(tmp_path / "F.wav")
+    (tmp_path / "E.wav").write_bytes(b"")
+    with pytest.raises(RecordingError, match=r"E\.wav: file is empty \(0 bytes\)"):
+        read_audio_info(tmp_path / "E.wav")
+    (tmp_path / "J.wav").write_bytes(b"junk" * 100)
+    with pytest.raises(RecordingError, match=r"J\.wav: not a readable WAV or FLAC file"):
+        read_audio_info(tmp_path / "J.wav")

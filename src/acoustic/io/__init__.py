@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
-    "read_recording": "._audio", "write_recording": "._audio", "read_sidecar": "._audio", "sidecar_path": "._audio",
+    "AudioInfo": "._audio", "read_audio_info": "._audio", "read_recording": "._audio", "write_recording": "._audio", "read_sidecar": "._audio", "sidecar_path": "._audio",
     "read_pipe": "._pipejson", "write_pipe": "._pipejson",
     "check_output_file": "._files", "display_path": "._files", "file_kind": "._files", "open_regular": "._files", "read_file_bytes": "._files",
     "require_regular_file": "._files",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from ..recording import (
     parse_time,
 )
 
-__all__ = ["read_recording", "write_recording", "read_sidecar", "sidecar_path"]
+__all__ = ["AudioInfo", "read_audio_info", "read_recording", "write_recording", "read_sidecar", "sidecar_path"]
 
 #: Fraction of samples at full scale above which a recording is called clipped.
 CLIP_WARN_FRACTION = 0.001
@@ -233,6 +234,70 @@ def _read_audio(fh, name: str, size: int, channel: int):
         except Exception as exc:
             raise RecordingError(f"{name}: audio data cannot be decoded ({_short(exc)})") from None
     return fmt, subtype, rate, n_channels, declared, pcm, data
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioInfo:
+    """What an audio file's header says (no samples read).
+
+    Attributes
+    ----------
+    sample_rate_hz : float
+        Sample rate, Hz.
+    frames : int
+        Samples per channel.
+    channels : int
+        Number of channels.
+    format, subtype : str
+        libsndfile's names (``WAV``/``FLAC``, ``PCM_16``/``FLOAT`` ...).
+    """
+
+    sample_rate_hz: float
+    frames: int
+    channels: int
+    format: str
+    subtype: str
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.sample_rate_hz
+
+
+def read_audio_info(path) -> AudioInfo:
+    """The header of a WAV or FLAC file, read like :func:`read_recording` reads it: a regular file
+    only (never blocks on a FIFO or device), names that are not UTF-8 included.
+
+    Raises
+    ------
+    RecordingError
+        Missing, special, empty or unreadable file, no samples, or a sample rate outside 1-96 kHz.
+
+    Examples
+    --------
+    >>> from acoustic.io import read_audio_info
+    >>> info = read_audio_info("recordings/samples/pvc_pair/A.wav")  # doctest: +SKIP
+    >>> info.sample_rate_hz, info.duration_s  # doctest: +SKIP
+    (8000.0, 30.0)
+    """
+    import soundfile as sf
+
+    name = display_path(path)
+    with open_regular(path, what="file", error=RecordingError) as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            raise RecordingError(f"{name}: file is empty (0 bytes)")
+        try:
+            snd = sf.SoundFile(fh)
+        except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+            raise RecordingError(f"{name}: not a readable WAV or FLAC file ({_short(exc)})") from None
+        with snd:
+            info = AudioInfo(float(snd.samplerate), int(snd.frames), int(snd.channels), snd.format, snd.subtype)
+    if info.format not in ("WAV", "WAVEX", "FLAC", "RF64", "W64"):
+        raise RecordingError(f"{name}: format {info.format} is not supported (WAV or FLAC expected)")
+    if info.frames <= 0:
+        raise RecordingError(f"{name}: file holds no audio samples")
+    _check_layout(name, info.sample_rate_hz, 0, info.channels)
+    return info
 
 
 def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording:
