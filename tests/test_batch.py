@@ -201,7 +201,9 @@ def test_bad_files_are_quarantined_and_the_run_goes_on(recordings, tmp_path):
     (up / "badside.json").write_text("{not json")                                      # corrupt sidecar
     data = (up / "L2_n0.wav").read_bytes()
     (up / "truncated.wav").write_bytes(data[: len(data) // 2])                          # usable, with a warning
-    (up / "truncated.json").write_text((up / "L2_n0.json").read_text())
+    side = json.loads((up / "L2_n0.json").read_text())  # another recording (a later start): not a re-send of L2_n0
+    side["start_time"] = "2026-11-05T02:00:00.000000Z"
+    (up / "truncated.json").write_text(json.dumps(side))
     age(up)
     ledger = tmp_path / "ledger.db"
     r, s = run_json(up, ledger)
@@ -314,11 +316,13 @@ def test_hash_cache_and_touched_files(recordings, tmp_path):
     assert (s["hashed_files"], s["hash_cache_hits"], s["unchanged"], s["new"]) == (1, 3, 2, 0)
     _, s = run_json(up, ledger, "--rehash")
     assert (s["hashed_files"], s["unchanged"]) == (4, 2)
-    # content changed in place (same name): a new recording; the old row stays as what was seen then
+    # content changed in place (same name, same logger and start): a re-sent recording replaces the
+    # earlier record (issue 19); the earlier version is kept in recording_history
     write_rec(up / "L3_n0.wav", logger="L3", start=T0, seed=1234)
     age(up, OLD + 120)
     _, s = run_json(up, ledger)
-    assert s["new"] == 1 and q(ledger, "SELECT count(*) FROM recordings")[0][0] == 3
+    assert (s["new"], s["replaced"]) == (0, 1) and q(ledger, "SELECT count(*) FROM recordings")[0][0] == 2
+    assert q(ledger, "SELECT count(*) FROM recording_history")[0][0] == 1
 
 
 def _sigterm_on_third_chunk(items, options, _calls=[]):

@@ -405,7 +405,7 @@ def test_warn_points_at_the_caller():
 # -- the docstring examples run -------------------------------------------------------------------
 
 @pytest.mark.parametrize("module", ["acoustic.io._files", "acoustic.io._jsonio", "acoustic.io._table",
-                                    "acoustic._warnings"])
+                                    "acoustic._warnings", "acoustic.batch._engine", "acoustic.cli._common"])
 def test_docstring_examples(module):
     import importlib
 

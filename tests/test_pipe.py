@@ -168,6 +168,14 @@ def test_position_interval_covers_delay_uncertainty():
     (dict(material="pvc", length_m=10, wave_speed_m_s=3000), "outside what water in a pipe"),
     (dict(material="pvc", length_m=10, wave_speed_m_s=20), "outside what water in a pipe"),
     (dict(material="pvc", length_m=10, soil="mud"), "unknown soil"),
+    # issue 19: impossible walls and lengths are refused before the physics turns them into NaN or TiB
+    (dict(material="pvc", length_m=10, diameter_mm=150, wall_mm=1e-9),
+     r"wall_mm 1e-09 mm is thinner than any pressure pipe's wall for diameter_mm 150 mm \(at least 0.6 mm"),
+    (dict(material="steel", length_m=10, diameter_mm=150, wall_mm=76), "wall_mm 76 mm is thicker than any"),
+    (dict(material="pvc", length_m=1e12), r"length_m 1e\+12 m is longer than any pipe between two sensors"),
+    (dict(material="pvc", length_m=10, wall_mm=float("nan")), "wall_mm must be a positive number"),
+    (dict(material="pvc", length_m="10"), "length_m must be a number, got '10'"),
+    (dict(material="pvc", length_m=10, diameter_mm=True), "diameter_mm must be a number"),
 ])
 def test_impossible_segments_rejected(kwargs, match):
     with pytest.raises(PipeError, match=match):
@@ -179,3 +187,28 @@ def test_zero_distance_rejected():
         PipePath.uniform(0.0, "pvc")
     with pytest.raises(PipeError, match="at least one segment"):
         PipePath([])
+
+
+def test_walls_at_the_limits_give_finite_speeds():
+    """The bounds of MAX_DIAMETER_TO_WALL / MIN_DIAMETER_TO_WALL keep the model finite for every material
+    up to 150 mm.  (Larger plastic pipes with thin walls have their ring frequency in the default band,
+    where the thin-wall model does not hold: physics.md section 1.2 keeps it below f_ring / 3.)"""
+    from acoustic.pipe import MATERIALS, MAX_DIAMETER_TO_WALL, MIN_DIAMETER_TO_WALL
+
+    for mat in MATERIALS:
+        for d in (10.0, 20.0, 150.0):
+            for wall in (d / MAX_DIAMETER_TO_WALL, d / MIN_DIAMETER_TO_WALL):
+                seg = PipeSegment(mat, 10.0, d, wall)
+                c = seg.speed_m_s()
+                assert np.isfinite(c) and 50.0 < c < 1600.0, (mat, d, wall, c)
+                assert np.isfinite(seg.speed_rel_sd())
+
+
+def test_a_path_longer_than_the_limit_is_refused():
+    from acoustic.pipe import MAX_PIPE_LENGTH_M
+
+    half = PipeSegment("pvc", MAX_PIPE_LENGTH_M * 0.6)
+    with pytest.raises(PipeError, match="segments add up to 120000 m, longer than any pipe"):
+        PipePath([half, half])
+    with pytest.raises(PipeError, match="segment 1 must be a PipeSegment"):
+        PipePath([half, "pvc"])

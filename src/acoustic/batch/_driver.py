@@ -38,15 +38,16 @@ import concurrent.futures as cf
 import dataclasses
 import os
 import signal
+import sqlite3
 import time
-import warnings
 from collections import deque
 from pathlib import Path
 
-from .._errors import AcousticError, AcousticWarning, DataError, ParameterError
+from .._errors import AcousticError, DataError, ParameterError
+from .._warnings import collect_warnings, one_line, warn
 from ..ledger._db import Ledger, dumps, utc_now
 from . import _store, _work
-from ._engine import open_engine
+from ._engine import open_engine, resolve_workers
 from ._scan import HashCache, scan_upload
 
 __all__ = ["BatchError", "BatchInterrupted", "BatchSummary", "run_batch", "EXIT_OK", "EXIT_FAILURES"]
@@ -90,7 +91,10 @@ class BatchSummary:
     unchanged: int = 0           # handled by an earlier run: nothing to do
     new: int = 0                 # recordings processed for the first time
     corrections: int = 0         # known audio with a new sidecar: reprocessed, row updated
+    replaced: int = 0            # a re-sent or completed upload of a recording: its row updated, history kept
     duplicates: int = 0          # same content under another name: recorded once, not reprocessed
+    matched_without_sidecar: int = 0  # a sidecar-less copy of a known recording: a sighting of it, nothing changed
+    future_dated: int = 0        # start time after the batch's "now": kept, left out of nights, scores, surveys
     failed: int = 0              # quarantined (bad files) in this run
     stats_files_new: int = 0
     logger_nights_changed: int = 0
@@ -106,7 +110,7 @@ class BatchSummary:
     hash_cache_hits: int = 0
     seconds: float = 0.0                 # the whole run, s
     recordings_seconds: float = 0.0      # from the start until every recording was committed, s
-    recordings_per_s: float | None = None  # (new + corrected) / recordings_seconds
+    recordings_per_s: float | None = None  # (new + corrected + replaced) / recordings_seconds
     worker_seconds: dict = dataclasses.field(default_factory=dict)  # summed over workers: read, features, classify
     classification: str = ""     # the model version used, or why recordings were not classified
     survey: str = "not requested (no --survey)"
@@ -156,6 +160,7 @@ class _Driver:
         self.inflight: dict = {}          # future -> task description
         self.isolate: deque = deque()      # items to retry one at a time after a worker died
         self.t0 = time.monotonic()
+        self.now = utc_now()              # the batch's "now": later start times are future-dated
         self.last_progress = 0.0
         self.last_done = -1
         self.n_queued = 0
@@ -170,6 +175,11 @@ class _Driver:
             raise ParameterError(f"UPLOAD_DIR {self.upload_dir}: folder not found")
         if not self.upload_dir.is_dir():
             raise ParameterError(f"UPLOAD_DIR {self.upload_dir}: not a folder")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 0):
+            raise ParameterError(f"--workers must be 0 (in-process) or a positive number of processes, "
+                                 f"got {self.workers!r}")
+        _check_ledger_writable(self.ledger_path)
         if self.chunk_size is not None and self.chunk_size < 1:
             raise ParameterError(f"--chunk-size must be at least 1, got {self.chunk_size}")
         if not 1 <= self.window_nights <= 366:
@@ -234,12 +244,12 @@ class _Driver:
     def summary_warn(self, msg: str):
         self._early_warnings = getattr(self, "_early_warnings", [])
         self._early_warnings.append(msg)
-        warnings.warn(msg, AcousticWarning, stacklevel=2)
+        warn(msg)
 
     # -- engine and futures ----------------------------------------------------------------------
     def _ensure_engine(self):
         if self.engine is None:
-            self.engine = open_engine(self.workers, self.scheduler)
+            self.engine = open_engine(getattr(self, "n_workers", self.workers), self.scheduler)
             n = max(1, self.engine.n_workers)
             # chunks of ~0.2 s of work per task: one classifier call per chunk costs ~6 ms however
             # few rows it has (scikit-learn's per-call overhead); Dask's per-task overhead
@@ -255,7 +265,7 @@ class _Driver:
 
     def _task_options(self) -> dict:
         """Options of a recordings task (:func:`acoustic.batch._work.process_recordings`)."""
-        return {"model": self.model_path, "model_obj": self.model_obj}
+        return {"model": self.model_path, "model_obj": self.model_obj, "now": self.now}
 
     def _submit(self, task: dict):
         self._ensure_engine()
@@ -288,12 +298,12 @@ class _Driver:
                     if self.deaths_in_a_row >= MAX_DEATHS_IN_A_ROW:
                         raise BatchError(
                             f"worker processes of the {self.engine.description} keep dying "
-                            f"({type(exc).__name__}: {_one_line(exc)}); no file was quarantined for it; "
+                            f"({type(exc).__name__}: {one_line(exc)}); no file was quarantined for it; "
                             "check the installation and memory, then run again") from None
                     self._worker_died(task, exc)
                     continue
                 raise BatchError(f"a {task['type']} task failed unexpectedly ({type(exc).__name__}: "
-                                 f"{_one_line(exc)}); committed work is kept, run again after fixing it") from exc
+                                 f"{one_line(exc)}); committed work is kept, run again after fixing it") from exc
             self.deaths_in_a_row = 0
             if task["type"] != "warm":
                 self._handle(task, result)
@@ -341,7 +351,7 @@ class _Driver:
         file that died alone is to blame.  Without such a file there is no proof, and the batch stops.
         """
         keep_dying = BatchError(f"worker processes of the {self.engine.description} keep dying "
-                                f"({type(exc).__name__}: {_one_line(exc)}); no file was quarantined for it; "
+                                f"({type(exc).__name__}: {one_line(exc)}); no file was quarantined for it; "
                                 "check the installation and memory, then run again")
         if task["type"] == "recordings":
             if self.known_good is None:
@@ -385,6 +395,19 @@ class _Driver:
                                              self.feature_names_seen)
             s.new += c["new"]
             s.corrections += c["corrections"]
+            s.replaced += c["replaced"]
+            for r in result:
+                if r.get("future_dated"):
+                    s.future_dated += 1
+                    if s.future_dated <= 20:  # each named once on stderr and in the summary; then a count
+                        msg = next((w for w in r.get("warnings", []) if "in the future" in w), r["path"])
+                        s.warnings.append(msg)
+                        warn(msg)
+            s.duplicates += c["shorter"]
+            for note in c["notes"]:
+                if len(s.warnings) < 200:
+                    s.warnings.append(note)
+                warn(note)
             s.failed += c["quarantined"]
             s.detections_new += c["detections"]
             for r in result:
@@ -394,7 +417,7 @@ class _Driver:
                     if self.limbo:
                         self._judge_limbo()
                 if r["status"] != "ok":
-                    self._failure(r["path"], r["error"])
+                    self._failure(r["path"], r["error"], logger_id=r.get("logger_id"))
                 timing = r.get("timing_s")
                 if timing:
                     for k in ("read", "features", "classify"):
@@ -410,6 +433,10 @@ class _Driver:
             s.failed += c["quarantined"]
             if result["status"] != "ok":
                 self._failure(result["path"], result["error"])
+            for w in result.get("warnings", []):
+                if "in the future" in w and len(s.warnings) < 200:  # a clock problem the crew must hear of
+                    s.warnings.append(w)
+                    warn(w)
             self.n_done += 1
         elif task["type"] == "survey":
             area, night = task["area"], task["night"]
@@ -440,10 +467,10 @@ class _Driver:
             return
         self._tick()
 
-    def _failure(self, path, error, kind="quarantined"):
+    def _failure(self, path, error, kind="quarantined", logger_id=None):
         if len(self.summary.failures) < 50:
-            self.summary.failures.append({"path": str(path), "error": error, "kind": kind})
-        self.progress("failure", path=str(path), error=error, kind=kind)
+            self.summary.failures.append({"path": str(path), "error": error, "kind": kind, "logger_id": logger_id})
+        self.progress("failure", path=str(path), error=error, kind=kind, logger_id=logger_id)
 
     def _tick(self, force=False):
         now = time.monotonic()
@@ -457,15 +484,29 @@ class _Driver:
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> BatchSummary:
         self._validate()
-        self.led = Ledger(self.ledger_path, create=True)
-        # WAL with synchronous=NORMAL: a commit is atomic and survives the process being killed;
-        # a power failure may lose the last few commits, which the next run simply redoes (their
-        # files are then new).  Human input (confirm, dispatch) keeps synchronous=FULL.
-        self.led.conn.execute("PRAGMA synchronous=NORMAL")
         try:
+            return self._run_open()
+        except sqlite3.Error as exc:
+            raise DataError(_ledger_error(self.ledger_path, exc)) from None
+
+    def _run_open(self) -> BatchSummary:
+        self.led = Ledger(self.ledger_path, create=True)
+        try:
+            # WAL with synchronous=NORMAL: a commit is atomic and survives the process being killed;
+            # a power failure may lose the last few commits, which the next run simply redoes (their
+            # files are then new).  Human input (confirm, dispatch) keeps synchronous=FULL.
+            self.led.conn.execute("PRAGMA synchronous=NORMAL")
             self.led.acquire_writer(wait_s=self.wait_s)
+            self.found = scan_upload(self.upload_dir)
+            dask = bool(self.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS"))
+            if not dask:
+                n_areas = self.led.conn.execute("SELECT count(*) FROM pending WHERE kind = 'area'").fetchone()[0]
+                n_files = len(self.found.recordings) + len(self.found.stats_files)
+                self.n_workers, capped = resolve_workers(self.workers, n_files + (n_areas if self.survey_dir else 0))
+                if capped:
+                    self.summary_warn(capped)
             try:
-                if self.workers != 0 or self.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS"):
+                if self.workers != 0 or dask:
                     self._ensure_engine()  # workers start and warm up while the driver loads the model
                 self._load_model()
             except BaseException:
@@ -479,6 +520,7 @@ class _Driver:
     def _run_locked(self) -> BatchSummary:
         conn = self.led.conn
         with self.led.transaction():
+            _store.ensure_history(conn)
             conn.execute("UPDATE batches SET status = 'interrupted', finished_utc = ? WHERE status = 'running'",
                          (utc_now(),))
             params = {"survey_dir": str(self.survey_dir) if self.survey_dir else None,
@@ -507,14 +549,18 @@ class _Driver:
                 self.engine.close(cancel=status == "interrupted")
                 if self.engine_used:  # started early, but given nothing to do: "none (nothing new)"
                     self.summary.engine = self.engine.description
-            self._finish(status)
+            try:
+                self._finish(status)
+            except sqlite3.Error:  # the ledger broke (disk full, read-only): the error on the way out says so
+                if status != "interrupted":
+                    raise
         return self.summary
 
     def _finish(self, status: str):
         s = self.summary
         s.status = status
         s.seconds = time.monotonic() - self.t0
-        n_rec = s.new + s.corrections
+        n_rec = s.new + s.corrections + s.replaced
         s.recordings_seconds = getattr(self, "recordings_seconds", s.seconds)
         s.recordings_per_s = (n_rec / s.recordings_seconds) if n_rec and s.recordings_seconds > 0 else None
         s.hashed_files, s.hash_cache_hits = self.hashes.n_hashed, self.hashes.n_cached
@@ -528,12 +574,16 @@ class _Driver:
 
     def _process_uploads(self):
         conn = self.led.conn
-        found = scan_upload(self.upload_dir)
+        found = self.found
         if found.skipped:
             self.progress("note", message=f"skipped {len(found.skipped)} hidden or partial upload(s) "
                                           "(.part/.tmp or names starting with '.')")
-        self.summary.files = len(found.recordings) + len(found.stats_files)
+        self.summary.files = len(found.recordings) + len(found.stats_files) + len(found.bad_names)
         self.progress("scan", recordings=len(found.recordings), stats_files=len(found.stats_files))
+        for path in found.bad_names:  # the ledger holds paths as text: such a file is reported on its own
+            table = "stats_files" if path.name.lower().endswith(".csv") else "recordings"
+            self._unreadable(path, "file name is not valid UTF-8 (undecodable bytes shown as \\xNN); rename "
+                                   "it in UTF-8 to have it processed", table=table)
 
         dups: list[dict] = []
         # statistics files: small, one task each; a copy of one still in flight waits for it
@@ -581,6 +631,11 @@ class _Driver:
         self._commit_dups(dups)
         self._wait()
         self._judge_limbo(final=True)
+        if self.summary.future_dated > 20:
+            msg = (f"{self.summary.future_dated} recordings in all start in the future (the first 20 are named above); "
+                   "they are kept but left out of nights, logger scores and surveys")
+            self.summary.warnings.append(msg)
+            warn(msg)
         self.recordings_seconds = time.monotonic() - self.t0
         self._tick(force=True)
         rest = self.hashes.take_all()  # cache entries of unchanged files (e.g. after a touch)
@@ -597,7 +652,17 @@ class _Driver:
             return
         rows = self.hashes.take_rows([p for d in dups for p in d.get("hash_paths", [d["path"]])])
         with self.led.transaction():
-            self.summary.duplicates += _store.commit_duplicates(self.led.conn, self.summary.batch_id, dups, rows)
+            n = _store.commit_duplicates(self.led.conn, self.summary.batch_id, dups, rows)
+        matched = [d for d in dups if d.get("matched")]
+        self.summary.duplicates += n - len(matched)
+        self.summary.matched_without_sidecar += len(matched)
+        for d in matched:
+            _rid, _st, _side, orig, logger_id, start = d["matched"]
+            msg = (f"{d['path']}: no sidecar; the same audio as {orig} (logger {logger_id}, start {start}): matched to "
+                   "that recording, which keeps its sidecar's logger, start time and night (nothing was changed)")
+            if len(self.summary.warnings) < 200:
+                self.summary.warnings.append(msg)
+            warn(msg)
         dups.clear()
 
     def _classify_stats(self, path: Path, dups: list):
@@ -608,8 +673,11 @@ class _Driver:
         except FileNotFoundError:
             self.progress("note", message=f"{path} vanished during the scan; left for the next run")
             return None
+        except AcousticError as exc:  # a FIFO, device or directory: never read
+            self._unreadable(path, one_line(exc), table="stats_files")
+            return None
         except OSError as exc:
-            self._unreadable(path, exc, table="stats_files")
+            self._unreadable(path, f"cannot read the file ({exc.strerror or exc})", table="stats_files")
             return None
         if conn.execute("SELECT 1 FROM sightings WHERE path = ? AND sha256 = ? AND sidecar_sha256 = ''",
                         (str(path), sha)).fetchone():
@@ -621,23 +689,37 @@ class _Driver:
         else:
             self.pending_audio.add(sha)
             self.n_queued += 1
-            self._submit({"type": "stats", "items": [{"path": str(path), "sha256": sha}]})
+            self._submit({"type": "stats", "items": [{"path": str(path), "sha256": sha, "now": self.now}]})
         return None
 
     def _classify_recording(self, path: Path, in_round: set, dups: list):
-        """Decide what a recording file is: None (unchanged or duplicate), 'defer', or a work item."""
+        """Decide what a recording file is: None (unchanged, duplicate or matched), 'defer', or a work item.
+
+        - this path with this audio and sidecar was handled before: unchanged;
+        - audio never seen: new (a re-sent or completed upload of a known recording is found when
+          its result is committed, by logger and start time or by path: :func:`._store.commit_recordings`);
+        - audio known as a quarantined file, at another path: its own entry (a second logger's
+          identical empty or corrupt upload is reported under its own name, not as a duplicate);
+        - audio and sidecar known: a duplicate (one sighting, nothing recomputed);
+        - audio known with a sidecar, this copy has none: matched to that recording, nothing changed
+          and nothing inherited (a copy without its sidecar is not a correction);
+        - audio known, sidecar new: a late correction (reprocessed, the row updated).
+        """
         conn = self.led.conn
         from ..io import sidecar_path
 
         side = sidecar_path(path)
         try:
             a = self.hashes.sha256(path)
-            s = self.hashes.sha256(side) if side.exists() else ""
+            s = self.hashes.sha256(side, what="sidecar") if os.path.lexists(side) else ""
         except FileNotFoundError:  # renamed or removed since the scan: the next run sees it as it is then
             self.progress("note", message=f"{path} vanished during the scan; left for the next run")
             return None
+        except AcousticError as exc:  # the audio or its sidecar is a FIFO, device or directory: never read
+            self._unreadable(path, one_line(exc), table="recordings")
+            return None
         except OSError as exc:
-            self._unreadable(path, exc, table="recordings")
+            self._unreadable(path, f"cannot read the file ({exc.strerror or exc})", table="recordings")
             return None
         hash_paths = [str(path)] + ([str(side)] if s else [])
         if conn.execute("SELECT 1 FROM sightings WHERE path = ? AND sha256 = ? AND sidecar_sha256 = ?",
@@ -646,38 +728,70 @@ class _Driver:
             return None
         if a in in_round or a in self.pending_audio:
             return "defer"
-        known = conn.execute("SELECT 1 FROM recordings WHERE sha256 = ?", (a,)).fetchone()
+        known = conn.execute("SELECT id, status, sidecar_sha256, path, logger_id, start_time FROM recordings "
+                             "WHERE sha256 = ?", (a,)).fetchone()
+        item = {"path": str(path), "sha256": a, "sidecar_sha256": s, "kind": "new", "hash_paths": hash_paths}
         if not known:
-            kind = "new"
-        elif conn.execute("SELECT 1 FROM sightings WHERE sha256 = ? AND sidecar_sha256 = ?", (a, s)).fetchone():
+            return item
+        if known[1] != "ok" and known[3] != str(path):
+            # the same bytes were quarantined under another name: this file gets its own entry
+            return {**item, "row_key": _path_keyed(a, path)}
+        if not s and known[2]:
+            dups.append({"table": "recordings", "path": str(path), "sha256": a, "sidecar_sha256": s,
+                         "hash_paths": hash_paths, "matched": known})
+            return None
+        if conn.execute("SELECT 1 FROM sightings WHERE sha256 = ? AND sidecar_sha256 = ?", (a, s)).fetchone():
             dups.append({"table": "recordings", "path": str(path), "sha256": a, "sidecar_sha256": s,
                          "hash_paths": hash_paths})
             return None
-        else:
-            kind = "correction"
-        return {"path": str(path), "sha256": a, "sidecar_sha256": s, "kind": kind, "hash_paths": hash_paths}
+        other = self._other_loggers_copy(path, side, a, known)
+        if other:  # the same audio under another logger's sidecar: not a correction of the first
+            self._unreadable(path, other, table="recordings", key=_path_keyed(a, path))
+            return None
+        return {**item, "kind": "correction"}
 
-    def _unreadable(self, path: Path, exc: OSError, *, table: str):
-        """A file that cannot even be read for hashing: quarantined under a path-derived key."""
-        import hashlib
+    def _other_loggers_copy(self, path: Path, side: Path, audio_sha: str, known) -> str | None:
+        """Why a new sidecar for known audio, found under another path, is no correction: it names
+        another logger than the recording has (identical audio from two loggers cannot both be right).
+        None when it is a correction (same path as a sighting, same logger, or no logger known)."""
+        if known[4] is None or self.led.conn.execute("SELECT 1 FROM sightings WHERE sha256 = ? AND path = ?",
+                                                     (audio_sha, str(path))).fetchone():
+            return None
+        from ..io import read_sidecar
 
-        key = "unreadable:" + hashlib.sha256(str(path).encode()).hexdigest()
-        reason = f"cannot read the file ({exc.strerror or exc})"
+        try:
+            with collect_warnings(foreign="ignore"):
+                logger = read_sidecar(side)["sensor_id"]
+        except AcousticError:
+            return None  # a broken sidecar: the correction's processing quarantines it with the reason
+        if logger == known[4]:
+            return None
+        return (f"the same audio as {known[3]} (logger {known[4]}) with a sidecar naming logger {logger}: not used; "
+                "correct the sidecar of the copy that is wrong")
+
+    def _unreadable(self, path: Path, reason: str, *, table: str, key: str | None = None):
+        """A file quarantined without being processed (special file, unreadable, name not UTF-8, another
+        logger's copy): under a key derived from its path (its bytes, for a name that is not UTF-8),
+        reported once."""
+        from ..io import display_path
+
+        key = key or _path_keyed("unreadable", path)
         conn = self.led.conn
         if conn.execute(f"SELECT 1 FROM {table} WHERE sha256 = ?", (key,)).fetchone():
             self.summary.unchanged += 1
             return
+        shown = display_path(path)
         if table == "recordings":
-            item = {"path": str(path), "sha256": key, "sidecar_sha256": "", "kind": "new",
+            item = {"path": shown, "sha256": key, "sidecar_sha256": "", "kind": "new",
                     "status": "quarantined", "error": reason, "warnings": []}
             with self.led.transaction():
                 _store.commit_recordings(conn, self.summary.batch_id, [item], [], self.area_of, self.feature_names_seen)
         else:
-            item = {"path": str(path), "sha256": key, "status": "quarantined", "error": reason, "warnings": [], "rows": []}
+            item = {"path": shown, "sha256": key, "status": "quarantined", "error": reason, "warnings": [], "rows": []}
             with self.led.transaction():
                 _store.commit_stats_file(conn, self.summary.batch_id, item, [])
         self.summary.failed += 1
-        self._failure(path, reason)
+        self._failure(shown, reason)
 
     # -- loggers and areas ----------------------------------------------------------------------
     def _score_loggers(self):
@@ -702,7 +816,7 @@ class _Driver:
         if unknown:
             msg = _unknown_loggers_message(unknown)
             self.summary.warnings.append(msg)
-            warnings.warn(msg, AcousticWarning, stacklevel=2)
+            warn(msg)
 
     def _survey(self):
         conn = self.led.conn
@@ -736,8 +850,43 @@ def _unknown_loggers_message(unknown: list[str]) -> str:
             f"surveyed: {listed}")
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def _check_ledger_writable(path: Path) -> None:
+    """The batch writes the ledger, its WAL journal and its lock file beside it: a read-only file,
+    folder or mount is said so up front (SQLite would call it "unable to open database file")."""
+    from ..io import require_regular_file
+
+    folder = path.parent if str(path.parent) else Path(".")
+    require_regular_file(path, what="ledger", error=DataError, missing_ok=True)  # (a FIFO would block SQLite)
+    if not folder.is_dir():
+        raise DataError(f"--ledger {path}: folder {folder} not found")
+    if (path.exists() and not os.access(path, os.W_OK)) or not os.access(folder, os.W_OK):
+        where = path if path.exists() and not os.access(path, os.W_OK) else folder
+        raise DataError(f"--ledger {path}: {where} is read-only (file, folder or mount); the batch writes the ledger "
+                        "and its journal and lock files beside it")
+
+
+def _path_keyed(prefix: str, path) -> str:
+    """A ledger key for a file known by its path, not its content: ``prefix:`` + SHA-256 of the path's bytes."""
+    import hashlib
+
+    return f"{prefix}:" + hashlib.sha256(os.fsencode(str(path))).hexdigest()
+
+
+def _ledger_error(path, exc: sqlite3.Error) -> str:
+    """An SQLite error of the batch as one line naming the ledger and what to do."""
+    text = one_line(exc)
+    low = text.lower()
+    if "readonly" in low or "read-only" in low:
+        why = "it is read-only (file, folder or mount); the batch needs to write it"
+    elif "disk is full" in low or "disk i/o" in low:
+        why = f"the disk is full or failing ({text})"
+    elif "no such table" in low or "no such column" in low or "malformed" in low or "not a database" in low:
+        why = f"it is damaged or not a ledger ({text})"
+    elif "locked" in low or "busy" in low:
+        why = f"another program holds it ({text})"
+    else:
+        why = text
+    return f"{path}: the ledger cannot be used: {why}; work committed before is kept, run again after fixing it"
 
 
 def _is_worker_death(exc: BaseException) -> bool:

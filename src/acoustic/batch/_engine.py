@@ -23,7 +23,8 @@ import os
 
 from .._errors import ParameterError
 
-__all__ = ["Engine", "open_engine", "single_thread_env", "THREAD_ENV_VARS"]
+__all__ = ["Engine", "available_cpus", "check_scheduler_address", "open_engine", "resolve_workers",
+           "single_thread_env", "THREAD_ENV_VARS"]
 
 #: Environment variables that cap numba, OpenMP and BLAS threads in a worker process.
 THREAD_ENV_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -138,6 +139,88 @@ def _process_pool(n: int) -> cf.ProcessPoolExecutor:
                                   initializer=_pool_worker_init, initargs=(os.getpid(),))
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def resolve_workers(requested: int | None, n_tasks: int, cpus: int | None = None) -> tuple[int, str | None]:
+    """The number of worker processes to start, and a warning when the request was lowered.
+
+    More processes than CPUs only compete for them (each worker is one thread), and more than
+    there are files (plus pending area surveys) only start, import and wait.
+
+    Parameters
+    ----------
+    requested : int or None
+        ``--workers`` (None: as many as useful; 0: in-process).
+    n_tasks : int
+        Files found plus area surveys pending: the most work that can run at once.
+    cpus : int, optional
+        CPUs available (default :func:`available_cpus`).
+
+    Returns
+    -------
+    (int, str or None)
+
+    Raises
+    ------
+    ParameterError
+        A negative ``requested``.
+
+    Examples
+    --------
+    >>> resolve_workers(1000, 2, cpus=8)
+    (2, '--workers 1000 is more than useful here (8 CPU(s) available, 2 file(s) or survey(s) to process); using 2')
+    >>> resolve_workers(None, 500, cpus=4)
+    (4, None)
+    """
+    cpus = available_cpus() if cpus is None else cpus
+    if requested is not None and (isinstance(requested, bool) or requested < 0):
+        raise ParameterError(f"--workers must be 0 (in-process) or a positive number of processes, got {requested}")
+    if requested == 0:
+        return 0, None
+    cap = max(1, min(cpus, n_tasks))
+    if requested is None:
+        return cap, None
+    if requested > cap:
+        return cap, (f"--workers {requested} is more than useful here ({cpus} CPU(s) available, {n_tasks} file(s) "
+                     f"or survey(s) to process); using {cap}")
+    return requested, None
+
+
+def check_scheduler_address(address: str, *, source: str = "--scheduler") -> str:
+    """Check the form of a Dask scheduler address before connecting (``[tcp://]HOST:PORT``).
+
+    ``distributed.Client`` given a malformed address fails half-built, and its finaliser then
+    waits 20 s and prints a ``TimeoutError`` traceback after the error; checking the form first
+    keeps the error one line.
+
+    Raises
+    ------
+    ParameterError
+        Not ``[scheme://]host:port`` with a known scheme and a port of 1-65535.
+    """
+    text = str(address).strip()
+    scheme, sep, loc = text.rpartition("://")
+    scheme = scheme if sep else "tcp"
+    host, colon, port = loc.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):  # [IPv6]
+        host = host[1:-1]
+    ok = (scheme in _SCHEDULER_SCHEMES and colon and host and port.isdigit() and 1 <= int(port) <= 65535
+          and not any(c.isspace() for c in host))
+    if not ok:
+        raise ParameterError(f"{source} {address}: not a Dask scheduler address (expected "
+                             f"[{'|'.join(_SCHEDULER_SCHEMES)}://]HOST:PORT, e.g. tcp://10.0.0.5:8786)")
+    return text
+
+
+#: Address schemes of distributed's network transports (``inproc`` is in-process only).
+_SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
 def open_engine(workers: int | None = None, scheduler: str | None = None, *,
                 connect_timeout_s: float = 10.0) -> Engine:
     """Create the executor for a batch.
@@ -159,8 +242,10 @@ def open_engine(workers: int | None = None, scheduler: str | None = None, *,
     ParameterError
         Negative ``workers``; the Dask scheduler cannot be reached or ``distributed`` is missing.
     """
+    source = "--scheduler" if scheduler else "DASK_SCHEDULER_ADDRESS"
     scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     if scheduler:
+        check_scheduler_address(scheduler, source=source)
         try:
             from distributed import Client
         except ImportError:
@@ -168,14 +253,14 @@ def open_engine(workers: int | None = None, scheduler: str | None = None, *,
                                  "install acoustic[scale]") from None
         try:
             client = Client(scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise ParameterError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise ParameterError(f"{source} {scheduler}: cannot reach the Dask scheduler "
                                  f"({type(exc).__name__}: {exc})") from None
         n = len(client.scheduler_info().get("workers", {}))
         ex = client.get_executor(pure=False)
         return Engine(ex, "dask", n, f"Dask cluster at {scheduler} ({n} workers)", client=client)
     if workers is None:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = available_cpus()
     if workers < 0:
         raise ParameterError(f"--workers must be 0 (in-process) or a positive number of processes, got {workers}")
     if workers == 0:

@@ -10,6 +10,11 @@ Content identity is the SHA-256 of the file's bytes: of the audio file for a rec
 sidecar is hashed separately, so a corrected sidecar for the same audio is recognised as a late
 correction of that recording, not as a new recording), and of the CSV file for statistics.
 
+Only regular files are hashed or read (a FIFO or a symbolic link to ``/dev/zero`` named ``*.wav``
+is quarantined with what it is, never read), and a file whose name is not valid UTF-8 (a logger
+writing Latin-1 names) is reported on its own (:attr:`ScanResult.bad_names`): the ledger stores
+paths as text, and one such name must not stop the night.
+
 Hashing every file on every run would cost a full read of the folder each night; a stat cache
 (path, size, modification time in ns) in the ledger lets unchanged files be recognised without
 reading them, as git does.  A file modified within :data:`RACY_WINDOW_S` of being hashed is
@@ -21,8 +26,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 import time
 from pathlib import Path
+
+from .._errors import DataError
+from ..io._files import open_regular, require_regular_file
 
 __all__ = ["AUDIO_SUFFIXES", "RACY_WINDOW_S", "ScanResult", "is_stats_file", "scan_upload", "sha256_file"]
 
@@ -33,10 +42,19 @@ RACY_WINDOW_S = 2.0
 _BLOCK = 1 << 20
 
 
-def sha256_file(path) -> str:
-    """SHA-256 (hex) of a file's bytes, read in 1 MiB blocks."""
+def sha256_file(path, *, what: str = "file") -> str:
+    """SHA-256 (hex) of a regular file's bytes, read in 1 MiB blocks.
+
+    Raises
+    ------
+    DataError
+        Not a regular file (FIFO, device, socket, directory), or gone (see
+        :func:`acoustic.io.open_regular`); reading a FIFO or a device would never end.
+    OSError
+        The file cannot be read.
+    """
     h = hashlib.sha256()
-    with open(path, "rb", buffering=0) as fh:
+    with open_regular(path, what=what, error=DataError) as fh:
         while True:
             block = fh.read(_BLOCK)
             if not block:
@@ -57,6 +75,8 @@ class ScanResult:
     recordings: list[Path]
     stats_files: list[Path]
     skipped: list[Path]
+    #: Recordings and statistics files whose path is not valid UTF-8 (not in the two lists above).
+    bad_names: list[Path] = dataclasses.field(default_factory=list)
 
 
 def scan_upload(upload_dir) -> ScanResult:
@@ -76,6 +96,7 @@ def scan_upload(upload_dir) -> ScanResult:
     recs: list[Path] = []
     stats: list[Path] = []
     skipped: list[Path] = []
+    bad: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
@@ -85,11 +106,23 @@ def scan_upload(upload_dir) -> ScanResult:
                 if low.endswith(AUDIO_SUFFIXES + PARTIAL_SUFFIXES) or low.endswith(".csv"):
                     skipped.append(p)
                 continue
-            if low.endswith(AUDIO_SUFFIXES):
+            wanted = low.endswith(AUDIO_SUFFIXES) or (low.endswith(".csv") and is_stats_file(p))
+            if wanted and not _is_utf8(p):
+                bad.append(p)
+            elif low.endswith(AUDIO_SUFFIXES):
                 recs.append(p)
-            elif low.endswith(".csv") and is_stats_file(p):
+            elif wanted:
                 stats.append(p)
-    return ScanResult(sorted(recs), sorted(stats), sorted(skipped))
+    return ScanResult(sorted(recs), sorted(stats), sorted(skipped), sorted(bad, key=os.fsencode))
+
+
+def _is_utf8(path: Path) -> bool:
+    """Whether ``path`` is valid UTF-8 (else Python holds its undecodable bytes as surrogates)."""
+    try:
+        str(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 class HashCache:
@@ -106,22 +139,32 @@ class HashCache:
         self.n_hashed = 0
         self.n_cached = 0
 
-    def sha256(self, path: Path) -> str:
+    def sha256(self, path: Path, *, what: str = "file") -> str:
         """Content hash of ``path`` (from the cache when size and mtime are unchanged).
 
         Raises
         ------
+        DataError
+            Not a regular file (checked before the cache: a FIFO put in a file's place is never
+            taken for it).
         OSError
             The file cannot be read.
         """
-        st = path.stat()
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if os.path.islink(path):  # a broken symbolic link: said so (it would "vanish" on every run)
+                require_regular_file(path, what=what, error=DataError)
+            raise  # it vanished since the scan: the caller leaves it for the next run
+        if not stat.S_ISREG(st.st_mode):
+            st = require_regular_file(path, what=what, error=DataError)  # raises, naming what it is
         key = str(path)
         if not self.rehash:
             row = self.conn.execute("SELECT size, mtime_ns, sha256 FROM scan_cache WHERE path = ?", (key,)).fetchone()
             if row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns:
                 self.n_cached += 1
                 return row[2]
-        digest = sha256_file(path)
+        digest = sha256_file(path, what=what)
         self.n_hashed += 1
         st2 = path.stat()
         stable = (st2.st_size == st.st_size and st2.st_mtime_ns == st.st_mtime_ns

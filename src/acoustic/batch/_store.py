@@ -14,7 +14,7 @@ import json
 from ..ledger._db import dumps, utc_now
 
 __all__ = ["commit_recordings", "commit_duplicates", "commit_stats_file", "commit_logger_scores",
-           "commit_area_survey", "clear_area", "POINT_MATCH_M"]
+           "commit_area_survey", "clear_area", "earlier_record", "ensure_history", "POINT_MATCH_M"]
 
 #: A new point matches a suspect on the same pipe within max(this, the suspect's interval half-width), m.
 POINT_MATCH_M = 2.0
@@ -30,14 +30,90 @@ def _write_cache(conn, cache_rows) -> None:
                          cache_rows)
 
 
+#: The earlier versions of recordings a batch replaced or corrected (a row per replaced version).
+#: Created by the batch itself (``CREATE TABLE IF NOT EXISTS``): the ledger's readers need not know it.
+HISTORY_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS recording_history ("
+    "id INTEGER PRIMARY KEY, recording_id INTEGER NOT NULL REFERENCES recordings(id), revision INTEGER NOT NULL, "
+    "sha256 TEXT NOT NULL, sidecar_sha256 TEXT, path TEXT, logger_id TEXT, start_time TEXT, night TEXT, "
+    "sample_rate_hz REAL, duration_s REAL, status TEXT, error TEXT, level_db REAL, leak_probability REAL, "
+    "label TEXT, model_version TEXT, batch_id INTEGER, processed_utc TEXT, "
+    "replaced_utc TEXT NOT NULL, replaced_by_batch INTEGER, reason TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS recording_history_rec ON recording_history(recording_id)",
+    # earlier_record looks a re-sent upload up by path: without an index, a scan of every recording per file
+    "CREATE INDEX IF NOT EXISTS recordings_path ON recordings(path)",
+)
+_HISTORY_COLS = ("revision", "sha256", "sidecar_sha256", "path", "logger_id", "start_time", "night", "sample_rate_hz",
+                 "duration_s", "status", "error", "level_db", "leak_probability", "label", "model_version", "batch_id",
+                 "processed_utc")
+
+
+def ensure_history(conn) -> None:
+    """Create the ``recording_history`` table (and an index of recordings by path) when the ledger
+    has none (call inside a transaction)."""
+    for sql in HISTORY_SCHEMA:
+        conn.execute(sql)
+
+
+def _keep_history(conn, rec_id: int, batch_id: int, now: str, reason: str) -> None:
+    cols = ", ".join(_HISTORY_COLS)
+    conn.execute(f"INSERT INTO recording_history(recording_id, {cols}, replaced_utc, replaced_by_batch, reason) "
+                 f"SELECT id, {cols}, ?, ?, ? FROM recordings WHERE id = ?", (now, batch_id, reason, rec_id))
+
+
+def earlier_record(conn, r: dict):
+    """The recording a newly processed upload ``r`` is a re-sent or completed version of, or None.
+
+    The same recording is the same logger with the same start time (whatever the file is called
+    now), or, when the start time is unknown, the same logger at the same path; a quarantined
+    entry at the same path (a half-written upload, a FIFO put there) is replaced by any readable
+    file that takes its place.
+
+    Returns
+    -------
+    tuple or None
+        ``(id, duration_s, path, status, logger_id, night, start_time)`` of the earlier row.
+    """
+    cols = "id, duration_s, path, status, logger_id, night, start_time"
+    if r["status"] != "ok":  # only the entry of a file that failed before at this path
+        return conn.execute(f"SELECT {cols} FROM recordings WHERE status = 'quarantined' AND path = ? ORDER BY id "
+                            "DESC LIMIT 1", (r["path"],)).fetchone()
+    if r.get("start_time") and r.get("logger_id"):
+        row = conn.execute(f"SELECT {cols} FROM recordings WHERE status = 'ok' AND logger_id = ? AND start_time = ? "
+                           "ORDER BY id LIMIT 1", (r["logger_id"], r["start_time"])).fetchone()
+        if row is not None:
+            return row
+    elif r.get("logger_id"):
+        row = conn.execute(f"SELECT {cols} FROM recordings WHERE status = 'ok' AND logger_id = ? AND path = ? "
+                           "AND start_time IS NULL ORDER BY id LIMIT 1", (r["logger_id"], r["path"])).fetchone()
+        if row is not None:
+            return row
+    return conn.execute(f"SELECT {cols} FROM recordings WHERE status = 'quarantined' AND path = ? ORDER BY id DESC "
+                        "LIMIT 1", (r["path"],)).fetchone()
+
+
+def _mark_old(conn, old_logger, area_of, batch_id) -> None:
+    if old_logger is not None:
+        _mark(conn, "logger", old_logger, batch_id)
+        if area_of is not None and old_logger in area_of:
+            _mark(conn, "area", area_of[old_logger], batch_id)
+
+
 def commit_recordings(conn, batch_id: int, results: list[dict], cache_rows, area_of: dict | None,
                       feature_names_seen: set) -> dict:
     """Write one chunk of processed recordings (call inside a transaction).
 
+    A late sidecar correction updates its recording's row in place; so does a re-sent or
+    completed upload of a recording already in the ledger (:func:`earlier_record`), when it is at
+    least as long as the earlier version (a shorter re-send is kept as a sighting of the recording,
+    not used).  Either way the earlier version's row goes to ``recording_history`` first, and its
+    logger and area are marked for re-scoring and re-surveying.
+
     Parameters
     ----------
     results : list of dict
-        Output of :func:`acoustic.batch._work.process_recordings`.
+        Output of :func:`acoustic.batch._work.process_recordings` (``row_key``, when present, is
+        the row's key instead of the audio hash: a copy of quarantined bytes under another name).
     cache_rows : list of tuple
         ``scan_cache`` rows of the chunk's files.
     area_of : dict or None
@@ -48,12 +124,15 @@ def commit_recordings(conn, batch_id: int, results: list[dict], cache_rows, area
     Returns
     -------
     dict
-        Counts: ``new``, ``corrections``, ``quarantined``, ``detections``.
+        Counts ``new``, ``corrections``, ``replaced``, ``shorter``, ``quarantined``, ``detections``,
+        and ``notes``: one line per replacement or shorter re-send, for the batch's output.
     """
     now = utc_now()
-    counts = {"new": 0, "corrections": 0, "quarantined": 0, "detections": 0}
+    counts = {"new": 0, "corrections": 0, "replaced": 0, "shorter": 0, "quarantined": 0, "detections": 0,
+              "notes": []}
     for r in results:
         ok = r["status"] == "ok"
+        key = r.get("row_key") or r["sha256"]
         cols = dict(
             path=r["path"], logger_id=r.get("logger_id"), start_time=r.get("start_time"),
             sample_rate_hz=r.get("sample_rate_hz"), duration_s=r.get("duration_s"), status=r["status"],
@@ -62,27 +141,49 @@ def commit_recordings(conn, batch_id: int, results: list[dict], cache_rows, area
             batch_id=batch_id, processed_utc=now, sidecar_sha256=r["sidecar_sha256"], night=r.get("night"),
             warnings_json=dumps(r["warnings"]) if r.get("warnings") else None,
         )
+        sighting = r["kind"]
         if r["kind"] == "correction":
-            old = conn.execute("SELECT id, logger_id, night FROM recordings WHERE sha256 = ?", (r["sha256"],)).fetchone()
+            old = conn.execute("SELECT id, logger_id, night FROM recordings WHERE sha256 = ?", (key,)).fetchone()
             rec_id = old[0]
-            if old[1] is not None:
-                _mark(conn, "logger", old[1], batch_id)
-                if area_of is not None and old[1] in area_of:
-                    _mark(conn, "area", area_of[old[1]], batch_id)
-            sets = ", ".join(f"{k} = ?" for k in cols)
-            conn.execute(f"UPDATE recordings SET {sets}, revision = revision + 1 WHERE id = ?", (*cols.values(), rec_id))
-            conn.execute("DELETE FROM recording_features WHERE recording_id = ?", (rec_id,))
-            conn.execute("DELETE FROM detections WHERE kind = 'recording' AND recording_id = ?", (rec_id,))
+            _mark_old(conn, old[1], area_of, batch_id)
+            _keep_history(conn, rec_id, batch_id, now, f"late sidecar correction from {r['path']}")
+            _update(conn, rec_id, cols)
             counts["corrections"] += 1
         else:
-            names = ", ".join(["sha256", *cols])
-            marks = ", ".join("?" * (len(cols) + 1))
-            rec_id = conn.execute(f"INSERT INTO recordings({names}) VALUES ({marks})",
-                                  (r["sha256"], *cols.values())).lastrowid
-            counts["new"] += 1
+            prev = earlier_record(conn, r)
+            if prev is not None and prev[3] == "ok" and (prev[1] or 0.0) > (r.get("duration_s") or 0.0) + 1e-9:
+                # a shorter upload of a recording the ledger has in full: a sighting of it, not used
+                conn.execute("INSERT OR IGNORE INTO sightings(path, sha256, sidecar_sha256, kind, recording_id, "
+                             "batch_id, seen_utc) VALUES (?, ?, ?, 'duplicate', ?, ?, ?)",
+                             (r["path"], r["sha256"], r["sidecar_sha256"], prev[0], batch_id, now))
+                counts["shorter"] += 1
+                counts["notes"].append(
+                    f"{r['path']}: {r.get('duration_s', 0):.3g} s of logger {r.get('logger_id')} starting "
+                    f"{r.get('start_time') or '(unknown)'}, shorter than the {prev[1]:.3g} s already recorded from "
+                    f"{prev[2]}; kept as a sighting of that recording, not used")
+                continue
+            if prev is not None:
+                rec_id = prev[0]
+                _mark_old(conn, prev[4], area_of, batch_id)
+                what = "a quarantined entry" if prev[3] != "ok" else f"{prev[1] or 0:.3g} s"
+                reason = (f"replaced by {r['path']} ({r.get('duration_s') or 0:.3g} s): a re-sent or completed "
+                          f"upload of {prev[2]} ({what})")
+                _keep_history(conn, rec_id, batch_id, now, reason)
+                _update(conn, rec_id, {"sha256": key, **cols})
+                sighting = "correction"
+                if ok:  # (a failed file where a failed file was: still one entry for the path, no news)
+                    counts["replaced"] += 1
+                    counts["notes"].append(f"{r['path']}: a re-sent or completed upload of {prev[2]} ({what}); it "
+                                           "replaces that record, whose earlier version is kept in its history")
+            else:
+                names = ", ".join(["sha256", *cols])
+                marks = ", ".join("?" * (len(cols) + 1))
+                rec_id = conn.execute(f"INSERT INTO recordings({names}) VALUES ({marks})",
+                                      (key, *cols.values())).lastrowid
+                counts["new"] += 1
         conn.execute("INSERT INTO sightings(path, sha256, sidecar_sha256, kind, recording_id, batch_id, seen_utc) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (r["path"], r["sha256"], r["sidecar_sha256"], r["kind"], rec_id, batch_id, now))
+                     (r["path"], r["sha256"], r["sidecar_sha256"], sighting, rec_id, batch_id, now))
         if not ok:
             counts["quarantined"] += 1
             continue
@@ -98,7 +199,7 @@ def commit_recordings(conn, batch_id: int, results: list[dict], cache_rows, area
             conn.execute(
                 "INSERT INTO detections(natural_key, kind, recording_id, area, night, logger_ids, score, evidence_json, "
                 "model_version, batch_id, created_utc) VALUES (?, 'recording', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (f"recording|{r['sha256']}", rec_id, (area_of or {}).get(r["logger_id"]), r.get("night"),
+                (f"recording|{key}", rec_id, (area_of or {}).get(r["logger_id"]), r.get("night"),
                  json.dumps([r["logger_id"]]), r["leak_probability"],
                  dumps({"leak_probability": r["leak_probability"], "threshold": r.get("threshold"),
                         "level_db": r["level_db"], "file": r["path"]}),
@@ -109,6 +210,14 @@ def commit_recordings(conn, batch_id: int, results: list[dict], cache_rows, area
             _mark(conn, "area", area_of[r["logger_id"]], batch_id)
     _write_cache(conn, cache_rows)
     return counts
+
+
+def _update(conn, rec_id: int, cols: dict) -> None:
+    """Replace a recording row's values (a correction or a replacement): its results are recomputed."""
+    sets = ", ".join(f"{k} = ?" for k in cols)
+    conn.execute(f"UPDATE recordings SET {sets}, revision = revision + 1 WHERE id = ?", (*cols.values(), rec_id))
+    conn.execute("DELETE FROM recording_features WHERE recording_id = ?", (rec_id,))
+    conn.execute("DELETE FROM detections WHERE kind = 'recording' AND recording_id = ?", (rec_id,))
 
 
 def commit_duplicates(conn, batch_id: int, dups: list[dict], cache_rows) -> int:

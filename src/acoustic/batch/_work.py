@@ -15,11 +15,16 @@ import warnings
 from pathlib import Path
 
 from .._errors import AcousticError, AcousticWarning
+from .._warnings import collect_warnings, one_line, warn
 from ._engine import single_thread_env
 
 __all__ = ["process_recordings", "process_stats_file", "survey_area", "warm_up", "night_of"]
 
 _MODELS: dict = {}
+#: A recording may end this long after the batch's "now" before its start time is called future
+#: (a logger clock running fast, s).  A time-zone slip (local time written as UTC) is hours and is
+#: caught.  A tolerance for clocks, not a tuned constant.
+FUTURE_TOLERANCE_S = 3600.0
 
 
 def warm_up() -> int:
@@ -66,11 +71,6 @@ def _model(options: dict):
     return model
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
 def night_of(start_time) -> str | None:
     """The night a recording belongs to (``acoustic.loggers.night_date``: UTC date of start + 12 h).
 
@@ -93,7 +93,9 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
         Each with ``path`` (str), ``sha256``, ``sidecar_sha256`` and ``kind`` (``new`` or
         ``correction``), passed through to the result.
     options : dict
-        ``model`` (model folder or None: no classification) and optionally ``model_obj``: the
+        ``now`` (ISO UTC: the batch's start; a recording ending more than :data:`FUTURE_TOLERANCE_S`
+        after it is future-dated: kept, warned about, given no night), ``model`` (model folder or
+        None: no classification) and optionally ``model_obj``: the
         loaded model itself (a :class:`acoustic.classify.LeakModel`, usually with a compiled
         pipeline, see :mod:`acoustic.classify._compiled`), sent by the driver so that workers
         need not load the model file (and import scikit-learn) themselves.
@@ -107,7 +109,9 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
         (RMS level, dB re 1 calibrated unit), ``features`` (float32 array), ``features_version``,
         ``block_levels_db`` (float32, the per-frame calibrated levels that
         ``acoustic.loggers`` makes nightly level and spread from), ``block_s`` (frame hop, s),
-        ``leak_probability``, ``label``, ``threshold``, ``model_version``; the first ok result
+        ``leak_probability``, ``label``, ``threshold``, ``model_version``, ``future_dated``; a
+        quarantined result has the ``logger_id`` and ``start_time`` of its sidecar when it has a
+        readable one; the first ok result
         also has ``feature_names`` and ``feature_units``, and the first result ``timing_s`` (seconds spent reading, extracting and classifying the chunk).
 
     Notes
@@ -125,6 +129,7 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
     from ..recording import format_time
 
     model = _model(options)
+    now = _parse_now(options.get("now"))
     if model is not None:
         from ..classify import RecordingFeatures, check_supported, classify_features
         from ..classify._extract import sample_peak_stats
@@ -134,10 +139,7 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
     for item in items:
         res = dict(item)
         res.update(status="ok", error=None)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", AcousticWarning)
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=FutureWarning)
+        with collect_warnings(foreign="ignore", ignore_deprecations=True) as caught:
             try:
                 t0 = time.perf_counter()
                 rec = read_recording(item["path"])
@@ -159,10 +161,14 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
                         warnings=[], clipped_fraction=clipped, peak_dbfs=peak)
                     check_supported(model, rf)
                     feats.append((res, rf))
+                future = _future_start(rec, now)
+                if future:
+                    warn(future)
                 res.update(
                     logger_id=rec.sensor_id,
                     start_time=None if rec.start_time is None else format_time(rec.start_time),
-                    night=night_of(rec.start_time),
+                    night=None if future else night_of(rec.start_time),
+                    future_dated=bool(future),
                     sample_rate_hz=rec.sample_rate,
                     duration_s=rec.duration_s,
                     level_db=10.0 * math.log10(max(ms, 1e-30)),
@@ -175,14 +181,15 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
                     leak_probability=None, label=None, threshold=None, model_version=None,
                 )
             except AcousticError as exc:
-                res.update(status="quarantined", error=_one_line(exc))
+                res.update(status="quarantined", error=one_line(exc))
+                res.update(_sidecar_identity(item["path"]))
                 if feats and feats[-1][0] is res:
                     feats.pop()
             except MemoryError:
                 res.update(status="quarantined", error="out of memory while processing this file")
             except Exception as exc:  # an unforeseen file problem: quarantine it, keep going
-                res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {_one_line(exc)}")
-            res["warnings"] = [str(w.message) for w in caught if issubclass(w.category, AcousticWarning)]
+                res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {one_line(exc)}")
+        res["warnings"] = caught.messages
         results.append(res)
 
     t3 = time.perf_counter()
@@ -207,6 +214,56 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
     return results
 
 
+def _parse_now(text):
+    """The batch's "now" (ISO UTC, sent by the driver so every worker agrees), else this moment."""
+    from datetime import datetime, timezone
+
+    from ..recording import parse_time
+
+    return parse_time(text) if text else datetime.now(timezone.utc)
+
+
+def _future_start(rec, now) -> str | None:
+    """A warning when ``rec`` ends after ``now`` (+ :data:`FUTURE_TOLERANCE_S`), else None.
+
+    Such a recording is kept but given no night: a logger whose clock says 2099 must not become
+    the night every survey and score is "as of".
+    """
+    from datetime import timedelta
+
+    from ..io import display_path
+
+    if rec.start_time is None or rec.end_time <= now + timedelta(seconds=FUTURE_TOLERANCE_S):
+        return None
+    return (f"{display_path(rec.name)}: start time {rec.start_time.isoformat().replace('+00:00', 'Z')} is in the "
+            f"future (the batch runs at {now.isoformat(timespec='seconds').replace('+00:00', 'Z')}): is the logger's "
+            f"clock right? The recording is kept but left out of nights, logger scores and surveys until its sidecar "
+            "is corrected")
+
+
+def _sidecar_identity(path) -> dict:
+    """Logger id and start time from the sidecar of a file that could not be read (for its quarantine entry),
+    so that identical broken uploads of two loggers are each listed under their own logger."""
+    from ..io import read_sidecar
+    from ..recording import format_time
+
+    try:
+        with collect_warnings(foreign="ignore"):
+            meta = read_sidecar(path)
+    except AcousticError:
+        return {}
+    out = {"logger_id": meta["sensor_id"]} if _has_sidecar(path) else {}
+    if meta.get("start_time") is not None:
+        out["start_time"] = format_time(meta["start_time"])
+    return out
+
+
+def _has_sidecar(path) -> bool:
+    from ..io import sidecar_path
+
+    return os.path.isfile(sidecar_path(path))
+
+
 def model_version(model) -> str:
     """``<folder name>@<first 12 hex digits of the model file's SHA-256>``."""
     return model_version_of(getattr(model, "path", None), model.card)
@@ -221,6 +278,9 @@ def model_version_of(folder, card: dict) -> str:
 def process_stats_file(item: dict) -> dict:
     """Read one uploaded logger statistics file (``interfaces.md`` stats.csv).
 
+    Rows dated after the night the batch runs in (``item["now"]``, ISO UTC, + :data:`FUTURE_TOLERANCE_S`)
+    are left out with a warning: a logger whose clock says 2099 must not become every score's "as of".
+
     Returns
     -------
     dict
@@ -232,17 +292,34 @@ def process_stats_file(item: dict) -> dict:
 
     res = dict(item)
     res.update(status="ok", error=None, rows=[])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", AcousticWarning)
+    with collect_warnings(foreign="ignore") as caught:
         try:
-            res["rows"] = [(r.logger_id, r.date.isoformat(), float(r.level), float(r.spread))
-                           for r in read_stats(item["path"])]
+            rows = _present_rows(read_stats(item["path"]), item["path"], _parse_now(item.get("now")))
+            res["rows"] = [(r.logger_id, r.date.isoformat(), float(r.level), float(r.spread)) for r in rows]
         except AcousticError as exc:
-            res.update(status="quarantined", error=_one_line(exc))
+            res.update(status="quarantined", error=one_line(exc))
         except Exception as exc:
-            res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {_one_line(exc)}")
-        res["warnings"] = [str(w.message) for w in caught if issubclass(w.category, AcousticWarning)]
+            res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {one_line(exc)}")
+    res["warnings"] = caught.messages
     return res
+
+
+def _present_rows(rows, path, now) -> list:
+    """The rows of a stats file not dated after the night of ``now`` (others: one warning, left out)."""
+    from datetime import timedelta
+
+    from ..io import display_path
+    from ..loggers import night_date
+
+    latest = night_date(now + timedelta(seconds=FUTURE_TOLERANCE_S))
+    future = [r for r in rows if r.date > latest]
+    if not future:
+        return list(rows)
+    first = min(future, key=lambda r: r.line)
+    warn(f"{display_path(path)}: {len(future)} row(s) dated after {latest.isoformat()} (the night the batch runs in) "
+         f"are in the future and left out (first on line {first.line}: logger {first.logger_id}, "
+         f"{first.date.isoformat()}); is the logger's clock right?")
+    return [r for r in rows if r.date <= latest]
 
 
 def survey_area(payload: dict) -> dict:

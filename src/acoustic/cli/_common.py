@@ -6,19 +6,83 @@ import functools
 import json
 import math
 import sys
-import warnings
 
 import click
 
-from .._errors import AcousticError, AcousticWarning
+from .._errors import AcousticError
+from .._warnings import collect_warnings, one_line
 
-__all__ = ["command_errors", "emit_json", "json_option", "to_jsonable"]
+__all__ = ["FiniteFloat", "command_errors", "emit_json", "json_option", "to_jsonable"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
+class FiniteFloat(click.ParamType):
+    """A click option type: a finite number (never NaN or infinite), optionally within a range.
+
+    click's ``float`` (and ``FloatRange``) accept ``nan`` and ``inf``; every numeric option of the
+    package uses this type instead, so a bad value is a usage error naming the option.
+
+    Parameters
+    ----------
+    lo, hi : float, optional
+        Bounds (inclusive unless ``lo_open`` / ``hi_open``).
+    unit : str, optional
+        Unit for the messages (``"m"``, ``"dB"``).
+
+    Examples
+    --------
+    >>> import click
+    >>> FiniteFloat(lo=0, lo_open=True, unit="m").convert("12.5", None, None)
+    12.5
+    >>> FiniteFloat(lo=0, lo_open=True, unit="m").convert("nan", None, None)
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: 'nan' is not a finite number
+    """
+
+    name = "number"
+
+    def __init__(self, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+                 hi_open: bool = False, unit: str = ""):
+        self.lo, self.hi, self.lo_open, self.hi_open, self.unit = lo, hi, lo_open, hi_open, unit
+
+    def _range(self) -> str:
+        u = f" {self.unit}" if self.unit else ""
+        if self.lo is not None and self.hi is not None and not (self.lo_open or self.hi_open):
+            return f"from {self.lo:g} to {self.hi:g}{u}"
+        parts = []
+        if self.lo is not None:
+            parts.append(f"{'above' if self.lo_open else 'at least'} {self.lo:g}{u}")
+        if self.hi is not None:
+            parts.append(f"{'below' if self.hi_open else 'at most'} {self.hi:g}{u}")
+        return " and ".join(parts)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            v = float(value)
+        else:
+            try:
+                v = float(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        low = self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo))
+        high = self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi))
+        if low or high:
+            self.fail(f"{v:g} is out of range (must be {self._range()})", param, ctx)
+        return v
+
+    def get_metavar(self, param, ctx=None) -> str:  # (click 8.2 passes ctx)
+        return "NUMBER"
+
+
 def command_errors(func):
     """Run a command body: AcousticError -> one-line ``Error: ...`` and exit 2; warnings to stderr.
+
+    OSError and MemoryError are one line with exit 1; an ``sqlite3.Error`` no command turned into
+    an AcousticError is one line with exit 2.
 
     The wrapped function receives a ``warnings_out`` keyword: a list collecting the messages
     of the :class:`AcousticWarning` s raised while it runs (for a JSON ``warnings`` field).
@@ -28,10 +92,8 @@ def command_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         collected: list[str] = []
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", AcousticWarning)
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=FutureWarning)
+        # foreign warnings (numpy, libraries) are not for the user: dropped, as before
+        with collect_warnings(foreign="ignore", ignore_deprecations=True) as caught:
             kwargs["warnings_out"] = collected
             try:
                 result = func(*args, **kwargs)
@@ -43,12 +105,23 @@ def command_errors(func):
                 raise
             except AcousticError as exc:
                 _flush(caught, collected)
-                click.echo(f"Error: {_one_line(exc)}", err=True)
+                click.echo(f"Error: {one_line(exc)}", err=True)
                 sys.exit(2)
-            except (OSError, MemoryError) as exc:
+            except OSError as exc:
                 _flush(caught, collected)
-                click.echo(f"Error: {_one_line(exc)}", err=True)
+                click.echo(f"Error: {_os_error(exc)}", err=True)
                 sys.exit(1)
+            except MemoryError as exc:
+                _flush(caught, collected)
+                click.echo(f"Error: out of memory ({one_line(exc) if str(exc) else 'no detail'})", err=True)
+                sys.exit(1)
+            except Exception as exc:
+                sqlite3 = sys.modules.get("sqlite3")  # (not imported here: most commands never load it)
+                if sqlite3 is None or not isinstance(exc, sqlite3.Error):
+                    raise
+                _flush(caught, collected)  # a database the command's own checks missed: still one line
+                click.echo(f"Error: database error ({one_line(exc)}); committed work is kept", err=True)
+                sys.exit(2)
         _flush(caught, collected)
         return result
 
@@ -68,21 +141,26 @@ def _quiet_stdout():
 
 def _flush(caught, collected):
     seen = set(collected)
-    for w in caught:
-        msg = str(w.message)
-        if issubclass(w.category, AcousticWarning) and msg not in seen:
+    for msg in caught.messages:
+        if msg not in seen:
             collected.append(msg)
             seen.add(msg)
-            click.echo(f"Warning: {msg}", err=True)
+            click.echo(f"Warning: {one_line(msg)}", err=True)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+def _os_error(exc: OSError) -> str:
+    """An operating-system error on one line, naming the file when it has one."""
+    from ..io import display_path
+
+    where = exc.filename if exc.filename is not None else None
+    if where is not None and exc.strerror:
+        return f"{display_path(where)}: {exc.strerror}"
+    return one_line(exc)
 
 
 def to_jsonable(obj):
-    """Convert numpy scalars/arrays and non-finite floats (-> null) for JSON output."""
+    """Convert numpy scalars/arrays, non-finite floats (-> null) and text that is not UTF-8 (a file
+    name's undecodable bytes -> ``\\xNN``) for JSON output."""
     try:
         import numpy as np
     except ImportError:  # pragma: no cover
@@ -98,6 +176,13 @@ def to_jsonable(obj):
             obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
+    if isinstance(obj, str) and not obj.isascii():
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:  # a file name that is not UTF-8: its bytes as \xNN, not lone surrogates
+            from ..io import display_path
+
+            return display_path(obj)
     return obj
 
 

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import click
 
-from ._common import command_errors, emit_json, json_option
+from ._common import FiniteFloat, command_errors, emit_json, json_option
 
 #: Exit codes of ``acoustic batch run`` (besides 0 = completed and 2 = unusable input).
 EXIT_FAILURES = 3      # completed, but some files were quarantined (or an area survey failed)
 EXIT_BUSY = 4          # another batch holds the ledger
 EXIT_INTERRUPTED = 128  # + signal number (130 SIGINT, 143 SIGTERM): committed work kept
+#: Longest --wait for another batch, s (a day: a nightly batch that waits longer has missed its night).
+MAX_WAIT_S = 86_400.0
 
 
 @click.group("batch")
@@ -27,7 +29,9 @@ class _Progress:
     def __call__(self, event, **info):
         if event == "failure":
             err, kind = info["error"] or "", info.get("kind", "quarantined")
-            click.echo(f"{kind}: {err}" if info["path"] in err else f"{kind}: {info['path']}: {err}", err=True)
+            who = f"[logger {info['logger_id']}] " if info.get("logger_id") else ""
+            click.echo(f"{kind}: {who}{err}" if info["path"] in err else f"{kind}: {who}{info['path']}: {err}",
+                       err=True)
             return
         if self.quiet:
             return
@@ -49,19 +53,20 @@ class _Progress:
               help="The SQLite ledger (created if missing).")
 @click.option("--survey", "survey_dir", type=click.Path(path_type=Path),
               help="Survey folder (network, loggers.csv with areas): survey every affected area.")
-@click.option("--workers", type=int, default=None,
-              help="Worker processes (default: number of CPUs; 0 = run in this process).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Worker processes (default: number of CPUs; 0 = run in this process); more than the CPUs or the "
+                   "files to process are not started (with a warning).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS); the cluster does the work.")
 @click.option("--model", "model", type=click.Path(path_type=Path), default=None,
               help="Classifier model folder (default: the shipped models/default).")
 @click.option("--no-model", is_flag=True, help="Do not classify recordings (features and levels only).")
-@click.option("--wait", "wait_s", type=float, default=0.0, show_default=True,
+@click.option("--wait", "wait_s", type=FiniteFloat(0.0, MAX_WAIT_S, unit="s"), default=0.0, show_default=True,
               help="Seconds to wait for another batch writing this ledger (0 = refuse at once).")
-@click.option("--window-nights", type=int, default=7, show_default=True,
+@click.option("--window-nights", type=click.IntRange(1, 366), default=7, show_default=True,
               help="An affected area is surveyed with its recordings of this many nights up to its latest.")
 @click.option("--rehash", is_flag=True, help="Hash every file again (ignore the size/mtime cache).")
-@click.option("--chunk-size", type=int, default=None,
+@click.option("--chunk-size", type=click.IntRange(1, 100_000), default=None,
               help="Recordings per worker task (default 32 on the process pool, 64 on Dask).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines (quarantined files are still listed).")
 @json_option
@@ -111,9 +116,13 @@ def _run(upload_dir, ledger_path, survey_dir, workers, scheduler, model, no_mode
         emit_json(d)
     else:
         rate = f", {summary.recordings_per_s:.1f} recordings/s" if summary.recordings_per_s else ""
+        extra = "".join(f", {n} {what}" for n, what in (
+            (summary.replaced, "replaced (re-sent or completed uploads)"),
+            (summary.matched_without_sidecar, "matched without sidecar"),
+            (summary.future_dated, "future-dated (left out)")) if n)
         click.echo(f"batch {summary.batch_id} {summary.status}: {summary.files} files, {summary.new} new, "
                    f"{summary.corrections} corrected, {summary.duplicates} duplicates, {summary.unchanged} unchanged, "
-                   f"{summary.failed} failed; {summary.stats_files_new} stats files, "
+                   f"{summary.failed} failed{extra}; {summary.stats_files_new} stats files, "
                    f"{summary.logger_scores_updated} logger scores updated; survey: {summary.survey}; "
                    f"suspects {summary.suspects_new} new, {summary.suspects_updated} updated; "
                    f"{summary.seconds:.1f} s{rate}")
@@ -122,7 +131,8 @@ def _run(upload_dir, ledger_path, survey_dir, workers, scheduler, model, no_mode
 
 @batch.command("status")
 @click.argument("ledger_path", metavar="LEDGER", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--last", type=int, default=5, show_default=True, help="How many recent batch runs to show.")
+@click.option("--last", type=click.IntRange(1, 100_000), default=5, show_default=True,
+              help="How many recent batch runs to show.")
 @json_option
 @command_errors
 def status_cmd(ledger_path, last, as_json, warnings_out):
@@ -148,4 +158,5 @@ def status_cmd(ledger_path, last, as_json, warnings_out):
                f"pending: {st['pending']['logger']} logger score(s), {st['pending']['area']} area survey(s)")
     for q in st["quarantined"]:
         err = q["error"] or ""
-        click.echo(f"quarantined: {err}" if q["path"] in err else f"quarantined: {q['path']}: {err}")
+        who = f"[logger {q['logger_id']}] " if q.get("logger_id") else ""
+        click.echo(f"quarantined: {who}{err}" if q["path"] in err else f"quarantined: {who}{q['path']}: {err}")

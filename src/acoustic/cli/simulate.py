@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
-from ._common import command_errors, emit_json, json_option
+from ._common import FiniteFloat, command_errors, emit_json, json_option
+
+#: = acoustic.pipe.MAX_PIPE_LENGTH_M (not imported: ``acoustic simulate --help`` stays free of numpy)
+MAX_PIPE_LENGTH_M = 100_000.0
 
 _SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT")
 _CONFOUNDERS = ("hum", "pump", "prv", "consumption", "second_leak", "traffic")  # = acoustic.simulate.CONFOUNDERS
@@ -28,15 +31,15 @@ def simulate():
 
 def _common_options(func):
     opts = [
-        click.option("--sample-rate", "sample_rate", type=float, default=8000.0, show_default=True,
+        click.option("--sample-rate", "sample_rate", type=FiniteFloat(1000.0, 96000.0, unit="Hz"), default=8000.0, show_default=True,
                      help="Sample rate in Hz (1000-96000)."),
         click.option("--sensor-kind", type=click.Choice(["hydrophone", "accelerometer"]), default="hydrophone",
                      show_default=True, help="Pressure sensor (Pa) or wall accelerometer (m/s^2)."),
-        click.option("--gain-db", type=float, default=None,
+        click.option("--gain-db", type=FiniteFloat(-200.0, 200.0, unit="dB"), default=None,
                      help="Recording gain in dB written to the sidecar [default: peak near -6 dBFS]."),
-        click.option("--leak-level-db", type=float, default=None,
+        click.option("--leak-level-db", type=FiniteFloat(-60.0, 120.0, unit="dB re 1 Pa"), default=None,
                      help="Leak source level in dB re 1 Pa rms at the leak [default: drawn 0-30 dB]."),
-        click.option("--hum-hz", type=float, default=50.0, show_default=True, help="Mains frequency in Hz."),
+        click.option("--hum-hz", type=FiniteFloat(10.0, 500.0, unit="Hz"), default=50.0, show_default=True, help="Mains frequency in Hz."),
         click.option("--start-time", default=None,
                      help="UTC time of the first sample, e.g. 2026-11-03T02:00:00.123456Z [default: random 02:00-03:00]."),
         click.option("--seed", type=click.IntRange(min=0), default=None,
@@ -54,22 +57,27 @@ def _common_options(func):
               help="Output directory: A.wav, A.json, B.wav, B.json, pipe.json, truth.json.")
 @click.option("--pipe", "pipe_file", type=click.Path(dir_okay=False, path_type=Path),
               help="pipe.json describing the path from A to B.")
-@click.option("--distance", type=float, help="Pipe length in m between the sensors (instead of --pipe).")
+@click.option("--distance", type=FiniteFloat(0.0, MAX_PIPE_LENGTH_M, lo_open=True, unit="m"),
+              help="Pipe length in m between the sensors (instead of --pipe).")
 @click.option("--material", type=click.Choice(_MATERIALS), help="Pipe material with --distance.")
-@click.option("--diameter-mm", type=float, default=150.0, show_default=True, help="Internal diameter in mm (with --distance).")
-@click.option("--wall-mm", type=float, default=None, help="Wall thickness in mm (with --distance) [default: typical].")
+@click.option("--diameter-mm", type=FiniteFloat(5.0, 5000.0, unit="mm"), default=150.0, show_default=True,
+              help="Internal diameter in mm (with --distance).")
+@click.option("--wall-mm", type=FiniteFloat(0.0, lo_open=True, unit="mm"), default=None,
+              help="Wall thickness in mm (with --distance) [default: typical].")
 @click.option("--soil", type=click.Choice(["sandy", "stiff", "none"]), default="sandy", show_default=True,
               help="Soil around the pipe (with --distance).")
-@click.option("--leak-m", required=True, type=float, help="Leak position in m from sensor A.")
-@click.option("--snr-db", type=float, default=0.0, show_default=True,
+@click.option("--leak-m", required=True, type=FiniteFloat(0.0, unit="m"), help="Leak position in m from sensor A.")
+@click.option("--snr-db", type=FiniteFloat(-60.0, 100.0, unit="dB"), default=0.0, show_default=True,
               help="Leak-to-background ratio in dB at each sensor over the leak band.")
-@click.option("--duration", type=float, default=30.0, show_default=True, help="Clip length in s (1-3600).")
+@click.option("--duration", type=FiniteFloat(1.0, 3600.0, unit="s"), default=30.0, show_default=True,
+              help="Clip length in s (1-3600).")
 @click.option("--confounder", "confounders", multiple=True, type=click.Choice(_CONFOUNDERS),
               help="Add a confounder (repeatable): hum, pump, prv, consumption, second_leak, traffic.")
-@click.option("--second-leak-m", type=float, default=None, help="Second, weaker leak at this position (m from A).")
-@click.option("--second-leak-rel-db", type=float, default=-6.0, show_default=True,
+@click.option("--second-leak-m", type=FiniteFloat(0.0, unit="m"), default=None,
+              help="Second, weaker leak at this position (m from A).")
+@click.option("--second-leak-rel-db", type=FiniteFloat(-60.0, 20.0, unit="dB"), default=-6.0, show_default=True,
               help="Second leak's source level relative to the main leak, dB.")
-@click.option("--offset-s", type=float, default=None,
+@click.option("--offset-s", type=FiniteFloat(-3600.0, 3600.0, unit="s"), default=None,
               help="B's logger starts this many seconds after A's (0 = synchronised) [default: random within +-2 s].")
 @_common_options
 @json_option
@@ -95,7 +103,11 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
     else:
         if distance is None or material is None:
             raise PipeError("describe the pipe: --pipe pipe.json, or --distance M with --material NAME")
-        path = PipePath.uniform(distance, material, diameter_mm=diameter_mm, wall_mm=wall_mm, soil=soil)
+        try:
+            path = PipePath.uniform(distance, material, diameter_mm=diameter_mm, wall_mm=wall_mm, soil=soil)
+        except PipeError as exc:
+            raise PipeError(f"the pipe of --distance/--material/--diameter-mm/--wall-mm: {exc}") from None
+    _check_start_time(start_time, duration)
     sim = simulate_pair(path, leak_m, sample_rate_hz=sample_rate, duration_s=duration, snr_db=snr_db,
                         sensor_kind=sensor_kind, confounders=confounders, second_leak_m=second_leak_m,
                         second_leak_rel_db=second_leak_rel_db, start_offset_s=offset_s, hum_hz=hum_hz,
@@ -122,19 +134,22 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
 @simulate.command("recording")
 @click.option("--out", "out_file", required=True, type=click.Path(path_type=Path),
               help="Output audio file (.wav or .flac); the sidecar is <stem>.json and the truth <stem>.truth.json.")
-@click.option("--leak-distance-m", type=float, default=None,
+@click.option("--leak-distance-m", type=FiniteFloat(0.0, 5000.0, unit="m"), default=None,
               help="Distance in m from a leak to the logger [default: no leak].")
 @click.option("--material", type=click.Choice(_MATERIALS), default="ductile_iron", show_default=True,
               help="Pipe material.")
-@click.option("--diameter-mm", type=float, default=150.0, show_default=True, help="Internal diameter in mm.")
-@click.option("--wall-mm", type=float, default=None, help="Wall thickness in mm [default: typical].")
+@click.option("--diameter-mm", type=FiniteFloat(5.0, 5000.0, unit="mm"), default=150.0, show_default=True,
+              help="Internal diameter in mm.")
+@click.option("--wall-mm", type=FiniteFloat(0.0, lo_open=True, unit="mm"), default=None,
+              help="Wall thickness in mm [default: typical].")
 @click.option("--soil", type=click.Choice(["sandy", "stiff", "none"]), default="sandy", show_default=True,
               help="Soil around the pipe.")
 @click.option("--noise", "noises", multiple=True, type=click.Choice(_NOISES),
               help="Add a noise (repeatable): traffic, pump, prv, consumption, hum, or quiet (background only).")
-@click.option("--snr-db", type=float, default=None,
+@click.option("--snr-db", type=FiniteFloat(-60.0, 100.0, unit="dB"), default=None,
               help="With a leak: leak-to-background ratio in dB over the leak band [default: absolute levels].")
-@click.option("--duration", type=float, default=10.0, show_default=True, help="Length in s (1-3600).")
+@click.option("--duration", type=FiniteFloat(1.0, 3600.0, unit="s"), default=10.0, show_default=True,
+              help="Length in s (1-3600).")
 @click.option("--sensor-id", default="L001", show_default=True, help="Logger id for the sidecar.")
 @_common_options
 @json_option
@@ -148,15 +163,19 @@ def recording_cmd(out_file, leak_distance_m, material, diameter_mm, wall_mm, soi
 
         acoustic simulate recording --out rec.wav --leak-distance-m 40 --material pvc --noise traffic --seed 3
     """
-    from .._errors import ParameterError
+    from .._errors import ParameterError, PipeError
     from ..simulate import simulate_recording
 
     if out_file.suffix.lower() not in (".wav", ".flac"):
         raise ParameterError(f"--out {out_file}: must end in .wav or .flac")
-    sim = simulate_recording(leak_distance_m=leak_distance_m, material=material, diameter_mm=diameter_mm,
-                             wall_mm=wall_mm, soil=soil, sample_rate_hz=sample_rate, duration_s=duration,
-                             sensor_kind=sensor_kind, noises=noises, gain_db=gain_db, leak_level_db=leak_level_db,
-                             snr_db=snr_db, sensor_id=sensor_id, start_time=start_time, seed=seed, hum_hz=hum_hz)
+    _check_start_time(start_time, duration)
+    try:
+        sim = simulate_recording(leak_distance_m=leak_distance_m, material=material, diameter_mm=diameter_mm,
+                                 wall_mm=wall_mm, soil=soil, sample_rate_hz=sample_rate, duration_s=duration,
+                                 sensor_kind=sensor_kind, noises=noises, gain_db=gain_db, leak_level_db=leak_level_db,
+                                 snr_db=snr_db, sensor_id=sensor_id, start_time=start_time, seed=seed, hum_hz=hum_hz)
+    except PipeError as exc:
+        raise PipeError(f"the pipe of --material/--diameter-mm/--wall-mm: {exc}") from None
     files = sim.write(out_file, subtype=subtype)
     t = sim.truth
     if as_json:
@@ -172,6 +191,28 @@ def recording_cmd(out_file, leak_distance_m, material, diameter_mm, wall_mm, soi
     else:
         click.echo(f"label {t['label']}: no leak; noises: {', '.join(t['noises']) or 'none'}")
     click.echo(f"background {t['background_level_at_sensor_db']:.1f} dB re 1 {unit}; seed {t['seed']}")
+
+
+def _check_start_time(text: str | None, duration_s: float) -> None:
+    """``--start-time``: an ISO-8601 UTC time whose recording ends before year 10000; a warning
+    when it lies in the future (a batch run before then leaves such a recording out)."""
+    if text is None:
+        return
+    from datetime import datetime, timedelta, timezone
+
+    from .._errors import ParameterError
+    from .._warnings import warn
+    from ..recording import parse_time
+
+    try:
+        t = parse_time(text)
+        end = t + timedelta(seconds=duration_s)
+    except (ValueError, OverflowError) as exc:
+        raise ParameterError(f"--start-time {text!r} is not an ISO-8601 UTC time such as "
+                             f"2026-11-03T02:00:00.123456Z ({exc})") from None
+    if t > datetime.now(timezone.utc):
+        warn(f"--start-time {text} is in the future: a batch run before then leaves the recording out of nights, "
+             f"scores and surveys (it ends {end.isoformat().replace('+00:00', 'Z')})")
 
 
 # `acoustic simulate survey` lives with the network survey (acoustic.cli.survey, acoustic.simulate._survey).

@@ -18,9 +18,9 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
-    "read_recording": "._audio", "write_recording": "._audio", "read_sidecar": "._audio", "sidecar_path": "._audio",
+    "AudioInfo": "._audio", "read_audio_info": "._audio", "read_recording": "._audio", "write_recording": "._audio", "read_sidecar": "._audio", "sidecar_path": "._audio",
     "read_pipe": "._pipejson", "write_pipe": "._pipejson",
-    "display_path": "._files", "file_kind": "._files", "open_regular": "._files", "read_file_bytes": "._files",
+    "check_output_file": "._files", "display_path": "._files", "file_kind": "._files", "open_regular": "._files", "read_file_bytes": "._files",
     "require_regular_file": "._files",
     "loads_json_limited": "._jsonio", "read_json_file": "._jsonio",
     "CsvRow": "._table", "CsvTable": "._table", "csv_safe_cell": "._table", "format_csv_rows": "._table",

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
-import stat
 import struct
-import warnings
+import unicodedata
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 
-from .._errors import AcousticWarning, RecordingError
+from .._errors import RecordingError
+from .._warnings import warn
+from ._files import check_output_file, display_path, open_regular, require_regular_file
+from ._jsonio import read_json_file
 from ..recording import (
     MAX_SAMPLE_RATE_HZ,
     MIN_SAMPLE_RATE_HZ,
@@ -21,22 +25,24 @@ from ..recording import (
     parse_time,
 )
 
-__all__ = ["read_recording", "write_recording", "read_sidecar", "sidecar_path"]
+__all__ = ["AudioInfo", "read_audio_info", "read_recording", "write_recording", "read_sidecar", "sidecar_path"]
 
 #: Fraction of samples at full scale above which a recording is called clipped.
 CLIP_WARN_FRACTION = 0.001
 #: Fraction of non-finite samples that may be zeroed (with a warning) instead of refusing the file.
 NONFINITE_REPAIR_FRACTION = 0.001
 _SIDECAR_KEYS = {"sensor_id", "sensor_kind", "start_time", "gain_db"}
+#: Longest logger id accepted, characters (ids go into messages, ledger keys and file names).
+MAX_SENSOR_ID_CHARS = 128
+#: Largest sidecar read, bytes (ours are about 300 bytes).
+SIDECAR_MAX_BYTES = 1024 * 1024
+#: Deepest nesting of a sidecar's JSON (ours are flat: an object of numbers and strings).
+SIDECAR_MAX_DEPTH = 16
 
 
 def sidecar_path(audio_path) -> Path:
     """Path of the sidecar JSON that belongs to ``audio_path`` (same stem, ``.json``)."""
     return Path(audio_path).with_suffix(".json")
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, AcousticWarning, stacklevel=3)
 
 
 def read_sidecar(path) -> dict:
@@ -61,36 +67,35 @@ def read_sidecar(path) -> dict:
     """
     path = Path(path)
     side = path if path.suffix.lower() == ".json" else sidecar_path(path)
-    audio_name = path.name
-    meta: dict = {}
-    try:
-        with open(side, "rb") as fh:  # (opened at once: one system call fewer than asking first)
-            raw = fh.read().decode("utf-8-sig")  # a byte-order mark (Windows editors write one) is skipped
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raw = None
-    except UnicodeDecodeError as exc:
-        raise RecordingError(f"{side}: sidecar is not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise RecordingError(f"{side}: sidecar cannot be read ({exc.strerror or exc})") from None
-    if raw is not None:
-        try:
-            meta = json.loads(raw) if raw.strip() else None
-        except json.JSONDecodeError as exc:
-            raise RecordingError(f"{side}: sidecar is not valid JSON ({exc})") from None
-        if not isinstance(meta, dict):
-            raise RecordingError(f"{side}: sidecar must be a JSON object with sensor_id, sensor_kind, start_time, gain_db")
+    audio_name = display_path(path.name)
+    # (a directory where the sidecar should be is no sidecar either; a FIFO or device is an error)
+    if os.path.isdir(side) or require_regular_file(side, what="sidecar", error=RecordingError,
+                                                    missing_ok=True) is None:
+        meta = {}
+        warn(f"{audio_name}: no sidecar {display_path(side.name)}; using defaults (sensor_kind hydrophone, "
+              "gain 0 dB, start time unknown)")
     else:
-        _warn(f"{audio_name}: no sidecar {side.name}; using defaults (sensor_kind hydrophone, gain 0 dB, start time unknown)")
+        meta = read_json_file(side, what="sidecar", error=RecordingError, max_bytes=SIDECAR_MAX_BYTES,
+                              max_depth=SIDECAR_MAX_DEPTH, require_object=False)
+        if not isinstance(meta, dict):
+            raise RecordingError(f"{display_path(side)}: sidecar must be a JSON object with sensor_id, sensor_kind, "
+                                 "start_time, gain_db")
+    side = display_path(side)
 
     out: dict = {"extra": {k: v for k, v in meta.items() if k not in _SIDECAR_KEYS}}
     missing = [k for k in ("sensor_id", "sensor_kind", "start_time", "gain_db") if k not in meta]
     if meta and missing:
-        _warn(f"{side.name}: missing {', '.join(missing)}; defaults used")
+        warn(f"{Path(side).name}: missing {', '.join(missing)}; defaults used")
 
     sid = meta.get("sensor_id", path.stem)
     if not isinstance(sid, (str, int)) or isinstance(sid, bool) or str(sid).strip() == "":
         raise RecordingError(f"{side}: sensor_id must be a non-empty string, got {sid!r}")
-    out["sensor_id"] = str(sid)
+    sid = str(sid)
+    if len(sid) > MAX_SENSOR_ID_CHARS or any(unicodedata.category(c)[0] == "C" for c in sid):
+        shown = repr(sid[:40]) + ("..." if len(sid) > 40 else "")
+        raise RecordingError(f"{side}: sensor_id must be at most {MAX_SENSOR_ID_CHARS} printable characters "
+                             f"(no control characters), got {shown}")
+    out["sensor_id"] = sid
 
     kind = meta.get("sensor_kind", "hydrophone")
     if kind not in SENSOR_KINDS:
@@ -115,12 +120,14 @@ def read_sidecar(path) -> dict:
     return out
 
 
+#: Most RIFF chunks walked before the data chunk (real files have fewer than ten).
+_MAX_CHUNKS = 4096
 #: Most channels libsndfile reads (SF_MAX_CHANNELS); a header claiming more goes to it, to be refused.
 _MAX_CHANNELS = 1024
 _PCM_GUID = b"\x01\x00\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 
 
-def _wav_layout(path: Path, size: int) -> dict | None:
+def _wav_layout(fh, size: int) -> dict | None:
     """The RIFF/WAVE header of a file of ``size`` bytes, or None when it is not one (or is RF64).
 
     Keys: ``declared`` and ``available`` (data bytes the header declares and the file holds),
@@ -128,52 +135,169 @@ def _wav_layout(path: Path, size: int) -> dict | None:
     also for WAVE_FORMAT_EXTENSIBLE with the PCM sub-format), ``extensible``, ``channels``,
     ``rate`` (Hz), ``block_align`` (bytes per frame) and ``bits``.
     """
+    if not hasattr(fh, "seek"):  # a path (tests, tools): opened here, as a regular file only
+        with open_regular(fh, error=RecordingError) as opened:
+            return _wav_layout(opened, size)
     out: dict = {}
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(12)
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        fh.seek(0)
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        pos = 12
+        for _ in range(_MAX_CHUNKS):  # (a file of millions of empty chunks is left to libsndfile)
+            if pos + 8 > size:
+                break
+            fh.seek(pos)
+            head8 = fh.read(8)
+            if len(head8) < 8:  # the file shrank since it was measured (still being written)
                 return None
-            pos = 12
-            while pos + 8 <= size:
-                fh.seek(pos)
-                head8 = fh.read(8)
-                if len(head8) < 8:  # the file shrank since it was measured (still being written)
+            cid, clen = struct.unpack("<4sI", head8)
+            if cid == b"fmt " and clen >= 16:
+                body = fh.read(min(clen, 40))
+                if len(body) >= 16:
+                    tag, ch, rate, _bps, align, bits = struct.unpack("<HHIIHH", body[:16])
+                    ext = tag == 0xFFFE
+                    if ext:
+                        tag = 1 if len(body) >= 40 and body[24:40] == _PCM_GUID else -1
+                    out.update(tag=tag, extensible=ext, channels=ch, rate=rate, block_align=align, bits=bits)
+            elif cid == b"data":
+                if clen == 0xFFFFFFFF:
                     return None
-                cid, clen = struct.unpack("<4sI", head8)
-                if cid == b"fmt " and clen >= 16:
-                    body = fh.read(min(clen, 40))
-                    if len(body) >= 16:
-                        tag, ch, rate, _bps, align, bits = struct.unpack("<HHIIHH", body[:16])
-                        ext = tag == 0xFFFE
-                        if ext:
-                            tag = 1 if len(body) >= 40 and body[24:40] == _PCM_GUID else -1
-                        out.update(tag=tag, extensible=ext, channels=ch, rate=rate, block_align=align, bits=bits)
-                elif cid == b"data":
-                    if clen == 0xFFFFFFFF:
-                        return None
-                    out.update(declared=clen, available=size - pos - 8, offset=pos + 8)
-                    return out
-                pos += 8 + clen + (clen & 1)
+                out.update(declared=clen, available=size - pos - 8, offset=pos + 8)
+                return out
+            pos += 8 + clen + (clen & 1)
     except OSError:
         return None
     return None
 
 
-def _read_wav_pcm16(path: Path, layout: dict):
+def _read_wav_pcm16(fh, layout: dict, name: str = "file"):
     """16-bit PCM samples of a plain WAV file, by numpy from the data chunk (what libsndfile reads,
     without its per-call overhead); None when the file is not such a file (the caller then uses
     soundfile).  Shape (n_frames,) for one channel, (n_frames, channels) for more."""
     if layout is None or layout.get("tag") != 1 or layout.get("bits") != 16:
         return None
+    if not hasattr(fh, "seek"):  # a path (tests, tools)
+        with open_regular(fh, error=RecordingError) as opened:
+            return _read_wav_pcm16(opened, layout, display_path(fh))
     ch, align = layout["channels"], layout["block_align"]
     if not (1 <= ch <= _MAX_CHANNELS) or align != 2 * ch or layout["declared"] == 0:
         return None  # (libsndfile refuses more channels than it supports: let it say so)
     n = min(layout["declared"], max(layout["available"], 0)) // align
-    pcm = np.fromfile(path, dtype="<i2", count=n * ch, offset=layout["offset"])
+    _check_memory(name, n, ch, 2)
+    fh.seek(layout["offset"])
+    pcm = np.fromfile(fh, dtype="<i2", count=n * ch)
     if pcm.size != n * ch:
         return None
     return pcm.reshape(n, ch) if ch > 1 else pcm
+
+
+def _read_audio(fh, name: str, size: int, channel: int):
+    """Samples of an open audio file: (format, subtype, rate, channels, declared, pcm, data).
+
+    ``declared`` is (data bytes the WAV header declares, bytes present) or None; ``pcm`` the
+    16-bit integers (then ``data`` is None) or None (then ``data`` holds float64 samples).
+    The file object is used throughout (never its name), so a name that is not UTF-8 reads as any.
+    """
+    layout = _wav_layout(fh, size)
+    declared = (layout["declared"], layout["available"]) if layout else None
+    # plain 16-bit PCM WAV (what the loggers and this package write): numpy reads the data chunk
+    pcm = _read_wav_pcm16(fh, layout, name)
+    if pcm is not None:
+        fmt, subtype = ("WAVEX" if layout["extensible"] else "WAV"), "PCM_16"
+        n_channels, rate = layout["channels"], float(layout["rate"])
+        _check_layout(name, rate, channel, n_channels)
+        return fmt, subtype, rate, n_channels, declared, pcm, None
+    import soundfile as sf
+
+    fh.seek(0)
+    data = None
+    try:
+        snd = sf.SoundFile(fh)
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+        raise RecordingError(f"{name}: not a readable WAV or FLAC file ({_short(exc)})") from None
+    with snd:
+        fmt, subtype, n_channels = snd.format, snd.subtype, snd.channels
+        if fmt not in ("WAV", "WAVEX", "FLAC", "RF64", "W64"):
+            raise RecordingError(f"{name}: format {fmt} is not supported (WAV or FLAC expected)")
+        rate = float(snd.samplerate)
+        _check_layout(name, rate, channel, n_channels)
+        if fmt not in ("WAV", "WAVEX"):
+            declared = None
+        _check_memory(name, snd.frames, n_channels, 2 if subtype == "PCM_16" and fmt in ("WAV", "WAVEX") else 8)
+        try:
+            if subtype == "PCM_16" and fmt in ("WAV", "WAVEX"):
+                pcm = snd.read(dtype="int16", always_2d=n_channels > 1)
+            else:
+                data = snd.read(dtype="float64", always_2d=n_channels > 1)
+        except Exception as exc:
+            raise RecordingError(f"{name}: audio data cannot be decoded ({_short(exc)})") from None
+    return fmt, subtype, rate, n_channels, declared, pcm, data
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioInfo:
+    """What an audio file's header says (no samples read).
+
+    Attributes
+    ----------
+    sample_rate_hz : float
+        Sample rate, Hz.
+    frames : int
+        Samples per channel.
+    channels : int
+        Number of channels.
+    format, subtype : str
+        libsndfile's names (``WAV``/``FLAC``, ``PCM_16``/``FLOAT`` ...).
+    """
+
+    sample_rate_hz: float
+    frames: int
+    channels: int
+    format: str
+    subtype: str
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.sample_rate_hz
+
+
+def read_audio_info(path) -> AudioInfo:
+    """The header of a WAV or FLAC file, read like :func:`read_recording` reads it: a regular file
+    only (never blocks on a FIFO or device), names that are not UTF-8 included.
+
+    Raises
+    ------
+    RecordingError
+        Missing, special, empty or unreadable file, no samples, or a sample rate outside 1-96 kHz.
+
+    Examples
+    --------
+    >>> from acoustic.io import read_audio_info
+    >>> info = read_audio_info("recordings/samples/pvc_pair/A.wav")  # doctest: +SKIP
+    >>> info.sample_rate_hz, info.duration_s  # doctest: +SKIP
+    (8000.0, 30.0)
+    """
+    import soundfile as sf
+
+    name = display_path(path)
+    with open_regular(path, what="file", error=RecordingError) as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            raise RecordingError(f"{name}: file is empty (0 bytes)")
+        try:
+            snd = sf.SoundFile(fh)
+        except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+            raise RecordingError(f"{name}: not a readable WAV or FLAC file ({_short(exc)})") from None
+        with snd:
+            info = AudioInfo(float(snd.samplerate), int(snd.frames), int(snd.channels), snd.format, snd.subtype)
+    if info.format not in ("WAV", "WAVEX", "FLAC", "RF64", "W64"):
+        raise RecordingError(f"{name}: format {info.format} is not supported (WAV or FLAC expected)")
+    if info.frames <= 0:
+        raise RecordingError(f"{name}: file holds no audio samples")
+    _check_layout(name, info.sample_rate_hz, 0, info.channels)
+    return info
 
 
 def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording:
@@ -206,58 +330,24 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
         heavy clipping, missing sidecar keys.
     """
     path = Path(path)
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        raise RecordingError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise RecordingError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise RecordingError(f"{path}: is a directory, expected a WAV or FLAC file")
-    if st.st_size == 0:
-        raise RecordingError(f"{path}: file is empty (0 bytes)")
-    layout = _wav_layout(path, st.st_size)
-    declared = (layout["declared"], layout["available"]) if layout else None
-    # plain 16-bit PCM WAV (what the loggers and this package write): numpy reads the data chunk
-    pcm = _read_wav_pcm16(path, layout)
-    if pcm is not None:
-        fmt, subtype = ("WAVEX" if layout["extensible"] else "WAV"), "PCM_16"
-        n_channels, rate = layout["channels"], float(layout["rate"])
-        _check_layout(path, rate, channel, n_channels)
-    else:
-        import soundfile as sf
-
-        try:
-            fh = sf.SoundFile(str(path))
-        except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-            raise RecordingError(f"{path}: not a readable WAV or FLAC file ({_short(exc)})") from None
-        with fh:
-            fmt, subtype, n_channels = fh.format, fh.subtype, fh.channels
-            if fmt not in ("WAV", "WAVEX", "FLAC", "RF64", "W64"):
-                raise RecordingError(f"{path}: format {fmt} is not supported (WAV or FLAC expected)")
-            rate = float(fh.samplerate)
-            _check_layout(path, rate, channel, n_channels)
-            if fmt not in ("WAV", "WAVEX"):
-                declared = None
-            try:
-                if subtype == "PCM_16" and fmt in ("WAV", "WAVEX"):
-                    pcm = fh.read(dtype="int16", always_2d=n_channels > 1)
-                else:
-                    data = fh.read(dtype="float64", always_2d=n_channels > 1)
-            except Exception as exc:
-                raise RecordingError(f"{path}: audio data cannot be decoded ({_short(exc)})") from None
+    name = display_path(path)
+    with open_regular(path, what="file", error=RecordingError) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise RecordingError(f"{name}: file is empty (0 bytes)")
+        fmt, subtype, rate, n_channels, declared, pcm, data = _read_audio(fh, name, size, channel)
     if pcm is not None:
         # libsndfile scales 16-bit samples by 1/0x8000 when it reads doubles: the same exact
         # product, of the one channel wanted
         pcm = pcm[:, channel] if pcm.ndim == 2 else pcm
         data = pcm * (1.0 / 0x8000)
     if declared is not None and declared[1] < declared[0]:
-        _warn(
-            f"{path.name}: file is truncated (header declares {declared[0]} data bytes, "
+        warn(
+            f"{display_path(path.name)}: file is truncated (header declares {declared[0]} data bytes, "
             f"{declared[1]} present); using the {data.shape[0]} complete samples"
         )
     if data.shape[0] == 0:
-        raise RecordingError(f"{path}: file holds no audio samples")
+        raise RecordingError(f"{name}: file holds no audio samples")
     x = np.ascontiguousarray(data[:, channel]) if data.ndim == 2 else data
 
     # Two reductions (no temporaries) settle NaN/Inf, silence, constancy and clipping for the
@@ -269,33 +359,37 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
         bad = ~np.isfinite(x)
         n_bad = int(bad.sum())
         if n_bad > NONFINITE_REPAIR_FRACTION * x.size:
-            raise RecordingError(f"{path}: {n_bad} of {x.size} samples are NaN or Inf")
+            raise RecordingError(f"{name}: {n_bad} of {x.size} samples are NaN or Inf")
         x = x.copy()
         x[bad] = 0.0
-        _warn(f"{path.name}: {n_bad} NaN/Inf samples set to zero")
+        warn(f"{display_path(path.name)}: {n_bad} NaN/Inf samples set to zero")
         lo, hi = float(x.min()), float(x.max())
     if lo == 0.0 and hi == 0.0:
-        raise RecordingError(f"{path}: recording is silent (all samples are zero)")
+        raise RecordingError(f"{name}: recording is silent (all samples are zero)")
     if lo == hi:
-        raise RecordingError(f"{path}: recording is constant ({lo:g}); no signal")
-    full_scale = 1.0 - 2.0 ** -15 if subtype not in ("FLOAT", "DOUBLE") else 1.0
-    if max(-lo, hi) >= full_scale:
-        n_clip = int(np.count_nonzero(x >= full_scale)) + int(np.count_nonzero(x <= -full_scale))
-        if n_clip > CLIP_WARN_FRACTION * x.size:
-            _warn(f"{path.name}: {100.0 * n_clip / x.size:.2f} % of samples are clipped at full scale")
+        raise RecordingError(f"{name}: recording is constant ({lo:g}); no signal")
+    n_clip, level = _clipped_samples(x, lo, hi, floating=subtype in ("FLOAT", "DOUBLE"))
+    if n_clip > CLIP_WARN_FRACTION * x.size:
+        warn(f"{display_path(path.name)}: {100.0 * n_clip / x.size:.2f} % of samples are clipped at {level}")
 
     meta = read_sidecar(path) if sidecar else {
         "sensor_id": path.stem, "sensor_kind": "hydrophone", "start_time": None, "gain_db": 0.0, "extra": {}
     }
+    if meta["start_time"] is not None:
+        try:
+            meta["start_time"] + timedelta(seconds=x.size / rate)
+        except OverflowError:
+            raise RecordingError(f"{display_path(sidecar_path(path))}: start_time {meta['start_time'].isoformat()} "
+                                 f"plus the recording's {x.size / rate:g} s ends after the year 9999") from None
     expect_rate = meta["extra"].get("sample_rate_hz")
     if expect_rate is not None and (not isinstance(expect_rate, (int, float)) or abs(float(expect_rate) - rate) > 1e-6):
         raise RecordingError(
-            f"{sidecar_path(path)}: sample_rate_hz {expect_rate!r} contradicts the audio file's {rate:g} Hz"
+            f"{display_path(sidecar_path(path))}: sample_rate_hz {expect_rate!r} contradicts the audio file's {rate:g} Hz"
         )
     expect_n = meta["extra"].get("n_samples")
     if expect_n is not None and expect_n != x.size and (declared is None or declared[1] >= declared[0]):
         raise RecordingError(
-            f"{sidecar_path(path)}: n_samples {expect_n!r} contradicts the audio file's {x.size} samples"
+            f"{display_path(sidecar_path(path))}: n_samples {expect_n!r} contradicts the audio file's {x.size} samples"
         )
     return Recording(
         samples=x,
@@ -305,7 +399,7 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
         start_time=meta["start_time"],
         gain_db=meta["gain_db"],
         source=path,
-        processing=[f"read {path.name} ({fmt}/{subtype}, channel {channel})"],
+        processing=[f"read {display_path(path.name)} ({fmt}/{subtype}, channel {channel})"],
         extra=meta["extra"],
     )
 
@@ -338,19 +432,65 @@ def write_recording(rec: Recording, path, *, subtype: str = "PCM_16", sidecar: b
     rate = int(round(rec.sample_rate))
     if abs(rate - rec.sample_rate) > 1e-9:
         raise RecordingError(f"{path}: sample rate {rec.sample_rate} Hz is not an integer; audio files need one")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), rec.samples, rate, subtype=subtype, format=fmt)
+    side = sidecar_path(path)
+    check_output_file(path, what="audio output", error=RecordingError)
     if sidecar:
-        meta = rec.sidecar()
-        sidecar_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        check_output_file(side, what="sidecar output", error=RecordingError)
+        try:
+            text = json.dumps(rec.sidecar(), indent=2, allow_nan=False) + "\n"
+        except ValueError:
+            bad = [k for k, v in rec.sidecar().items() if isinstance(v, float) and not math.isfinite(v)]
+            raise RecordingError(f"{display_path(side)}: sidecar value(s) {', '.join(bad)} are not finite "
+                                 "numbers; JSON cannot hold them") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:  # (a file object: libsndfile cannot open names that are not UTF-8)
+        sf.write(fh, rec.samples, rate, subtype=subtype, format=fmt)
+    if sidecar:
+        side.write_text(text, encoding="utf-8")
     return path
 
 
-def _check_layout(path: Path, rate: float, channel: int, n_channels: int) -> None:
+def _check_layout(name: str, rate: float, channel: int, n_channels: int) -> None:
     if not (MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ):
-        raise RecordingError(f"{path}: sample rate {rate:g} Hz is outside the supported 1000-96000 Hz")
+        raise RecordingError(f"{name}: sample rate {rate:g} Hz is outside the supported 1000-96000 Hz")
     if not (0 <= channel < n_channels):
-        raise RecordingError(f"{path}: channel {channel} requested, file has {n_channels} channel(s)")
+        raise RecordingError(f"{name}: channel {channel} requested, file has {n_channels} channel(s)")
+
+
+def _check_memory(name, n_frames: int, n_channels: int, bytes_per_sample: int) -> None:
+    """Refuse a file whose samples would not fit in this machine's memory (a sparse or lying file
+    declaring terabytes would otherwise be read until the system kills the process).
+
+    The read holds the decoded frames of every channel plus the float64 copy of one channel.
+    """
+    need = int(n_frames) * (int(n_channels) * bytes_per_sample + 8)
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return
+    if need > 0.8 * physical:
+        raise RecordingError(f"{display_path(name)}: {n_frames} frames x {n_channels} channel(s) would need "
+                             f"{need / 2**30:.1f} GiB of memory to read; this machine has {physical / 2**30:.1f} GiB")
+
+
+def _clipped_samples(x, lo: float, hi: float, *, floating: bool) -> tuple[int, str]:
+    """Samples stuck at the clipping level, and that level in words.
+
+    Integer formats clip at full scale (the largest code).  A float file has no full scale: its
+    samples may exceed 1.0 without harm (a float WAV written before normalising), so only a
+    plateau counts, samples equal to the largest magnitude when that is at least 1.0 (what a
+    converter that clipped at 1.0, or at any level above, leaves).
+    """
+    peak = max(-lo, hi)
+    if not floating:
+        full_scale = 1.0 - 2.0 ** -15
+        if peak < full_scale:
+            return 0, "full scale"
+        return int(np.count_nonzero(x >= full_scale)) + int(np.count_nonzero(x <= -full_scale)), "full scale"
+    if peak < 1.0:
+        return 0, "full scale"
+    n = int(np.count_nonzero(x >= peak)) + int(np.count_nonzero(x <= -peak))
+    return n, "full scale" if peak == 1.0 else f"{peak:g} (a plateau above full scale)"
 
 
 def _short(exc: Exception) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .._errors import AcousticError, DataError
 
-__all__ = ["display_path", "file_kind", "open_regular", "read_file_bytes", "require_regular_file"]
+__all__ = ["check_output_file", "display_path", "file_kind", "open_regular", "read_file_bytes", "require_regular_file"]
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -187,3 +187,25 @@ def read_file_bytes(path, *, what: str = "file", error: type[AcousticError] = Da
     if max_bytes is not None and len(data) > max_bytes:
         raise error(f"{display_path(path)}: {what} is more than the {max_bytes} bytes allowed")
     return data
+
+
+def check_output_file(path, *, what: str = "output file", error: type[AcousticError] = DataError) -> None:
+    """Refuse to write over anything but a regular file (opening a FIFO for writing blocks).
+
+    A path that does not exist yet is fine.
+
+    Raises
+    ------
+    AcousticError
+        Of class ``error``: ``path`` exists and is a directory, FIFO, socket or device.
+    """
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise error(f"{display_path(p)}: {what} cannot be written ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{display_path(p)}: {what} exists and is {file_kind(st.st_mode)}{_link_note(p)}, "
+                    "not a regular file; not written")

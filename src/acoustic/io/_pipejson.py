@@ -8,10 +8,16 @@ from pathlib import Path
 
 from .._errors import PipeError
 from ..pipe import PipePath, PipeSegment
+from ._files import check_output_file, display_path
+from ._jsonio import read_json_file
 
 __all__ = ["read_pipe", "write_pipe", "pipe_from_dict", "pipe_to_dict"]
 
 _NUMERIC = ("length_m", "diameter_mm", "wall_mm", "wave_speed_m_s")
+#: Largest pipe.json read, bytes (a path of a thousand segments is about 100 kB).
+PIPE_JSON_MAX_BYTES = 4 * 1024 * 1024
+#: Deepest nesting of pipe.json (ours: an object holding a list of objects).
+PIPE_JSON_MAX_DEPTH = 16
 
 
 def pipe_from_dict(obj, *, where: str = "pipe") -> PipePath:
@@ -75,19 +81,20 @@ def pipe_to_dict(path: PipePath) -> dict:
 
 
 def read_pipe(path) -> PipePath:
-    """Read ``pipe.json``; errors name the file and the segment."""
+    """Read ``pipe.json``; errors name the file and the segment.
+
+    The file is read through :func:`acoustic.io.read_json_file` (a regular file of at most
+    :data:`PIPE_JSON_MAX_BYTES`, nesting at most :data:`PIPE_JSON_MAX_DEPTH` deep, finite numbers).
+    """
     path = Path(path)
-    if not path.exists():
-        raise PipeError(f"{path}: file not found")
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PipeError(f"{path}: not valid JSON ({exc})") from None
-    return pipe_from_dict(obj, where=str(path))
+    obj = read_json_file(path, what="file", error=PipeError, max_bytes=PIPE_JSON_MAX_BYTES,
+                         max_depth=PIPE_JSON_MAX_DEPTH, require_object=False)
+    return pipe_from_dict(obj, where=display_path(path))
 
 
 def write_pipe(path_obj: PipePath, path) -> Path:
     """Write ``pipe.json``."""
     path = Path(path)
-    path.write_text(json.dumps(pipe_to_dict(path_obj), indent=2) + "\n", encoding="utf-8")
+    check_output_file(path, what="pipe description", error=PipeError)
+    path.write_text(json.dumps(pipe_to_dict(path_obj), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return path

@@ -208,8 +208,8 @@ def batch_status(led: Ledger, *, last: int = 5, max_quarantined: int = 100) -> d
         ", n_duplicates, n_corrections" if v2 else ", NULL AS n_duplicates, NULL AS n_corrections")
     batches = [dict(r) for r in led.conn.execute(f"SELECT {cols} FROM batches ORDER BY id DESC LIMIT ?", (last,))]
     quarantined = [dict(r) for r in led.conn.execute(
-        "SELECT path, error, batch_id, processed_utc FROM recordings WHERE status = 'quarantined' "
-        "UNION ALL SELECT path, error, batch_id, processed_utc FROM stats_files WHERE status = 'quarantined' "
+        "SELECT path, error, batch_id, processed_utc, logger_id FROM recordings WHERE status = 'quarantined' "
+        "UNION ALL SELECT path, error, batch_id, processed_utc, NULL FROM stats_files WHERE status = 'quarantined' "
         "ORDER BY processed_utc DESC LIMIT ?", (max_quarantined,))]
     pending = {"logger": 0, "area": 0}
     if v2:

@@ -19,7 +19,8 @@ from ._wavenumber import buried_wavenumber, wavenumber
 
 __all__ = [
     "Soil", "SOILS", "PipeSegment", "SegmentProperties", "PipePath",
-    "MIN_WAVE_SPEED_M_S", "MAX_WAVE_SPEED_M_S", "DEFAULT_BAND_HZ",
+    "MIN_WAVE_SPEED_M_S", "MAX_WAVE_SPEED_M_S", "DEFAULT_BAND_HZ", "MAX_PIPE_LENGTH_M",
+    "MAX_DIAMETER_TO_WALL", "MIN_DIAMETER_TO_WALL",
 ]
 
 #: Slowest and fastest fluid-borne wave speed accepted (m/s). Heavily aerated water can be
@@ -30,6 +31,18 @@ MAX_WAVE_SPEED_M_S = 1600.0
 DEFAULT_BAND_HZ = (100.0, 400.0)
 #: Relative standard deviation of a wave speed the user gave (measured in place).
 OVERRIDE_SPEED_REL_SD = 0.02
+#: Longest segment and longest path accepted, m.  Correlating sensors need to be within a few km
+#: of each other (physics.md, attenuation); a longer "pipe" is a unit or typing error, and a
+#: simulation of it would allocate memory in proportion to its travel time.
+MAX_PIPE_LENGTH_M = 100_000.0
+#: Thinnest wall accepted, as the largest internal diameter / wall ratio.  The thinnest pressure
+#: water pipes are PVC-O (SDR about 45, D/h about 43) and large welded steel mains (D/h 150-200);
+#: below D/h = 250 the wall model's speed falls under 100 m/s and, for walls of micrometres,
+#: becomes NaN.  A validity bound of the model, not a tuned constant.
+MAX_DIAMETER_TO_WALL = 250.0
+#: Thickest wall accepted, as the smallest internal diameter / wall ratio (SDR 4: the thickest
+#: plastic pressure pipe is SDR 6, D/h = 4).
+MIN_DIAMETER_TO_WALL = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,15 +126,30 @@ class PipeSegment:
     def __post_init__(self) -> None:
         mat = get_material(self.material)
         object.__setattr__(self, "material", mat.name)
+        for name in ("length_m", "diameter_mm", "wall_mm", "wave_speed_m_s"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))):
+                raise PipeError(f"{name} must be a number, got {v!r}")
         if not np.isfinite(self.length_m) or self.length_m <= 0:
             raise PipeError(f"length_m must be a positive number of metres, got {self.length_m!r}")
+        if self.length_m > MAX_PIPE_LENGTH_M:
+            raise PipeError(f"length_m {self.length_m:g} m is longer than any pipe between two sensors "
+                            f"(at most {MAX_PIPE_LENGTH_M:g} m)")
         if not np.isfinite(self.diameter_mm) or not (5.0 <= self.diameter_mm <= 5000.0):
             raise PipeError(f"diameter_mm must be between 5 and 5000 mm, got {self.diameter_mm!r}")
         if self.wall_mm is not None:
             if not np.isfinite(self.wall_mm) or self.wall_mm <= 0:
                 raise PipeError(f"wall_mm must be a positive number of mm, got {self.wall_mm!r}")
-            if self.wall_mm >= self.diameter_mm:
-                raise PipeError(f"wall_mm {self.wall_mm} mm is not less than diameter_mm {self.diameter_mm} mm")
+            thinnest = self.diameter_mm / MAX_DIAMETER_TO_WALL
+            thickest = self.diameter_mm / MIN_DIAMETER_TO_WALL
+            if self.wall_mm < thinnest:
+                raise PipeError(f"wall_mm {self.wall_mm:g} mm is thinner than any pressure pipe's wall for "
+                                f"diameter_mm {self.diameter_mm:g} mm (at least {thinnest:.3g} mm: internal "
+                                f"diameter / wall at most {MAX_DIAMETER_TO_WALL:g})")
+            if self.wall_mm > thickest:
+                raise PipeError(f"wall_mm {self.wall_mm:g} mm is thicker than any pressure pipe's wall for "
+                                f"diameter_mm {self.diameter_mm:g} mm (at most {thickest:.3g} mm: half the "
+                                "internal diameter)")
         if self.wave_speed_m_s is not None:
             c = self.wave_speed_m_s
             if not np.isfinite(c) or not (MIN_WAVE_SPEED_M_S <= c <= MAX_WAVE_SPEED_M_S):
@@ -293,6 +321,13 @@ class PipePath:
         segs = tuple(segments)
         if not segs:
             raise PipeError("a pipe path needs at least one segment")
+        for i, seg in enumerate(segs):
+            if not isinstance(seg, PipeSegment):
+                raise PipeError(f"segment {i} must be a PipeSegment, got {type(seg).__name__}")
+        total = float(sum(s.length_m for s in segs))
+        if total > MAX_PIPE_LENGTH_M:
+            raise PipeError(f"the path's segments add up to {total:g} m, longer than any pipe between two "
+                            f"sensors (at most {MAX_PIPE_LENGTH_M:g} m)")
         self.segments = segs
         self.lengths_m = np.array([s.length_m for s in segs], dtype=np.float64)
         self.boundaries_m = np.concatenate([[0.0], np.cumsum(self.lengths_m)])
