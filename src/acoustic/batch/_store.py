@@ -347,24 +347,17 @@ def _match(conn, area: str, r: dict, taken: set):
     max(:data:`POINT_MATCH_M`, the suspect's interval half-width).  Open suspects (current or
     superseded), dispatched ones and confirmed ones (a found leak stays audible until it is
     repaired) are matched; only a place dug without finding a leak (``no_leak``) can become a
-    new suspect again, with the dry dig on record beside it.
+    new suspect again, with the dry dig on record beside it.  A point within
+    :data:`acoustic.ledger._merge.SUSPECT_MERGE_M` of any area's suspect is that suspect's source
+    (:func:`acoustic.ledger._merge.match_point`; status ``merged`` when it must not update it).
     """
     if r["kind"] != "point":
         row = conn.execute("SELECT id, status, evidence_json, superseded_utc, params_json, night FROM suspects "
                            "WHERE natural_key = ?", (r["natural_key"],)).fetchone()
         return row if row is not None and row[1] != "no_leak" and row[0] not in taken else None
-    best = None
-    for row in conn.execute(
-            "SELECT id, status, evidence_json, superseded_utc, params_json, night, offset_m, interval_lo_m, "
-            "interval_hi_m FROM suspects WHERE kind = 'point' AND area = ? AND pipe_id = ? "
-            "AND status != 'no_leak'", (area, r["pipe_id"])):
-        if row[0] in taken or row[6] is None:
-            continue
-        half = 0.5 * (row[8] - row[7]) if row[7] is not None and row[8] is not None else 0.0
-        d = abs(float(row[6]) - float(r["offset_m"]))
-        if d <= max(POINT_MATCH_M, half) and (best is None or d < best[0]):
-            best = (d, row)
-    return None if best is None else best[1][:6]
+    from ..ledger._merge import match_point  # one source, one suspect: across areas and nodes too
+
+    return match_point(conn, area, r, taken, point_match_m=POINT_MATCH_M)
 
 
 def clear_area(conn, area: str) -> None:

@@ -1,7 +1,8 @@
-"""``acoustic ledger list|show|confirm|stats|export``."""
+"""``acoustic ledger list|show|dispatch|confirm|amend|undo|history|add|stats|export|grade``."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -10,36 +11,95 @@ import click
 from ._common import command_errors, emit_json, json_option
 
 ledger_arg = click.argument("ledger_path", metavar="LEDGER", type=click.Path(dir_okay=False, path_type=Path))
+survey_option = click.option(
+    "--survey", "survey_dir", type=click.Path(path_type=Path), default=None,
+    help="Survey folder (network, loggers.csv) to check positions against [default: the one the ledger's batch "
+         "runs name].")
+by_option = click.option("--by", "by", default=None,
+                         help="Who records this [default: $ACOUSTIC_USER, else the login name].")
+STATUSES = ("open", "dispatched", "confirmed", "no_leak")
+
+
+def ledger_db_errors(func):
+    """SQLite errors of a ledger command -> one-line errors naming the ledger (inside command_errors)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from ..ledger._db import ledger_errors
+
+        with ledger_errors(kwargs.get("ledger_path") or "ledger"):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _network(led, survey_dir):
+    """The survey folder's network: --survey (errors are errors), else the batch runs' (problems warn)."""
+    import warnings
+
+    from .._errors import AcousticError, AcousticWarning
+    from ..ledger._network import load_network, survey_dir_of
+
+    if survey_dir is not None:
+        return load_network(survey_dir)
+    found = survey_dir_of(led)
+    if found is None:
+        return None
+    try:
+        return load_network(found)
+    except AcousticError as exc:
+        warnings.warn(f"network of {found} not used: {exc}", AcousticWarning, stacklevel=2)
+        return None
+
+
+def _day(value, what):
+    if value is None:
+        return None
+    from ..ledger._outcomes import parse_day
+
+    return parse_day(value, what)
 
 
 @click.group("ledger")
 def ledger():
-    """Suspects, dig outcomes and contractor statistics in the ledger (SQLite)."""
+    """Suspects, dig outcomes and contractor statistics in the ledger (SQLite).
+
+    Nothing in the ledger is deleted: dig outcomes are corrected with 'amend' and taken back
+    with 'undo', each a new row with who, when and why ('history' shows the trail).
+    """
 
 
 @ledger.command("list")
 @ledger_arg
 @click.option("--kind", type=click.Choice(["area", "line", "point"]), help="Only this kind of suspect.")
-@click.option("--status", type=click.Choice(["open", "dispatched", "confirmed", "no_leak"]))
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
+              help="Only suspects with this status; repeatable.")
+@click.option("--since", help="Only suspects of survey nights on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only suspects of survey nights on or before this date (YYYY-MM-DD).")
 @click.option("--all", "include_superseded", is_flag=True,
               help="Also suspects a later survey of their area no longer found (superseded).")
 @json_option
 @command_errors
-def list_cmd(ledger_path, kind, status, include_superseded, as_json, warnings_out):
+@ledger_db_errors
+def list_cmd(ledger_path, kind, statuses, since, until, include_superseded, as_json, warnings_out):
     """List suspects, most suspect first."""
     from ..ledger import Ledger
     from ..ledger._ops import list_suspects
 
+    since, until = _day(since, "--since"), _day(until, "--until")
     with Ledger(ledger_path, readonly=True) as led:
-        rows = list_suspects(led, kind=kind, status=status, include_superseded=include_superseded)
+        rows = list_suspects(led, kind=kind, status=list(statuses) or None, include_superseded=include_superseded,
+                             since=since, until=until)
     if as_json:
         emit_json(rows)
         return
     click.echo(f"{'id':>5} {'kind':5} {'status':10} {'score':>5} {'where':40}")
     for r in rows:
         if r["kind"] == "point":
-            where = (f"pipe {r['pipe_id']} at {r['offset_m']:.1f} m "
-                     f"[{r['interval_lo_m']:.1f}, {r['interval_hi_m']:.1f}] m")
+            lo, hi = r.get("interval_lo_m"), r.get("interval_hi_m")
+            iv = f" [{lo:.1f}, {hi:.1f}] m" if lo is not None and hi is not None else ""
+            what = "pair" if r.get("origin") == "pair" else "pipe"
+            where = f"{what} {r['pipe_id']} at {r['offset_m']:.1f} m{iv}"
         elif r["kind"] == "line":
             where = f"{r['from_logger']} - {r['to_logger']} via {len(r.get('pipe_ids') or [])} pipe(s)"
         else:
@@ -52,6 +112,7 @@ def list_cmd(ledger_path, kind, status, include_superseded, as_json, warnings_ou
 @click.argument("suspect", type=int)
 @json_option
 @command_errors
+@ledger_db_errors
 def show_cmd(ledger_path, suspect, as_json, warnings_out):
     """Show one suspect with its evidence and outcome."""
     from ..ledger import Ledger
@@ -70,64 +131,262 @@ def show_cmd(ledger_path, suspect, as_json, warnings_out):
 @click.argument("suspect", type=int)
 @click.option("--crew", help="Who was sent.")
 @click.option("--note", help="Free text kept with the dispatch.")
+@by_option
 @json_option
 @command_errors
-def dispatch_cmd(ledger_path, suspect, crew, note, as_json, warnings_out):
+@ledger_db_errors
+def dispatch_cmd(ledger_path, suspect, crew, note, by, as_json, warnings_out):
     """Record that a crew was sent to dig at point SUSPECT."""
     from ..ledger import Ledger
     from ..ledger._ops import dispatch_suspect
 
     with Ledger(ledger_path) as led:
-        out = dispatch_suspect(led, suspect, crew=crew, note=note)
+        out = dispatch_suspect(led, suspect, crew=crew, note=note, by=by)
     if as_json:
         emit_json(out)
     else:
         click.echo(f"suspect {suspect}: dispatched" + (f" to {crew}" if crew else "") + f" at {out['dispatched_utc']}")
 
 
+def _outcome_options(func):
+    for opt in reversed([
+        click.option("--found-at-m", type=float, help="Where the dig found the leak: m along the pipe from "
+                                                      "--from-node (default the pipe's start node)."),
+        click.option("--from-node", help="The node the distance was measured from: either end of the pipe (the dig "
+                                         "sheet names one), or 'start' / 'end'."),
+        click.option("--pipe", "pipe_id", help="The pipe the leak was found on, if not the suspect's (it must be "
+                                               "in the suspect's area)."),
+        click.option("--no-leak", is_flag=True, help="The dig found no leak."),
+        click.option("--dug-on", help="Date of the dig, YYYY-MM-DD [default: today, UTC]."),
+        click.option("--note", help="Free text kept with the outcome."),
+        by_option, survey_option,
+    ]):
+        func = opt(func)
+    return func
+
+
+def _echo_outcome(suspect, out, verb):
+    if out.get("leak_found"):
+        ref = out.get("measured_from")
+        ref_text = ""
+        if ref and out.get("measured_m") is not None:
+            where = f"the pipe's {ref}" if ref in ("start", "end") else f"node {ref}"
+            ref_text = f" (measured {out['measured_m']:.2f} m from {where})"
+        click.echo(f"suspect {suspect}: {verb} leak found on pipe {out.get('found_pipe_id')} at "
+                   f"{out['found_at_m']:.2f} m from its start node{ref_text}, location error "
+                   + ("n/a" if out.get("error_m") is None else f"{out['error_m']:.2f} m"))
+    else:
+        click.echo(f"suspect {suspect}: {verb} no leak found")
+    for other in out.get("same_leak_as") or []:
+        click.echo(f"  the same leak as suspect {other['suspect_id']}'s ({other['distance_m']:.1f} m apart): "
+                   "counted once")
+
+
 @ledger.command("confirm")
 @ledger_arg
 @click.argument("suspect", type=int)
-@click.option("--found-at-m", type=float, help="Where the dig found the leak: m from the pipe's start node.")
-@click.option("--no-leak", is_flag=True, help="The dig found no leak.")
-@click.option("--note", help="Free text kept with the outcome.")
+@_outcome_options
 @json_option
 @command_errors
-def confirm_cmd(ledger_path, suspect, found_at_m, no_leak, note, as_json, warnings_out):
-    """Record what the dig found for a point SUSPECT."""
+@ledger_db_errors
+def confirm_cmd(ledger_path, suspect, found_at_m, from_node, pipe_id, no_leak, dug_on, note, by, survey_dir, as_json,
+                warnings_out):
+    """Record what the dig found for a point SUSPECT.
+
+    The position is checked against the pipe (and, on another pipe, the suspect's area) and may
+    be measured from either end: --from-node takes the node the dig sheet names.
+    """
     from ..ledger import Ledger
-    from ..ledger._ops import confirm_suspect
+    from ..ledger._outcomes import confirm_suspect
 
     with Ledger(ledger_path) as led:
-        out = confirm_suspect(led, suspect, found_at_m=found_at_m, no_leak=no_leak, note=note)
+        net = _network(led, survey_dir) if found_at_m is not None else None
+        out = confirm_suspect(led, suspect, found_at_m=found_at_m, no_leak=no_leak, from_node=from_node,
+                              pipe_id=pipe_id, net=net, by=by, dug_on=dug_on, note=note)
     if as_json:
         emit_json(out)
-    elif out["leak_found"]:
-        click.echo(f"suspect {suspect}: leak found at {out['found_at_m']:.2f} m, location error {out['error_m']:.2f} m")
     else:
-        click.echo(f"suspect {suspect}: no leak found")
+        _echo_outcome(suspect, out, "")
+
+
+@ledger.command("amend")
+@ledger_arg
+@click.argument("suspect", type=int)
+@_outcome_options
+@click.option("--reason", required=True, help="Why the outcome is corrected (kept in the history).")
+@json_option
+@command_errors
+@ledger_db_errors
+def amend_cmd(ledger_path, suspect, found_at_m, from_node, pipe_id, no_leak, dug_on, note, by, survey_dir, reason,
+              as_json, warnings_out):
+    """Correct the outcome of SUSPECT: a new row replaces it; the old one stays in the history."""
+    from ..ledger import Ledger
+    from ..ledger._outcomes import amend_outcome
+
+    with Ledger(ledger_path) as led:
+        net = _network(led, survey_dir) if found_at_m is not None else None
+        out = amend_outcome(led, suspect, reason=reason, found_at_m=found_at_m, no_leak=no_leak, from_node=from_node,
+                            pipe_id=pipe_id, net=net, by=by, dug_on=dug_on, note=note)
+    if as_json:
+        emit_json(out)
+    else:
+        _echo_outcome(suspect, out, "amended:")
+
+
+@ledger.command("undo")
+@ledger_arg
+@click.argument("suspect", type=int)
+@click.option("--reason", required=True, help="Why the outcome is taken back (kept in the history).")
+@by_option
+@json_option
+@command_errors
+@ledger_db_errors
+def undo_cmd(ledger_path, suspect, reason, by, as_json, warnings_out):
+    """Take back the outcome of SUSPECT (the one before it, if any, is in force again)."""
+    from ..ledger import Ledger
+    from ..ledger._outcomes import undo_outcome
+
+    with Ledger(ledger_path) as led:
+        out = undo_outcome(led, suspect, reason=reason, by=by)
+    if as_json:
+        emit_json(out)
+        return
+    now = out["in_force"]
+    if now is None:
+        click.echo(f"suspect {suspect}: outcome taken back; no outcome in force (status {out['status']})")
+    else:
+        what = f"leak found at {now['found_at_m']:.2f} m" if now["leak_found"] else "no leak"
+        click.echo(f"suspect {suspect}: outcome taken back; in force again: {what} (recorded {now['recorded_utc']})")
+
+
+@ledger.command("history")
+@ledger_arg
+@click.argument("suspect", type=int)
+@json_option
+@command_errors
+@ledger_db_errors
+def history_cmd(ledger_path, suspect, as_json, warnings_out):
+    """Everything that happened to SUSPECT, oldest first, with who, when and why."""
+    from ..ledger import Ledger
+    from ..ledger._outcomes import suspect_history
+
+    with Ledger(ledger_path, readonly=True) as led:
+        h = suspect_history(led, suspect)
+    if as_json:
+        emit_json(h)
+        return
+    s = h["suspect"]
+    where = f"pipe {s['pipe_id']} at {s['offset_m']:.2f} m" if s.get("offset_m") is not None else f"area {s['area']}"
+    click.echo(f"suspect {s['id']} ({s['kind']}, {s.get('origin') or 'survey'}): {where}; status {s['status']}")
+    for e in h["events"]:
+        ev = e["event"]
+        if ev == "created":
+            detail = (f"from batch {e['batch_id']}, night {e.get('night')}" if e.get("batch_id") is not None
+                      else f"({e.get('origin')})")
+        elif ev == "superseded":
+            detail = e["why"]
+        elif ev == "dispatched":
+            detail = f"crew {e.get('crew') or '?'}" + (f", by {e['by']}" if e.get("by") else "") + (
+                f": {e['note']}" if e.get("note") else "")
+        else:
+            if ev == "undo":
+                detail = f"takes back #{e.get('cancels')}"
+            elif e.get("leak_found"):
+                ref = e.get("measured_from")
+                detail = (f"leak on pipe {e.get('found_pipe_id')} at {e['found_at_m']:.2f} m from its start"
+                          + (f" (measured {e['measured_m']:.2f} m from {ref})" if ref and e.get("measured_m") is not None
+                             else "")
+                          + ("" if e.get("error_m") is None else f", error {e['error_m']:.2f} m"))
+            else:
+                detail = "no leak"
+            if ev == "amend":
+                detail += f"; replaces #{e.get('cancels')}"
+            detail += f"; dug {e['dug_on']}" if e.get("dug_on") else ""
+            detail += f"; by {e.get('by')}"
+            if e.get("reason"):
+                detail += f"; why: {e['reason']}"
+            if e.get("note"):
+                detail += f"; note: {e['note']}"
+            if e.get("in_force"):
+                detail += "  [in force]"
+            ev = f"#{e['id']} {ev}"
+        click.echo(f"  {e.get('utc') or '?':27} {ev:12} {detail}")
+
+
+@ledger.command("add")
+@ledger_arg
+@click.argument("result", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--area", default=None, help="Area (district / DMA) the pair belongs to.")
+@by_option
+@json_option
+@command_errors
+@ledger_db_errors
+def add_cmd(ledger_path, result, area, by, as_json, warnings_out):
+    """Enter a crew's pair job: the JSON of 'acoustic correlate --json' as a point suspect.
+
+    The result must name its recordings, sensors, start times and pipe (the correlate JSON of
+    schema acoustic.correlate/1 does). The same pair located again within the merge distance
+    updates its suspect instead of adding one. The ledger is created when it does not exist.
+    """
+    from ..ledger import Ledger
+    from ..ledger._pairs import add_pair_job
+
+    with Ledger(ledger_path, create=True) as led:
+        out = add_pair_job(led, result, area=area, by=by)
+    if as_json:
+        emit_json(out)
+        return
+    s = out["suspect"]
+    verb = {"new": "added as", "updated": "updated", "unchanged": "already in the ledger as"}[out["action"]]
+    if s.get("offset_m") is None:
+        click.echo(f"{result}: no leak located by the pair {s['from_logger']}-{s['to_logger']}; nothing added")
+        return
+    click.echo(f"{result}: {verb} suspect {s['id']}: pair {s['from_logger']}-{s['to_logger']} leak at "
+               f"{s['offset_m']:.2f} m from {s['from_logger']} [{s['interval_lo_m']:.2f}, {s['interval_hi_m']:.2f}] m "
+               f"along {s['spacing_m']:.1f} m of pipe")
 
 
 @ledger.command("stats")
 @ledger_arg
 @click.option("--tolerance-m", type=float, default=1.0, show_default=True, help="Payable within this error (m).")
 @click.option("--tolerance-pct", type=float, default=None, help="... or within this % of the sensor spacing.")
+@click.option("--merge-m", type=float, default=None,
+              help="Digs that found leaks within this distance along the pipes found one leak [default: 5 m].")
+@click.option("--since", help="Only digs on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only digs on or before this date (YYYY-MM-DD).")
+@survey_option
 @json_option
 @command_errors
-def stats_cmd(ledger_path, tolerance_m, tolerance_pct, as_json, warnings_out):
-    """Hit rate and location errors over confirmed suspects (contractor payment basis)."""
-    from ..ledger import Ledger
-    from ..ledger._ops import ledger_stats
+@ledger_db_errors
+def stats_cmd(ledger_path, tolerance_m, tolerance_pct, merge_m, since, until, survey_dir, as_json, warnings_out):
+    """Hit rate, location errors and payable count over physical leaks (contractor payment basis).
 
+    Each leak counts once: digs that found it again are repeat digs, neither hits nor misses.
+    Only each suspect's outcome in force counts.
+    """
+    import warnings
+
+    from .._errors import AcousticWarning
+    from ..ledger import Ledger
+    from ..ledger._leaks import LEAK_MERGE_M, check_merge, check_tolerance, ledger_stats
+
+    check_tolerance(tolerance_m, tolerance_pct)
+    merge_m = check_merge(LEAK_MERGE_M if merge_m is None else merge_m)
+    since, until = _day(since, "--since"), _day(until, "--until")
     with Ledger(ledger_path, readonly=True) as led:
-        st = ledger_stats(led, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct)
+        net = _network(led, survey_dir)
+        st = ledger_stats(led, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct, merge_m=merge_m, net=net,
+                          since=since, until=until)
+    for w in st["warnings"]:
+        warnings.warn(w, AcousticWarning, stacklevel=1)
     if as_json:
         emit_json(st)
         return
     s = st["suspects"]
     click.echo(f"suspects: {s['point']} points, {s['line']} lines, {s['area']} areas")
     hr = "n/a" if st["hit_rate"] is None else f"{100 * st['hit_rate']:.0f} %"
-    click.echo(f"dug: {st['dug']}  leaks found: {st['leaks_found']}  no leak: {st['no_leak']}  hit rate: {hr}")
+    rep = f"  repeat digs of a found leak: {st['repeat_digs']}" if st["repeat_digs"] else ""
+    click.echo(f"dug: {st['dug']}  leaks found: {st['leaks_found']}  no leak: {st['no_leak']}{rep}  hit rate: {hr}")
     e = st["location_error_m"]
     if e:
         click.echo(f"location error: median {e['median']:.2f} m, 90th percentile {e['p90']:.2f} m, "
@@ -138,9 +397,15 @@ def stats_cmd(ledger_path, tolerance_m, tolerance_pct, as_json, warnings_out):
 @ledger.command("export")
 @ledger_arg
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Write suspects as CSV.")
-@click.option("--geojson", "geojson_out", type=click.Path(dir_okay=False, path_type=Path), help="Write point suspects as GeoJSON.")
+@click.option("--geojson", "geojson_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write point suspects as GeoJSON (RFC 7946 longitude/latitude when the coordinate system is "
+                   "known).")
+@click.option("--crs", default=None, help="Coordinate system of the network's coordinates, e.g. EPSG:27700 "
+                                         "[default: the survey folder's network.geojson crs, if any].")
+@survey_option
 @command_errors
-def export_cmd(ledger_path, csv_out, geojson_out, warnings_out):
+@ledger_db_errors
+def export_cmd(ledger_path, csv_out, geojson_out, crs, survey_dir, warnings_out):
     """Export suspects and outcomes as CSV and/or GeoJSON."""
     from .._errors import ParameterError
     from ..ledger import Ledger
@@ -150,8 +415,22 @@ def export_cmd(ledger_path, csv_out, geojson_out, warnings_out):
         raise ParameterError("give --csv OUT and/or --geojson OUT")
     with Ledger(ledger_path, readonly=True) as led:
         if csv_out:
-            csv_out.write_text(export_csv(led), encoding="utf-8")
+            _write_text(csv_out, export_csv(led))
             click.echo(f"wrote {csv_out}", err=True)
         if geojson_out:
-            geojson_out.write_text(json.dumps(export_geojson(led), indent=1) + "\n", encoding="utf-8")
+            from ..survey._geojson import write_geojson
+            from ..survey._crs import coordinate_system_for
+
+            from ..ledger._network import survey_dir_of
+
+            cs = coordinate_system_for(crs, survey_dir or survey_dir_of(led))
+            write_geojson(export_geojson(led, cs), geojson_out)
             click.echo(f"wrote {geojson_out}", err=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    import os
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -64,9 +64,13 @@ def _print_human(res, top_lines: int) -> None:
 @click.option("--area", "areas", multiple=True, help="Survey only this area (area column of loggers.csv); repeatable.")
 @click.option("--top-lines", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="Lines shown in the human summary (all are in --json).")
+@click.option("--crs", default=None,
+              help="Coordinate system of the network's coordinates (e.g. EPSG:27700): points get longitude/latitude "
+                   "and the GeoJSON is RFC 7946 [default: network.geojson's crs, else unknown]. Needs pyproj "
+                   "(the 'geo' extra).")
 @json_option
 @command_errors
-def survey(survey_dir, geojson_out, model, areas, top_lines, as_json, warnings_out):
+def survey(survey_dir, geojson_out, model, areas, top_lines, crs, as_json, warnings_out):
     """Narrow leak suspects from area to line to point on a pipe network.
 
     SURVEY_DIR holds network.inp + pipes.csv (or network.geojson), loggers.csv,
@@ -77,21 +81,34 @@ def survey(survey_dir, geojson_out, model, areas, top_lines, as_json, warnings_o
     evidence. Lengths in m, delays in s.
     """
     from ..survey import run_survey
+    from ..survey._crs import coordinate_system_for
 
+    cs = coordinate_system_for(crs, survey_dir)
     model_arg = None if str(model).lower() == "none" else model
     res = run_survey(survey_dir, model=model_arg, areas=list(areas) or None)
     if geojson_out is not None:
-        from ..survey._geojson import write_geojson
+        from ..survey._geojson import georeference, write_geojson
 
-        write_geojson(res.to_geojson(), geojson_out)
+        gj = georeference(res.to_geojson(), cs)
+        write_geojson(gj, geojson_out)
+        if not gj["acoustic:coordinates"]["rfc7946"]:
+            click.echo(f"Warning: {geojson_out} is in the network's own coordinates, not RFC 7946 longitude/latitude: "
+                       f"{cs.why_not}", err=True)
     if as_json:
-        out = res.to_json()
+        from ..survey._geojson import add_lonlat
+
+        out = add_lonlat(res.to_json(), cs)
         out["warnings"] = list(dict.fromkeys(list(out["warnings"]) + list(warnings_out)))
         if geojson_out is not None:
             out["geojson"] = str(geojson_out)
         emit_json(out)
     else:
         _print_human(res, top_lines)
+        if cs.can_lonlat:
+            for i, p in enumerate(res.to_json()["points"], start=1):
+                ll = cs.lonlat_or_none(p.get("x"), p.get("y"))
+                if ll is not None:
+                    click.echo(f"  point {i}: latitude {ll[1]:.7f}, longitude {ll[0]:.7f} (WGS 84, from {cs.crs})")
         if geojson_out is not None:
             click.echo(f"\nGeoJSON written to {geojson_out}")
 

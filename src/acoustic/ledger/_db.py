@@ -8,7 +8,13 @@
   same upload again changes nothing.
 - One writer: a batch holds an exclusive lock on ``<ledger>.lock``; a second batch refuses
   cleanly (or waits, if asked).
-- ``schema_version`` in the ``meta`` table; :data:`MIGRATIONS` bring older ledgers forward.
+- ``schema_version`` in the ``meta`` table; :data:`MIGRATIONS` bring older ledgers forward, each
+  version in one transaction that re-reads the version first (two processes opening an old
+  ledger at once upgrade it once).
+- Nothing is deleted: a dig outcome is an event (``outcome_events``: confirm, amend, undo, with
+  who, when and why); the ``outcomes`` view is the latest state of each suspect.
+- SQLite errors (a read-only file or mount, a full disk, a missing table, a damaged file) become
+  one-line :class:`LedgerError` s naming the ledger.
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ from pathlib import Path
 
 from .._errors import AcousticError, DataError
 
-__all__ = ["Ledger", "LedgerBusyError", "SCHEMA_VERSION", "utc_now"]
+__all__ = ["Ledger", "LedgerBusyError", "LedgerError", "SCHEMA_VERSION", "ledger_errors", "sqlite_message", "utc_now"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -108,12 +114,84 @@ ALTER TABLE batches ADD COLUMN n_corrections INTEGER;
 ALTER TABLE batches ADD COLUMN summary_json TEXT
 """
 
+#: Version 3 (outcomes a contractor can be paid by): dig outcomes become append-only events with
+#: who, when and why (``confirm``, ``amend``, ``undo`` of an earlier event), the position as the
+#: crew measured it (distance and the node or pipe end it was measured from) beside the offset
+#: from the pipe's start node, the pipe it was found on and that pipe's end nodes and length (so
+#: outcomes on two pipes meeting at a node can resolve to one leak), and the date of the dig.
+#: The version-2 ``outcomes`` table is kept as ``outcomes_v2`` (its rows copied as ``confirm``
+#: events) and ``outcomes`` becomes a view of each suspect's latest outcome. Suspects get an
+#: ``origin`` (``survey``: a batch survey; ``pair``: a crew's ``acoustic correlate`` job).
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS outcome_events (
+    id INTEGER PRIMARY KEY, suspect_id INTEGER NOT NULL REFERENCES suspects(id),
+    action TEXT NOT NULL CHECK (action IN ('confirm', 'amend', 'undo')),
+    leak_found INTEGER CHECK (leak_found IN (0, 1)),
+    found_pipe_id TEXT, found_at_m REAL, measured_m REAL, measured_from TEXT,
+    found_start_node TEXT, found_end_node TEXT, found_pipe_length_m REAL,
+    error_m REAL, dug_on TEXT, cancels INTEGER REFERENCES outcome_events(id),
+    recorded_by TEXT NOT NULL, recorded_utc TEXT NOT NULL, reason TEXT, note TEXT);
+CREATE INDEX IF NOT EXISTS outcome_events_suspect ON outcome_events(suspect_id, id);
+INSERT INTO outcome_events(suspect_id, action, leak_found, found_pipe_id, found_at_m, measured_m, measured_from,
+    error_m, dug_on, recorded_by, recorded_utc, note)
+    SELECT o.suspect_id, 'confirm', o.leak_found, CASE WHEN o.leak_found THEN s.pipe_id END, o.found_at_m,
+           o.found_at_m, CASE WHEN o.found_at_m IS NOT NULL THEN 'start' END, o.error_m, substr(o.recorded_utc, 1, 10),
+           'unknown (recorded before ledger schema 3)', o.recorded_utc, o.note
+    FROM outcomes o JOIN suspects s ON s.id = o.suspect_id ORDER BY o.id;
+ALTER TABLE outcomes RENAME TO outcomes_v2;
+CREATE VIEW outcomes AS
+    SELECT e.id, e.suspect_id, e.leak_found, e.found_at_m, e.error_m, e.recorded_utc, e.note, e.action,
+           e.found_pipe_id, e.measured_m, e.measured_from, e.found_start_node, e.found_end_node,
+           e.found_pipe_length_m, e.dug_on, e.recorded_by, e.reason
+    FROM outcome_events e
+    WHERE e.action IN ('confirm', 'amend') AND e.id = (
+        SELECT max(c.id) FROM outcome_events c WHERE c.suspect_id = e.suspect_id AND c.action IN ('confirm', 'amend')
+        AND NOT EXISTS (SELECT 1 FROM outcome_events u WHERE u.action = 'undo' AND u.cancels = c.id));
+ALTER TABLE suspects ADD COLUMN origin TEXT NOT NULL DEFAULT 'survey';
+ALTER TABLE dispatches ADD COLUMN recorded_by TEXT
+"""
+
 #: version -> SQL that upgrades a ledger from version-1 to version (index 1 creates the schema).
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 
 class LedgerBusyError(AcousticError):
     """Another process holds the ledger's writer lock."""
+
+
+class LedgerError(DataError):
+    """The ledger database cannot be read or written (one line naming the ledger and why)."""
+
+
+def sqlite_message(path, exc: BaseException) -> str:
+    """One line saying what an :mod:`sqlite3` error means for the ledger at ``path``."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    low = text.lower()
+    if "readonly" in low or "read-only" in low:
+        why = ("the ledger is read-only (file permissions or a read-only mount) and this command writes to it; "
+               "nothing was changed")
+    elif "disk is full" in low or "database or disk is full" in low:
+        why = "the disk holding the ledger is full; nothing was changed (free space and run the command again)"
+    elif "no such table" in low or "no such column" in low:
+        why = f"the ledger is damaged or not an acoustic ledger ({text})"
+    elif "malformed" in low or "not a database" in low or "file is encrypted" in low:
+        why = f"the ledger file is damaged ({text})"
+    elif "locked" in low or "busy" in low:
+        why = f"the ledger is locked by another process ({text}); try again"
+    elif "unable to open" in low:
+        why = f"the ledger cannot be opened ({text}): check the path and its folder's permissions"
+    else:
+        why = f"ledger database error ({text})"
+    return f"{path}: {why}"
+
+
+@contextlib.contextmanager
+def ledger_errors(path):
+    """Turn :mod:`sqlite3` errors raised inside into one-line :class:`LedgerError` s."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise LedgerError(sqlite_message(path, exc)) from None
 
 
 def utc_now() -> str:
@@ -138,11 +216,14 @@ class Ledger:
         self.path = Path(path)
         if not self.path.exists() and (readonly or not create):
             raise DataError(f"{self.path}: ledger not found")
+        if self.path.exists() and not self.path.is_file():
+            raise DataError(f"{self.path}: not a ledger database (not a regular file)")
         self._lock_fd = None
+        self.readonly = readonly
+        self.conn = None
         try:
             if readonly:
-                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0,
-                                            isolation_level=None)
+                self.conn = self._open_readonly()
             else:
                 self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
                 self.conn.execute("PRAGMA journal_mode=WAL")
@@ -150,15 +231,45 @@ class Ledger:
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.row_factory = sqlite3.Row
             version = self._schema_version()
+        except sqlite3.OperationalError as exc:
+            self._close_quietly()
+            raise LedgerError(sqlite_message(self.path, exc)) from None
         except sqlite3.DatabaseError as exc:
+            self._close_quietly()
             raise DataError(f"{self.path}: not a ledger database ({exc})") from None
+        except BaseException:
+            self._close_quietly()
+            raise
         if version is None and readonly:
             raise DataError(f"{self.path}: not an acoustic ledger (no schema version)")
         if version is not None and version > SCHEMA_VERSION:
             raise DataError(f"{self.path}: ledger schema version {version} is newer than this acoustic "
                             f"understands ({SCHEMA_VERSION}); upgrade acoustic")
         if not readonly:
-            self._migrate(version or 0)
+            with ledger_errors(self.path):
+                self._migrate(version or 0)
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """A read-only connection (``mode=ro``); on a read-only folder or mount, where SQLite cannot
+        create the WAL index beside the file, ``immutable=1`` (nothing can write there either)."""
+        uri = self.path.resolve().as_uri()
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+            if os.access(self.path.parent, os.W_OK) and not _on_readonly_mount(self.path):
+                raise
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30.0, isolation_level=None)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+
+    def _close_quietly(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.close()
+            self.conn = None
 
     # -- schema ------------------------------------------------------------------------------
     def _schema_version(self) -> int | None:
@@ -173,8 +284,17 @@ class Ledger:
         return int(row[0]) if row else None
 
     def _migrate(self, version: int) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION`, one version per transaction.
+
+        Each step re-reads the version inside its ``BEGIN IMMEDIATE`` transaction, so a ledger
+        that another process upgraded meanwhile is not upgraded twice, and a step that fails
+        (full disk, killed process) leaves the ledger at the version before it.
+        """
         for v in range(version + 1, SCHEMA_VERSION + 1):
             with self.transaction():
+                now = self._schema_version() or 0
+                if now >= v:
+                    continue
                 for stmt in MIGRATIONS[v].split(";"):
                     if stmt.strip():
                         self.conn.execute(stmt)
@@ -237,7 +357,7 @@ class Ledger:
 
     def close(self) -> None:
         self.release_writer()
-        self.conn.close()
+        self._close_quietly()
 
     def __enter__(self):
         return self
@@ -257,6 +377,14 @@ class Ledger:
         if row is None:
             raise DataError(f"{self.path}: no suspect with id {suspect_id}")
         return row
+
+
+def _on_readonly_mount(path: Path) -> bool:
+    """Whether ``path`` lies on a file system mounted read-only (``statvfs`` ``ST_RDONLY``)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
 
 
 def dumps(obj) -> str:

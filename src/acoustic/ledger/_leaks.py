@@ -1,0 +1,319 @@
+"""One leak, one payment: dig outcomes resolved to physical leaks, and the contractor statistics.
+
+Digs that found a leak within :data:`LEAK_MERGE_M` of each other along the pipes (on one pipe,
+or on two pipes through the node they share) found the same leak.  Each leak is counted once:
+
+- its *first* dig (earliest dig date, then the order the outcomes were recorded) is the dig that
+  located it; that dig's location error decides whether it is payable;
+- later digs that found it again are ``repeat digs``: neither a hit nor a miss.
+
+Hit rate = leaks found / (leaks found + digs that found no leak).  Location errors and the
+payable count are over leaks.  Only the outcome in force of each suspect counts (amended and
+undone outcomes stay in the history, not in the numbers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from .._errors import ParameterError
+
+__all__ = ["LEAK_MERGE_M", "OutcomePoint", "Leak", "points_distance_m", "resolve_leaks", "ledger_stats",
+           "check_tolerance", "allowed_error_m", "outcome_rows"]
+
+#: Digs whose found positions lie within this distance (m, along the pipes) found one leak.
+#: A crew measures a found leak along the pipe from a fitting to about 1-2 m over 100-200 m, and
+#: one excavation exposes 2-3 m of main: two records within 5 m are one leak; two leaks that close
+#: are one repair.  Not tuned on any simulation.
+LEAK_MERGE_M = 5.0
+
+
+def check_tolerance(tolerance_m, tolerance_pct) -> None:
+    """Refuse impossible tolerance rules (:class:`~acoustic.ParameterError` naming the option)."""
+    if isinstance(tolerance_m, bool) or not isinstance(tolerance_m, (int, float)) or not math.isfinite(tolerance_m) \
+            or tolerance_m < 0:
+        raise ParameterError(f"--tolerance-m must be a non-negative number of metres, got {tolerance_m}")
+    if tolerance_pct is not None and (isinstance(tolerance_pct, bool) or not isinstance(tolerance_pct, (int, float))
+                                      or not math.isfinite(tolerance_pct) or not 0 < tolerance_pct <= 100):
+        raise ParameterError(f"--tolerance-pct must be a percentage in (0, 100], got {tolerance_pct}")
+
+
+def check_merge(merge_m) -> float:
+    if isinstance(merge_m, bool) or not isinstance(merge_m, (int, float)) or not math.isfinite(merge_m) \
+            or not 0 <= merge_m <= 1000:
+        raise ParameterError(f"--merge-m must be a distance of 0-1000 m, got {merge_m}")
+    return float(merge_m)
+
+
+def allowed_error_m(tolerance_m: float, tolerance_pct: float | None, spacing_m) -> float:
+    """Largest payable location error (m) of one leak: ``max(tolerance_m, tolerance_pct % of the
+    sensor spacing)``; ``tolerance_m`` alone when the spacing is unknown."""
+    allowed = float(tolerance_m)
+    if tolerance_pct is not None and spacing_m is not None and math.isfinite(float(spacing_m)):
+        allowed = max(allowed, float(spacing_m) * float(tolerance_pct) / 100.0)
+    return allowed
+
+
+@dataclasses.dataclass(frozen=True)
+class OutcomePoint:
+    """Where a dig found a leak: pipe, m from its start node, and the pipe's ends when known."""
+
+    suspect_id: int
+    pipe_id: str
+    offset_m: float
+    start_node: str | None = None
+    end_node: str | None = None
+    length_m: float | None = None
+
+
+def points_distance_m(a: OutcomePoint, b: OutcomePoint, net=None) -> float:
+    """Distance along the pipes (m) between two found positions.
+
+    With the network: the shortest route.  Without it: along one pipe, or through a node both
+    pipes end at (each pipe's end nodes as recorded with the outcome); otherwise infinite.
+    """
+    if net is not None and str(a.pipe_id) in net.network.pipes and str(b.pipe_id) in net.network.pipes:
+        return net.along_pipes_m((str(a.pipe_id), a.offset_m), (str(b.pipe_id), b.offset_m))
+    if str(a.pipe_id) == str(b.pipe_id):
+        return abs(float(a.offset_m) - float(b.offset_m))
+    best = math.inf
+    for na, da in _ends(a):
+        for nb, db in _ends(b):
+            if na == nb:
+                best = min(best, da + db)
+    return best
+
+
+def _ends(p: OutcomePoint):
+    out = []
+    if p.start_node:
+        out.append((str(p.start_node), float(p.offset_m)))
+    if p.end_node and p.length_m is not None:
+        out.append((str(p.end_node), max(float(p.length_m) - float(p.offset_m), 0.0)))
+    return out
+
+
+@dataclasses.dataclass
+class Leak:
+    """One physical leak and the digs that found it (the first one located it)."""
+
+    leak_id: int
+    digs: list  # outcome rows (dicts), first dig first
+
+    @property
+    def first(self) -> dict:
+        return self.digs[0]
+
+    @property
+    def suspect_ids(self) -> list[int]:
+        return [d["suspect_id"] for d in self.digs]
+
+
+def _columns(led, table: str) -> set[str]:
+    return {r[1] for r in led.conn.execute(f"PRAGMA table_info({table})")}
+
+
+def outcome_rows(led, *, since: str | None = None, until: str | None = None) -> list[dict]:
+    """The outcome in force of every suspect, with the suspect's position, pipe, area and spacing.
+
+    Works on a version-2 ledger opened read-only (no events yet: its ``outcomes`` table).
+    ``since``/``until`` keep digs dated within (inclusive, ``YYYY-MM-DD``; the recording date when
+    the dig date is not known).
+    """
+    cols = _columns(led, "outcomes")
+
+    def pick(name, fallback="NULL"):
+        return f"o.{name}" if name in cols else f"{fallback} AS {name}"
+
+    q = ("SELECT o.id AS outcome_id, o.suspect_id, o.leak_found, o.found_at_m, o.error_m, o.recorded_utc, o.note, "
+         f"{pick('found_pipe_id', 's.pipe_id')}, {pick('found_start_node')}, {pick('found_end_node')}, "
+         f"{pick('found_pipe_length_m')}, {pick('measured_m', 'o.found_at_m')}, {pick('measured_from')}, "
+         f"{pick('dug_on', 'substr(o.recorded_utc, 1, 10)')}, {pick('recorded_by')}, "
+         "s.pipe_id, s.offset_m, s.interval_lo_m, s.interval_hi_m, s.spacing_m, s.area, s.status, s.night, "
+         "s.evidence_json FROM outcomes o JOIN suspects s ON s.id = o.suspect_id ORDER BY o.id")
+    rows = []
+    for r in led.conn.execute(q):
+        d = dict(r)
+        day = d.get("dug_on") or str(d.get("recorded_utc") or "")[:10]
+        d["dug_on"] = day
+        if since and day < since:
+            continue
+        if until and day > until:
+            continue
+        if d.get("found_pipe_id") is None and d.get("leak_found"):
+            d["found_pipe_id"] = d.get("pipe_id")
+        rows.append(d)
+    return rows
+
+
+def _fill_ends(row: dict) -> None:
+    """Pipe ends of a found position recorded before schema 3, from the survey's record."""
+    if row.get("found_start_node") or row.get("found_end_node") or row.get("found_pipe_id") != row.get("pipe_id"):
+        return
+    import json
+
+    try:
+        ev = json.loads(row.get("evidence_json") or "{}")
+    except ValueError:
+        return
+    if not isinstance(ev, dict):
+        return
+    length, nn = ev.get("pipe_length_m"), ev.get("nearest_node")
+    if isinstance(length, (int, float)) and row.get("found_pipe_length_m") is None:
+        row["found_pipe_length_m"] = float(length)
+    if isinstance(nn, dict) and isinstance(nn.get("distance_m"), (int, float)) and row.get("offset_m") is not None:
+        d, off = float(nn["distance_m"]), float(row["offset_m"])
+        if length is None or abs(d - off) <= abs(d - (float(length) - off)):
+            row["found_start_node"] = str(nn.get("node_id"))
+        else:
+            row["found_end_node"] = str(nn.get("node_id"))
+
+
+def resolve_leaks(rows: list[dict], *, merge_m: float = LEAK_MERGE_M, net=None) -> list[Leak]:
+    """Group the digs that found a leak into physical leaks (module docs).
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`outcome_rows`.
+    merge_m : float
+        Found positions within this distance along the pipes are one leak.
+
+    Returns
+    -------
+    list of Leak
+        Ordered by their first dig; ``leak_id`` 1, 2, ...
+    """
+    found = [r for r in rows if r.get("leak_found") and r.get("found_at_m") is not None]
+    for r in found:
+        _fill_ends(r)
+    found.sort(key=lambda r: (str(r.get("dug_on") or ""), r["outcome_id"]))
+    pts = [OutcomePoint(r["suspect_id"], str(r["found_pipe_id"]), float(r["found_at_m"]), r.get("found_start_node"),
+                        r.get("found_end_node"), r.get("found_pipe_length_m")) for r in found]
+    parent = list(range(len(found)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(pts)):
+        for j in range(i + 1, len(pts)):
+            if points_distance_m(pts[i], pts[j], net) <= merge_m:
+                ri, rj = root(i), root(j)
+                if ri != rj:
+                    parent[max(ri, rj)] = min(ri, rj)
+    groups: dict[int, list] = {}
+    for i, r in enumerate(found):
+        groups.setdefault(root(i), []).append(r)
+    return [Leak(k + 1, digs) for k, (_, digs) in enumerate(sorted(groups.items()))]
+
+
+def ledger_stats(led, *, tolerance_m: float = 1.0, tolerance_pct: float | None = None,
+                 merge_m: float = LEAK_MERGE_M, net=None, since: str | None = None, until: str | None = None) -> dict:
+    """Hit rate, location errors and the payable count over physical leaks (module docs).
+
+    Parameters
+    ----------
+    tolerance_m : float, default 1.0
+        A leak is payable when its location error is within this many metres ...
+    tolerance_pct : float, optional
+        ... or, when given, within this percentage of the sensor spacing (whichever is larger).
+    merge_m : float, default :data:`LEAK_MERGE_M`
+        Digs that found leaks within this distance along the pipes found one leak.
+    net : acoustic.ledger._network.LedgerNetwork, optional
+        The network, for distances through more than one node.
+    since, until : str, optional
+        Only digs dated within (``YYYY-MM-DD``, inclusive).
+
+    Returns
+    -------
+    dict
+        ``suspects`` (current count by kind), ``recordings`` (by status), ``dug`` (outcomes in
+        force), ``leaks_found`` (physical leaks), ``no_leak`` (dry digs), ``repeat_digs`` (digs of
+        an already found leak), ``hit_rate`` (leaks / (leaks + dry digs), None without digs),
+        ``location_error_m`` (over leaks: ``n``, ``median``, ``p90``, ``max``, ``within_1m``,
+        ``within_2m``), ``payable`` (``rule``, ``count``), ``merge_m``, ``leaks`` (one entry per
+        leak: ``leak_id``, ``suspect_ids``, ``pipe_id``, ``found_at_m``, ``located_by`` (suspect
+        id), ``error_m``, ``spacing_m``, ``allowed_m``, ``payable``, ``dug_on``) and ``warnings``.
+
+    Raises
+    ------
+    ParameterError
+        A negative, NaN or infinite tolerance, a percentage outside (0, 100], a bad merge distance.
+    """
+    check_tolerance(tolerance_m, tolerance_pct)
+    merge_m = check_merge(merge_m)
+    from ._ops import current_filter
+
+    counts = {r[0]: r[1] for r in led.conn.execute(
+        f"SELECT kind, count(*) FROM suspects WHERE {current_filter(led)} GROUP BY kind")}
+    rows = outcome_rows(led, since=since, until=until)
+    leaks = resolve_leaks(rows, merge_m=merge_m, net=net)
+    warnings_out = _off_pipe(rows)
+    dry = sum(1 for r in rows if not r["leak_found"])
+    n_found_digs = sum(len(lk.digs) for lk in leaks)
+    summary = []
+    for lk in leaks:
+        f = lk.first
+        allowed = allowed_error_m(tolerance_m, tolerance_pct, f.get("spacing_m"))
+        err = f.get("error_m")
+        summary.append({"leak_id": lk.leak_id, "suspect_ids": lk.suspect_ids, "located_by": f["suspect_id"],
+                        "pipe_id": f["found_pipe_id"], "found_at_m": f["found_at_m"], "error_m": err,
+                        "spacing_m": f.get("spacing_m"), "allowed_m": allowed,
+                        "payable": bool(err is not None and err <= allowed), "dug_on": f.get("dug_on")})
+    errors = np.array([s["error_m"] for s in summary if s["error_m"] is not None], dtype=np.float64)
+    denominator = len(leaks) + dry
+    rule = f"error <= max({tolerance_m:g} m" + (f", {tolerance_pct:g} % of spacing)" if tolerance_pct is not None
+                                                else ")")
+    out = {
+        "suspects": {k: int(counts.get(k, 0)) for k in ("area", "line", "point")},
+        "recordings": {r[0]: r[1] for r in led.conn.execute("SELECT status, count(*) FROM recordings GROUP BY status")},
+        "dug": len(rows),
+        "leaks_found": len(leaks),
+        "no_leak": dry,
+        "repeat_digs": n_found_digs - len(leaks),
+        "hit_rate": (len(leaks) / denominator) if denominator else None,
+        "location_error_m": None,
+        "payable": {"rule": rule, "count": int(sum(s["payable"] for s in summary)),
+                    "counted": "once per physical leak, on the dig that found it first"},
+        "merge_m": merge_m,
+        "leaks": summary,
+        "period": {"since": since, "until": until},
+        "warnings": warnings_out,
+    }
+    if errors.size:
+        out["location_error_m"] = {
+            "n": int(errors.size), "median": float(np.median(errors)), "p90": float(np.quantile(errors, 0.9)),
+            "max": float(errors.max()), "within_1m": float(np.mean(errors <= 1.0)),
+            "within_2m": float(np.mean(errors <= 2.0)),
+        }
+    return out
+
+
+def _off_pipe(rows: list[dict]) -> list[str]:
+    """Outcomes recorded before positions were checked whose found position is off the suspect's
+    pipe by the survey's own record of its length."""
+    import json
+
+    from ._network import POSITION_ROUNDING_M
+
+    out = []
+    for r in rows:
+        if not r.get("leak_found") or r.get("found_at_m") is None:
+            continue
+        length = r.get("found_pipe_length_m")
+        if length is None and r.get("found_pipe_id") == r.get("pipe_id"):
+            try:
+                ev = json.loads(r.get("evidence_json") or "{}")
+            except ValueError:
+                ev = {}
+            length = ev.get("pipe_length_m") if isinstance(ev, dict) else None
+        if isinstance(length, (int, float)) and float(r["found_at_m"]) > float(length) + POSITION_ROUNDING_M:
+            out.append(f"suspect {r['suspect_id']}: the recorded position {float(r['found_at_m']):g} m is beyond its "
+                       f"pipe {r['found_pipe_id']} ({float(length):g} m); correct it with 'acoustic ledger amend'")
+    return out
