@@ -433,7 +433,7 @@ def test_contractor_section(report):
     rows = {tr.find("th").all_text(): tr.find("td").all_text() for tr in sec.find("table", id="contractor-table").find_all("tr")}
     errors = [abs(f - o) for o, f, _ in DIGS if f is not None]
     assert rows["located (point suspects in the ledger)"] == str(2 + len(DIGS))
-    assert rows["confirmed (leak found)"] == "4" and rows["dug (outcomes recorded)"] == "5"
+    assert rows["leaks found (each counted once)"] == "4" and rows["dug (outcomes recorded)"] == "5"
     assert rows["location error, median"].startswith(f"{np.median(errors):.2f} m")
     assert rows["location error, 90th percentile"] == f"{np.quantile(errors, 0.9):.2f} m"
     assert rows["confirmed within 1 m"] == "25 %" and rows["confirmed within 2 m"] == "50 %"

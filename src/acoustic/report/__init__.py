@@ -99,17 +99,25 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _sketch(site, ev, scores=None) -> str | None:
+#: Half-width of a dig-sheet sketch (m on the ground): at least this, 1.5 times the interval, or a
+#: quarter of the pipe (up to 400 m of it), so the crew sees the nodes it measures from.
+SKETCH_MIN_HALF_M = 40.0
+
+
+def _sketch(site, ev, scores=None, scale=None, cs=None) -> str | None:
     d = ev.dig
-    if d is None:
+    if d is None or d.get("reference") == "sensor" or d.get("x") is None:
         return None
     pipe = site.network.pipes[d["pipe_id"]]
     lo, hi = d["interval_m"]
-    half = max(40.0, 1.5 * (hi - lo), 0.25 * min(pipe.length_m, 400.0))
+    half_m = max(SKETCH_MIN_HALF_M, 1.5 * (hi - lo), 0.25 * min(pipe.length_m, 400.0))
+    # network units: the drawing is not necessarily in metres (map_scale)
+    hy = half_m / scale.metres_per_unit
+    hx = hy / scale.x_factor
     x, y = d["x"], d["y"]
-    bbox = (x - half, y - 0.55 * half, x + half, y + 0.55 * half)
+    bbox = (x - hx, y - 0.55 * hy, x + hx, y + 0.55 * hy)
     return network_map_svg(site.network, site.sites, logger_scores=scores, points=[ev.point], bbox=bbox, width_px=560,
-                           highlight=1, svg_id=f"sketch-{ev.rank}", legend=False)
+                           highlight=1, svg_id=f"sketch-{ev.rank}", legend=False, scale=scale, cs=cs)
 
 
 def _match_ledger(points: list, suspects: list, within_m: float = 0.05) -> None:
@@ -128,15 +136,48 @@ def _match_ledger(points: list, suspects: list, within_m: float = 0.05) -> None:
                       if s.get(k) is not None})
 
 
+def _unit_of(scale, cs) -> str:
+    from ._svg import _coord_unit
+
+    return _coord_unit(scale, cs)[0]
+
+
 def _jsonable(v):
     from ..cli._common import to_jsonable
 
     return to_jsonable(v)
 
 
+def _pair_inputs(path, doc):
+    from ..ledger._pairs import load_pair_result
+    from ._inputs import ReportInputs
+    from ._pair import pair_point
+
+    job = load_pair_result(path, doc)
+    points = [pair_point(job)] if job.detected else []
+    if not job.detected:
+        _warn(f"{path}: the pair {job.sensor_ids[0]}-{job.sensor_ids[1]} located no leak; the report has no dig sheet")
+    return ReportInputs(points=points, lines=[], areas=[], noise_sources=[], logger_scores={}, survey_dir=None,
+                        sources=[f"pair job {path}"]), job
+
+
+def _read_any(path):
+    """The JSON document of a result file (size-limited), to tell a pair job from a survey result."""
+    from ..ledger._pairs import read_json_document
+
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        return read_json_document(p, "result")
+    except AcousticError:
+        return None  # load_survey_result says what is wrong
+
+
 def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, library=None,
                  tolerance_m: float = 1.0, tolerance_pct: float | None = None, max_suspects: int = 10,
-                 title: str | None = None, images: str = "embed", correlate_kw=None) -> ReportResult:
+                 title: str | None = None, images: str = "embed", correlate_kw=None, crs: str | None = None,
+                 statuses=None, since: str | None = None, until: str | None = None) -> ReportResult:
     """Write a field report into ``out_dir``.
 
     Parameters
@@ -165,6 +206,19 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
         PNG plots as data URIs inside the page, or as files in ``plots/`` beside it.
     correlate_kw : dict, optional
         Options for the re-correlation (as given to the survey).
+    crs : str, optional
+        The network's coordinate system (``EPSG:xxxx``): latitude/longitude on the dig sheets and
+        the map's scale from it (default the survey folder's ``network.geojson`` ``crs``, else the
+        scale from the pipes' lengths).
+    statuses : list of str, optional
+        Only suspects with these statuses (``open``, ``dispatched``, ``confirmed``, ``no_leak``;
+        a survey point not in the ledger counts as ``open``).
+    since, until : str, optional
+        Only suspects of survey nights within (``YYYY-MM-DD``, inclusive).
+
+    ``survey_result`` may also be the JSON of ``acoustic correlate --json`` (a pair job): the
+    report then shows that pair's correlogram, interval and dig sheet (distances from the
+    sensors).
 
     Returns
     -------
@@ -194,22 +248,41 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
     if out_dir.exists() and not out_dir.is_dir():
         raise ParameterError(f"--out {out_dir}: exists and is not a folder")
 
+    from ..survey._crs import coordinate_system_for, map_scale
+
+    statuses = list(statuses or [])
+    bad = [x for x in statuses if x not in ("open", "dispatched", "confirmed", "no_leak")]
+    if bad:
+        raise ParameterError(f"--status {bad[0]}: must be open, dispatched, confirmed or no_leak")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AcousticWarning)
         led = None
+        filters = dict(statuses=statuses, since=since, until=until)
         try:
-            if survey_result is not None:
+            raw = _read_any(survey_result) if survey_result is not None else None
+            from ..ledger._pairs import is_pair_result
+
+            if raw is not None and is_pair_result(raw):
+                inputs, _job = _pair_inputs(Path(survey_result), raw)
+                if ledger is not None:
+                    linputs, led = ledger_inputs(ledger, survey_dir=survey_dir, **filters)
+                    inputs.sources += linputs.sources
+                    inputs.ledger_path = linputs.ledger_path
+                    _match_ledger(inputs.points, linputs.points)
+            elif survey_result is not None:
                 doc = load_survey_result(survey_result)
                 inputs = survey_inputs(survey_result, doc, survey_dir)
                 if ledger is not None:
-                    linputs, led = ledger_inputs(ledger, survey_dir=inputs.survey_dir or survey_dir)
+                    linputs, led = ledger_inputs(ledger, survey_dir=inputs.survey_dir or survey_dir, **filters)
                     inputs.sources += linputs.sources
                     inputs.ledger_path = linputs.ledger_path
                     inputs.history_rows = linputs.history_rows
                     inputs.ledger_recordings = linputs.ledger_recordings
                     _match_ledger(inputs.points, linputs.points)
+                if statuses:
+                    inputs.points = [p for p in inputs.points if (p.get("status") or "open") in statuses]
             else:
-                inputs, led = ledger_inputs(ledger, survey_dir=survey_dir)
+                inputs, led = ledger_inputs(ledger, survey_dir=survey_dir, **filters)
             site = None
             if inputs.survey_dir is not None:
                 site = open_site(inputs.survey_dir)
@@ -222,7 +295,10 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
             lib = _open_library(library)
             contractor = None
             if led is not None:
-                contractor = contractor_summary(led, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct)
+                contractor = contractor_summary(led, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct,
+                                                since=since, until=until)
+            cs = coordinate_system_for(crs, inputs.survey_dir)
+            scale = map_scale(site.network, cs) if site is not None else None
         finally:
             if led is not None:
                 led.close()
@@ -233,16 +309,33 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
                   f"(--max-suspects)")
         cache: dict = {}
         suspects = []
+        from ._pair import pair_evidence
+
         for rank, p in enumerate(points, start=1):
+            if p.get("origin") == "pair":
+                try:
+                    suspects.append(pair_evidence(rank, p, correlate_kw=correlate_kw, cache=cache))
+                except AcousticError as exc:
+                    from ._evidence import SuspectEvidence
+
+                    suspects.append(SuspectEvidence(rank, p, notes=[str(exc)]))
+                continue
             suspects.append(suspect_evidence(rank, p, site, library=lib, history=history, correlate_kw=correlate_kw,
                                              cache=cache))
+        for ev in suspects:
+            if ev.dig is not None and ev.dig.get("x") is not None:
+                ll = cs.lonlat_or_none(ev.dig["x"], ev.dig["y"])
+                ev.dig["lon"], ev.dig["lat"] = ll if ll else (None, None)
+        map_points = [ev.point for ev in suspects]
         map_svg = None
         sketches = {}
         net_summary = None
         if site is not None:
-            map_svg = network_map_svg(site.network, site.sites, logger_scores=inputs.logger_scores, points=points,
-                                      lines=inputs.lines, areas=inputs.areas, noise_sources=inputs.noise_sources)
-            sketches = {ev.rank: _sketch(site, ev, inputs.logger_scores) for ev in suspects}
+            map_svg = network_map_svg(site.network, site.sites, logger_scores=inputs.logger_scores,
+                                      points=[p for p in map_points if p.get("origin") != "pair"],
+                                      lines=inputs.lines, areas=inputs.areas, noise_sources=inputs.noise_sources,
+                                      scale=scale, cs=cs)
+            sketches = {ev.rank: _sketch(site, ev, inputs.logger_scores, scale, cs) for ev in suspects}
             net_summary = {"pipes": len(site.network.pipes), "total_length_m": site.network.total_length_m,
                            "loggers": len(site.sites), "source": str(site.network.source)}
         contractor_plot = None
@@ -255,7 +348,12 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
                "network_summary": net_summary, "suspects": suspects, "map_svg": map_svg, "areas": inputs.areas,
                "lines": inputs.lines, "contractor": contractor, "contractor_plot": contractor_plot,
                "ledger_path": str(inputs.ledger_path) if inputs.ledger_path else None,
-               "dig_sheets_file": "dig-sheets.html", "warnings": []}
+               "dig_sheets_file": "dig-sheets.html", "warnings": [],
+               "coord_unit": _unit_of(scale, cs), "coord_name": cs.describe() if cs.known else (
+                   "network coordinates" if scale is None or abs(scale.metres_per_unit - 1) <= 0.02
+                   else f"network coordinates, 1 unit = {scale.metres_per_unit:.4g} m"),
+               "scale_how": scale.how if scale is not None else None, "coordinates": cs.to_json(),
+               "filters": {"status": statuses, "since": since, "until": until}}
 
     messages = []
     for w in caught:
@@ -279,7 +377,11 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
         "sources": inputs.sources, "survey_dir": ctx["survey_dir"], "network": net_summary,
         "map": None if site is None else {"pipes": len(site.network.pipes), "loggers": len(site.sites),
                                           "points": len(points), "areas": len(inputs.areas)},
+        "coordinates": cs.to_json(), "map_scale": None if scale is None else dataclasses.asdict(scale),
+        "filters": ctx["filters"],
         "suspects": [{"rank": ev.rank, "pipe_id": ev.point["pipe_id"], "offset_m": ev.point["offset_m"],
+                      "status": ev.point.get("status"), "origin": ev.point.get("origin") or "survey",
+                      "lat": (ev.dig or {}).get("lat"), "lon": (ev.dig or {}).get("lon"),
                       "sd_m": ev.point.get("sd_m"), "interval_m": ev.point["interval_m"],
                       "confidence": ev.point.get("confidence"), "ledger_id": ev.point.get("ledger_id"),
                       "plots": sorted(ev.plots), "dig_sheet": ev.dig, "pair": ev.pair,

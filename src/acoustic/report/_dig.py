@@ -54,11 +54,14 @@ def dig_sheet(network, sites: dict, point: dict) -> dict:
     pipe = network.pipes.get(pid)
     if pipe is None:
         raise DataError(f"suspect on pipe {pid}: the pipe is not in the network {network.source}")
+    from ..ledger._network import POSITION_ROUNDING_M, clamp_offset
+
     length = float(pipe.length_m)
-    off = float(point["offset_m"])
-    if off < -1e-6 or off > length + 1e-6:
-        raise DataError(f"suspect on pipe {pid}: offset {off:g} m is beyond the pipe's {length:g} m")
-    off = min(max(off, 0.0), length)
+    try:
+        off = clamp_offset(float(point["offset_m"]), length, what=f"suspect on pipe {pid}: offset")
+    except DataError as exc:
+        raise DataError(f"{exc} (pipe {pid} of {network.source}; more than the {POSITION_ROUNDING_M:g} m rounding "
+                        "tolerance: the suspect does not belong to this network?)") from None
     lo, hi = (float(v) for v in point["interval_m"])
     lo_c, hi_c = min(max(lo, 0.0), length), min(max(hi, 0.0), length)
     x, y = pipe.point_at(off)
@@ -75,7 +78,8 @@ def dig_sheet(network, sites: dict, point: dict) -> dict:
         "wall_mm": float(wall) if wall is not None else _typical_wall_mm(pipe), "wall_is_typical": wall is None,
         "pipe_length_m": length, "kind": pipe.kind,
         "offset_m": off, "sd_m": point.get("sd_m"), "interval_m": [lo_c, hi_c],
-        "interval_beyond_pipe": bool(lo < -1e-6 or hi > length + 1e-6 or point.get("interval_extends_into")),
+        "interval_beyond_pipe": bool(lo < -POSITION_ROUNDING_M or hi > length + POSITION_ROUNDING_M
+                                     or point.get("interval_extends_into")),
         "x": float(x), "y": float(y),
         "interval_xy": [list(pipe.point_at(lo_c)), list(pipe.point_at(hi_c))],
         "start_node": start, "end_node": end, "nearest_node": nearest,

@@ -134,6 +134,10 @@ def suspect_evidence(rank: int, point: dict, site, *, library=None, history: dic
     except AcousticError as exc:
         ev.notes.append(str(exc))
         return ev
+    if ev.dig["offset_m"] != float(point["offset_m"]):  # off its pipe by a rounding difference: clamped
+        point = dict(point, offset_m=ev.dig["offset_m"], offset_m_as_recorded=point["offset_m"],
+                     interval_m=[min(max(float(v), 0.0), ev.dig["pipe_length_m"]) for v in point["interval_m"]])
+        ev.point = point
     candidates = _candidate_pairs(point, site)
     if not candidates:
         ev.notes.append("no pair of loggers behind this suspect is in the network: correlogram left out")

@@ -158,8 +158,9 @@ def _map(ctx: dict) -> str:
     return (f'<section id="map"><h2>Network map</h2><div class="map-wrap">{ctx["map_svg"]}</div>'
             '<p class="notes">Loggers are coloured by their score (0&ndash;1; black ring: alarm); numbered red '
             'markers are the suspect points with their 95 % intervals drawn along the pipe; orange halos are the '
-            'most suspect pipe runs between loggers; dashed outlines are areas. Hover for numbers. Coordinates '
-            'are the network model&#x27;s (m).</p></section>')
+            'most suspect pipe runs between loggers; dashed outlines are areas. Hover for numbers. Coordinates: '
+            f'{e(ctx.get("coord_name") or "the network model" + chr(39) + "s")}; scale bar: {e(ctx.get("scale_how") or "")}.'
+            '</p></section>')
 
 
 def _areas_lines(ctx: dict) -> str:
@@ -186,18 +187,23 @@ def _areas_lines(ctx: dict) -> str:
     return '<section id="areas-lines" class="screen-only">' + "".join(out) + "</section>"
 
 
-def _numbers(ev) -> str:
+def _numbers(ev, ctx: dict | None = None) -> str:
+    ctx = ctx or {}
     p, d, c = ev.point, ev.dig, ev.correlation
     rows = [("pipe", e(p["pipe_id"]) + (f' ({e(d["material"])}, {fmt_q(d["diameter_mm"], "mm", nd=0)} internal diameter, '
                                         f'{fmt_q(d["pipe_length_m"], "m", nd=1)} long)' if d else "")),
-            ("position", fmt_q(p["offset_m"], "m", sd=p.get("sd_m"), nd=2) + " from the pipe&#x27;s start node "
+            ("position", fmt_q(p["offset_m"], "m", sd=p.get("sd_m"), nd=2)
+             + (" from sensor " if p.get("origin") == "pair" else " from the pipe&#x27;s start node ")
              + (f'({e(d["start_node"]["node_id"])})' if d else "") + " (&plusmn; 1 s.d.)"),
             ("95 % interval", f'{fmt_q(p["interval_m"][0], "", nd=2)}&ndash;{fmt_q(p["interval_m"][1], "m", nd=2)} '
                               "from the start node"
              + (f' (reaches into {e(", ".join(p["interval_extends_into"]))})' if p.get("interval_extends_into") else "")),
             ("confidence", fmt_q(p.get("confidence"), "", nd=2) + " (0&ndash;1)")]
     if _finite(p.get("x")) and _finite(p.get("y")):
-        rows.append(("coordinates", f'x {fmt_q(p["x"], "m", nd=1)}, y {fmt_q(p["y"], "m", nd=1)} (network coordinates)'))
+        cu = ctx.get("coord_unit", "m")
+        ll = _lonlat(d or {})
+        rows.append(("coordinates", f'x {fmt_q(p["x"], cu, nd=1)}, y {fmt_q(p["y"], cu, nd=1)} '
+                                    f'({e(ctx.get("coord_name") or "network coordinates")})' + (f"; {ll}" if ll else "")))
     if p.get("score_z") is not None:
         rows.append(("fused correlation", f'z = {fmt_q(p["score_z"], "&sigma;", nd=1)} (standard deviations &sigma; of the noise) '
                                           f'from {e(p.get("n_pair_nights"))} pair-night(s) of {e(p.get("n_pairs"))} pair(s)'))
@@ -273,6 +279,17 @@ def _plots_html(ev, images) -> str:
     return '<div class="evidence">' + "".join(out) + "</div>"
 
 
+def _ref(d: dict) -> str:
+    """What positions are measured from: a node of the network, or a sensor of a pair job."""
+    return "sensor" if d.get("reference") == "sensor" else "node"
+
+
+def _lonlat(d: dict) -> str:
+    if _finite(d.get("lat")) and _finite(d.get("lon")):
+        return f'latitude {d["lat"]:.7f}, longitude {d["lon"]:.7f} (WGS 84)'
+    return ""
+
+
 def dig_sheet_html(ev, sketch_svg: str | None, ctx: dict) -> str:
     """The printable dig sheet of one suspect."""
     p, d = ev.point, ev.dig
@@ -284,36 +301,47 @@ def dig_sheet_html(ev, sketch_svg: str | None, ctx: dict) -> str:
         return (f'<div class="digsheet" id="digsheet-{ev.rank}">{head}<p>Pipe {e(p["pipe_id"])} at '
                 f'{fmt_q(p["offset_m"], "m", sd=p.get("sd_m"), nd=2)} from its start node; 95 % interval '
                 f'{fmt_q(p["interval_m"][0], "", nd=2)}&ndash;{fmt_q(p["interval_m"][1], "m", nd=2)}'
-                + (f'; x {fmt_q(p.get("x"), "m", nd=1)}, y {fmt_q(p.get("y"), "m", nd=1)}' if _finite(p.get("x")) else "")
+                + (f'; x {fmt_q(p.get("x"), "", nd=1)}, y {fmt_q(p.get("y"), "", nd=1)} (network coordinates)'
+                   if _finite(p.get("x")) else "")
                 + '. The network was not available: measure from the start node of the pipe.</p></div>')
     nn = d["nearest_node"]
     sd = d.get("sd_m")
+    ref = _ref(d)
+    cu = ctx.get("coord_unit", "m")
+    cu_s = f" {cu}" if cu else ""
+    what = "pair path" if ref == "sensor" else "Pipe"
     lines = [
         head,
-        f'<p class="big">Pipe {e(d["pipe_id"])}: dig {fmt_q(nn["distance_m"], "m", sd=sd, nd=1)} along the pipe from '
-        f'node {e(nn["node_id"])}</p>',
-        f'<p>95 % interval along the pipe from node {e(nn["node_id"])}: '
+        f'<p class="big">{what} {e(d["pipe_id"])}: dig {fmt_q(nn["distance_m"], "m", sd=sd, nd=1)} along the pipe from '
+        f'{ref} {e(nn["node_id"])}</p>',
+        f'<p>95 % interval along the pipe from {ref} {e(nn["node_id"])}: '
         f'<strong>{fmt_q(nn["interval_m"][0], "", nd=1)}&ndash;{fmt_q(nn["interval_m"][1], "m", nd=1)}</strong>'
         + (" (the interval reaches beyond this pipe&#x27;s ends)" if d["interval_beyond_pipe"] else "") + "</p>",
         '<table><tbody>',
-        f'<tr><th>from node {e(d["start_node"]["node_id"])} (pipe start)</th><td class="num">'
-        f'{fmt_q(d["start_node"]["distance_m"], "m", sd=sd, nd=2)}</td><td class="num">interval '
+        f'<tr><th>from {ref} {e(d["start_node"]["node_id"])} ({"sensor A" if ref == "sensor" else "pipe start"})</th>'
+        f'<td class="num">{fmt_q(d["start_node"]["distance_m"], "m", sd=sd, nd=2)}</td><td class="num">interval '
         f'{fmt_q(d["start_node"]["interval_m"][0], "", nd=2)}&ndash;{fmt_q(d["start_node"]["interval_m"][1], "m", nd=2)}</td></tr>',
-        f'<tr><th>from node {e(d["end_node"]["node_id"])} (pipe end)</th><td class="num">'
-        f'{fmt_q(d["end_node"]["distance_m"], "m", sd=sd, nd=2)}</td><td class="num">interval '
+        f'<tr><th>from {ref} {e(d["end_node"]["node_id"])} ({"sensor B" if ref == "sensor" else "pipe end"})</th>'
+        f'<td class="num">{fmt_q(d["end_node"]["distance_m"], "m", sd=sd, nd=2)}</td><td class="num">interval '
         f'{fmt_q(d["end_node"]["interval_m"][0], "", nd=2)}&ndash;{fmt_q(d["end_node"]["interval_m"][1], "m", nd=2)}</td></tr>',
-        f'<tr><th>coordinates (network)</th><td class="num">x {fmt_q(d["x"], "m", nd=1)}, y {fmt_q(d["y"], "m", nd=1)}</td>'
-        f'<td class="num">interval ends ({fmt_q(d["interval_xy"][0][0], "", nd=1)}, {fmt_q(d["interval_xy"][0][1], "", nd=1)}) '
-        f'&ndash; ({fmt_q(d["interval_xy"][1][0], "", nd=1)}, {fmt_q(d["interval_xy"][1][1], "", nd=1)}) m</td></tr>',
-        f'<tr><th>node coordinates</th><td class="num">{e(d["start_node"]["node_id"])}: ({fmt_q(d["start_node"]["x"], "", nd=1)}, '
-        f'{fmt_q(d["start_node"]["y"], "", nd=1)}) m</td><td class="num">{e(d["end_node"]["node_id"])}: '
-        f'({fmt_q(d["end_node"]["x"], "", nd=1)}, {fmt_q(d["end_node"]["y"], "", nd=1)}) m</td></tr>',
-        f'<tr><th>pipe</th><td>{e(d["material"])}, internal diameter {fmt_q(d["diameter_mm"], "mm", nd=0)}, wall '
-        f'{fmt_q(d["wall_mm"], "mm", nd=1)}{" (typical for the material)" if d["wall_is_typical"] else ""}</td>'
-        f'<td class="num">length {fmt_q(d["pipe_length_m"], "m", nd=1)}</td></tr>',
     ]
+    if _finite(d.get("x")) and _finite(d.get("y")):
+        ll = _lonlat(d)
+        lines.append(f'<tr><th>coordinates</th><td class="num">x {fmt_q(d["x"], cu, nd=1)}, y {fmt_q(d["y"], cu, nd=1)} '
+                     f'({e(ctx.get("coord_name") or "network coordinates")})'
+                     + (f'<br>{ll}' if ll else "") + '</td>'
+                     f'<td class="num">interval ends ({fmt_q(d["interval_xy"][0][0], "", nd=1)}, '
+                     f'{fmt_q(d["interval_xy"][0][1], "", nd=1)}) &ndash; ({fmt_q(d["interval_xy"][1][0], "", nd=1)}, '
+                     f'{fmt_q(d["interval_xy"][1][1], "", nd=1)}){cu_s}</td></tr>')
+        lines.append(f'<tr><th>node coordinates</th><td class="num">{e(d["start_node"]["node_id"])}: '
+                     f'({fmt_q(d["start_node"]["x"], "", nd=1)}, {fmt_q(d["start_node"]["y"], "", nd=1)}){cu_s}</td>'
+                     f'<td class="num">{e(d["end_node"]["node_id"])}: ({fmt_q(d["end_node"]["x"], "", nd=1)}, '
+                     f'{fmt_q(d["end_node"]["y"], "", nd=1)}){cu_s}</td></tr>')
+    lines.append(f'<tr><th>pipe</th><td>{e(d["material"])}, internal diameter {fmt_q(d["diameter_mm"], "mm", nd=0)}, wall '
+                 f'{fmt_q(d["wall_mm"], "mm", nd=1)}{" (typical for the material)" if d["wall_is_typical"] else ""}</td>'
+                 f'<td class="num">length {fmt_q(d["pipe_length_m"], "m", nd=1)}</td></tr>')
     nl = d.get("nearest_logger")
-    if nl:
+    if nl and ref == "node":
         where = f'node {e(nl["node_id"])}' if nl.get("node_id") else f'pipe {e(nl["pipe_id"])} at {fmt_q(nl["offset_m"], "m", nd=1)}'
         lines.append(f'<tr><th>nearest logger</th><td>{e(nl["logger_id"])} at {where}</td><td class="num">'
                      f'{fmt_q(nl["distance_m"], "m", nd=1)} along the pipes</td></tr>')
@@ -324,13 +352,57 @@ def dig_sheet_html(ev, sketch_svg: str | None, ctx: dict) -> str:
     lines.append("</tbody></table>")
     if sketch_svg:
         lines.append(f'<div class="sketch">{sketch_svg}</div>')
-    lines.append('<p>Found at <span class="fill"></span> m from node <span class="fill"></span> &nbsp; '
+    lines.append(f'<p>Found at <span class="fill"></span> m from {ref} <span class="fill"></span> &nbsp; '
                  'Leak found: yes / no &nbsp; Date <span class="fill"></span> &nbsp; Crew <span class="fill"></span></p>')
     if p.get("ledger_id") is not None and ctx.get("ledger_path"):
-        lines.append(f'<p class="notes">Record the outcome: <code>acoustic ledger confirm {e(ctx["ledger_path"])} '
-                     f'{e(p["ledger_id"])} --found-at-m X</code> (X in m from node {e(d["start_node"]["node_id"])}) '
-                     f'or <code>--no-leak</code>.</p>')
+        lines.append(f'<p class="notes">Record the outcome as measured: <code>acoustic ledger confirm '
+                     f'{e(ctx["ledger_path"])} {e(p["ledger_id"])} --found-at-m X --from-node {e(nn["node_id"])}'
+                     f' --dug-on YYYY-MM-DD</code> (X in m along the pipe from {ref} {e(nn["node_id"])}; '
+                     f'--from-node takes either end) or <code>--no-leak</code>.</p>')
     return f'<div class="digsheet" id="digsheet-{ev.rank}">' + "".join(lines) + "</div>"
+
+
+#: Phrases of correlator warnings that say the re-correlated pair alone finds no leak between its
+#: sensors; under a located (or dug) suspect they are context, not a warning against digging.
+CONTRADICTING = ("not a leak between the sensors", "no leak located")
+
+
+def is_open(point: dict) -> bool:
+    """A suspect still to be dug: a survey point, or a ledger suspect open or dispatched."""
+    return point.get("status") in (None, "open", "dispatched", "new")
+
+
+def reconcile_warnings(ev) -> tuple[list[str], str | None]:
+    """The correlator warnings to show under a suspect, and one sentence of context replacing those
+    that would contradict the suspect's advice (:data:`CONTRADICTING`).
+
+    A survey point is located by fusing many pair-nights; one pair correlated again on its own may
+    hear its strongest peak at the edge of its delays (the suspect lies off its route and its
+    sound joins at a node) or outside it.  A confirmed suspect was dug and found.  Either way the
+    page says what the pair shows without telling the crew it is not a leak.
+    """
+    ws = list((ev.correlation or {}).get("warnings") or [])
+    kept = [w for w in ws if not any(c in w for c in CONTRADICTING)]
+    if len(kept) == len(ws):
+        return kept, None
+    p = ev.point
+    pair = ev.pair or {}
+    if p.get("status") == "confirmed":
+        return kept, ("The dig confirmed a leak here. Correlated again on its own, this pair places its strongest "
+                      "peak outside the stretch between its loggers; the fused survey placed the leak, the dig "
+                      "confirmed it.")
+    if p.get("origin") == "pair":
+        return kept, ("This pair also hears a source outside the stretch between its sensors (at the edge of the "
+                      "possible delays); the located leak is the peak between them.")
+    if pair.get("junction"):
+        j = pair["junction"]
+        return kept, (f"This pair hears the suspect at the edge of its possible delays because the suspect is off the "
+                      f"route between its loggers: its sound joins the route at node {j['node_id']}. The position "
+                      "comes from the survey's fusion of all pair-nights.")
+    n = p.get("n_pair_nights")
+    return kept, ("Correlated again on its own, this pair does not single out a leak between its loggers; the "
+                  "suspect's position comes from the survey's fusion of "
+                  + (f"{n} pair-night(s)" if n else "all pair-nights") + " (the fused evidence is above).")
 
 
 def _suspect(ev, sketch_svg, images, ctx) -> str:
@@ -338,14 +410,20 @@ def _suspect(ev, sketch_svg, images, ctx) -> str:
     title = (f'<span class="badge">{ev.rank}</span> Pipe {e(p["pipe_id"])} at '
              f'{fmt_q(p["offset_m"], "m", sd=p.get("sd_m"), nd=1)} from its start node')
     notes = "".join(f"<li>{e(n)}</li>" for n in ev.notes)
-    warn = "".join(f"<li>{e(w)}</li>" for w in ((ev.correlation or {}).get("warnings") or [])[:6])
+    kept, context = reconcile_warnings(ev)
+    warn = "".join(f"<li>{e(w)}</li>" for w in kept[:6])
     parts = [f'<article class="suspect" id="suspect-{ev.rank}" data-suspect="{ev.rank}"><h2>{title}</h2>',
-             _numbers(ev), _pair_nights(ev), _plots_html(ev, images)]
+             _numbers(ev, ctx), _pair_nights(ev), _plots_html(ev, images)]
+    if context:
+        parts.append(f'<div class="notes pair-context">{e(context)}</div>')
     if warn:
         parts.append(f'<div class="notes">Correlator warnings for the re-correlated pair:<ul>{warn}</ul></div>')
     if notes:
         parts.append(f'<div class="notes">Not shown:<ul>{notes}</ul></div>')
-    parts.append(dig_sheet_html(ev, sketch_svg, ctx))
+    if is_open(p):
+        parts.append(dig_sheet_html(ev, sketch_svg, ctx))
+    else:
+        parts.append(f'<p class="notes closed">No dig sheet: this suspect is closed ({e(p.get("status"))}).</p>')
     parts.append("</article>")
     return "".join(parts)
 
@@ -364,9 +442,10 @@ def _contractor(ctx: dict, images) -> str:
     rows = [
         ("located (point suspects in the ledger)", str(cs["located"])),
         ("dug (outcomes recorded)", str(st["dug"])),
-        ("confirmed (leak found)", str(st["leaks_found"])),
+        ("leaks found (each counted once)", str(st["leaks_found"])),
+        ("repeat digs of a found leak", str(st.get("repeat_digs", 0))),
         ("no leak found", str(st["no_leak"])),
-        ("hit rate (confirmed / dug)", hit),
+        ("hit rate (leaks / (leaks + dry digs))", hit),
         ("location error, median", fmt_q(le.get("median"), "m", nd=2) + (f' (n = {le["n"]})' if le else "")),
         ("location error, 90th percentile", fmt_q(le.get("p90"), "m", nd=2)),
         ("location error, largest", fmt_q(le.get("max"), "m", nd=2)),
@@ -388,19 +467,26 @@ def _contractor(ctx: dict, images) -> str:
         rows = []
         for d in cs["digs"]:
             pay = ('<span class="payable-yes">yes</span>' if d["payable"] else '<span class="payable-no">no</span>')
+            if d["leak_found"] and not d.get("counts"):
+                pay = f'<span class="payable-no">no: leak {e(d.get("leak_id"))} was found first by another dig</span>'
+            leak = "&mdash;" if d.get("leak_id") is None else e(d["leak_id"])
             inside = {True: "yes", False: "no", None: "&mdash;"}[d["within_interval"]]
             rows.append(f'<tr data-suspect-id="{e(d["suspect_id"])}"><td>{e(d["suspect_id"])}</td><td>{e(d["area"])}</td>'
                         f'<td>{e(d["pipe_id"])}</td><td class="num">{fmt_q(d["offset_m"], "m", nd=2)}</td>'
-                        f'<td>{"leak" if d["leak_found"] else "no leak"}</td>'
+                        f'<td>{"leak" if d["leak_found"] else "no leak"}</td><td>{leak}</td><td>{e(d.get("dug_on"))}</td>'
                         f'<td class="num">{fmt_q(d["found_at_m"], "m", nd=2)}</td><td class="num">{fmt_q(d["error_m"], "m", nd=2)}</td>'
                         f'<td>{inside}</td><td class="num">{fmt_q(d["spacing_m"], "m", nd=1)}</td>'
                         f'<td class="num">{fmt_q(d["allowed_m"], "m", nd=2)}</td><td>{pay}</td></tr>')
         out.append('<h3>Digs</h3><table id="dig-table"><thead><tr><th>suspect</th><th>area</th><th>pipe</th>'
-                   '<th class="num">located</th><th>outcome</th><th class="num">found at</th><th class="num">error</th>'
+                   '<th class="num">located</th><th>outcome</th><th>leak</th><th>dug on</th><th class="num">found at</th>'
+                   '<th class="num">error</th>'
                    '<th>inside 95 % interval</th><th class="num">sensor spacing</th><th class="num">allowed error</th>'
                    '<th>payable</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
-        out.append('<p class="notes">Positions are m from the pipe&#x27;s start node; error = |found &minus; located| '
-                   'along the pipe.</p>')
+        out.append('<p class="notes">Positions are m from the pipe&#x27;s start node; error = distance along the '
+                   'pipes between the found and the located position. Digs that found a leak within '
+                   f'{fmt_q(st.get("merge_m"), "m", nd=0)} of each other found one leak: it is counted and paid once, '
+                   'on the dig that found it first. Only each suspect&#x27;s outcome in force counts (see '
+                   '<code>acoustic ledger history</code>).</p>')
     out.append("</section>")
     return "".join(out)
 
@@ -443,11 +529,12 @@ def render_page(ctx: dict, sketches: dict, images: dict | None) -> str:
 
 
 def render_dig_sheets(ctx: dict, sketches: dict) -> str:
-    """A page of only the dig sheets, one per printed page."""
-    sheets = "".join(dig_sheet_html(ev, sketches.get(ev.rank), ctx) for ev in ctx["suspects"])
+    """A page of only the dig sheets of open suspects (open, dispatched, or new survey points), one
+    per printed page."""
+    sheets = "".join(dig_sheet_html(ev, sketches.get(ev.rank), ctx) for ev in ctx["suspects"] if is_open(ev.point))
     css = CSS + ".digsheet { break-after: page; page-break-after: always; } @media print { .digsheet { break-before: auto; page-break-before: auto; } }"
     return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<title>Dig sheets &mdash; {e(ctx["title"])}</title><style>{css}</style></head><body>'
             f'<h1>Dig sheets &mdash; {e(ctx["title"])}</h1><p class="meta">Generated {e(ctx["generated_utc"])}. '
             'Distances are along the pipe; intervals are 95 %.</p>'
-            + (sheets or "<p>No point suspects.</p>") + "</body></html>\n")
+            + (sheets or "<p>No open point suspects.</p>") + "</body></html>\n")

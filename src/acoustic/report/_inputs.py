@@ -195,14 +195,22 @@ def _ledger_point(row: dict, outcome: dict | None) -> dict:
               "interval_m": [row.get("interval_lo_m"), row.get("interval_hi_m")],
               "confidence": row.get("confidence", ev.get("confidence")),
               "ledger_id": row.get("id"), "status": row.get("status"), "night": row.get("night"),
-              "area": row.get("area"), "spacing_m": row.get("spacing_m"), "outcome": outcome})
+              "area": row.get("area"), "spacing_m": row.get("spacing_m"), "outcome": outcome,
+              "origin": row.get("origin") or "survey"})
+    if p["origin"] == "pair":  # a crew's pair job: its own path, recordings and result
+        path = ev.get("path") if isinstance(ev.get("path"), dict) else {}
+        p.update({"pair_files": list(ev.get("files") or []), "pipe_doc": path.get("pipe") or {},
+                  "pipe_length_m": path.get("length_m"), "sd_m": ev.get("distance_sd_m"),
+                  "pair_result": {k: v for k, v in ev.items() if k not in ("path", "files", "result_file")},
+                  "pair_start_times": list(ev.get("start_times") or [None, None])})
     if not p.get("loggers"):
         p["loggers"] = [x for x in (row.get("from_logger"), row.get("to_logger")) if x]
     return p
 
 
-def ledger_inputs(ledger_path, *, survey_dir=None, max_points: int | None = None) -> tuple[ReportInputs, "object"]:
-    """Read a ledger for a report.
+def ledger_inputs(ledger_path, *, survey_dir=None, max_points: int | None = None, statuses=None,
+                  since: str | None = None, until: str | None = None) -> tuple[ReportInputs, "object"]:
+    """Read a ledger for a report (point suspects optionally filtered by status and survey night).
 
     Returns
     -------
@@ -226,7 +234,7 @@ def ledger_inputs(ledger_path, *, survey_dir=None, max_points: int | None = None
 
         try:
             points = []
-            for row in list_suspects(led, kind="point"):
+            for row in list_suspects(led, kind="point", status=statuses or None, since=since, until=until):
                 outcome = show_suspect(led, int(row["id"])).get("outcome")
                 points.append(_check_point(_ledger_point(row, outcome), len(points), f"{ledger_path} suspect {row['id']}"))
             lines = [dict(r.get("evidence") or {}, pipe_ids=r.get("pipe_ids") or [], from_logger=r.get("from_logger"),
@@ -256,8 +264,10 @@ def ledger_inputs(ledger_path, *, survey_dir=None, max_points: int | None = None
                 if isinstance(params, dict) and params.get("survey_dir"):
                     named = params["survey_dir"]
                     break
-        except sqlite3.DatabaseError as exc:
-            raise DataError(f"{ledger_path}: ledger is damaged or not an acoustic ledger ({exc})") from None
+        except sqlite3.Error as exc:
+            from ..ledger._db import LedgerError, sqlite_message
+
+            raise LedgerError(sqlite_message(ledger_path, exc)) from None
     except BaseException:
         led.close()
         raise

@@ -1,10 +1,13 @@
 """The network map as inline SVG: pipes, loggers coloured by score, suspects, areas, scale bar.
 
-Drawn directly in network coordinates (metres of a projected reference system, x east and
-y north) scaled to pixels, so the map needs no script, no tiles and no fonts beyond the
-browser's own.  Every element carries a class and ``data-`` attributes (``data-pipe-id``,
-``data-logger-id``, ``data-suspect``) and a ``<title>`` tooltip, so a crew can hover for the
-numbers and a test can count what was drawn.
+Drawn directly in network coordinates (x east, y north) scaled to pixels, so the map needs no
+script, no tiles and no fonts beyond the browser's own.  The coordinates need not be metres: the
+scale bar is in true metres from :func:`acoustic.survey._crs.map_scale` (the coordinate system's
+unit, or the pipes' own lengths when it is unknown), and longitude/latitude drawings are shrunk
+along x by cos(latitude).  Labels (logger ids, node ids) are placed where they overlap no other
+label; a label with no free place is left out (its element keeps its tooltip).  Every element
+carries a class and ``data-`` attributes (``data-pipe-id``, ``data-logger-id``, ``data-suspect``)
+and a ``<title>`` tooltip, so a crew can hover for the numbers and a test can count what was drawn.
 """
 
 from __future__ import annotations
@@ -89,12 +92,15 @@ def area_outline(xy: np.ndarray, margin: float) -> np.ndarray:
 
 
 class _Frame:
-    """Network coordinates -> pixels (y up in the network, down on screen)."""
+    """Network coordinates -> pixels (y up in the network, down on screen; x shrunk by
+    ``x_factor`` for longitude/latitude drawings)."""
 
-    def __init__(self, bbox, width_px: float, pad_px: float, pad_left_px: float, pad_bottom_px: float):
+    def __init__(self, bbox, width_px: float, pad_px: float, pad_left_px: float, pad_bottom_px: float,
+                 x_factor: float = 1.0):
         x0, y0, x1, y1 = bbox
         self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
-        span_x, span_y = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
+        self.x_factor = float(x_factor)
+        span_x, span_y = max((x1 - x0) * self.x_factor, 1e-9), max(y1 - y0, 1e-9)
         inner_w = width_px - pad_left_px - pad_px
         self.scale = inner_w / span_x
         inner_h = span_y * self.scale
@@ -107,7 +113,8 @@ class _Frame:
         self.height = pad_px + inner_h + pad_bottom_px
 
     def __call__(self, x, y):
-        return self.left + (x - self.x0) * self.scale, self.top + (self.y1 - y) * self.scale
+        return (self.left + (x - self.x0) * self.x_factor * self.scale,
+                self.top + (self.y1 - y) * self.scale)
 
     def pts(self, xy) -> str:
         return " ".join(f"{_fmt(px)},{_fmt(py)}" for px, py in (self(x, y) for x, y in xy))
@@ -131,9 +138,56 @@ def _intersects(coords: np.ndarray, bbox) -> bool:
                 or coords[:, 1].min() > y1)
 
 
+class _Labels:
+    """Label placement without overlap: markers and placed labels are obstacles; a label takes the
+    first candidate place around its anchor that hits none and stays inside the frame."""
+
+    #: Width of one character as a fraction of the font size (sans-serif digits and capitals).
+    CHAR_W = 0.62
+
+    def __init__(self, fr: "_Frame"):
+        self.fr = fr
+        self.boxes: list[tuple[float, float, float, float]] = []
+
+    def block(self, px: float, py: float, r: float) -> None:
+        self.boxes.append((px - r, py - r, px + r, py + r))
+
+    def _free(self, b) -> bool:
+        fr = self.fr
+        if b[0] < fr.left or b[2] > fr.left + fr.inner_w or b[1] < fr.top or b[3] > fr.top + fr.inner_h:
+            return False
+        return all(b[2] <= o[0] or b[0] >= o[2] or b[3] <= o[1] or b[1] >= o[3] for o in self.boxes)
+
+    def place(self, px: float, py: float, text: str, size: float, r: float) -> tuple[float, float, str] | None:
+        """Baseline position and anchor of a label beside a marker of radius ``r`` at (px, py)."""
+        w, h = self.CHAR_W * size * len(text), size
+        g = r + 2.0
+        for dx, dy, anchor in ((g, -g, "start"), (g, g + h, "start"), (-g, -g, "end"), (-g, g + h, "end"),
+                               (0.0, -g - 1.0, "middle"), (0.0, g + h + 1.0, "middle"), (g, h / 2 - 1, "start"),
+                               (-g, h / 2 - 1, "end")):
+            tx, ty = px + dx, py + dy
+            x0 = tx if anchor == "start" else tx - w if anchor == "end" else tx - w / 2
+            box = (x0 - 1, ty - h, x0 + w + 1, ty + 2)
+            if self._free(box):
+                self.boxes.append(box)
+                return tx, ty, anchor
+        return None
+
+
+def _coord_unit(scale, cs) -> tuple[str, str]:
+    """(short unit of the coordinates, axis caption)."""
+    if cs is not None and cs.known:
+        unit = {"metre": "m", "degree": "°", "US survey foot": "ftUS", "foot": "ft"}.get(cs.unit or "", cs.unit or "")
+        return unit, f"{unit}, {cs.crs}" if unit else cs.crs
+    if scale is None or abs(scale.metres_per_unit - 1.0) <= 0.02:
+        return "m", "m, network coordinates"
+    return "", f"network coordinates; 1 unit = {scale.metres_per_unit:.4g} m from the pipe lengths"
+
+
 def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), lines=(), areas=(),
                     noise_sources=(), bbox=None, width_px: int = 920, highlight: int | None = None,
-                    svg_id: str = "network-map", legend: bool = True, max_lines: int = 5) -> str:
+                    svg_id: str = "network-map", legend: bool = True, max_lines: int = 5, scale=None,
+                    cs=None) -> str:
     """Draw the network as an SVG document fragment.
 
     Parameters
@@ -159,22 +213,33 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
     svg_id : str
     legend : bool
         Draw the legend under the map.
+    scale : acoustic.survey._crs.MapScale, optional
+        True metres per coordinate unit (default :func:`~acoustic.survey._crs.map_scale` of the
+        network and ``cs``).
+    cs : acoustic.survey._crs.CoordinateSystem, optional
+        The network's coordinate system (axis captions).
 
     Returns
     -------
     str
         ``<svg ...>...</svg>``.
     """
+    from ..survey._crs import map_scale
+
     scores = logger_scores or {}
+    if scale is None:
+        scale = map_scale(network, cs)
+    unit, caption = _coord_unit(scale, cs)
     full = bbox is None
     if full:
         bbox = _bbox(network)
     x0, y0, x1, y1 = bbox
-    span = max(x1 - x0, y1 - y0, 1.0)
+    span = max(x1 - x0, y1 - y0, 1e-9)
     margin = 0.06 * span
     bbox_m = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
     legend_h = 74 if legend else 0
-    fr = _Frame(bbox_m, width_px, 14.0, 58.0, 44.0 + legend_h)
+    fr = _Frame(bbox_m, width_px, 14.0, 58.0, 44.0 + legend_h, x_factor=scale.x_factor)
+    labels = _Labels(fr)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(svg_id)}" class="network-map" role="img" '
            f'width="{int(fr.width)}" height="{int(math.ceil(fr.height))}" '
            f'viewBox="0 0 {int(fr.width)} {int(math.ceil(fr.height))}" font-family="sans-serif" font-size="11">',
@@ -184,9 +249,9 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
            f'width="{_fmt(fr.inner_w)}" height="{_fmt(fr.inner_h)}"/></clipPath></defs>',
            f'<rect class="map-frame" x="{_fmt(fr.left)}" y="{_fmt(fr.top)}" width="{_fmt(fr.inner_w)}" '
            f'height="{_fmt(fr.inner_h)}" fill="#fbfbf8" stroke="#999"/>']
-    out.extend(_axes(fr))
+    out.extend(_axes(fr, caption))
     body = [f'<g clip-path="url(#{escape(svg_id)}-clip)">']
-    px_per_m = fr.scale
+    px_per_m = fr.scale / scale.metres_per_unit
     # areas
     lxy = {lid: network.site_xy(s) for lid, s in sites.items()}
     for a in areas:
@@ -224,18 +289,33 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
                     f'<title>pipe {escape(p.pipe_id)} ({escape(p.kind)}): {escape(p.material)}, '
                     f'{p.diameter_mm:g} mm, {p.length_m:.1f} m, {escape(p.start_node)} to {escape(p.end_node)}'
                     f'</title></polyline>')
-    # nodes (small) and their labels where there is room
-    n_nodes = len(network.node_coords)
+    # markers first (obstacles for labels), then logger labels, then node labels where there is room
+    lxy_in = {lid: xy for lid, xy in lxy.items() if bbox_m[0] <= xy[0] <= bbox_m[2] and bbox_m[1] <= xy[1] <= bbox_m[3]}
+    for lid, (x, y) in lxy_in.items():
+        labels.block(*fr(x, y), 8.0)
+    for pt in points:
+        p = network.pipes.get(pt.get("pipe_id"))
+        if p is not None:
+            labels.block(*fr(*p.point_at(_on_pipe(pt["offset_m"], p))), 9.0)
+    logger_label = {lid: labels.place(*fr(x, y), lid, 11.0, 7.0) for lid, (x, y) in lxy_in.items()}
     used = {n for p in network.pipes.values() for n in (p.start_node, p.end_node)}
+    node_label = {}
+    for n, (x, y) in network.node_coords.items():
+        if n in used and bbox_m[0] <= x <= bbox_m[2] and bbox_m[1] <= y <= bbox_m[3]:
+            labels.block(*fr(x, y), 2.5)
+    for n, (x, y) in network.node_coords.items():
+        if n in used and bbox_m[0] <= x <= bbox_m[2] and bbox_m[1] <= y <= bbox_m[3]:
+            node_label[n] = labels.place(*fr(x, y), n, 9.0, 2.0)
     for n, (x, y) in network.node_coords.items():
         if n not in used or not (bbox_m[0] <= x <= bbox_m[2] and bbox_m[1] <= y <= bbox_m[3]):
             continue
         px, py = fr(x, y)
         body.append(f'<circle class="node" data-node-id="{escape(n)}" cx="{_fmt(px)}" cy="{_fmt(py)}" r="2" '
-                    f'fill="#333"><title>node {escape(n)} ({x:.1f}, {y:.1f}) m</title></circle>')
-        if n_nodes <= 60 or not full:
-            body.append(f'<text class="node-label" x="{_fmt(px + 4)}" y="{_fmt(py + 11)}" fill="#555" '
-                        f'font-size="9">{escape(n)}</text>')
+                    f'fill="#333"><title>node {escape(n)} ({x:.6g}, {y:.6g}){" " + unit if unit else ""}</title></circle>')
+        at = node_label.get(n)
+        if at is not None:
+            body.append(f'<text class="node-label" x="{_fmt(at[0])}" y="{_fmt(at[1])}" text-anchor="{at[2]}" '
+                        f'fill="#555" font-size="9">{escape(n)}</text>')
     # noise sources
     for s in noise_sources:
         p = network.pipes.get(s.get("pipe_id"))
@@ -250,8 +330,7 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
         p = network.pipes.get(pt.get("pipe_id"))
         if p is None:
             continue
-        lo, hi = (float(v) for v in pt["interval_m"])
-        lo, hi = max(0.0, min(lo, p.length_m)), max(0.0, min(hi, p.length_m))
+        lo, hi = (_on_pipe(v, p) for v in pt["interval_m"])
         seg = p.polyline(lo, hi)
         width = 9 if highlight in (None, i) else 6
         body.append(f'<polyline class="suspect-interval" data-suspect="{i}" points="{fr.pts(seg)}" fill="none" '
@@ -259,10 +338,13 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
                     f'<title>suspect {i}: 95 % interval {lo:.1f} - {hi:.1f} m from {escape(p.start_node)} '
                     f'on pipe {escape(p.pipe_id)}</title></polyline>')
     for lid, s in sites.items():
-        x, y = lxy[lid]
-        if not (bbox_m[0] <= x <= bbox_m[2] and bbox_m[1] <= y <= bbox_m[3]):
+        if lid not in lxy_in:
             continue
+        x, y = lxy[lid]
         px, py = fr(x, y)
+        at = logger_label.get(lid)
+        label = ("" if at is None else f'<text x="{_fmt(at[0])}" y="{_fmt(at[1])}" text-anchor="{at[2]}" '
+                 f'font-weight="bold" fill="#222">{escape(lid)}</text>')
         sc = scores.get(lid) or {}
         score = sc.get("score")
         alarm = bool(sc.get("alarm"))
@@ -272,12 +354,12 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
                     f'<circle cx="{_fmt(px)}" cy="{_fmt(py)}" r="7" fill="{score_colour(score)}"{stroke}>'
                     f'<title>logger {escape(lid)} ({escape(s.sensor_kind)}): score {_num(score)}'
                     f'{" ALARM" if alarm else ""}{(": " + escape(reasons)) if reasons else ""}</title></circle>'
-                    f'<text x="{_fmt(px + 9)}" y="{_fmt(py - 7)}" font-weight="bold" fill="#222">{escape(lid)}</text></g>')
+                    f'{label}</g>')
     for i, pt in enumerate(points, start=1):
         p = network.pipes.get(pt.get("pipe_id"))
         if p is None:
             continue
-        px, py = fr(*p.point_at(float(pt["offset_m"])))
+        px, py = fr(*p.point_at(_on_pipe(pt["offset_m"], p)))
         r = 8 if highlight in (None, i) else 6
         body.append(f'<g class="suspect" data-suspect="{i}" data-pipe-id="{escape(p.pipe_id)}">'
                     f'<circle cx="{_fmt(px)}" cy="{_fmt(py)}" r="{r}" fill="{SUSPECT}" stroke="#fff" stroke-width="1.5">'
@@ -295,14 +377,19 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
     return "".join(out)
 
 
+def _on_pipe(v, pipe) -> float:
+    """A position (m from the start node) drawn on the pipe: clamped to its ends."""
+    return max(0.0, min(float(v), float(pipe.length_m)))
+
+
 def _num(v) -> str:
     if v is None or not isinstance(v, (int, float)) or not math.isfinite(v):
         return "n/a"
     return f"{float(v):.2f}"
 
 
-def _axes(fr: _Frame) -> list[str]:
-    """Tick labels in network coordinates (m) along the bottom and left of the frame."""
+def _axes(fr: _Frame, caption: str = "m, network coordinates") -> list[str]:
+    """Tick labels in network coordinates along the bottom and left of the frame."""
     out = ['<g class="axes" fill="#555" font-size="9">']
     bottom = fr.top + fr.inner_h
     step = nice_step(fr.x1 - fr.x0, 6)
@@ -310,25 +397,32 @@ def _axes(fr: _Frame) -> list[str]:
     while v <= fr.x1 + 1e-9:
         px, _ = fr(v, fr.y0)
         out.append(f'<line x1="{_fmt(px)}" y1="{_fmt(bottom)}" x2="{_fmt(px)}" y2="{_fmt(bottom + 4)}" stroke="#999"/>'
-                   f'<text x="{_fmt(px)}" y="{_fmt(bottom + 14)}" text-anchor="middle">{v:g}</text>')
+                   f'<text x="{_fmt(px)}" y="{_fmt(bottom + 14)}" text-anchor="middle">{_tick(v, step)}</text>')
         v += step
     step_y = nice_step(fr.y1 - fr.y0, 6)
     v = math.ceil(fr.y0 / step_y) * step_y
     while v <= fr.y1 + 1e-9:
         _, py = fr(fr.x0, v)
         out.append(f'<line x1="{_fmt(fr.left - 4)}" y1="{_fmt(py)}" x2="{_fmt(fr.left)}" y2="{_fmt(py)}" stroke="#999"/>'
-                   f'<text x="{_fmt(fr.left - 6)}" y="{_fmt(py + 3)}" text-anchor="end">{v:g}</text>')
+                   f'<text x="{_fmt(fr.left - 6)}" y="{_fmt(py + 3)}" text-anchor="end">{_tick(v, step_y)}</text>')
         v += step_y
     out.append(f'<text x="{_fmt(fr.left + fr.inner_w / 2)}" y="{_fmt(bottom + 27)}" text-anchor="middle">'
-               f'x (m, network coordinates)</text>')
+               f'x ({escape(caption)})</text>')
     out.append(f'<text x="12" y="{_fmt(fr.top + fr.inner_h / 2)}" text-anchor="middle" '
-               f'transform="rotate(-90 12 {_fmt(fr.top + fr.inner_h / 2)})">y (m, network coordinates)</text>')
+               f'transform="rotate(-90 12 {_fmt(fr.top + fr.inner_h / 2)})">y ({escape(caption)})</text>')
     out.append("</g>")
     return out
 
 
+def _tick(v: float, step: float) -> str:
+    """A tick value with as many decimals as its step needs (no 0.30000000000000004)."""
+    nd = max(0, -int(math.floor(math.log10(step)))) if step > 0 else 0
+    return f"{round(v, nd):.{nd}f}"
+
+
 def _scale_bar(fr: _Frame, px_per_m: float) -> list[str]:
-    length_m = nice_step((fr.x1 - fr.x0) / 1.0, 5)
+    """A scale bar in true metres (``px_per_m`` pixels per metre on the ground)."""
+    length_m = nice_step(fr.inner_w / px_per_m, 5)
     length_px = length_m * px_per_m
     x = fr.left + 12
     y = fr.top + fr.inner_h - 14
