@@ -206,7 +206,7 @@ def confirm_cmd(ledger_path, suspect, found_at_m, from_node, pipe_id, no_leak, d
     if as_json:
         emit_json(out)
     else:
-        _echo_outcome(suspect, out, "")
+        _echo_outcome(suspect, out, "recorded:")
 
 
 @ledger.command("amend")

@@ -29,24 +29,37 @@ from ._common import command_errors, emit_json, json_option
 @click.option("--title", help="Title of the report.")
 @click.option("--images", type=click.Choice(["embed", "files"]), default="embed", show_default=True,
               help="Plots inside the page (data URIs) or as PNG files in DIR/plots/.")
+@click.option("--crs", default=None,
+              help="Coordinate system of the network's coordinates (e.g. EPSG:27700): latitude/longitude on the dig "
+                   "sheets [default: network.geojson's crs, else unknown; the scale bar then comes from the pipes' "
+                   "lengths].")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(["open", "dispatched", "confirmed", "no_leak"]),
+              help="Only suspects with this status (a survey point not in the ledger is open); repeatable.")
+@click.option("--since", help="Only suspects of survey nights (and digs) on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only suspects of survey nights (and digs) on or before this date (YYYY-MM-DD).")
 @json_option
 @command_errors
 def report(survey_result, ledger_path, out_dir, survey_dir, library, tolerance_m, tolerance_pct, max_suspects, title,
-           images, as_json, warnings_out):
+           images, crs, statuses, since, until, as_json, warnings_out):
     """Self-contained HTML field report for crews and contractors.
 
-    SURVEY_RESULT is the JSON of 'acoustic survey --json' (its points are the suspects); with
+    SURVEY_RESULT is the JSON of 'acoustic survey --json' (its points are the suspects) or of
+    'acoustic correlate --json' (a pair job: its correlogram, interval and dig sheet); with
     --ledger alone the ledger's current point suspects are reported.  The page works offline:
     a network map (SVG), per suspect the correlogram, coherence, spectrum against the nearest
     library signatures, the loggers' level/spread history, the numbers with units and 95 %
     intervals and a printable dig sheet; and, with --ledger, the contractor summary (located,
     confirmed, location errors, payable count under the tolerance rule).
     """
+    from ..ledger._outcomes import parse_day
     from ..report import build_report
 
+    since = parse_day(since, "--since") if since else None
+    until = parse_day(until, "--until") if until else None
     res = build_report(out_dir, survey_result=survey_result, ledger=ledger_path, survey_dir=survey_dir,
                        library=library, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct,
-                       max_suspects=max_suspects, title=title, images=images)
+                       max_suspects=max_suspects, title=title, images=images, crs=crs, statuses=statuses,
+                       since=since, until=until)
     s = res.summary
     click.echo(f"wrote {res.index_html}, {res.dig_sheets_html} and {res.report_json}", err=True)
     if as_json:
@@ -58,11 +71,13 @@ def report(survey_result, ledger_path, out_dir, survey_dir, library, tolerance_m
     click.echo(f"  {where}; {len(s['suspects'])} suspect point(s)")
     for sp in s["suspects"]:
         d = sp.get("dig_sheet")
-        near = (f", {d['nearest_node']['distance_m']:.1f} m from node {d['nearest_node']['node_id']}" if d else "")
+        ref = "sensor" if d and d.get("reference") == "sensor" else "node"
+        near = (f", {d['nearest_node']['distance_m']:.1f} m from {ref} {d['nearest_node']['node_id']}" if d else "")
         sd = "" if sp.get("sd_m") is None else f" +/- {sp['sd_m']:.1f}"
-        click.echo(f"  #{sp['rank']} pipe {sp['pipe_id']} at {sp['offset_m']:.1f}{sd} m "
-                   f"[{sp['interval_m'][0]:.1f}, {sp['interval_m'][1]:.1f}] m{near}; plots: "
-                   f"{', '.join(sp['plots']) or 'none'}")
+        ll = f"; lat {sp['lat']:.6f}, lon {sp['lon']:.6f}" if sp.get("lat") is not None else ""
+        click.echo(f"  #{sp['rank']} {'pair' if sp.get('origin') == 'pair' else 'pipe'} {sp['pipe_id']} at "
+                   f"{sp['offset_m']:.1f}{sd} m [{sp['interval_m'][0]:.1f}, {sp['interval_m'][1]:.1f}] m{near}{ll}; "
+                   f"plots: {', '.join(sp['plots']) or 'none'}")
     c = s.get("contractor")
     if c:
         st = c["stats"]

@@ -167,7 +167,8 @@ def sqlite_message(path, exc: BaseException) -> str:
     """One line saying what an :mod:`sqlite3` error means for the ledger at ``path``."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     low = text.lower()
-    if "readonly" in low or "read-only" in low:
+    ro_mount = "unable to open" in low and _on_readonly_mount(Path(path).parent)
+    if "readonly" in low or "read-only" in low or ro_mount:
         why = ("the ledger is read-only (file permissions or a read-only mount) and this command writes to it; "
                "nothing was changed")
     elif "disk is full" in low or "database or disk is full" in low:

@@ -57,7 +57,17 @@ _PROBE = """(() => {
     suspects: document.querySelectorAll('article.suspect').length,
     digsheets: document.querySelectorAll('.digsheet').length,
     scripts: document.scripts.length,
-    height: document.documentElement.scrollHeight
+    height: document.documentElement.scrollHeight,
+    label_overlaps: Array.from(document.querySelectorAll('svg.network-map')).map(svg => {
+      const boxes = Array.from(svg.querySelectorAll('text.node-label, g.logger text'))
+                         .map(t => t.getBoundingClientRect()).filter(b => b.width > 0);
+      let n = 0;
+      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i], b = boxes[j];
+        if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5) n++;
+      }
+      return {id: svg.id, labels: boxes.length, overlaps: n};
+    })
   });
 })()"""
 
@@ -75,7 +85,9 @@ class RenderCheck:
     page : dict
         The probe's answer: ``title``, ``n_images``, ``broken_images``, ``plots`` (the
         ``data-plot`` of each image), ``map_present``, ``map_pipes``, ``map_loggers``,
-        ``map_suspects``, ``suspects``, ``digsheets``, ``scripts``, ``height`` (CSS px).
+        ``map_suspects``, ``suspects``, ``digsheets``, ``scripts``, ``height`` (CSS px),
+        ``label_overlaps`` (per map: ``id``, ``labels`` drawn, ``overlaps`` = pairs of node or
+        logger labels whose rendered boxes overlap).
     screenshot : Path or None
     chromium : str
         The browser's version string.
