@@ -273,6 +273,8 @@ def ledger_inputs(ledger_path, *, survey_dir=None, max_points: int | None = None
         raise
     if survey_dir is not None:
         sdir = Path(survey_dir)
+    elif named is None and points and all(p.get("origin") == "pair" for p in points):
+        sdir = None  # pair jobs only: no network to look for
     else:
         sdir = resolve_survey_dir(named, relative_to=ledger_path.resolve().parent, what="ledger's batch runs")
     if max_points is not None:

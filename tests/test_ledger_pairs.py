@@ -1,0 +1,126 @@
+"""Pair jobs (issue 20, problem 5): a crew's 'acoustic correlate --json' enters the ledger and gets
+a report (correlogram, interval, dig sheet from the sensors); a result without the pair's files,
+sensors, start times and pipe is refused with what is missing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from acoustic.cli import cli
+
+PAIR = Path(__file__).resolve().parents[1] / "recordings" / "samples" / "pvc_pair"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """The sample PVC pair correlated, its JSON with the schema-1 pair keys (files relative to it)."""
+    root = tmp_path_factory.mktemp("pair")
+    for name in ("A.wav", "A.json", "B.wav", "B.json", "pipe.json"):
+        shutil.copy(PAIR / name, root / name)
+    r = CliRunner().invoke(cli, ["correlate", str(root / "A.wav"), str(root / "B.wav"), "--pipe",
+                                 str(root / "pipe.json"), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    bare = root / "bare.json"
+    bare.write_text(json.dumps({k: v for k, v in doc.items() if k not in ("files", "sensor_ids", "start_times",
+                                                                          "pipe", "schema")}))
+    sides = [json.loads((root / f"{s}.json").read_text()) for s in "AB"]
+    doc.update(schema="acoustic.correlate/1", files=["A.wav", "B.wav"], sensor_ids=[s["sensor_id"] for s in sides],
+               start_times=[s["start_time"] for s in sides], pipe=json.loads((root / "pipe.json").read_text()))
+    full = root / "corr.json"
+    full.write_text(json.dumps(doc))
+    truth = json.loads((PAIR / "truth.json").read_text())
+    return {"root": root, "bare": bare, "full": full, "doc": doc, "truth": truth}
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [*map(str, args)])
+
+
+def test_result_without_pair_keys_says_what_is_missing(pair, tmp_path):
+    r = run("ledger", "add", tmp_path / "l.db", pair["bare"])
+    assert r.exit_code == 2 and r.stderr.startswith("Error: ") and "\n" not in r.stderr.strip()
+    assert "lacks files, sensor_ids, start_times, pipe" in r.stderr and "acoustic.correlate/1" in r.stderr
+    r = run("report", pair["bare"], "--out", tmp_path / "rep")
+    assert r.exit_code == 2 and "lacks files" in r.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(dict(pair["doc"], sensor_ids=["L1", "L1"])))
+    r = run("ledger", "add", tmp_path / "l.db", bad)
+    assert r.exit_code == 2 and "same sensor twice" in r.stderr
+
+
+def test_pair_job_enters_once_and_is_dug_from_either_sensor(pair, tmp_path):
+    led = tmp_path / "l.db"
+    r = run("ledger", "add", led, pair["full"], "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    s = out["suspect"]
+    a, b = pair["doc"]["sensor_ids"]
+    assert out["action"] == "new" and s["origin"] == "pair" and s["pipe_id"] == f"pair:{a}-{b}"
+    assert s["offset_m"] == pytest.approx(pair["doc"]["distance_from_a_m"]) and s["spacing_m"] == pytest.approx(76.0)
+    assert json.loads(run("ledger", "add", led, pair["full"], "--json").stdout)["action"] == "unchanged"
+    # the crew measured from sensor B, as the dig sheet offers
+    leak_b = pair["truth"]["distance_from_b_m"]
+    r = run("ledger", "confirm", led, s["id"], "--found-at-m", leak_b, "--from-node", b, "--json")
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    assert got["found_at_m"] == pytest.approx(pair["truth"]["leak_m"])
+    assert got["error_m"] == pytest.approx(abs(pair["truth"]["leak_m"] - pair["doc"]["distance_from_a_m"]))
+    r = run("ledger", "confirm", led, s["id"], "--found-at-m", 80, "--from-node", b)
+    assert r.exit_code == 2  # already has an outcome (and 80 m is off the 76 m path)
+    r = run("ledger", "amend", led, s["id"], "--found-at-m", 80, "--reason", "x")
+    assert r.exit_code == 2 and "off pair path" in r.stderr
+    st = json.loads(run("ledger", "stats", led, "--json").stdout)
+    assert st["leaks_found"] == 1 and st["payable"]["count"] == int(got["error_m"] <= 1.0)
+
+
+def test_same_pair_reversed_updates_its_suspect(pair, tmp_path):
+    led = tmp_path / "l.db"
+    assert run("ledger", "add", led, pair["full"]).exit_code == 0
+    d = dict(pair["doc"])
+    L = 76.0
+    d.update(files=d["files"][::-1], sensor_ids=d["sensor_ids"][::-1],
+             start_times=[t.replace("02:00", "03:00") for t in d["start_times"][::-1]],
+             distance_from_a_m=L - d["distance_from_a_m"] + 0.5,
+             interval_m=[L - d["interval_m"][1], L - d["interval_m"][0]])
+    rev = pair["root"] / "rev.json"
+    rev.write_text(json.dumps(d))
+    out = json.loads(run("ledger", "add", led, rev, "--json").stdout)
+    assert out["action"] == "updated"
+    rows = json.loads(run("ledger", "list", led, "--json").stdout)
+    assert len(rows) == 1 and rows[0]["from_logger"] == pair["doc"]["sensor_ids"][0]
+    assert rows[0]["offset_m"] == pytest.approx(pair["doc"]["distance_from_a_m"] - 0.5)
+
+
+def test_report_of_a_pair_result(pair, tmp_path):
+    from test_report import parse_html
+
+    out = tmp_path / "rep"
+    r = run("report", pair["full"], "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    (sp,) = doc["suspects"]
+    assert sp["origin"] == "pair" and set(sp["plots"]) == {"correlogram", "coherence"}
+    a, b = pair["doc"]["sensor_ids"]
+    tree = parse_html((out / "index.html").read_text())
+    sheet = tree.find("div", cls="digsheet")
+    text = sheet.all_text()
+    near = a if pair["doc"]["distance_from_a_m"] <= 38 else b
+    assert f"along the pipe from sensor {near}" in text and "sensor A" in text and "sensor B" in text
+    assert "network was not available" not in text
+    assert tree.find("img", data_plot="correlogram") is not None
+
+
+def test_report_of_a_ledger_with_a_pair_job(pair, tmp_path):
+    led = tmp_path / "l.db"
+    assert run("ledger", "add", led, pair["full"]).exit_code == 0
+    r = run("report", "--ledger", led, "--out", tmp_path / "rep", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["suspects"][0]["origin"] == "pair" and "correlogram" in doc["suspects"][0]["plots"]
+    assert "names no survey folder" not in r.stderr
