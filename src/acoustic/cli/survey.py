@@ -84,6 +84,11 @@ def survey(survey_dir, geojson_out, model, areas, top_lines, crs, as_json, warni
     from ..survey._crs import coordinate_system_for
 
     cs = coordinate_system_for(crs, survey_dir)
+    if cs.known:
+        from ..ledger._network import load_network
+        from ..survey._crs import check_network_crs
+
+        check_network_crs(load_network(survey_dir).network, cs)
     model_arg = None if str(model).lower() == "none" else model
     res = run_survey(survey_dir, model=model_arg, areas=list(areas) or None)
     if geojson_out is not None:

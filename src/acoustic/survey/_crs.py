@@ -28,7 +28,7 @@ import numpy as np
 from .._errors import AcousticWarning, DataError, ParameterError
 
 __all__ = ["CoordinateSystem", "MapScale", "coordinate_system", "coordinate_system_for", "geojson_crs_name",
-           "map_scale", "have_pyproj", "LONLAT_DECIMALS", "SCALE_MISMATCH"]
+           "map_scale", "check_network_crs", "have_pyproj", "LONLAT_DECIMALS", "SCALE_MISMATCH"]
 
 #: Decimal places of longitude and latitude written (1e-7 degree is about 1 cm).
 LONLAT_DECIMALS = 7
@@ -283,6 +283,20 @@ def map_scale(network, cs: CoordinateSystem | None = None) -> MapScale:
            + (f"; the drawing is schematic, pipes vary by up to {100 * spread:.0f} % from it" if spread > 0.1 else "")
            + "; coordinate system unknown)")
     return MapScale(scale, 1.0, how, 1.0)
+
+
+def check_network_crs(network, cs: CoordinateSystem) -> MapScale:
+    """Check a coordinate system against a network: its coordinates must be positions in it
+    (:class:`~acoustic.ParameterError` naming where the system came from), and its scale should
+    agree with the pipes' lengths (a warning otherwise).  Returns the map scale."""
+    if cs.known and cs.can_lonlat and network.node_coords:
+        xy = np.array(list(network.node_coords.values()), dtype=np.float64)
+        try:
+            cs.to_lonlat(xy[:, 0], xy[:, 1])
+        except DataError as exc:
+            raise ParameterError(f"{cs.source} {cs.crs}: the network's coordinates are not positions in it ({exc})"
+                                 ) from None
+    return map_scale(network, cs)
 
 
 def _check_ratio(r: float | None, cs: CoordinateSystem) -> None:
