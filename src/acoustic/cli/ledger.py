@@ -434,3 +434,125 @@ def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+@ledger.command("grade")
+@ledger_arg
+@click.option("--survey", "survey_dir", type=click.Path(path_type=Path), default=None,
+              help="Survey folder (network, pipes.csv with optional install_year, loggers.csv) [default: the one the "
+                   "ledger's batch runs name].")
+@click.option("--since", help="Start of the period (YYYY-MM-DD) [default: the ledger's first date].")
+@click.option("--until", help="End of the period (YYYY-MM-DD) [default: the ledger's last date].")
+@click.option("--a-leaks", type=int, default=3, show_default=True, help="Confirmed leaks that make a pipe A (renew now).")
+@click.option("--b-leaks", type=int, default=1, show_default=True,
+              help="Confirmed leaks that make a pipe B (repair and watch).")
+@click.option("--a-rate", type=float, default=2.0, show_default=True,
+              help="Leaks per km per year that, with 2 or more leaks, make a pipe A.")
+@click.option("--old-age", type=int, default=60, show_default=True,
+              help="Age (years) from which one leak on old cast iron or asbestos cement makes a pipe A.")
+@click.option("--alarm-share", type=float, default=0.25, show_default=True,
+              help="Share of nights its loggers alarmed that, with an open suspect, makes a pipe B.")
+@click.option("--merge-m", type=float, default=5.0, show_default=True,
+              help="Digs within this distance along the pipes found one leak.")
+@click.option("--top", type=click.IntRange(1, 100000), default=15, show_default=True,
+              help="Pipes shown in the human summary (all are in --json, --csv, --geojson).")
+@click.option("--geojson", "geojson_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the graded pipes as GeoJSON (RFC 7946 when the coordinate system is known).")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the graded pipes as CSV.")
+@click.option("--crs", default=None, help="Coordinate system of the network's coordinates, e.g. EPSG:27700.")
+@json_option
+@command_errors
+@ledger_db_errors
+def grade_cmd(ledger_path, survey_dir, since, until, a_leaks, b_leaks, a_rate, old_age, alarm_share, merge_m, top,
+              geojson_out, csv_out, crs, as_json, warnings_out):
+    """Grade every pipe from its leak history: A renew now, B repair and watch, C monitor.
+
+    Per pipe: confirmed leaks (each physical leak once) and leaks per km per year, open and
+    dismissed suspects, the share of nights its loggers alarmed, material and age (install_year
+    in pipes.csv). The first rule that holds gives the grade (see 'acoustic.ledger._grade');
+    a dismissed suspect alone raises no grade. Worst pipes first.
+    """
+    from .._errors import DataError
+    from ..ledger import Ledger
+    from ..ledger._grade import GradeRules, grade_csv, grade_geojson, grade_pipes
+    from ..ledger._network import load_network, survey_dir_of
+
+    rules = GradeRules(a_leaks=a_leaks, b_leaks=b_leaks, a_rate=a_rate, old_age=old_age, alarm_share=alarm_share,
+                       merge_m=merge_m).check()
+    since, until = _day(since, "--since"), _day(until, "--until")
+    with Ledger(ledger_path, readonly=True) as led:
+        sdir = survey_dir or survey_dir_of(led)
+        if sdir is None:
+            raise DataError(f"{ledger_path}: no survey folder named by its batch runs; give --survey DIR")
+        net = load_network(sdir)
+        res = grade_pipes(led, net, rules=rules, since=since, until=until)
+    if csv_out:
+        _write_text(csv_out, grade_csv(res))
+        click.echo(f"wrote {csv_out}", err=True)
+    if geojson_out:
+        from ..survey._crs import coordinate_system_for
+        from ..survey._geojson import write_geojson
+
+        gj = grade_geojson(res, net, coordinate_system_for(crs, sdir))
+        write_geojson(gj, geojson_out)
+        click.echo(f"wrote {geojson_out}" + ("" if gj["acoustic:coordinates"]["rfc7946"] else
+                                             " (network coordinates, not RFC 7946: give --crs)"), err=True)
+    if as_json:
+        emit_json(res.to_json())
+        return
+    t = res.totals["by_grade"]
+    click.echo(f"Pipe health {res.since} to {res.until} ({res.years:.1f} years), {len(res.pipes)} pipes: "
+               + ", ".join(f"{g} {t[g]['pipes']} ({t[g]['length_km']:.2f} km, {t[g]['action']})" for g in "ABC"))
+    click.echo(f"{'pipe':>8} {'grade':5} {'material':16} {'length':>8} {'age':>4} {'leaks':>5} {'per km/yr':>9} "
+               f"{'open':>4} {'dism.':>5} {'alarmed':>7}  reason")
+    for p in res.pipes[:top]:
+        age = "" if p.age_years is None else str(p.age_years)
+        share = "" if p.alarm_share is None else f"{100 * p.alarm_share:.0f} %"
+        rate = f"{p.leak_rate_per_km_year:.2f}" if p.leak_rate_per_km_year is not None else ""
+        click.echo(f"{p.pipe_id:>8} {p.grade:5} {p.material:16} {p.length_m:7.1f}m {age:>4} {len(p.leaks):>5} "
+                   f"{rate:>9} {p.open_suspects:>4} {p.dismissed_suspects:>5} {share:>7}  {p.reasons[0]}")
+    if len(res.pipes) > top:
+        click.echo(f"... {len(res.pipes) - top} more (--top, --json, --csv)")
+    mats = res.totals["by_material"]
+    click.echo("By material: " + "; ".join(f"{m} {v['length_km']:.2f} km, {v['leaks']} leak(s), A {v['A']} B {v['B']} "
+                                         f"C {v['C']}" for m, v in sorted(mats.items())))
+
+
+@click.command("ledger")
+@click.option("--network", "network", default="district", show_default=True,
+              help="'district' (the shipped sample district) or a survey folder (network + loggers.csv).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write: ledger.db, survey/ (pipes.csv with install_year) and truth.json.")
+@click.option("--years", type=float, default=8.0, show_default=True, help="Length of the history in years (0.5-50).")
+@click.option("--end", default=None, help="Last night of the history (YYYY-MM-DD) [default: yesterday].")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed (recorded in truth.json).")
+@json_option
+@command_errors
+@ledger_db_errors
+def simulate_ledger_cmd(network, out_dir, years, end, seed, as_json, warnings_out):
+    """Write a simulated multi-year ledger history for pipe health grading.
+
+    Leaks start as a Poisson process per pipe, more often on old cast iron and asbestos
+    cement; monitoring locates them, crews dig and confirm them; noise sources give suspects
+    that are dug dry; the loggers next to a running leak alarm. Then:
+    acoustic ledger grade OUT/ledger.db --survey OUT/survey
+    """
+    from ..ledger._history import simulate_history
+
+    src = Path(network)
+    if str(network) == "district":
+        src = Path(__file__).resolve().parents[3] / "recordings" / "samples" / "district"
+        if not src.is_dir():
+            from .._errors import DataError
+
+            raise DataError(f"{src}: the sample district is not there (a source checkout ships it)")
+    h = simulate_history(src, out_dir, years=years, seed=seed, end=end)
+    ev = h.truth["events"]
+    leaks = [e for e in ev if e["leak"]]
+    if as_json:
+        emit_json({"ledger": str(h.ledger), "survey_dir": str(h.survey_dir), "truth": h.truth})
+        return
+    click.echo(f"Wrote {h.ledger} and {h.survey_dir}: {h.truth['first_night']} to {h.truth['last_night']}, "
+               f"{len(leaks)} leak(s) ({sum(1 for e in leaks if e['dug_on'])} dug), "
+               f"{len(ev) - len(leaks)} suspect(s) dug dry or open, seed {h.truth['seed']}")
+    click.echo(f"Truth in {Path(out_dir) / 'truth.json'}; run: acoustic ledger grade {h.ledger} --survey {h.survey_dir}")

@@ -219,3 +219,7 @@ def _check_start_time(text: str | None, duration_s: float) -> None:
 from .survey import simulate_survey_cmd  # noqa: E402
 
 simulate.add_command(simulate_survey_cmd, "survey")
+# `acoustic simulate ledger` (a multi-year ledger history for pipe grading) lives with the ledger.
+from .ledger import simulate_ledger_cmd  # noqa: E402
+
+simulate.add_command(simulate_ledger_cmd, "ledger")

@@ -1,7 +1,9 @@
 """One leak, one payment: dig outcomes resolved to physical leaks, and the contractor statistics.
 
 Digs that found a leak within :data:`LEAK_MERGE_M` of each other along the pipes (on one pipe,
-or on two pipes through the node they share) found the same leak.  Each leak is counted once:
+or on two pipes through the node they share) and within :data:`LEAK_MERGE_DAYS` of each other
+found the same leak (a leak found again at the same place months later, after its repair, is a
+new leak).  Each leak is counted once:
 
 - its *first* dig (earliest dig date, then the order the outcomes were recorded) is the dig that
   located it; that dig's location error decides whether it is payable;
@@ -21,7 +23,7 @@ import numpy as np
 
 from .._errors import ParameterError
 
-__all__ = ["LEAK_MERGE_M", "OutcomePoint", "Leak", "points_distance_m", "resolve_leaks", "ledger_stats",
+__all__ = ["LEAK_MERGE_M", "LEAK_MERGE_DAYS", "OutcomePoint", "Leak", "points_distance_m", "resolve_leaks", "ledger_stats",
            "check_tolerance", "allowed_error_m", "outcome_rows"]
 
 #: Digs whose found positions lie within this distance (m, along the pipes) found one leak.
@@ -29,6 +31,9 @@ __all__ = ["LEAK_MERGE_M", "OutcomePoint", "Leak", "points_distance_m", "resolve
 #: one excavation exposes 2-3 m of main: two records within 5 m are one leak; two leaks that close
 #: are one repair.  Not tuned on any simulation.
 LEAK_MERGE_M = 5.0
+#: ... and whose dig dates lie within this many days: a found leak is repaired within days to
+#: weeks, so a leak at the same place more than a month later is a new failure.  Not tuned.
+LEAK_MERGE_DAYS = 30
 
 
 def check_tolerance(tolerance_m, tolerance_pct) -> None:
@@ -172,7 +177,18 @@ def _fill_ends(row: dict) -> None:
             row["found_end_node"] = str(nn.get("node_id"))
 
 
-def resolve_leaks(rows: list[dict], *, merge_m: float = LEAK_MERGE_M, net=None) -> list[Leak]:
+def _days_apart(a: dict, b: dict) -> float:
+    import datetime as _dt
+
+    try:
+        return abs((_dt.date.fromisoformat(str(a.get("dug_on"))[:10])
+                    - _dt.date.fromisoformat(str(b.get("dug_on"))[:10])).days)
+    except ValueError:
+        return 0.0  # a dig without a date: taken as the same time
+
+
+def resolve_leaks(rows: list[dict], *, merge_m: float = LEAK_MERGE_M, net=None,
+                  merge_days: float = LEAK_MERGE_DAYS) -> list[Leak]:
     """Group the digs that found a leak into physical leaks (module docs).
 
     Parameters
@@ -180,7 +196,9 @@ def resolve_leaks(rows: list[dict], *, merge_m: float = LEAK_MERGE_M, net=None) 
     rows : list of dict
         :func:`outcome_rows`.
     merge_m : float
-        Found positions within this distance along the pipes are one leak.
+        Found positions within this distance along the pipes ...
+    merge_days : float
+        ... dug within this many days of each other are one leak.
 
     Returns
     -------
@@ -203,7 +221,7 @@ def resolve_leaks(rows: list[dict], *, merge_m: float = LEAK_MERGE_M, net=None) 
 
     for i in range(len(pts)):
         for j in range(i + 1, len(pts)):
-            if points_distance_m(pts[i], pts[j], net) <= merge_m:
+            if _days_apart(found[i], found[j]) <= merge_days and points_distance_m(pts[i], pts[j], net) <= merge_m:
                 ri, rj = root(i), root(j)
                 if ri != rj:
                     parent[max(ri, rj)] = min(ri, rj)

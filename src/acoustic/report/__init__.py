@@ -136,6 +136,18 @@ def _match_ledger(points: list, suspects: list, within_m: float = 0.05) -> None:
                       if s.get(k) is not None})
 
 
+def _pipe_health(led, site, since, until):
+    """Pipe grades of the report's network from the ledger (None, with a warning, when they cannot be made)."""
+    from ..ledger._grade import grade_pipes
+    from ..ledger._network import LedgerNetwork
+
+    try:
+        return grade_pipes(led, LedgerNetwork(site.network, site.sites, Path(site.root)), since=since, until=until)
+    except AcousticError as exc:
+        _warn(f"pipe health section left out: {exc}")
+        return None
+
+
 def _unit_of(scale, cs) -> str:
     from ._svg import _coord_unit
 
@@ -299,6 +311,9 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
                                                 since=since, until=until)
             cs = coordinate_system_for(crs, inputs.survey_dir)
             scale = map_scale(site.network, cs) if site is not None else None
+            health = None
+            if led is not None and site is not None:
+                health = _pipe_health(led, site, since, until)
         finally:
             if led is not None:
                 led.close()
@@ -338,6 +353,16 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
             sketches = {ev.rank: _sketch(site, ev, inputs.logger_scores, scale, cs) for ev in suspects}
             net_summary = {"pipes": len(site.network.pipes), "total_length_m": site.network.total_length_m,
                            "loggers": len(site.sites), "source": str(site.network.source)}
+        health_map = None
+        if health is not None:
+            from ._html import GRADE_COLOURS
+
+            classes = {p.pipe_id: (GRADE_COLOURS[p.grade], f"{p.grade}: {p.action}") for p in health.pipes}
+            health_map = network_map_svg(site.network, site.sites, logger_scores=inputs.logger_scores, scale=scale,
+                                         cs=cs, svg_id="health-map", pipe_classes=classes,
+                                         class_legend=[(GRADE_COLOURS[g], f"{g}: {a}") for g, a in
+                                                       (("A", "renew now"), ("B", "repair and watch"),
+                                                        ("C", "monitor"))])
         contractor_plot = None
         if contractor is not None and contractor["errors_m"]:
             contractor_plot = _plots.plot_location_errors(contractor["errors_m"], tolerance_m=tolerance_m,
@@ -353,7 +378,8 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
                    "network coordinates" if scale is None or abs(scale.metres_per_unit - 1) <= 0.02
                    else f"network coordinates, 1 unit = {scale.metres_per_unit:.4g} m"),
                "scale_how": scale.how if scale is not None else None, "coordinates": cs.to_json(),
-               "filters": {"status": statuses, "since": since, "until": until}}
+               "filters": {"status": statuses, "since": since, "until": until},
+               "health": health, "health_map": health_map}
 
     messages = []
     for w in caught:
@@ -392,6 +418,8 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
                       "nearest_signatures": (ev.spectrum or {}).get("nearest", []), "notes": ev.notes}
                      for ev in suspects],
         "contractor": None if contractor is None else {k: v for k, v in contractor.items() if k != "errors_m"},
+        "pipe_health": None if health is None else {k: v for k, v in health.to_json().items() if k != "pipes"} | {
+            "worst": [p.to_json() for p in health.pipes[:10]]},
         "warnings": list(ctx["warnings"]),
     }
     report_json = out_dir / "report.json"

@@ -44,6 +44,8 @@ figcaption { font-size: 12px; color: var(--muted); }
 .digsheet .fill { display: inline-block; min-width: 150px; border-bottom: 1px solid var(--ink); }
 .digsheet table { width: 100%; }
 .payable-yes { color: #1a7f37; font-weight: bold; }
+.grade { display: inline-block; min-width: 1.6em; text-align: center; border-radius: 3px; color: #fff; font-weight: bold; }
+.grade-A { background: #d7191c; } .grade-B { background: #fdae61; color: #222; } .grade-C { background: #1a9641; }
 .payable-no { color: var(--accent); }
 @media print {
   nav, .screen-only { display: none !important; }
@@ -112,6 +114,8 @@ def _nav(ctx: dict) -> str:
     for ev in ctx["suspects"]:
         links.append(f'<a href="#suspect-{ev.rank}">#{ev.rank}</a>')
     links.append('<a href="#contractor">Contractor summary</a>')
+    if ctx.get("health") is not None:
+        links.append('<a href="#pipe-health">Pipe health</a>')
     if ctx.get("dig_sheets_file"):
         links.append(f'<a href="{e(ctx["dig_sheets_file"])}">Dig sheets (print)</a>')
     return '<nav class="screen-only">' + "".join(links) + "</nav>"
@@ -491,6 +495,58 @@ def _contractor(ctx: dict, images) -> str:
     return "".join(out)
 
 
+#: Map colours of the health grades (A red, B orange, C green).
+GRADE_COLOURS = {"A": "#d7191c", "B": "#fdae61", "C": "#1a9641"}
+
+
+def _health(ctx: dict) -> str:
+    """The pipe health section: graded map, the worst pipes with their evidence, totals."""
+    h = ctx.get("health")
+    if h is None:
+        return ""
+    t = h.totals
+    out = ['<section id="pipe-health"><h2>Pipe health</h2>',
+           f'<p class="notes">From the ledger, {e(h.since)} to {e(h.until)} ({h.years:.1f} years). Grade A: renew now, '
+           'B: repair and watch, C: monitor; the first rule that holds gives the grade (A: '
+           f'{h.rules.a_leaks} or more confirmed leaks, or 2 or more at {h.rules.a_rate:g} or more per km per year, or '
+           f'one on {e(" or ".join(h.rules.old_materials))} {h.rules.old_age} or more years old; B: '
+           f'{h.rules.b_leaks} or more leaks, or an open suspect with its loggers in alarm on '
+           f'{100 * h.rules.alarm_share:.0f} % of nights or more). Each physical leak counts once; a suspect dug '
+           'without a leak counts for nothing.</p>']
+    if ctx.get("health_map"):
+        out.append(f'<div class="map-wrap">{ctx["health_map"]}</div>')
+    rows = "".join(f'<tr><td><span class="grade grade-{g}">{g}</span></td><td>{e(t["by_grade"][g]["action"])}</td>'
+                   f'<td class="num">{t["by_grade"][g]["pipes"]}</td><td class="num">'
+                   f'{fmt_q(t["by_grade"][g]["length_km"], "km", nd=2)}</td><td class="num">{t["by_grade"][g]["leaks"]}</td></tr>'
+                   for g in "ABC")
+    out.append('<table id="health-grades"><thead><tr><th>grade</th><th>action</th><th class="num">pipes</th>'
+               f'<th class="num">length</th><th class="num">leaks</th></tr></thead><tbody>{rows}</tbody></table>')
+    for key, title in (("by_material", "material"), ("by_area", "area")):
+        rows = "".join(f'<tr><td>{e(k)}</td><td class="num">{v["pipes"]}</td><td class="num">'
+                       f'{fmt_q(v["length_km"], "km", nd=2)}</td><td class="num">{v["leaks"]}</td><td class="num">{v["A"]}</td>'
+                       f'<td class="num">{v["B"]}</td><td class="num">{v["C"]}</td></tr>' for k, v in sorted(t[key].items()))
+        out.append(f'<table id="health-{title}"><thead><tr><th>{title}</th><th class="num">pipes</th><th class="num">'
+                   'length</th><th class="num">leaks</th><th class="num">A</th><th class="num">B</th><th class="num">C'
+                   f'</th></tr></thead><tbody>{rows}</tbody></table>')
+    worst = [p for p in h.pipes if p.grade != "C"][:10] or h.pipes[:3]
+    rows = []
+    for p in worst:
+        leaks = "; ".join(f'{fmt_q(x["found_at_m"], "m", nd=1)} (dug {e(x["dug_on"])})' for x in p.leaks) or "none"
+        rows.append(f'<tr data-pipe-id="{e(p.pipe_id)}"><td><span class="grade grade-{p.grade}">{p.grade}</span></td>'
+                    f'<td>{e(p.pipe_id)}</td><td>{e(p.material)}, {fmt_q(p.diameter_mm, "mm", nd=0)}, '
+                    f'{fmt_q(p.length_m, "m", nd=0)}' + (f', installed {e(p.install_year)}' if p.install_year else "")
+                    + f'</td><td class="num">{len(p.leaks)}</td><td class="num">'
+                    f'{fmt_q(p.leak_rate_per_km_year, "/km/yr", nd=2)}</td><td>{leaks}</td><td class="num">'
+                    f'{p.open_suspects} / {p.dismissed_suspects}</td><td class="num">'
+                    f'{"n/a" if p.alarm_share is None else f"{100 * p.alarm_share:.0f} %"}</td>'
+                    f'<td>{e("; ".join(p.reasons))}</td></tr>')
+    out.append('<h3>Worst pipes first</h3><table id="health-pipes"><thead><tr><th>grade</th><th>pipe</th><th>pipe facts'
+               '</th><th class="num">leaks</th><th class="num">leak rate</th><th>leaks found (m from start node)</th>'
+               '<th class="num">open / dismissed suspects</th><th class="num">nights in alarm</th><th>reasons</th></tr>'
+               '</thead><tbody>' + "".join(rows) + "</tbody></table></section>")
+    return "".join(out)
+
+
 def _footer() -> str:
     return ('<footer class="notes"><h2>How to read this report</h2><p>Suspect points come from correlating the '
             'recordings of neighbouring loggers along their route through the pipes: the delay between the two '
@@ -523,6 +579,7 @@ def render_page(ctx: dict, sketches: dict, images: dict | None) -> str:
         parts.append(_suspect(ev, sketches.get(ev.rank), images, ctx))
     parts.append("</section>")
     parts.append(_contractor(ctx, images))
+    parts.append(_health(ctx))
     parts.append(_footer())
     parts.append("</body></html>\n")
     return "".join(parts)

@@ -187,7 +187,7 @@ def _coord_unit(scale, cs) -> tuple[str, str]:
 def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), lines=(), areas=(),
                     noise_sources=(), bbox=None, width_px: int = 920, highlight: int | None = None,
                     svg_id: str = "network-map", legend: bool = True, max_lines: int = 5, scale=None,
-                    cs=None) -> str:
+                    cs=None, pipe_classes: dict | None = None, class_legend=None) -> str:
     """Draw the network as an SVG document fragment.
 
     Parameters
@@ -218,6 +218,11 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
         network and ``cs``).
     cs : acoustic.survey._crs.CoordinateSystem, optional
         The network's coordinate system (axis captions).
+    pipe_classes : dict of pipe_id -> (colour, label), optional
+        Colour pipes by class (e.g. health grade) instead of material; ``data-class`` carries the
+        label.
+    class_legend : list of (colour, label), optional
+        The legend of ``pipe_classes`` (replaces the material legend).
 
     Returns
     -------
@@ -283,12 +288,18 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
             continue
         colour = MATERIAL_COLOURS.get(p.material, "#555")
         w = float(np.clip(1.0 + p.diameter_mm / 75.0, 1.5, 5.0))
+        extra, cls_title = "", ""
+        if pipe_classes is not None:
+            colour, label = pipe_classes.get(p.pipe_id, ("#bdbdbd", "not graded"))
+            w = max(w, 3.5)
+            extra = f' data-class="{escape(str(label))}"'
+            cls_title = f"; {escape(str(label))}"
         dash = ' stroke-dasharray="3 2"' if p.kind != "pipe" else ""
-        body.append(f'<polyline class="pipe" data-pipe-id="{escape(p.pipe_id)}" points="{fr.pts(p.coords)}" '
+        body.append(f'<polyline class="pipe" data-pipe-id="{escape(p.pipe_id)}"{extra} points="{fr.pts(p.coords)}" '
                     f'fill="none" stroke="{colour}" stroke-width="{w:.1f}" stroke-linecap="round"{dash}>'
                     f'<title>pipe {escape(p.pipe_id)} ({escape(p.kind)}): {escape(p.material)}, '
                     f'{p.diameter_mm:g} mm, {p.length_m:.1f} m, {escape(p.start_node)} to {escape(p.end_node)}'
-                    f'</title></polyline>')
+                    f'{cls_title}</title></polyline>')
     # markers first (obstacles for labels), then logger labels, then node labels where there is room
     lxy_in = {lid: xy for lid, xy in lxy.items() if bbox_m[0] <= xy[0] <= bbox_m[2] and bbox_m[1] <= xy[1] <= bbox_m[3]}
     for lid, (x, y) in lxy_in.items():
@@ -372,7 +383,7 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
     out.extend(_scale_bar(fr, px_per_m))
     out.extend(_north(fr))
     if legend:
-        out.extend(_legend(fr, network, bool(points), bool(noise_sources), bool(areas), bool(lines)))
+        out.extend(_legend(fr, network, bool(points), bool(noise_sources), bool(areas), bool(lines), class_legend))
     out.append("</svg>")
     return "".join(out)
 
@@ -446,7 +457,8 @@ def _north(fr: _Frame) -> list[str]:
             f'<title>north = +y of the network coordinates</title></g>']
 
 
-def _legend(fr: _Frame, network, has_points: bool, has_noise: bool, has_areas: bool, has_lines: bool) -> list[str]:
+def _legend(fr: _Frame, network, has_points: bool, has_noise: bool, has_areas: bool, has_lines: bool,
+            class_legend=None) -> list[str]:
     y = fr.top + fr.inner_h + 42
     x = fr.left
     out = [f'<g class="legend" font-size="10" transform="translate({_fmt(x)},{_fmt(y)})">']
@@ -460,15 +472,17 @@ def _legend(fr: _Frame, network, has_points: bool, has_noise: bool, has_areas: b
                f'<text x="{n * 14 + 24}" y="25">no score</text>')
     out.append(f'<circle cx="{n * 14 + 16}" cy="36" r="5" fill="#fff" stroke="#000" stroke-width="2.5"/>'
                f'<text x="{n * 14 + 24}" y="40">alarm</text>')
-    # materials present
-    mats = sorted({p.material for p in network.pipes.values()})
+    # materials present (or the pipe classes drawn)
+    entries = (list(class_legend) if class_legend is not None else
+               [(MATERIAL_COLOURS.get(m, "#555"), m) for m in sorted({p.material for p in network.pipes.values()})])
+    mats = [label for _, label in entries]
     cx = 250
-    out.append(f'<text x="{cx}" y="10">pipe material</text>')
+    out.append(f'<text x="{cx}" y="10">{"pipe grade" if class_legend is not None else "pipe material"}</text>')
     col_w = 30 + 6 * max((len(m) for m in mats), default=4)  # about 6 px per character at 10 px
-    for j, m in enumerate(mats):
+    for j, (colour, m) in enumerate(entries):
         col, row = divmod(j, 4)
         xx, yy = cx + col * col_w, 22 + row * 12
-        out.append(f'<line x1="{xx}" y1="{yy - 3}" x2="{xx + 18}" y2="{yy - 3}" stroke="{MATERIAL_COLOURS.get(m, "#555")}" '
+        out.append(f'<line x1="{xx}" y1="{yy - 3}" x2="{xx + 18}" y2="{yy - 3}" stroke="{colour}" '
                    f'stroke-width="3"/><text x="{xx + 22}" y="{yy}">{escape(m)}</text>')
     cx = 250 + col_w * ((len(mats) + 3) // 4) + 10
     row = 0
