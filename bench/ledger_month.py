@@ -42,14 +42,15 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Leaks of the month: (first night, pipe, m from its start node, source level dB re 1 Pa).
-LEAK_SCHEDULE = [(0, "P04", 61.3, 24.0), (5, "P07", 40.0, 24.0), (11, "P15", 30.0, 25.0), (17, "P02", 90.0, 24.0)]
+LEAK_SCHEDULE = [(0, "P04", 61.3, 24.0), (5, "P07", 40.0, 24.0), (8, "P09", 50.0, 24.0), (11, "P15", 30.0, 25.0),
+                 (17, "P02", 90.0, 24.0), (22, "P03", 70.0, 24.0)]
 #: Source level of every leak (dB re 1 Pa rms): well audible, so the month has digs to pay.
 LEAK_LEVEL_DB = 24.0
 #: A crew finds a leak when it is within this distance (m along the pipes) of the marked spot:
 #: listening sticks and ground microphones pinpoint within a few metres of a correlator's mark.
 FIND_M = 10.0
 #: Chances of the entry mistakes (per dig that found a leak / per dig).
-P_WRONG_END, P_WRONG_NO_LEAK, P_WRONG_SUSPECT = 0.25, 0.15, 0.15
+P_WRONG_END, P_WRONG_NO_LEAK, P_WRONG_SUSPECT = 0.3, 0.2, 0.2
 NIGHT0 = date(2026, 11, 3)
 
 
