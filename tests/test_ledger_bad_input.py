@@ -129,7 +129,7 @@ def test_csv_export_neutralises_formulas(tmp_path):
     assert rows[0]["offset_m"] == "10.0"                    # numbers stay numbers (a negative one too)
     from acoustic.ledger._ops import csv_cell
 
-    assert csv_cell(-3.5) == "-3.5" and csv_cell("-3") == "'-3" and csv_cell("\t=1") == "'\t=1"
+    assert csv_cell(-3.5) == "-3.5" and csv_cell("-3") == "-3" and csv_cell("-x") == "'-x" and csv_cell("\t=1") == "'\t=1"
 
 
 def test_hostile_ids_escaped_in_the_report(tmp_path):

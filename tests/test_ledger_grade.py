@@ -165,7 +165,7 @@ def test_bad_install_year(history, tmp_path):
     text[2] = text[2].rsplit(",", 1)[0] + ",19x5"
     (sv / "pipes.csv").write_text("\n".join(text) + "\n")
     r = run("ledger", "grade", out / "ledger.db", "--survey", sv)
-    assert r.exit_code == 2 and "pipes.csv: line 3: install_year" in r.stderr
+    assert r.exit_code == 2 and "pipes.csv, line 3, column install_year" in r.stderr
 
 
 def test_report_pipe_health_section(history, tmp_path):

@@ -30,7 +30,6 @@ alarmed nights.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as _dt
 import math
@@ -175,35 +174,22 @@ def read_install_years(pipes_csv) -> dict[str, int]:
     Raises
     ------
     DataError
-        A year that is not a whole number between 1800 and this year (file and line named).
+        A year that is not a whole number between 1800 and this year (file, line and column named).
     """
+    from ..io import read_csv_table
+
     path = Path(pipes_csv)
     if not path.is_file():
         return {}
+    table = read_csv_table(path, required=("pipe_id",), optional=("install_year",), what="pipes.csv",
+                           extra_fields="ignore")
+    if "install_year" not in table.columns:
+        return {}
     this_year = _dt.date.today().year
     out = {}
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            cols = [c.strip() for c in (reader.fieldnames or []) if c]
-            if "install_year" not in cols:
-                return {}
-            for i, row in enumerate(reader, start=2):
-                row = {(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in row.items()}
-                text = row.get("install_year", "")
-                if not text or not row.get("pipe_id"):
-                    continue
-                try:
-                    year = int(float(text))
-                except ValueError:
-                    raise DataError(f"{path}: line {i}: install_year must be a year, got {text!r}") from None
-                if not 1800 <= year <= this_year or float(text) != year:
-                    raise DataError(f"{path}: line {i}: install_year {text} is not a year between 1800 and {this_year}")
-                out[row["pipe_id"]] = year
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+    for row in table:
+        if row.get("pipe_id") and row.get("install_year"):
+            out[row["pipe_id"]] = row.integer("install_year", min_value=1800, max_value=this_year)
     return out
 
 
@@ -388,16 +374,12 @@ GRADE_CSV_COLUMNS = ("pipe_id", "grade", "action", "material", "diameter_mm", "l
 
 def grade_csv(result: GradeResult) -> str:
     """The graded pipes as CSV text (formula-like text neutralised)."""
-    import io
+    from ..io import format_csv_rows
 
-    from ._ops import csv_cell
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(GRADE_CSV_COLUMNS)
+    rows = []
     for p in result.pipes:
         d = p.to_json()
         d["loggers"] = " ".join(p.loggers)
         d["reasons"] = "; ".join(p.reasons)
-        w.writerow([csv_cell(d.get(c)) for c in GRADE_CSV_COLUMNS])
-    return buf.getvalue()
+        rows.append([d.get(c) for c in GRADE_CSV_COLUMNS])
+    return format_csv_rows(GRADE_CSV_COLUMNS, rows)

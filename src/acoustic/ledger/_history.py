@@ -74,7 +74,7 @@ def _install_years(network, given: dict, rng) -> dict:
 
 def _write_survey(src: Path, dst: Path, years: dict) -> None:
     """Copy the survey folder's network and loggers; pipes.csv gets the install_year column."""
-    import csv
+    from ..io import read_csv_table, write_csv_rows
 
     dst.mkdir(parents=True, exist_ok=True)
     for name in ("network.inp", "network.geojson", "loggers.csv"):
@@ -82,19 +82,15 @@ def _write_survey(src: Path, dst: Path, years: dict) -> None:
             shutil.copy(src / name, dst / name)
     pipes = src / "pipes.csv"
     if pipes.is_file():
-        with open(pipes, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-        cols = [c for c in (rows[0].keys() if rows else ["pipe_id"]) if c]
-        if "install_year" not in cols:
-            cols.append("install_year")
-        with open(dst / "pipes.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n", extrasaction="ignore")
-            w.writeheader()
-            for r in rows:
-                r = {k: v for k, v in r.items() if k}
-                if r.get("pipe_id") in years:
-                    r["install_year"] = years[r["pipe_id"]]
-                w.writerow(r)
+        table = read_csv_table(pipes, required=("pipe_id",), what="pipes.csv")
+        cols = list(table.columns) + ([] if "install_year" in table.columns else ["install_year"])
+        rows = []
+        for r in table:
+            cells = dict(r.cells)
+            if cells.get("pipe_id") in years:
+                cells["install_year"] = years[cells["pipe_id"]]
+            rows.append(cells)
+        write_csv_rows(dst / "pipes.csv", cols, rows)
 
 
 def simulate_history(survey_dir, out_dir, *, years: float = 8.0, seed: int | None = None,

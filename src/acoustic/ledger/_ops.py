@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from .._errors import DataError, ParameterError
@@ -133,39 +131,26 @@ def dispatch_suspect(led: Ledger, suspect_id: int, *, crew: str | None = None, n
     return dict(led.conn.execute("SELECT * FROM dispatches WHERE id = ?", (did,)).fetchone())
 
 
-#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection"):
-#: such text cells are written with a leading apostrophe.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def csv_cell(v) -> str:
-    """A CSV cell that a spreadsheet shows as text: numbers as they are, text starting like a
-    formula prefixed with ``'``."""
-    if v is None:
-        return ""
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return repr(v) if isinstance(v, float) else str(v)
-    text = str(v)
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    """A CSV cell a spreadsheet shows as text (:func:`acoustic.io.csv_safe_cell`: numbers as they are,
+    text starting like a formula, ``= + - @``, prefixed with ``'``)."""
+    from ..io import csv_safe_cell
+
+    return csv_safe_cell(v)
 
 
 def export_csv(led: Ledger) -> str:
     """All suspects with their outcomes in force as CSV text (formula-like text neutralised)."""
-    buf = io.StringIO()
     extra = ["leak_found", "found_pipe_id", "found_at_m", "measured_m", "measured_from", "error_m", "dug_on",
              "recorded_by"]
     ocols = {r[1] for r in led.conn.execute("PRAGMA table_info(outcomes)")}
     scols = {r[1] for r in led.conn.execute("PRAGMA table_info(suspects)")}
     cols = [c for c in SUSPECT_COLUMNS if c in scols] + [c for c in ("night", "origin") if c in scols]
     sel = ", ".join(f"o.{c}" if c in ocols else f"NULL AS {c}" for c in extra)
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols + extra)
+    from ..io import format_csv_rows
+
     q = f"SELECT s.*, {sel} FROM suspects s LEFT JOIN outcomes o ON o.suspect_id = s.id ORDER BY s.id"
-    for r in led.conn.execute(q):
-        w.writerow([csv_cell(r[c]) for c in cols + extra])
-    return buf.getvalue()
+    return format_csv_rows(cols + extra, ([r[c] for c in cols + extra] for r in led.conn.execute(q)))
 
 
 def export_geojson(led: Ledger, cs=None) -> dict:

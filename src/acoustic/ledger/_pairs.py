@@ -85,27 +85,14 @@ def _num(v) -> bool:
 
 
 def read_json_document(path: Path, what: str) -> dict:
-    """Read a JSON file with a size limit; one-line DataErrors naming the file."""
+    """Read a JSON file through :func:`acoustic.io.read_json_file` (regular files only, size and depth
+    limits); one-line DataErrors naming the file."""
+    from ..io import read_json_file
+
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: {what} not found")
-    if not path.is_file():
-        raise DataError(f"{path}: not a regular file (expected the JSON {what})")
-    size = path.stat().st_size
-    if size == 0:
-        raise DataError(f"{path}: {what} is empty")
-    if size > MAX_RESULT_BYTES:
-        raise DataError(f"{path}: {what} is {size} bytes, more than the {MAX_RESULT_BYTES} read")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: {what} is not UTF-8 text (corrupt or not JSON)") from None
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise DataError(f"{path}: {what} is nested too deeply to be a result") from None
-    except ValueError as exc:
-        raise DataError(f"{path}: {what} is not valid JSON (truncated or corrupt? {exc})") from None
+    return read_json_file(path, what=what, max_bytes=MAX_RESULT_BYTES)
 
 
 def load_pair_result(path, doc: dict | None = None) -> PairJob:
@@ -148,7 +135,7 @@ def load_pair_result(path, doc: dict | None = None) -> PairJob:
         if isinstance(pipe, str):
             pp = Path(pipe) if Path(pipe).is_absolute() else path.resolve().parent / pipe
             pipe_obj = read_pipe(pp)
-            pipe_doc = json.loads(pp.read_text(encoding="utf-8-sig"))
+            pipe_doc = read_json_document(pp, "pipe description")
         elif isinstance(pipe, dict):
             pipe_obj = pipe_from_dict(pipe, where=f"{path}: pipe")
             pipe_doc = pipe

@@ -18,7 +18,6 @@ coordinate system comes from ``--crs EPSG:xxxx`` (any text pyproj understands) o
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import warnings
 from pathlib import Path
@@ -204,10 +203,12 @@ def coordinate_system_for(crs_text: str | None, survey_dir=None) -> CoordinateSy
 
 
 def _read_crs_member(path: Path) -> str | None:
+    from .._errors import AcousticError
+    from ..io import read_json_file
+
     try:
-        text = path.read_text(encoding="utf-8-sig")
-        obj = json.loads(text)
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        obj = read_json_file(path, what="network GeoJSON")
+    except (AcousticError, OSError):
         return None  # the network reader reports a broken file
     return geojson_crs_name(obj)
 
