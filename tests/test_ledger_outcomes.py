@@ -267,3 +267,36 @@ def test_tolerance_and_merge_options_checked(ledger):
         one_line_error(run("stats", path, "--tolerance-m", bad), "--tolerance-m")
     one_line_error(run("stats", path, "--tolerance-pct", "0"), "--tolerance-pct")
     one_line_error(run("stats", path, "--merge-m", "nan"), "--merge-m")
+
+
+# -- 6. the report: only open suspects get dig sheets; filters by status and date ------------------------
+def test_report_filters_and_closed_suspects_have_no_dig_sheet(ledger, tmp_path):
+    from test_report import parse_html
+
+    path, ids, net = ledger
+    con = sqlite3.connect(path)
+    con.execute("UPDATE suspects SET night = '2026-10-01' WHERE id = ?", (ids["P03"],))
+    con.commit()
+    con.close()
+    assert run("confirm", path, ids["P04"], "--found-at-m", 61.3).exit_code == 0
+    assert run("confirm", path, ids["P01"], "--no-leak").exit_code == 0
+    out = tmp_path / "all"
+    r = CliRunner().invoke(cli, ["report", "--ledger", str(path), "--out", str(out), "--json", "--max-suspects", "20"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert len(doc["suspects"]) == 5
+    sheets = parse_html((out / "dig-sheets.html").read_text()).find_all("div", cls="digsheet")
+    closed = {ids["P04"], ids["P01"]}
+    assert len(sheets) == 3 and not any(f"ledger suspect {i})" in s.all_text() for s in sheets for i in closed)
+    page = parse_html((out / "index.html").read_text())
+    assert len(page.find_all("p", cls="closed")) == 2
+    r = CliRunner().invoke(cli, ["report", "--ledger", str(path), "--out", str(tmp_path / "c"), "--json",
+                                 "--status", "confirmed", "--status", "no_leak"])
+    assert sorted(s["ledger_id"] for s in json.loads(r.stdout)["suspects"]) == sorted(closed)
+    r = CliRunner().invoke(cli, ["report", "--ledger", str(path), "--out", str(tmp_path / "d"), "--json",
+                                 "--until", "2026-10-15"])
+    assert [s["ledger_id"] for s in json.loads(r.stdout)["suspects"]] == [ids["P03"]]
+    r = CliRunner().invoke(cli, ["report", "--ledger", str(path), "--out", str(tmp_path / "e"), "--since", "2026-13-01"])
+    assert r.exit_code == 2 and "--since" in r.stderr
+    listed = json.loads(run("list", path, "--json", "--status", "open", "--since", "2026-11-01").stdout)
+    assert sorted(x["id"] for x in listed) == sorted([ids["P04b"], ids["P02"]])

@@ -354,7 +354,8 @@ def test_numbers_carry_units_and_uncertainty(report, site):
         text = td.all_text().strip()
         if not re.search(r"\d", text):
             continue
-        assert re.search(r"\b(m|mm|s|Hz|m/s|dB)\b|%|σ", text) or re.fullmatch(r"[01]\.\d\d|\d+", text), text
+        assert (re.search(r"\b(m|mm|s|Hz|m/s|dB|km)\b|%|σ", text) or re.fullmatch(r"[01]\.\d\d|\d+", text)
+                or re.fullmatch(r"\d+ / \d+", text)), text  # open / dismissed suspect counts
 
 
 def test_dig_sheet_distances_from_both_nodes(report, site):
