@@ -354,7 +354,9 @@ def add_cmd(ledger_path, result, area, by, as_json, warnings_out):
               help="Digs that found leaks within this distance along the pipes found one leak [default: 5 m].")
 @click.option("--since", help="Only digs on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only digs on or before this date (YYYY-MM-DD).")
-@survey_option
+@click.option("--survey", "survey_dir", type=click.Path(path_type=Path), default=None,
+              help="Survey folder: merge digs through more than one node along the network's pipes (without it, "
+                   "digs on one pipe or on two pipes meeting at a node merge).")
 @json_option
 @command_errors
 @ledger_db_errors
@@ -374,7 +376,8 @@ def stats_cmd(ledger_path, tolerance_m, tolerance_pct, merge_m, since, until, su
     merge_m = check_merge(LEAK_MERGE_M if merge_m is None else merge_m)
     since, until = _day(since, "--since"), _day(until, "--until")
     with Ledger(ledger_path, readonly=True) as led:
-        net = _network(led, survey_dir)
+        # the network only when asked: digs on one pipe or on two pipes meeting at a node merge without it
+        net = _network(led, survey_dir) if survey_dir is not None else None
         st = ledger_stats(led, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct, merge_m=merge_m, net=net,
                           since=since, until=until)
     for w in st["warnings"]:
