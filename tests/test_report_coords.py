@@ -74,7 +74,7 @@ def net3(tmp_path_factory):
     sv = root / "sv"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AcousticWarning)
-        sim = simulate_survey("net3", sv, leaks=2, seed=5, nights=2, duration_s=6.0, confounders=["pump"])
+        sim = simulate_survey("net3", sv, leaks=2, seed=5, nights=1, duration_s=6.0, confounders=["pump"])
     r = run("survey", sv, "--model", "none", "--json", "--geojson", root / "sv.geojson")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
