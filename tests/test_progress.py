@@ -227,3 +227,12 @@ def test_importing_costs_neither_click_nor_numpy():
             "print(sorted(m for m in ('click', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import acoustic._progress as mod
+
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert res.failed == 0 and res.attempted > 0
