@@ -20,7 +20,7 @@ def _ledger(path: Path) -> Path:
 
 
 @legacy_leading_path("--ledger", looks_like_sqlite, env="ACOUSTIC_LEDGER")
-@renamed_options({"--csv": "--out", "--no-model": ("--model", "none")})
+@renamed_options({"--csv": "--out", "--no-model": ("--model", "none"), "--tsv": ("--kind", "tsv", "-o")})
 @click.command("list")
 @ledger_option()
 @click.argument("suspect", type=int, required=False)
@@ -95,6 +95,10 @@ def test_renamed_options(tmp_path):
     assert res.stderr.strip() == "Warning: --csv is deprecated and stops working in acoustic 0.3; use --out"
     res = run(["-l", led, "--csv=b.csv"])
     assert "out=b.csv" in res.stdout and "--csv is deprecated" in res.stderr
+    res = run(["-l", led, "--tsv", "t.tsv"])  # an old option that became two
+    assert "kind=tsv" in res.stdout and "out=t.tsv" in res.stdout and "use --kind tsv -o" in res.stderr
+    res = run(["-l", led, "--tsv=u.tsv"])
+    assert "kind=tsv" in res.stdout and "out=u.tsv" in res.stdout
     res = run(["-l", led, "--no-model"])
     assert "model=none" in res.stdout and "use --model none" in res.stderr
     # an option's value is never taken for an old option

@@ -139,7 +139,7 @@ def _scenario_dataset(ws: Path) -> dict:
     from acoustic.cli._simulate_dataset import simulate_dataset_cmd
 
     ds = ws / "set"
-    made = run([ds, "--n", 12, "--per-site", 2, "--seed", 21, "--duration", 2, "--sample-rate", 4000, "--json"],
+    made = run(["-o", ds, "--n", 12, "--per-site", 2, "--seed", 21, "--duration", 2, "--sample-rate", 4000, "--json"],
                command=simulate_dataset_cmd)
     lib = ws / "lib.h5"
     out = {

@@ -141,7 +141,7 @@ def test_command(tmp_path):
     assert doc["warnings"] == []
     assert "simulate dataset: simulating recordings 2/2 (100 %)" in res.stderr
     # text output, quiet: no progress; a folder with files is refused with a one-line error
-    res = runner.invoke(simulate_dataset_cmd, [str(tmp_path / "t"), "-n", "1", "--seed", "4", "--duration", "2",
+    res = runner.invoke(simulate_dataset_cmd, ["-o", str(tmp_path / "t"), "-n", "1", "--seed", "4", "--duration", "2",
                                                "--sample-rate", "4000", "--quiet", "--progress"])
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith(f"wrote {tmp_path / 't'}: 1 recordings from 1 sites (")
@@ -150,3 +150,8 @@ def test_command(tmp_path):
     assert res.exit_code == 2
     assert res.stderr.strip().startswith("Error: ") and "not empty" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+    # the folder is given once
+    res = runner.invoke(simulate_dataset_cmd, ["--n", "1"])
+    assert res.exit_code == 2 and "-o OUT" in res.stderr
+    res = runner.invoke(simulate_dataset_cmd, [str(tmp_path / "a"), "-o", str(tmp_path / "b")])
+    assert res.exit_code == 2 and "give the folder once" in res.stderr

@@ -214,7 +214,7 @@ def renamed_options(renames: dict[str, str | tuple[str, ...]]):
                     new = renames[name]
                     new = (new,) if isinstance(new, str) else tuple(new)
                     deprecation_warning(name, " ".join(new))
-                    out += [f"{new[0]}={value}", *new[1:]] if eq else list(new)
+                    out += [*new, value] if eq else list(new)
                     i += 1
                     continue
                 out.append(tok)

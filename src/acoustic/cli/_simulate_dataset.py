@@ -22,7 +22,9 @@ _MATERIALS = ("pvc", "pe", "cast_iron", "ductile_iron", "steel", "asbestos_cemen
 
 
 @click.command("dataset")
-@click.argument("out_dir", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_arg", metavar="[OUT]", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "-o", "out_opt", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write (new or empty); may also be given as the argument OUT.")
 @click.option("--n", "-n", "n", type=click.IntRange(1, 1_000_000), default=60, show_default=True,
               help="Recordings to write.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
@@ -50,10 +52,10 @@ _MATERIALS = ("pvc", "pe", "cast_iron", "ductile_iron", "steel", "asbestos_cemen
 @progress_options
 @json_option
 @command_errors
-def simulate_dataset_cmd(out_dir, n, seed, per_site, leak_fraction, duration_s, sample_rates, sensor_kinds,
+def simulate_dataset_cmd(out_arg, out_opt, n, seed, per_site, leak_fraction, duration_s, sample_rates, sensor_kinds,
                          materials, min_snr_db, max_snr_db, uncalibrated_fraction, jobs, quiet, progress, as_json,
                          warnings_out):
-    """Write a labelled data set into OUT (a new or empty folder) for training and augmentation.
+    """Write a labelled data set into a new or empty folder (-o OUT) for training and augmentation.
 
     OUT gets one WAV, sidecar and truth JSON per recording, labels.csv (file, label, site and
     every simulation parameter of each recording: pipe, distance, SNR, noises, gain, seed, ...)
@@ -61,9 +63,15 @@ def simulate_dataset_cmd(out_dir, n, seed, per_site, leak_fraction, duration_s, 
     OUT as it is.  Sites are the cross-validation groups; the same seed gives the same set,
     and the first N recordings do not depend on how many are asked for.  Example:
 
-        acoustic simulate dataset train-set --n 600 --seed 1
+        acoustic simulate dataset -o train-set --n 600 --seed 1
     """
     from ..simulate._dataset import write_dataset
+
+    if out_arg is not None and out_opt is not None and out_arg != out_opt:
+        raise click.UsageError(f"give the folder once: OUT {out_arg} or --out {out_opt}")
+    out_dir = out_opt if out_opt is not None else out_arg
+    if out_dir is None:
+        raise click.UsageError("give the folder to write: -o OUT")
 
     with make_progress("simulate dataset", quiet, progress) as rep:
         ds = write_dataset(out_dir, n=n, seed=seed, per_site=per_site, leak_fraction=leak_fraction,
