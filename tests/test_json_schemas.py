@@ -46,11 +46,12 @@ COMMAND_SCHEMAS = {
     "simulate dataset": "simulate.dataset",
     "batch run": "batch.run", "batch status": "batch.status",
     "ledger list": "ledger.list", "ledger show": "ledger.show", "ledger dispatch": "ledger.dispatch",
-    "ledger confirm": "ledger.confirm", "ledger stats": "ledger.stats",
+    "ledger confirm": "ledger.confirm", "ledger stats": "ledger.stats", "ledger amend": "ledger.amend",
+    "ledger undo": "ledger.undo", "ledger history": "ledger.history", "ledger grade": "ledger.grade",
+    "simulate ledger": "simulate.ledger",
 }
 #: Commands with --json arriving from other branches now; their schemas are written in phase B.
-PENDING_COMMANDS = {"ledger amend", "ledger undo", "ledger history", "ledger add", "ledger grade", "ledger export",
-                    "loggers simulate", "simulate ledger"}
+PENDING_COMMANDS = {"ledger add", "ledger export", "loggers simulate"}
 #: Schemas whose documents already carry "schema" and their inputs (the others are phase B's).
 EMITS_SCHEMA = {"simulate.dataset"}
 #: Schemas of files a user writes (not command outputs), checked on the shipped samples.
@@ -193,6 +194,11 @@ def _scenario_ledger(ws: Path) -> dict:
     out["ledger dispatch"] = ("ledger.dispatch", run(["ledger", "dispatch", ledger, point, "--crew", "A", "--json"]))
     out["ledger confirm"] = ("ledger.confirm", run(["ledger", "confirm", ledger, point, "--found-at-m", 61.0,
                                                     "--json"]))
+    out["ledger history"] = ("ledger.history", run(["ledger", "history", ledger, point, "--json"]))
+    out["ledger amend"] = ("ledger.amend", run(["ledger", "amend", ledger, point, "--found-at-m", 60.5, "--reason",
+                                                "tape read again", "--by", "office", "--json"]))
+    out["ledger undo"] = ("ledger.undo", run(["ledger", "undo", ledger, point, "--reason", "wrong suspect",
+                                              "--by", "office", "--json"]))
     out["ledger stats"] = ("ledger.stats", run(["ledger", "stats", ledger, "--json"]))
     out["report (ledger)"] = ("report", run(["report", "--ledger", ledger, "--out", ws / "report", "--json"]))
     # a second upload folder with a file that is not audio: quarantined, exit code 3
@@ -207,9 +213,20 @@ def _scenario_ledger(ws: Path) -> dict:
     return out
 
 
+def _scenario_history(ws: Path) -> dict:
+    made = run(["simulate", "ledger", "--out", ws / "hist", "--seed", 1, "--years", 1, "--end", "2026-10-31",
+                "--json"])
+    return {
+        "simulate ledger": ("simulate.ledger", made),
+        "ledger grade": ("ledger.grade", run(["ledger", "grade", ws / "hist" / "ledger.db", "--survey",
+                                              ws / "hist" / "survey", "--json"])),
+    }
+
+
 SCENARIOS = {
     "pairs": _scenario_pairs, "singles": _scenario_singles, "dataset": _scenario_dataset,
     "loggers": _scenario_loggers, "survey": _scenario_survey, "ledger": _scenario_ledger,
+    "history": _scenario_history,
 }
 #: Schema -> the scenario that makes its documents.
 SCENARIO_OF = {
@@ -222,8 +239,10 @@ SCENARIO_OF = {
     "survey": "survey", "simulate.survey": "survey",
     "batch.run": "ledger", "batch.status": "ledger", "ledger.list": "ledger", "ledger.show": "ledger",
     "ledger.dispatch": "ledger", "ledger.confirm": "ledger", "ledger.stats": "ledger", "report": "ledger",
+    "ledger.history": "ledger", "ledger.amend": "ledger", "ledger.undo": "ledger",
+    "simulate.ledger": "history", "ledger.grade": "history",
 }
-SLOW = {"survey", "ledger", "dataset"}
+SLOW = {"survey", "ledger", "dataset", "history"}
 
 
 @pytest.fixture(scope="session")
