@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import fcntl
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -245,10 +246,17 @@ SCENARIO_OF = {
 SLOW = {"survey", "ledger", "dataset", "history"}
 
 
+def _session_folder(tmp_path_factory) -> Path:
+    """A folder of this test session that every pytest-xdist worker shares (the session's base
+    folder; a worker's own base folder is inside it). Without xdist: the base folder itself."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def documents_of(tmp_path_factory):
     """scenario name -> {document name: (schema name, document)}, made once per session."""
-    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every xdist worker
+    shared = _session_folder(tmp_path_factory)
 
     def get(scenario: str) -> dict:
         store = shared / f"json-schemas-{scenario}.json"

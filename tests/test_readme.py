@@ -216,9 +216,16 @@ def run_all(workdir: Path) -> dict:
     return results
 
 
+def _session_folder(tmp_path_factory) -> Path:
+    """A folder of this test session that every pytest-xdist worker shares (the session's base
+    folder; a worker's own base folder is inside it). Without xdist: the base folder itself."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def readme_results(tmp_path_factory):
-    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every xdist worker
+    shared = _session_folder(tmp_path_factory)
     store = shared / "readme-results.json"
     with open(shared / "readme-results.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
