@@ -14,19 +14,20 @@ import math
 import numpy as np
 
 from .._errors import PipeError
+from .._warnings import warn
 from ._materials import WATER, Fluid, Material, get_material
-from ._wavenumber import buried_wavenumber, wavenumber
+from ._validity import (
+    MAX_WAVE_SPEED_M_S, MIN_WAVE_SPEED_M_S, BandValidity, band_validity, beyond_limit_rel_sd, check_band,
+    beyond_speed, raw_band_speed, validity_limit,
+)
+from ._wavenumber import ring_frequency_hz, solve_buried, wavenumber
 
 __all__ = [
     "Soil", "SOILS", "PipeSegment", "SegmentProperties", "PipePath",
     "MIN_WAVE_SPEED_M_S", "MAX_WAVE_SPEED_M_S", "DEFAULT_BAND_HZ", "MAX_PIPE_LENGTH_M",
-    "MAX_DIAMETER_TO_WALL", "MIN_DIAMETER_TO_WALL",
+    "MAX_DIAMETER_TO_WALL", "MIN_DIAMETER_TO_WALL", "BandValidity", "thinnest_wall_mm",
 ]
 
-#: Slowest and fastest fluid-borne wave speed accepted (m/s). Heavily aerated water can be
-#: slower, but a correlation with such a speed is not trustworthy; nothing exceeds water's ~1500 m/s.
-MIN_WAVE_SPEED_M_S = 100.0
-MAX_WAVE_SPEED_M_S = 1600.0
 #: Band used for a speed when none is given (Hz).
 DEFAULT_BAND_HZ = (100.0, 400.0)
 #: Relative standard deviation of a wave speed the user gave (measured in place).
@@ -37,8 +38,9 @@ OVERRIDE_SPEED_REL_SD = 0.02
 MAX_PIPE_LENGTH_M = 100_000.0
 #: Thinnest wall accepted, as the largest internal diameter / wall ratio.  The thinnest pressure
 #: water pipes are PVC-O (SDR about 45, D/h about 43) and large welded steel mains (D/h 150-200);
-#: below D/h = 250 the wall model's speed falls under 100 m/s and, for walls of micrometres,
-#: becomes NaN.  A validity bound of the model, not a tuned constant.
+#: for walls of micrometres the wall model's speed becomes NaN.  A validity bound of the model, not
+#: a tuned constant.  A softer wall is refused sooner: see :func:`thinnest_wall_mm` (PE below D/h 188,
+#: where its quasi-static speed falls under MIN_WAVE_SPEED_M_S).
 MAX_DIAMETER_TO_WALL = 250.0
 #: Thickest wall accepted, as the smallest internal diameter / wall ratio (SDR 4: the thickest
 #: plastic pressure pipe is SDR 6, D/h = 4).
@@ -66,7 +68,8 @@ SOILS: dict[str, Soil | None] = {
 class SegmentProperties:
     """Physical parameters of one realisation of a segment (nominal or drawn).
 
-    All SI: Pa, kg/m^3, m, m/s.  ``speed_scale`` multiplies the phase speed (user override).
+    All SI: Pa, kg/m^3, m, m/s; ``poisson`` is the wall's Poisson's ratio.  ``speed_scale``
+    multiplies the phase speed (user override).
     """
 
     youngs_modulus_pa: float
@@ -77,23 +80,39 @@ class SegmentProperties:
     fluid_bulk_pa: float
     fluid_density_kg_m3: float
     soil: Soil | None
+    poisson: float
     speed_scale: float = 1.0
+
+    def free_speed_m_s(self) -> float:
+        """Free-field sound speed of the fluid, sqrt(B / rho), m/s."""
+        return math.sqrt(self.fluid_bulk_pa / self.fluid_density_kg_m3)
+
+    def ring_frequency_hz(self) -> float:
+        """Ring frequency of the wall in Hz (``physics.md`` 1.1; :func:`acoustic.pipe.ring_frequency_hz`)."""
+        return ring_frequency_hz(youngs_modulus_pa=self.youngs_modulus_pa, poisson=self.poisson,
+                                 wall_density_kg_m3=self.wall_density_kg_m3, mean_radius_m=self.mean_radius_m)
 
     def wavenumber(self, freq_hz):
         """Complex wavenumber (rad/m) at ``freq_hz`` (``exp(-i k x)`` convention)."""
+        return self.solve_wavenumber(freq_hz)[0]
+
+    def solve_wavenumber(self, freq_hz):
+        """Complex wavenumber (rad/m) at ``freq_hz`` and, per frequency, whether the model solved for
+        it (always, in vacuo; see :func:`acoustic.pipe._wavenumber.solve_buried` for the buried model)."""
         kw = dict(youngs_modulus_pa=self.youngs_modulus_pa, loss_factor=self.loss_factor,
                   wall_density_kg_m3=self.wall_density_kg_m3, mean_radius_m=self.mean_radius_m,
                   wall_m=self.wall_m, fluid_bulk_pa=self.fluid_bulk_pa,
                   fluid_density_kg_m3=self.fluid_density_kg_m3)
         if self.soil is None:
             k = wavenumber(freq_hz, **kw)
+            solved = np.ones(np.shape(k), dtype=bool)
         else:
-            k = buried_wavenumber(freq_hz, soil_dilatational_m_s=self.soil.dilatational_m_s,
-                                  soil_shear_m_s=self.soil.shear_m_s,
-                                  soil_density_kg_m3=self.soil.density_kg_m3, **kw)
+            k, solved = solve_buried(freq_hz, soil_dilatational_m_s=self.soil.dilatational_m_s,
+                                     soil_shear_m_s=self.soil.shear_m_s,
+                                     soil_density_kg_m3=self.soil.density_kg_m3, **kw)
         if self.speed_scale != 1.0:
             k = k.real / self.speed_scale + 1j * k.imag
-        return k
+        return k, solved
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,12 +159,16 @@ class PipeSegment:
         if self.wall_mm is not None:
             if not np.isfinite(self.wall_mm) or self.wall_mm <= 0:
                 raise PipeError(f"wall_mm must be a positive number of mm, got {self.wall_mm!r}")
-            thinnest = self.diameter_mm / MAX_DIAMETER_TO_WALL
+            thinnest = thinnest_wall_mm(mat, self.diameter_mm)
             thickest = self.diameter_mm / MIN_DIAMETER_TO_WALL
             if self.wall_mm < thinnest:
+                if thinnest > self.diameter_mm / MAX_DIAMETER_TO_WALL:
+                    why = (f"a thinner {mat.label} wall would carry the leak-noise wave slower than "
+                           f"{MIN_WAVE_SPEED_M_S:g} m/s")
+                else:
+                    why = f"internal diameter / wall at most {MAX_DIAMETER_TO_WALL:g}"
                 raise PipeError(f"wall_mm {self.wall_mm:g} mm is thinner than any pressure pipe's wall for "
-                                f"diameter_mm {self.diameter_mm:g} mm (at least {thinnest:.3g} mm: internal "
-                                f"diameter / wall at most {MAX_DIAMETER_TO_WALL:g})")
+                                f"diameter_mm {self.diameter_mm:g} mm (at least {thinnest:.3g} mm: {why})")
             if self.wall_mm > thickest:
                 raise PipeError(f"wall_mm {self.wall_mm:g} mm is thicker than any pressure pipe's wall for "
                                 f"diameter_mm {self.diameter_mm:g} mm (at most {thickest:.3g} mm: half the "
@@ -177,7 +200,7 @@ class PipeSegment:
             youngs_modulus_pa=mat.youngs_modulus_pa, loss_factor=mat.loss_factor,
             wall_density_kg_m3=mat.density_kg_m3, mean_radius_m=(self.diameter_mm * 1e-3 + h) / 2.0,
             wall_m=h, fluid_bulk_pa=fluid.bulk_modulus_pa, fluid_density_kg_m3=fluid.density_kg_m3,
-            soil=SOILS[self.soil],
+            soil=SOILS[self.soil], poisson=mat.poisson,
         )
         if self.wave_speed_m_s is not None:
             model = _band_speed(props, DEFAULT_BAND_HZ)
@@ -223,43 +246,116 @@ class PipeSegment:
         """Nominal attenuation in dB/m at ``freq_hz``."""
         return -20.0 / np.log(10.0) * np.imag(self.wavenumber(freq_hz))
 
+    @property
+    def ring_frequency_hz(self) -> float:
+        """Ring frequency of the wall in Hz, ``sqrt(E / (rho_p (1 - nu^2))) / (2 pi a)`` (nominal)."""
+        return _segment_limit(self._unit()).ring_hz
+
+    @property
+    def validity_limit_hz(self) -> float:
+        """Frequency (Hz) below which the wave model of this segment holds: a third of the ring
+        frequency, or lower where the soil-loaded wall nears resonance (``acoustic.pipe._validity``)."""
+        return _segment_limit(self._unit()).limit_hz
+
+    def band_validity(self, band_hz=DEFAULT_BAND_HZ) -> BandValidity:
+        """The part of ``band_hz`` (Hz) the speed is evaluated over and the share of it given up."""
+        return band_validity(check_band(band_hz), _segment_limit(self._unit()))
+
+    def describe(self) -> str:
+        """The segment in words (material, bore, wall, length, soil), for messages."""
+        soil = "in vacuo" if self.soil == "none" else f"{self.soil} soil"
+        return (f"{self.material} {self.diameter_mm:g} mm bore, {self.wall_thickness_mm:.3g} mm wall, "
+                f"{self.length_m:g} m, {soil}")
+
     def speed_m_s(self, band_hz=DEFAULT_BAND_HZ) -> float:
         """Effective (group) speed over a band: 1 / (least-squares slope of Re k against omega), m/s.
 
-        This is the speed a correlator's band-averaged delay corresponds to.
+        This is the speed a correlator's band-averaged delay corresponds to.  Where the band reaches
+        beyond :attr:`validity_limit_hz` the speed is the model's over the band's valid part (or at
+        the limit), with an :class:`~acoustic.AcousticWarning`; :meth:`speed_rel_sd` widens with it.
+
+        Examples
+        --------
+        >>> round(PipeSegment("ductile_iron", 100.0, 150.0).speed_m_s((100.0, 400.0)))
+        1284
         """
-        return _segment_speed(self._unit(), tuple(float(b) for b in band_hz))
+        band = check_band(band_hz)
+        self._warn_beyond(band)
+        return _segment_speed(self._unit(), band)
 
     def speed_rel_sd(self, band_hz=DEFAULT_BAND_HZ) -> float:
         """Relative standard deviation of :meth:`speed_m_s` from the parameter spreads of
-        :meth:`draw_properties` (first-order propagation; dimensionless, s.d. of ln speed)."""
-        return _speed_rel_sd(self._unit(), tuple(float(b) for b in band_hz))
+        :meth:`draw_properties` (first-order propagation; dimensionless, s.d. of ln speed), widened
+        for any part of the band beyond :attr:`validity_limit_hz` (``_validity.beyond_limit_rel_sd``)."""
+        band = check_band(band_hz)
+        self._warn_beyond(band)
+        return _speed_rel_sd(self._unit(), band)
+
+    def _warn_beyond(self, band, index: int = 0, count: int = 1) -> None:
+        """Warn (AcousticWarning) when ``band`` reaches beyond the validity limit of the model; the
+        message names the segment (and its place, ``index`` of ``count``, in a path of several)."""
+        if self.wave_speed_m_s is not None:  # a measured speed: the model only scales it between bands
+            return
+        bv = self.band_validity(band)
+        if not bv.beyond:
+            return
+        label = self.describe() if count == 1 else f"{index + 1} of {count} ({self.describe()})"
+        lim = bv.limit
+        why = (f"where the model's wave speed leaves {MIN_WAVE_SPEED_M_S:g}-{MAX_WAVE_SPEED_M_S:g} m/s; ring "
+               f"frequency {_hz(lim.ring_hz)} Hz" if lim.speed_limited
+               else f"a third of its ring frequency {_hz(lim.ring_hz)} Hz")
+        c = _segment_speed(self._unit(), band)
+        extra = _beyond_rel_sd(self._unit(), band)
+        warn(f"pipe segment {label}: the wave model holds below {_hz(lim.limit_hz)} Hz ({why}); the band "
+             f"{_hz(band[0])}-{_hz(band[1])} Hz reaches beyond it, so the speed is the model's over "
+             f"{_hz(bv.evaluated_hz[0])}-{_hz(bv.evaluated_hz[1])} Hz ({c:.0f} m/s) and its uncertainty is "
+             f"widened by {100.0 * extra:.0f} % (s.d.)", stacklevel=3)
 
     def _unit(self) -> "PipeSegment":
         """The same pipe with a 1 m length: the key of the speed caches (speeds do not depend on length)."""
         return self if self.length_m == 1.0 else dataclasses.replace(self, length_m=1.0)
 
 
-def _band_freqs(band_hz) -> np.ndarray:
-    lo, hi = float(band_hz[0]), float(band_hz[1])
-    if not (0 < lo < hi):
-        raise PipeError(f"band must satisfy 0 < low < high Hz, got {band_hz}")
-    return np.linspace(lo, hi, 16)
+def thinnest_wall_mm(material: Material | str, diameter_mm: float) -> float:
+    """Thinnest wall (mm) accepted for a pipe of ``material`` and internal diameter ``diameter_mm`` (mm).
+
+    The larger of ``diameter_mm / MAX_DIAMETER_TO_WALL`` and the wall at which the material's
+    quasi-static (Korteweg) speed in water falls to :data:`MIN_WAVE_SPEED_M_S`,
+    ``h = B D / (alpha E - B)`` with ``alpha = (c_f / c_min)^2 - 1`` (``physics.md`` 1.2, mean radius
+    ``(D + h) / 2``).  Only PE is bound by the second (D/h 188; no PE pressure pipe is thinner than SDR 41).
+
+    Examples
+    --------
+    >>> round(thinnest_wall_mm("pvc", 150.0), 3), round(thinnest_wall_mm("pe", 150.0), 3)
+    (0.6, 0.797)
+    """
+    mat = material if isinstance(material, Material) else get_material(material)
+    d = float(diameter_mm)
+    alpha = (WATER.free_speed_m_s / MIN_WAVE_SPEED_M_S) ** 2 - 1.0
+    korteweg = WATER.bulk_modulus_pa * d / (alpha * mat.youngs_modulus_pa - WATER.bulk_modulus_pa)
+    return float(max(d / MAX_DIAMETER_TO_WALL, korteweg))
+
+
+def _hz(x: float) -> str:
+    """A frequency for a message: whole hertz, three digits below 100 Hz."""
+    return f"{x:.0f}" if x >= 100 else f"{x:.3g}"
 
 
 def _band_speed(props: SegmentProperties, band_hz) -> float:
-    f = _band_freqs(band_hz)
-    w = 2 * np.pi * f
-    kr = np.real(props.wavenumber(f))
-    # the correlation peak of a band-limited signal tracks the band-averaged group delay
-    # (physics.md 3.6): the least-squares slope d(Re k)/d(omega) over the band
-    slope = np.polyfit(w, kr, 1)[0]
-    return float(1.0 / slope)
+    """Speed (m/s) of ``props`` over ``band_hz``, the model evaluated only below its validity limit."""
+    bv = band_validity(band_hz, validity_limit(props))
+    return raw_band_speed(props, bv.evaluated_hz)
 
 
 @functools.lru_cache(maxsize=4096)
 def _segment_speed(seg: PipeSegment, band_hz) -> float:
     return _band_speed(seg.properties(), band_hz)
+
+
+@functools.lru_cache(maxsize=4096)
+def _segment_limit(seg: PipeSegment):
+    """Validity limit of the nominal model of ``seg`` (a unit-length segment, the cache key)."""
+    return validity_limit(seg.properties())
 
 
 #: Relative (log-normal) spreads of the soil around a real pipe, as drawn by
@@ -280,9 +376,12 @@ def _speed_rel_sd(seg: PipeSegment, band_hz) -> float:
     if seg.wave_speed_m_s is not None:
         return OVERRIDE_SPEED_REL_SD
     mat, nom = seg.mat, seg.properties()
+    # every move is evaluated over the nominal model's valid band, so that the differences are of the
+    # speed alone, not of a band edge moving with the limit
+    bv = band_validity(band_hz, _segment_limit(seg))
 
     def log_speed(**changes) -> float:
-        return math.log(_band_speed(dataclasses.replace(nom, **changes), band_hz))
+        return math.log(raw_band_speed(dataclasses.replace(nom, **changes), bv.evaluated_hz))
 
     def wall(h):
         return {"wall_m": h, "mean_radius_m": (seg.diameter_mm * 1e-3 + h) / 2.0}
@@ -305,7 +404,18 @@ def _speed_rel_sd(seg: PipeSegment, band_hz) -> float:
     for sd, change in moves:
         if sd > 0:
             var += (0.5 * (log_speed(**change(sd)) - log_speed(**change(-sd)))) ** 2
+    var += _beyond_rel_sd(seg, band_hz) ** 2
     return float(math.sqrt(var))
+
+
+@functools.lru_cache(maxsize=512)
+def _beyond_rel_sd(seg: PipeSegment, band_hz) -> float:
+    """Extra s.d. of ln speed of ``seg`` over ``band_hz`` for the part of the band beyond its validity limit."""
+    nom = seg.properties()
+    bv = band_validity(band_hz, _segment_limit(seg))
+    if not bv.beyond:
+        return 0.0
+    return beyond_limit_rel_sd(bv, _segment_speed(seg, band_hz), beyond_speed(nom, bv), nom.free_speed_m_s())
 
 
 class PipePath:
@@ -350,12 +460,21 @@ class PipePath:
 
     # -- speeds and travel times -----------------------------------------------------------
     def speeds_m_s(self, band_hz=DEFAULT_BAND_HZ) -> np.ndarray:
-        """Nominal effective speed of each segment over ``band_hz`` (m/s)."""
-        return np.array([s.speed_m_s(band_hz) for s in self.segments])
+        """Nominal effective speed of each segment over ``band_hz`` (m/s); an AcousticWarning names
+        each segment whose validity limit the band reaches beyond (:meth:`PipeSegment.speed_m_s`)."""
+        band = check_band(band_hz)
+        self._warn_beyond(band)
+        return np.array([_segment_speed(s._unit(), band) for s in self.segments])
 
     def speed_rel_sd(self, band_hz=DEFAULT_BAND_HZ) -> np.ndarray:
-        """Relative standard deviation of each segment's speed."""
-        return np.array([s.speed_rel_sd(band_hz) for s in self.segments])
+        """Relative standard deviation of each segment's speed (widened beyond a validity limit)."""
+        band = check_band(band_hz)
+        self._warn_beyond(band)
+        return np.array([_speed_rel_sd(s._unit(), band) for s in self.segments])
+
+    def _warn_beyond(self, band) -> None:
+        for i, s in enumerate(self.segments):
+            s._warn_beyond(band, i, len(self.segments))
 
     def mean_speed_m_s(self, band_hz=DEFAULT_BAND_HZ) -> float:
         """Length-weighted harmonic-mean speed D / T(D) in m/s."""
