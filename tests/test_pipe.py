@@ -216,8 +216,9 @@ def test_ring_frequency_matches_physics_md():
     assert seg.validity_limit_hz == pytest.approx(seg.ring_frequency_hz / 3.0, rel=1e-9)
 
 
-#: Speeds and s.d.s of ordinary pipes as computed before the validity limit existed (the sample pairs'
-#: and district's pipes, default walls up to 300 mm, every soil): bands below the limit are untouched.
+#: Speeds and s.d.s of ordinary pipes as computed before the validity limit existed (commit 5c2d00e):
+#: the sample pairs' and district's pipes, default walls up to 300 mm, every soil.  Bands below the
+#: limit are untouched.
 ORDINARY_BEFORE = [
     ("ductile_iron", 150.0, 5.85, "sandy", (100.0, 400.0), 1284.433080035862, 0.012661412208242406),
     ("cast_iron", 150.0, 12.0, "sandy", (100.0, 400.0), 1313.2040989634697, 0.017225548208812926),
@@ -268,7 +269,8 @@ def test_thin_walled_buried_plastic_no_longer_jumps_branch():
     model's own group speed leaving 100-1600 m/s, well below f_ring / 3 (587 Hz)."""
     seg = PipeSegment("pvc", 80.0, 300.0, 1.2)
     assert seg.validity_limit_hz < 200.0 < seg.ring_frequency_hz / 3.0
-    with pytest.warns(AcousticWarning, match="where the model's wave speed leaves 100-1600 m/s; ring frequency 1762 Hz"):
+    with pytest.warns(AcousticWarning,
+                      match="where the model's wave speed leaves 100-1600 m/s; ring frequency 1762 Hz"):
         c = seg.speed_m_s()
     assert 100.0 <= c <= 200.0
     with pytest.warns(AcousticWarning):
