@@ -3,9 +3,10 @@
 For every pipe of the survey folder's network, over a period (``--since`` / ``--until``, default
 the ledger's whole history):
 
-- **confirmed leaks**: physical leaks whose first dig found them on the pipe (digs within the
-  merge distance are one leak, as in the payment statistics), and the **leak rate** in leaks per
-  km per year of the period;
+- **confirmed leaks**: physical leaks whose first dig found them on the pipe within the period
+  (digs are resolved into leaks over the whole history exactly as for the payment statistics, so a
+  leak found before the period and dug again in it is not counted), and the **leak rate** in
+  leaks per km per year of the period;
 - **open suspects** (point suspects not yet dug) and **dismissed suspects** (dug, no leak);
 - the **share of nights its loggers alarmed**: the loggers nearest each end of the pipe along the
   pipes, an alarmed night being one on which any of them was in alarm (the ledger's logger scores);
@@ -260,7 +261,7 @@ def grade_pipes(led, net, *, rules: GradeRules | None = None, since: str | None 
     -------
     GradeResult
     """
-    from ._leaks import outcome_rows, resolve_leaks
+    from ._leaks import period_digs
     from ._ops import current_filter
 
     rules = (rules or GradeRules()).check()
@@ -271,10 +272,10 @@ def grade_pipes(led, net, *, rules: GradeRules | None = None, since: str | None 
     years = ((d1 - d0).days + 1) / 365.25
     if install_years is None:
         install_years = read_install_years(net.survey_dir / "pipes.csv")
-    rows = outcome_rows(led, since=since, until=until)
-    leaks = resolve_leaks(rows, merge_m=rules.merge_m, net=net)
+    period = period_digs(led, since=since, until=until, merge_m=rules.merge_m, net=net)
+    rows = period.rows
     by_pipe: dict[str, list] = {}
-    for lk in leaks:
+    for lk in period.leaks:
         f = lk.first
         by_pipe.setdefault(str(f["found_pipe_id"]), []).append(
             {"leak_id": lk.leak_id, "found_at_m": f["found_at_m"], "dug_on": f["dug_on"], "suspect_ids": lk.suspect_ids})

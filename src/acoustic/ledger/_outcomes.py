@@ -232,24 +232,18 @@ def _found(suspect, found_at_m, no_leak, from_node, pipe_id, net) -> FoundPositi
 
 
 def _same_leak(led: Ledger, suspect_id: int, found: FoundPosition | None, net) -> list[dict]:
-    """Other suspects whose leak in force is this one (within the merge distance and days)."""
+    """Other suspects whose dig found the same physical leak as this one's, by the statistics' own
+    grouping (:func:`acoustic.ledger._leaks.resolve_leaks`), with their distance (m) from it."""
     if found is None:
         return []
-    from ._leaks import LEAK_MERGE_DAYS, LEAK_MERGE_M, OutcomePoint, _days_apart, points_distance_m
+    from ._leaks import found_point, outcome_rows, points_distance_m, resolve_leaks
 
-    mine = current_outcome(led, suspect_id) or {}
-
-    me = OutcomePoint(suspect_id, found.pipe.pipe_id, found.offset_m, found.pipe.start_node, found.pipe.end_node,
-                      found.pipe.length_m)
-    out = []
-    for r in led.conn.execute("SELECT suspect_id, found_pipe_id, found_at_m, found_start_node, found_end_node, "
-                              "found_pipe_length_m, dug_on FROM outcomes WHERE leak_found = 1 AND suspect_id != ? "
-                              "AND found_at_m IS NOT NULL", (suspect_id,)):
-        other = OutcomePoint(r[0], r[1], r[2], r[3], r[4], r[5])
-        d = points_distance_m(me, other, net)
-        if d <= LEAK_MERGE_M and _days_apart(mine, {"dug_on": r[6]}) <= LEAK_MERGE_DAYS:
-            out.append({"suspect_id": r[0], "distance_m": d})
-    return out
+    leak = next((lk for lk in resolve_leaks(outcome_rows(led), net=net) if suspect_id in lk.suspect_ids), None)
+    if leak is None:
+        return []
+    me = found_point(next(d for d in leak.digs if d["suspect_id"] == suspect_id))
+    return [{"suspect_id": d["suspect_id"], "distance_m": points_distance_m(me, found_point(d), net)}
+            for d in leak.digs if d["suspect_id"] != suspect_id]
 
 
 def _result(led: Ledger, suspect_id: int, found: FoundPosition | None, net) -> dict:

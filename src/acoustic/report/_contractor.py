@@ -31,7 +31,10 @@ def contractor_summary(led, *, tolerance_m: float = 1.0, tolerance_pct: float | 
     tolerance_pct : float, optional
         ... or within this percentage of the sensor spacing, whichever is larger.
     since, until : str, optional
-        Only digs dated within (``YYYY-MM-DD``).
+        The period (``YYYY-MM-DD``): its digs, and the leaks first found in it (a leak found before
+        it and dug again in it is a repeat dig, not paid again).
+    net : acoustic.ledger._network.LedgerNetwork, optional
+        For merging digs through more than one node.
 
     Returns
     -------
@@ -39,7 +42,7 @@ def contractor_summary(led, *, tolerance_m: float = 1.0, tolerance_pct: float | 
         ``stats`` (the ledger's :func:`~acoustic.ledger._leaks.ledger_stats`), ``located`` (current
         point suspects), ``digs`` (one row per outcome in force: ``suspect_id``, ``pipe_id``,
         ``offset_m``, ``found_at_m``, ``error_m``, ``spacing_m``, ``allowed_m``, ``leak_id``,
-        ``counts`` (the dig that located its leak), ``payable``, ``leak_found``, ``dug_on``,
+        ``counts`` (the dig that located its leak, first found in the period), ``payable``, ``leak_found``, ``dug_on``,
         ``recorded_by``), ``rule`` (text), ``tolerance_m``, ``tolerance_pct``, ``errors_m`` (of the
         leaks), ``interval_coverage``.
 
@@ -48,17 +51,15 @@ def contractor_summary(led, *, tolerance_m: float = 1.0, tolerance_pct: float | 
     DataError
         The per-dig table and the ledger's payable count disagree (a damaged ledger).
     """
-    from ..ledger._leaks import ledger_stats, outcome_rows
+    from ..ledger._leaks import ledger_stats, period_digs
 
     check_tolerance(tolerance_m, tolerance_pct)
-    stats = ledger_stats(led, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct, since=since, until=until, net=net)
-    leak_of, first_of = {}, set()
-    for lk in stats["leaks"]:
-        for sid in lk["suspect_ids"]:
-            leak_of[sid] = lk["leak_id"]
-        first_of.add(lk["located_by"])
+    period = period_digs(led, since=since, until=until, net=net)
+    stats = ledger_stats(led, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct, digs=period)
+    leak_of = {sid: lk.leak_id for sid, lk in period.leak_of.items()}
+    first_of = {lk["located_by"] for lk in stats["leaks"]}
     digs, errors, payable = [], [], 0
-    for r in sorted(outcome_rows(led, since=since, until=until), key=lambda r: r["suspect_id"]):
+    for r in sorted(period.rows, key=lambda r: r["suspect_id"]):
         found = bool(r["leak_found"])
         allowed = allowed_error_m(tolerance_m, tolerance_pct, r["spacing_m"])
         err = r["error_m"]

@@ -1,0 +1,130 @@
+"""Review of the payment statistics (issues 20 and 22): one leak is paid once whatever the period a
+statement covers, the merge rule is the documented one (within 5 m and 30 days of the dig that
+found the leak, not a chain of digs), and a correction of one dig does not change which dig located
+its leak.
+
+The ledgers are made as in ``test_ledger_outcomes`` (a batch naming the sample district, point
+suspects carrying the survey's record).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from test_ledger_outcomes import _net, add_point, network_folder
+
+from acoustic.cli import cli
+from acoustic.ledger import Ledger, utc_now
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["ledger", *map(str, args)])
+
+
+def stats(path, *args) -> dict:
+    r = run("stats", path, "--json", *args)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+@pytest.fixture
+def p04(tmp_path):
+    """Four point suspects on pipe P04 (north and south areas), at 61, 64, 61.5 and 66 m."""
+    sv = network_folder(tmp_path / "district")
+    net = _net(sv)
+    path = tmp_path / "ledger.db"
+    with Ledger(path, create=True) as led, led.transaction() as con:
+        bid = con.execute("INSERT INTO batches(started_utc, upload_dir, status, params_json) VALUES (?, 'up', "
+                          "'completed', ?)", (utc_now(), json.dumps({"survey_dir": str(sv)}))).lastrowid
+        ids = [add_point(con, f"k{k}", "P04", off, area=area, net=net, batch=bid)
+               for k, (off, area) in enumerate([(61.0, "north"), (64.0, "south"), (61.5, "north"), (66.0, "south")])]
+    return path, ids, net
+
+
+def test_a_leak_is_paid_once_across_monthly_statements(p04):
+    """Found on 28 January, found again by another suspect on 3 February: January pays it, February
+    has a repeat dig and nothing to pay; the two statements add up to the whole history."""
+    path, ids, _ = p04
+    assert run("confirm", path, ids[0], "--found-at-m", 60.5, "--dug-on", "2026-01-28").exit_code == 0
+    assert run("confirm", path, ids[1], "--found-at-m", 63.8, "--dug-on", "2026-02-03").exit_code == 0
+    jan = stats(path, "--since", "2026-01-01", "--until", "2026-01-31")
+    feb = stats(path, "--since", "2026-02-01", "--until", "2026-02-28")
+    whole = stats(path)
+    assert (whole["leaks_found"], whole["repeat_digs"], whole["payable"]["count"]) == (1, 1, 1)
+    assert (jan["leaks_found"], jan["repeat_digs"], jan["payable"]["count"]) == (1, 0, 1)
+    assert (feb["dug"], feb["leaks_found"], feb["repeat_digs"], feb["payable"]["count"]) == (1, 0, 1, 0)
+    assert feb["hit_rate"] is None                      # a repeat dig is neither a hit nor a miss
+    assert jan["leaks"][0]["leak_id"] == whole["leaks"][0]["leak_id"]   # leak ids do not depend on the period
+
+
+def test_report_contractor_summary_of_a_month_agrees(p04):
+    from acoustic.report import contractor_summary
+
+    path, ids, _ = p04
+    assert run("confirm", path, ids[0], "--found-at-m", 60.5, "--dug-on", "2026-01-28").exit_code == 0
+    assert run("confirm", path, ids[1], "--found-at-m", 63.8, "--dug-on", "2026-02-03").exit_code == 0
+    with Ledger(path, readonly=True) as led:
+        feb = contractor_summary(led, since="2026-02-01", until="2026-02-28")
+    assert feb["stats"]["payable"]["count"] == 0 and [d["counts"] for d in feb["digs"]] == [False]
+    assert feb["digs"][0]["leak_id"] == 1                 # the repeat dig names the leak it found again
+
+
+def test_grade_counts_a_leak_in_the_period_it_was_found(p04):
+    from acoustic.ledger._grade import grade_pipes
+
+    path, ids, net = p04
+    assert run("confirm", path, ids[0], "--found-at-m", 60.5, "--dug-on", "2026-01-28").exit_code == 0
+    assert run("confirm", path, ids[1], "--found-at-m", 63.8, "--dug-on", "2026-02-03").exit_code == 0
+    with Ledger(path, readonly=True) as led:
+        feb = grade_pipes(led, net, since="2026-02-01", until="2026-02-28")
+        jan = grade_pipes(led, net, since="2026-01-01", until="2026-01-31")
+    assert len(next(p for p in feb.pipes if p.pipe_id == "P04").leaks) == 0
+    assert len(next(p for p in jan.pipes if p.pipe_id == "P04").leaks) == 1
+
+
+def test_digs_do_not_chain_beyond_the_merge_distance(p04):
+    """Digs at 60, 64.5 and 69 m on one day: the second is within 5 m of the first (the same leak),
+    the third is 9 m from the dig that found that leak: another leak, not a link in a chain."""
+    path, ids, _ = p04
+    for sid, at in zip(ids[:3], (60.0, 64.5, 69.0)):
+        assert run("confirm", path, sid, "--found-at-m", at, "--dug-on", "2026-03-02").exit_code == 0
+    st = stats(path, "--tolerance-m", 10)
+    assert (st["leaks_found"], st["repeat_digs"]) == (2, 1)
+    assert sorted(len(lk["suspect_ids"]) for lk in st["leaks"]) == [1, 2]
+
+
+def test_digs_do_not_chain_beyond_the_merge_days(p04):
+    """The same place dug on 1 March, 26 March and 20 April: the April dig is 50 days after the leak
+    was found (and repaired): a new leak, as the docs say, even though it is 25 days after the
+    repeat dig."""
+    path, ids, _ = p04
+    for sid, day in zip(ids[:3], ("2026-03-01", "2026-03-26", "2026-04-20")):
+        assert run("confirm", path, sid, "--found-at-m", 61.0, "--dug-on", day).exit_code == 0
+    st = stats(path)
+    assert (st["leaks_found"], st["repeat_digs"], st["payable"]["count"]) == (2, 1, 2)
+
+
+def test_a_correction_does_not_change_which_dig_located_the_leak(p04):
+    """Two digs of one leak on the same day: the one entered first located it (error 0.2 m, paid).
+    Correcting its note-worthy details (an amend with the same position) keeps it the locating dig."""
+    path, ids, _ = p04
+    assert run("confirm", path, ids[0], "--found-at-m", 61.2, "--dug-on", "2026-03-02").exit_code == 0
+    assert run("confirm", path, ids[3], "--found-at-m", 62.0, "--dug-on", "2026-03-02").exit_code == 0
+    before = stats(path)
+    assert before["leaks"][0]["located_by"] == ids[0] and before["payable"]["count"] == 1
+    r = run("amend", path, ids[0], "--found-at-m", 61.2, "--reason", "crew name added", "--note", "crew 4")
+    assert r.exit_code == 0, r.output
+    after = stats(path)
+    assert after["leaks"][0]["located_by"] == ids[0] and after["payable"]["count"] == 1
+
+
+def test_confirm_names_the_same_leak_by_the_stats_rule(p04):
+    """'the same leak as' printed by confirm is the statistics' grouping (no chain)."""
+    path, ids, _ = p04
+    assert run("confirm", path, ids[0], "--found-at-m", 60.0, "--dug-on", "2026-03-02").exit_code == 0
+    assert run("confirm", path, ids[1], "--found-at-m", 64.5, "--dug-on", "2026-03-02").exit_code == 0
+    r = run("confirm", path, ids[2], "--found-at-m", 69.0, "--dug-on", "2026-03-02", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["same_leak_as"] == []
