@@ -128,3 +128,26 @@ def test_confirm_names_the_same_leak_by_the_stats_rule(p04):
     r = run("confirm", path, ids[2], "--found-at-m", 69.0, "--dug-on", "2026-03-02", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["same_leak_as"] == []
+
+
+def test_a_distance_from_the_other_end_is_not_taken_silently(tmp_path):
+    """Problem 3 replayed as the crew first typed it: the sheet says 'dig 2.0 m from node N2' (the
+    end node of P01) and the crew enters 2.0 without --from-node.  Taken from the start node it would
+    record a 144 m error; the tool asks which node instead, and takes it with --from-node."""
+    sv = network_folder(tmp_path / "district")
+    net = _net(sv)
+    path = tmp_path / "ledger.db"
+    with Ledger(path, create=True) as led, led.transaction() as con:
+        bid = con.execute("INSERT INTO batches(started_utc, upload_dir, status, params_json) VALUES (?, 'up', "
+                          "'completed', ?)", (utc_now(), json.dumps({"survey_dir": str(sv)}))).lastrowid
+        sid = add_point(con, "k", "P01", 146.0, net=net, batch=bid)
+        near = add_point(con, "n", "P04", 61.0, net=net, batch=bid)
+    p01 = net.network.pipes["P01"]
+    r = run("confirm", path, sid, "--found-at-m", 2.0)
+    assert r.exit_code == 2 and r.stderr.startswith("Error: ") and "\n" not in r.stderr.strip(), r.output
+    assert "--from-node" in r.stderr and p01.end_node in r.stderr and p01.start_node in r.stderr
+    assert stats(path)["dug"] == 0
+    r = run("confirm", path, sid, "--found-at-m", 2.0, "--from-node", p01.end_node, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["error_m"] == pytest.approx(abs(p01.length_m - 2.0 - 146.0))
+    # a reading that fits the located interval from the start node is taken as before
+    assert run("confirm", path, near, "--found-at-m", 60.4).exit_code == 0

@@ -14,8 +14,10 @@ view); ``acoustic ledger stats`` and the report use only that.
 A found position is checked before it is recorded: it must lie on the pipe (within the rounding
 tolerance :data:`~acoustic.ledger._network.POSITION_ROUNDING_M`, clamped), measured from the
 pipe's start node, its end node, or a named node at either end (``--from-node``, the node the
-dig sheet prints); a leak found on another pipe must lie in the suspect's area (its nearest
-logger along the pipes is one of the area's).
+dig sheet prints); a distance given without ``--from-node`` that fits the located interval only
+when measured from the end node is refused with a question (which end?) rather than recorded as
+an error of most of the pipe; a leak found on another pipe must lie in the suspect's area (its
+nearest logger along the pipes is one of the area's).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import warnings
 
 from .._errors import AcousticWarning, DataError, ParameterError
 from ._db import Ledger, utc_now
-from ._network import LedgerNetwork, PipeFacts, clamp_offset, pipe_facts
+from ._network import POSITION_ROUNDING_M, LedgerNetwork, PipeFacts, clamp_offset, pipe_facts
 
 __all__ = ["FoundPosition", "confirm_suspect", "amend_outcome", "undo_outcome", "suspect_history", "resolve_found",
            "current_outcome", "default_user", "parse_day"]
@@ -144,6 +146,8 @@ def resolve_found(suspect: dict, found_at_m: float, *, from_node: str | None = N
     except DataError as exc:
         raise ParameterError(f"--pipe {pipe_id}: {exc}") from None
     measured = float(found_at_m)
+    if from_node is None and not other:
+        _check_default_end(suspect, facts, measured)
     offset, label = _reference(facts, from_node, measured, net)
     try:
         offset = clamp_offset(offset, facts.length_m, what="found position")
@@ -161,6 +165,23 @@ def resolve_found(suspect: dict, found_at_m: float, *, from_node: str | None = N
         if not math.isfinite(error):
             raise ParameterError(f"--pipe {facts.pipe_id} is not connected to the suspect's pipe {suspect['pipe_id']}")
     return FoundPosition(facts, float(offset), measured, label, None if error is None else float(error))
+
+
+def _check_default_end(suspect: dict, facts: PipeFacts, measured: float) -> None:
+    """Refuse a distance given without ``--from-node`` that fits the located interval only when
+    measured from the end node: the crew measured from the node the dig sheet names (often the
+    end), and taking it from the start would record an error of most of the pipe's length."""
+    lo, hi, length = suspect.get("interval_lo_m"), suspect.get("interval_hi_m"), facts.length_m
+    if lo is None or hi is None or length is None:
+        return
+    lo, hi = float(lo) - POSITION_ROUNDING_M, float(hi) + POSITION_ROUNDING_M
+    if not lo <= measured <= hi and lo <= length - measured <= hi:
+        start = f"node {facts.start_node}" if facts.start_node else "the pipe's start"
+        end = f"node {facts.end_node}" if facts.end_node else "the pipe's end"
+        raise ParameterError(
+            f"--found-at-m {measured:g} m: measured from which end of {facts.describe()}? From {start} it is "
+            f"{abs(measured - float(suspect['offset_m'])):.1f} m from the located point, from {end} it lies in the "
+            f"located interval; give --from-node {facts.start_node or 'start'} or --from-node {facts.end_node or 'end'}")
 
 
 def _node_label(label: str) -> str:
