@@ -151,3 +151,36 @@ def test_a_distance_from_the_other_end_is_not_taken_silently(tmp_path):
     assert r.exit_code == 0 and json.loads(r.stdout)["error_m"] == pytest.approx(abs(p01.length_m - 2.0 - 146.0))
     # a reading that fits the located interval from the start node is taken as before
     assert run("confirm", path, near, "--found-at-m", 60.4).exit_code == 0
+
+
+def _survey(p, off: float) -> dict:
+    """One area survey placing a point on pipe ``p`` at ``off`` m (as the batch's survey writes it)."""
+    near = (p.start_node, off) if off <= p.length_m / 2 else (p.end_node, p.length_m - off)
+    return {"areas": [], "lines": [], "points": [{
+        "pipe_id": p.pipe_id, "offset_m": off, "x": 0.0, "y": 0.0, "interval_m": [off - 2.0, off + 2.0],
+        "confidence": 0.9, "loggers": ["L01", "L02"], "pipe_length_m": p.length_m,
+        "nearest_node": {"node_id": near[0], "distance_m": near[1]}}]}
+
+
+@pytest.mark.parametrize("off", [61.5, 70.0])
+def test_a_new_leak_near_a_repaired_one_becomes_a_suspect(tmp_path, off):
+    """A leak found on 5 Nov is the suspect of points placed near it while it may still be heard (up
+    to 30 days after the dig); a point there two months later is a new leak (the old one was
+    repaired), not absorbed for ever by the confirmed suspect."""
+    from acoustic.batch._store import commit_area_survey
+    from acoustic.ledger._outcomes import confirm_suspect
+
+    net = _net(network_folder(tmp_path / "d"))
+    p = net.network.pipes["P04"]
+    with Ledger(tmp_path / "l.db", create=True) as led:
+        with led.transaction():
+            commit_area_survey(led.conn, None, "north", "2026-11-03", _survey(p, 61.0), {}, None)
+        (sid,) = led.conn.execute("SELECT id FROM suspects").fetchone()
+        confirm_suspect(led, sid, found_at_m=61.2, net=net, dug_on="2026-11-05")
+        with led.transaction():
+            soon = commit_area_survey(led.conn, None, "north", "2026-11-20", _survey(p, off), {}, None)
+        with led.transaction():
+            later = commit_area_survey(led.conn, None, "north", "2027-01-20", _survey(p, off), {}, None)
+        rows = led.conn.execute("SELECT id, status, offset_m FROM suspects ORDER BY id").fetchall()
+    assert soon["new"] == 0 and later["new"] == 1
+    assert [(r[1], r[2]) for r in rows] == [("confirmed", 61.0), ("open", off)]

@@ -13,6 +13,17 @@ decides which existing point suspect a new point is:
    source.  It is updated when it belongs to the same area (the estimate moved) or was
    superseded (the other area no longer hears it); otherwise it is left as it is and the new
    point adds nothing (``MERGED``).
+
+A suspect whose dig found a leak stands for that leak only while it may still be heard: up to
+:data:`~acoustic.ledger._leaks.LEAK_MERGE_DAYS` after the dig (then it is taken as repaired, the
+payment statistics' own rule).  A point placed near it on a later night is a new suspect.
+
+The cost of merging at entry: two distinct leaks within :data:`SUSPECT_MERGE_M` of each other
+(on one pipe, or either side of a node) heard at the same time are one suspect.  The crew is sent
+to one place; the other leak becomes a suspect of its own only when the survey still places a
+point there more than ``LEAK_MERGE_DAYS`` after the first was dug (or, if the first suspect is
+dug dry, on the next survey night).  A crew that finds the second leak while digging can enter it
+as a pair job (``acoustic correlate --json`` then ``acoustic ledger add``).
 """
 
 from __future__ import annotations
@@ -62,6 +73,21 @@ def _distance(pipe_a, off_a, ev_a, pipe_b, off_b, ev_b) -> float:
     return best
 
 
+def _repaired(dug_on, night) -> bool:
+    """Whether a leak dug on ``dug_on`` is taken as repaired by survey night ``night``: more than
+    :data:`~acoustic.ledger._leaks.LEAK_MERGE_DAYS` later (the payment statistics' own rule for
+    when a leak at the same place is a new one).  False when either date is unknown."""
+    import datetime as _dt
+
+    from ._leaks import LEAK_MERGE_DAYS
+
+    try:
+        days = (_dt.date.fromisoformat(str(night)[:10]) - _dt.date.fromisoformat(str(dug_on)[:10])).days
+    except ValueError:
+        return False
+    return days > LEAK_MERGE_DAYS
+
+
 def match_point(conn, area: str, r: dict, taken: set, *, point_match_m: float):
     """The existing suspect a new point row is (module docs), or None for a new suspect.
 
@@ -89,7 +115,7 @@ def match_point(conn, area: str, r: dict, taken: set, *, point_match_m: float):
     ev_new = _load(r.get("evidence_json"))
     near = evidence_ends(off, ev_new)
     cols = ("id, status, evidence_json, superseded_utc, params_json, night, offset_m, interval_lo_m, interval_hi_m, "
-            "area, pipe_id")
+            "area, pipe_id, (SELECT o.dug_on FROM outcomes o WHERE o.suspect_id = suspects.id AND o.leak_found = 1)")
     rows = conn.execute(f"SELECT {cols} FROM suspects WHERE kind = 'point' AND status != 'no_leak' AND pipe_id = ?",
                         (r["pipe_id"],)).fetchall()
     if near:
@@ -99,7 +125,7 @@ def match_point(conn, area: str, r: dict, taken: set, *, point_match_m: float):
             (r["pipe_id"], near[0][0])).fetchall()
     own, other = None, None
     for row in rows:
-        if row[6] is None:
+        if row[6] is None or _repaired(row[11], r.get("night")):
             continue
         sid, same_area, same_pipe = row[0], row[9] == area, str(row[10]) == str(r["pipe_id"])
         d = _distance(r["pipe_id"], off, ev_new, row[10], row[6], None if same_pipe else _load(row[2]))
