@@ -252,7 +252,12 @@ class Ledger:
 
     def _open_readonly(self) -> sqlite3.Connection:
         """A read-only connection (``mode=ro``); on a read-only folder or mount, where SQLite cannot
-        create the WAL index beside the file, ``immutable=1`` (nothing can write there either)."""
+        create the WAL index beside the file, ``immutable=1`` (nothing can write there either).
+
+        ``immutable`` reads the main file only: changes still in a ``-wal`` beside it (not yet
+        checkpointed, or a writer at work) would be left out without a word, so a non-empty
+        ``-wal`` there is a :class:`LedgerError` instead.
+        """
         uri = self.path.resolve().as_uri()
         conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
         try:
@@ -262,6 +267,12 @@ class Ledger:
             conn.close()
             if os.access(self.path.parent, os.W_OK) and not _on_readonly_mount(self.path):
                 raise
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.is_file() and wal.stat().st_size > 0:
+            raise LedgerError(
+                f"{self.path}: changes in its write-ahead log {wal.name} cannot be read here (a read-only folder or "
+                f"mount, and no {self.path.name}-shm beside it); figures without them would be out of date. Open it "
+                f"where it can be written once (or copy {self.path.name} with {wal.name} to a writable folder)")
         conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30.0, isolation_level=None)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
