@@ -124,3 +124,37 @@ def test_report_of_a_ledger_with_a_pair_job(pair, tmp_path):
     doc = json.loads(r.stdout)
     assert doc["suspects"][0]["origin"] == "pair" and "correlogram" in doc["suspects"][0]["plots"]
     assert "names no survey folder" not in r.stderr
+
+
+def _as_conventions(doc: dict, **changes) -> dict:
+    """The correlate JSON as docs/cli.md's conventions write it: ``files``, ``sensor_ids`` and
+    ``start_times`` as ``{"a": ..., "b": ...}`` (start times null when unknown), ``pipe`` as the pipe
+    used (``length_m``, ``segments``, ``given``)."""
+    out = dict(doc)
+    for key in ("files", "sensor_ids", "start_times"):
+        out[key] = {"a": doc[key][0], "b": doc[key][1]}
+    out["pipe"] = {"length_m": 76.0, "segments": doc["pipe"]["segments"], "given": {"pipe_json": "pipe.json"}}
+    out.update(changes)
+    return out
+
+
+def test_pair_job_in_the_conventions_form(pair, tmp_path):
+    """The pair keys as the correlator writes them (objects a/b, start times possibly unknown) enter
+    the ledger and the report as the list form does."""
+    conv = pair["root"] / "conv.json"
+    conv.write_text(json.dumps(_as_conventions(pair["doc"])))
+    led = tmp_path / "l.db"
+    r = run("ledger", "add", led, conv, "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)["suspect"]
+    a, b = pair["doc"]["sensor_ids"]
+    assert s["pipe_id"] == f"pair:{a}-{b}" and s["night"] == pair["doc"]["start_times"][0][:10]
+    untimed = pair["root"] / "untimed.json"
+    untimed.write_text(json.dumps(_as_conventions(pair["doc"], start_times={"a": None, "b": None})))
+    led2 = tmp_path / "l2.db"
+    first = run("ledger", "add", led2, untimed, "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(run("ledger", "add", led2, untimed, "--json").stdout)["action"] == "unchanged"
+    r = run("report", untimed, "--out", tmp_path / "rep", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["suspects"][0]["origin"] == "pair"

@@ -9,8 +9,12 @@ point suspect on the pair's own path:
 - ``pipe_id`` ``pair:<sensor A>-<sensor B>``; ``offset_m`` the distance from sensor A, its
   interval, ``spacing_m`` the path's length; the path's ends are the sensors (``--from-node``
   takes a sensor id when a dig is confirmed);
-- the same recordings entered again change nothing; the same pair located again (either sensor
-  order) within :data:`~acoustic.ledger._merge.SUSPECT_MERGE_M` updates its open suspect.
+- the same recordings entered again change nothing (the same sensors and start times, or the same
+  files when the start times are not known); the same pair located again (either sensor order)
+  within :data:`~acoustic.ledger._merge.SUSPECT_MERGE_M` updates its open suspect.
+
+The pair keys may be ``{"a": ..., "b": ...}`` objects (the correlate JSON's form, docs/cli.md; a
+start time may be null) or ``[A, B]`` lists.
 """
 
 from __future__ import annotations
@@ -54,7 +58,10 @@ class PairJob:
         The correlate JSON.
     files : list of Path
         Recordings A and B (as named; relative names resolved against the JSON's folder).
-    sensor_ids, start_times : list of str
+    sensor_ids : list of str
+        Sensors A and B.
+    start_times : list of (str or None)
+        Their recordings' UTC start times (None when not known).
     pipe : acoustic.pipe.PipePath
     pipe_doc : dict
         The pipe as a ``pipe.json`` document.
@@ -121,12 +128,8 @@ def load_pair_result(path, doc: dict | None = None) -> PairJob:
     schema = doc.get("schema")
     if schema is not None and schema != PAIR_SCHEMA:
         raise DataError(f"{path}: correlate result schema {schema!r}; this acoustic reads {PAIR_SCHEMA}")
-    pair = {}
-    for key in ("files", "sensor_ids", "start_times"):
-        v = doc[key]
-        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) and x.strip() for x in v)):
-            raise DataError(f"{path}: {key} must be a list of two texts (sensor A, sensor B), got {v!r}")
-        pair[key] = [x.strip() for x in v]
+    pair = {key: _pair_of_texts(path, key, doc[key], optional=(key == "start_times"))
+            for key in ("files", "sensor_ids", "start_times")}
     if pair["sensor_ids"][0] == pair["sensor_ids"][1]:
         raise DataError(f"{path}: sensor_ids name the same sensor twice ({pair['sensor_ids'][0]})")
     files = [Path(f) if Path(f).is_absolute() else path.resolve().parent / f for f in pair["files"]]
@@ -153,6 +156,18 @@ def load_pair_result(path, doc: dict | None = None) -> PairJob:
                                     and iv[0] <= iv[1]):
         raise DataError(f"{path}: interval_m must be [low, high] in m, got {iv!r}")
     return PairJob(path, doc, files, pair["sensor_ids"], pair["start_times"], pipe_obj, pipe_doc, length)
+
+
+def _pair_of_texts(path: Path, key: str, value, *, optional: bool = False) -> list:
+    """Sensor A's and B's values of a pair key: ``{"a": ..., "b": ...}`` (the correlate JSON's
+    form, docs/cli.md) or ``[A, B]``; texts, or None where ``optional`` (a start time not known)."""
+    items = [value.get("a"), value.get("b")] if isinstance(value, dict) else value
+    ok = isinstance(items, list) and len(items) == 2 and all(
+        (isinstance(x, str) and x.strip()) or (optional and x is None) for x in items)
+    if not ok:
+        raise DataError(f"{path}: {key} must name sensor A's and B's ({{\"a\": ..., \"b\": ...}} of texts"
+                        + (" or null" if optional else "") + f"), got {value!r}")
+    return [x.strip() if isinstance(x, str) else None for x in items]
 
 
 def _evidence(job: PairJob) -> dict:
@@ -191,7 +206,8 @@ def add_pair_job(led: Ledger, result_path, *, area: str | None = None, by: str |
                interval_lo_m=lo, interval_hi_m=hi, spacing_m=job.length_m, confidence=r.get("confidence"),
                score=r.get("confidence"), evidence_json=dumps(ev), night=_night(job.start_times[0]), origin="pair",
                params_json=dumps({"result_file": str(job.path.resolve()), "entered_by": by}))
-    key = "pair|" + "|".join(sorted([f"{a}@{job.start_times[0]}", f"{b}@{job.start_times[1]}"]))
+    key = "pair|" + "|".join(sorted(f"{sensor}@{when or Path(f).resolve()}" for sensor, when, f in
+                                    zip(job.sensor_ids, job.start_times, job.files)))
     with led.transaction():
         old = led.conn.execute("SELECT * FROM suspects WHERE natural_key = ?", (key,)).fetchone()
         if old is not None:
@@ -215,7 +231,9 @@ def add_pair_job(led: Ledger, result_path, *, area: str | None = None, by: str |
             "result": str(job.path)}
 
 
-def _night(start_time: str) -> str | None:
+def _night(start_time: str | None) -> str | None:
+    if start_time is None:
+        return None
     text = str(start_time)
     return text[:10] if len(text) >= 10 and text[4] == "-" else None
 

@@ -100,7 +100,8 @@ def pair_evidence(rank: int, point: dict, *, correlate_kw=None, cache: dict | No
     js["warnings"] = list(dict.fromkeys(list(js.get("warnings") or []) + corr_warnings))
     ev.correlation = js
     length = float(point["pipe_length_m"])
-    ev.pair = {"from_logger": a, "to_logger": b, "night": point.get("night") or str(point["pair_start_times"][0])[:10],
+    started = point["pair_start_times"][0]
+    ev.pair = {"from_logger": a, "to_logger": b, "night": point.get("night") or (str(started)[:10] if started else None),
                "files": [str(f) for f in files], "overlap_s": js.get("duration_s"), "route": [(point["pipe_id"], 0.0,
                                                                                               length)],
                "route_length_m": length, "point_on_route_m": ev.dig["offset_m"],
