@@ -327,3 +327,31 @@ def test_without_pyproj_says_what_it_cannot_do(tmp_path, monkeypatch):
     gj = json.loads((tmp_path / "d.geojson").read_text())
     assert gj["acoustic:coordinates"]["rfc7946"] is False
     assert gj["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::27700"   # a GIS can still place it
+
+
+def test_scale_bar_of_a_projection_that_is_not_true_to_scale(tmp_path):
+    """Web Mercator (EPSG:3857) at 51 degrees north: one projected 'metre' is cos(51 deg) = 0.63 m on
+    the ground.  The map's scale (and the check against the pipes' lengths) must use the ground
+    distance, not the unit's name: the scale bar would otherwise be 1.6 times too long."""
+    pytest.importorskip("pyproj")
+    import warnings
+
+    from acoustic.network import read_geojson_network, read_inp_network
+    from acoustic.survey._crs import coordinate_system, map_scale
+
+    net = read_inp_network(DISTRICT / "network.inp", DISTRICT / "pipes.csv")
+    lat = 51.0
+    k = float(np.cos(np.radians(lat)))
+    y0 = 6378137.0 * np.log(np.tan(np.pi / 4 + np.radians(lat) / 2))    # Mercator northing of 51 N
+    feats = [{"type": "Feature", "geometry": {"type": "LineString",
+                                              "coordinates": [[x / k, y0 + y / k] for x, y in p.coords.tolist()]},
+              "properties": {"pipe_id": p.pipe_id, "start_node": p.start_node, "end_node": p.end_node,
+                             "material": p.material, "diameter_mm": p.diameter_mm, "length_m": p.length_m}}
+             for p in net.pipes.values()]
+    (tmp_path / "network.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    merc = read_geojson_network(tmp_path / "network.geojson")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AcousticWarning)      # the pipes agree with the system: no warning
+        sc = map_scale(merc, coordinate_system("EPSG:3857"))
+    assert sc.metres_per_unit == pytest.approx(k, rel=0.01) and sc.x_factor == pytest.approx(1.0, abs=0.01)
+    assert sc.pipes_ratio == pytest.approx(1.0, abs=0.02)

@@ -10,8 +10,11 @@ coordinate system comes from ``--crs EPSG:xxxx`` (any text pyproj understands) o
   (WGS 84) and GeoJSON is written as RFC 7946 requires (longitude, latitude).
 - Without pyproj, or without a coordinate system, coordinates stay the network's own, and the
   outputs say so.
-- The map's scale bar needs true metres per coordinate unit: the coordinate system's unit when
-  known (checked against the pipes' lengths), else estimated from the pipes themselves (pipe
+- The map's scale bar needs true metres per coordinate unit: for a known projected system, the
+  ground distance of a unit step at the network (geodesic, with pyproj: a projection is true to
+  scale only near its standard lines, Web Mercator is 1.6 times too long at 51 degrees), else the
+  system's unit; for degrees, the metres of a degree at the network's latitude; checked against
+  the pipes' lengths.  Without a system the scale is estimated from the pipes themselves (pipe
   length in m over drawn length), which works for any drawing drawn to scale.
 """
 
@@ -270,10 +273,17 @@ def map_scale(network, cs: CoordinateSystem | None = None) -> MapScale:
         _check_ratio(r, cs)
         return MapScale(m_per_deg, x_factor, f"{cs.describe()}: degrees at latitude {lat:.3f}", r)
     if cs.known and cs.unit_m:
-        ratios = _pipe_ratios(network, cs.unit_m, cs.unit_m)
+        ground = _ground_metres_per_unit(network, cs)
+        if ground is not None:
+            sx, sy = ground
+            how = f"{cs.describe()}; {sy:.4g} m on the ground per unit at the network (the projection's scale there)"
+        else:
+            sx = sy = cs.unit_m
+            how = f"{cs.describe()}"
+        ratios = _pipe_ratios(network, sx, sy)
         r = float(np.median(ratios)) if ratios.size else None
         _check_ratio(r, cs)
-        return MapScale(cs.unit_m, 1.0, f"{cs.describe()}", r)
+        return MapScale(sy, sx / sy, how, r)
     ratios = _pipe_ratios(network, 1.0, 1.0)
     if not ratios.size:
         return MapScale(1.0, 1.0, "network coordinates taken as metres (no pipe to measure the drawing by)", None)
@@ -284,6 +294,36 @@ def map_scale(network, cs: CoordinateSystem | None = None) -> MapScale:
            + (f"; the drawing is schematic, pipes vary by up to {100 * spread:.0f} % from it" if spread > 0.1 else "")
            + "; coordinate system unknown)")
     return MapScale(scale, 1.0, how, 1.0)
+
+
+def _ground_metres_per_unit(network, cs: CoordinateSystem) -> tuple[float, float] | None:
+    """Metres on the ground per coordinate unit along x and y at the centre of the network's
+    drawing (geodesic distance on the WGS 84 ellipsoid of a short step there), or None without
+    pyproj or a transformation.
+
+    A projection keeps true scale only near its standard lines: Web Mercator (EPSG:3857) stretches
+    by 1/cos(latitude), 1.6 times at 51 degrees; national grids stay within about 0.1 %.
+    """
+    if not cs.can_lonlat or cs.geographic or not network.node_coords:
+        return None
+    try:
+        from pyproj import Geod
+    except ImportError:
+        return None
+    xy = np.array(list(network.node_coords.values()), dtype=np.float64)
+    cx, cy = (xy.min(axis=0) + xy.max(axis=0)) / 2.0
+    step = max(float(np.ptp(xy[:, 0])), float(np.ptp(xy[:, 1])), 1.0) / 100.0
+    geod = Geod(ellps="WGS84")
+    out = []
+    for dx, dy in ((step, 0.0), (0.0, step)):
+        try:
+            lon, lat = cs.to_lonlat(np.array([cx - dx / 2, cx + dx / 2]), np.array([cy - dy / 2, cy + dy / 2]))
+        except DataError:
+            return None
+        out.append(float(geod.inv(lon[0], lat[0], lon[1], lat[1])[2]) / step)
+    if not all(math.isfinite(v) and v > 0 for v in out):
+        return None
+    return out[0], out[1]
 
 
 def check_network_crs(network, cs: CoordinateSystem) -> MapScale:
