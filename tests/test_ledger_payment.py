@@ -184,3 +184,18 @@ def test_a_new_leak_near_a_repaired_one_becomes_a_suspect(tmp_path, off):
         rows = led.conn.execute("SELECT id, status, offset_m FROM suspects ORDER BY id").fetchall()
     assert soon["new"] == 0 and later["new"] == 1
     assert [(r[1], r[2]) for r in rows] == [("confirmed", 61.0), ("open", off)]
+
+
+def test_leak_rate_counts_only_the_years_the_ledger_watched(p04):
+    """Leaks per km per year over --since 2016: the ledger holds eight months of monitoring, so the
+    rate is over those months (the years before it had no monitoring: no leak could be found)."""
+    from acoustic.ledger._grade import grade_pipes
+
+    path, ids, net = p04
+    assert run("confirm", path, ids[0], "--found-at-m", 60.5, "--dug-on", "2026-03-02").exit_code == 0
+    with Ledger(path, readonly=True) as led:
+        whole = grade_pipes(led, net)
+        wide = grade_pipes(led, net, since="2016-01-01")
+    rate = {p.pipe_id: p.leak_rate_per_km_year for p in whole.pipes}["P04"]
+    assert {p.pipe_id: p.leak_rate_per_km_year for p in wide.pipes}["P04"] == pytest.approx(rate)
+    assert wide.years == pytest.approx(whole.years) and wide.since == "2016-01-01"

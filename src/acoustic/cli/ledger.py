@@ -504,7 +504,7 @@ def grade_cmd(ledger_path, survey_dir, since, until, a_leaks, b_leaks, a_rate, o
         emit_json(res.to_json())
         return
     t = res.totals["by_grade"]
-    click.echo(f"Pipe health {res.since} to {res.until} ({res.years:.1f} years), {len(res.pipes)} pipes: "
+    click.echo(f"Pipe health {res.describe_period()}, {len(res.pipes)} pipes: "
                + ", ".join(f"{g} {t[g]['pipes']} ({t[g]['length_km']:.2f} km, {t[g]['action']})" for g in "ABC"))
     click.echo(f"{'pipe':>8} {'grade':5} {'material':16} {'length':>8} {'age':>4} {'leaks':>5} {'per km/yr':>9} "
                f"{'open':>4} {'dism.':>5} {'alarmed':>7}  reason")

@@ -6,7 +6,8 @@ the ledger's whole history):
 - **confirmed leaks**: physical leaks whose first dig found them on the pipe within the period
   (digs are resolved into leaks over the whole history exactly as for the payment statistics, so a
   leak found before the period and dug again in it is not counted), and the **leak rate** in
-  leaks per km per year of the period;
+  leaks per km per year of the part of the period the ledger watched (years before its first
+  record had no monitoring: no leak could be found in them);
 - **open suspects** (point suspects not yet dug) and **dismissed suspects** (dug, no leak);
 - the **share of nights its loggers alarmed**: the loggers nearest each end of the pipe along the
   pipes, an alarmed night being one on which any of them was in alarm (the ledger's logger scores);
@@ -161,9 +162,22 @@ class GradeResult:
     years: float
     rules: GradeRules
     totals: dict
+    period: GradePeriod | None = None
+
+    def describe_period(self) -> str:
+        """``since to until (N years watched ...)`` for the human outputs."""
+        text = f"{self.since} to {self.until}"
+        pr = self.period
+        if pr is not None and (pr.watched_since, pr.watched_until) != (self.since, self.until):
+            watched = (f"watched {pr.watched_since} to {pr.watched_until}" if pr.watched_since
+                       else "no monitoring in the ledger")
+            return f"{text} ({watched}: {self.years:.1f} years)"
+        return f"{text} ({self.years:.1f} years)"
 
     def to_json(self) -> dict:
-        return {"period": {"since": self.since, "until": self.until, "years": self.years},
+        watched = {} if self.period is None else {"watched_since": self.period.watched_since,
+                                                  "watched_until": self.period.watched_until}
+        return {"period": {"since": self.since, "until": self.until, "years": self.years, **watched},
                 "rules": dataclasses.asdict(self.rules),
                 "rule_table": [{"grade": g, "action": GRADE_ACTIONS[g], "rule": t} for g, t, _ in GRADE_RULES],
                 "totals": self.totals, "pipes": [p.to_json() for p in self.pipes]}
@@ -194,7 +208,30 @@ def read_install_years(pipes_csv) -> dict[str, int]:
     return out
 
 
-def _period(led, since, until) -> tuple[str, str]:
+@dataclasses.dataclass(frozen=True)
+class GradePeriod:
+    """The period graded and the part of it the ledger watched.
+
+    Attributes
+    ----------
+    since, until : str
+        The period asked for (``YYYY-MM-DD``, inclusive; default the ledger's first and last dates).
+    watched_since, watched_until : str or None
+        The part of it the ledger holds monitoring for (its first and last dates of suspects, digs
+        and logger scores, within the period); None when they do not meet.
+    years : float
+        Length of the watched part (years of 365.25 days): the denominator of leaks per km per year.
+    """
+
+    since: str
+    until: str
+    watched_since: str | None
+    watched_until: str | None
+    years: float
+
+
+def _ledger_dates(led) -> tuple[str, str] | None:
+    """The ledger's first and last dates (survey nights of point suspects, digs, logger scores)."""
     q = led.conn.execute
     days = []
     for sql in ("SELECT min(substr(coalesce(night, created_utc), 1, 10)), max(substr(coalesce(night, created_utc), 1, 10)) "
@@ -205,10 +242,24 @@ def _period(led, since, until) -> tuple[str, str]:
             lo, hi = q(sql).fetchone()
         except Exception:  # an older ledger without a column: the other sources tell
             continue
-        days += [d for d in (lo, hi) if d]
-    first = min(days)[:10] if days else _dt.date.today().isoformat()
-    last = max(days)[:10] if days else _dt.date.today().isoformat()
-    return since or first, until or last
+        days += [str(d)[:10] for d in (lo, hi) if d]
+    return (min(days), max(days)) if days else None
+
+
+def _period(led, since, until) -> GradePeriod:
+    """The period (default the ledger's dates) and the years of it the ledger watched: leaks per
+    km per year over years without monitoring would be too low (no leak could be found then)."""
+    today = _dt.date.today().isoformat()
+    dates = _ledger_dates(led)
+    first, last = dates or (today, today)
+    since, until = since or first, until or last
+    if since > until:
+        raise ParameterError(f"--since {since} is after the period's end {until}")
+    lo, hi = max(since, first), min(until, last)
+    if dates is None or lo > hi:
+        return GradePeriod(since, until, None, None, 0.0)
+    years = ((_dt.date.fromisoformat(hi) - _dt.date.fromisoformat(lo)).days + 1) / 365.25
+    return GradePeriod(since, until, lo, hi, years)
 
 
 def _end_loggers(net, pipe) -> list[str]:
@@ -242,6 +293,59 @@ def _alarms(led, since: str, until: str) -> dict[str, dict[str, bool]]:
     return out
 
 
+@dataclasses.dataclass
+class _LedgerEvidence:
+    """What the ledger says per pipe over the period (inputs of :func:`_grade_one`)."""
+
+    leaks: dict          # pipe_id -> list of leak dicts (first found on the pipe in the period)
+    dismissed: dict      # pipe_id -> digs without a leak in the period
+    open: dict           # pipe_id -> point suspects still to dig
+    alarms: dict         # logger_id -> {date: alarm}
+    install_years: dict  # pipe_id -> year
+    period: GradePeriod
+
+
+def _ledger_evidence(led, net, period: GradePeriod, merge_m: float, install_years: dict) -> _LedgerEvidence:
+    from ._leaks import period_digs
+    from ._ops import current_filter
+
+    digs = period_digs(led, since=period.since, until=period.until, merge_m=merge_m, net=net)
+    leaks: dict[str, list] = {}
+    for lk in digs.leaks:
+        f = lk.first
+        leaks.setdefault(str(f["found_pipe_id"]), []).append(
+            {"leak_id": lk.leak_id, "found_at_m": f["found_at_m"], "dug_on": f["dug_on"], "suspect_ids": lk.suspect_ids})
+    dismissed: dict[str, int] = {}
+    for r in digs.rows:
+        if not r["leak_found"]:
+            dismissed[str(r["pipe_id"])] = dismissed.get(str(r["pipe_id"]), 0) + 1
+    open_s = {str(pid): n for pid, n in led.conn.execute(
+        f"SELECT pipe_id, count(*) FROM suspects WHERE kind = 'point' AND status IN ('open', 'dispatched') AND "
+        f"{current_filter(led)} GROUP BY pipe_id")}
+    return _LedgerEvidence(leaks, dismissed, open_s, _alarms(led, period.since, period.until), install_years, period)
+
+
+def _grade_one(p, net, ev: _LedgerEvidence, rules: GradeRules) -> PipeHealth:
+    """One pipe's evidence and grade."""
+    loggers = _end_loggers(net, p)
+    days = set()
+    for lid in loggers:
+        days |= set(ev.alarms.get(lid, {}))
+    alarmed = sum(1 for day in days if any(ev.alarms.get(lid, {}).get(day) for lid in loggers))
+    year = ev.install_years.get(p.pipe_id)
+    areas = [net.sites[lid].area for lid in loggers if net.sites[lid].area]
+    lk = sorted(ev.leaks.get(p.pipe_id, []), key=lambda x: x["dug_on"] or "")
+    years = ev.period.years
+    rate = len(lk) / (p.length_m / 1000.0) / years if years > 0 else None
+    age = None if year is None else int(ev.period.until[:4]) - year
+    ph = PipeHealth(p.pipe_id, p.material, float(p.diameter_mm), float(p.length_m), year, age,
+                    max(set(areas), key=areas.count) if areas else None, loggers, lk, rate,
+                    ev.open.get(p.pipe_id, 0), ev.dismissed.get(p.pipe_id, 0),
+                    (alarmed / len(days)) if days else None, alarmed, len(days))
+    _apply_rules(ph, rules)
+    return ph
+
+
 def grade_pipes(led, net, *, rules: GradeRules | None = None, since: str | None = None, until: str | None = None,
                 install_years: dict | None = None) -> GradeResult:
     """Grade every pipe of the network from the ledger (module docs).
@@ -253,7 +357,8 @@ def grade_pipes(led, net, *, rules: GradeRules | None = None, since: str | None 
         The survey folder's network and loggers.
     rules : GradeRules, optional
     since, until : str, optional
-        The period (``YYYY-MM-DD``, inclusive); default the ledger's first and last dates.
+        The period (``YYYY-MM-DD``, inclusive); default the ledger's first and last dates.  Leak
+        rates are over the part of it the ledger watched (:class:`GradePeriod`).
     install_years : dict of pipe_id -> int, optional
         Default: ``install_year`` of the survey folder's ``pipes.csv``.
 
@@ -261,56 +366,16 @@ def grade_pipes(led, net, *, rules: GradeRules | None = None, since: str | None 
     -------
     GradeResult
     """
-    from ._leaks import period_digs
-    from ._ops import current_filter
-
     rules = (rules or GradeRules()).check()
-    since, until = _period(led, since, until)
-    if since > until:
-        raise ParameterError(f"--since {since} is after the period's end {until}")
-    d0, d1 = _dt.date.fromisoformat(since), _dt.date.fromisoformat(until)
-    years = ((d1 - d0).days + 1) / 365.25
+    period = _period(led, since, until)
     if install_years is None:
         install_years = read_install_years(net.survey_dir / "pipes.csv")
-    period = period_digs(led, since=since, until=until, merge_m=rules.merge_m, net=net)
-    rows = period.rows
-    by_pipe: dict[str, list] = {}
-    for lk in period.leaks:
-        f = lk.first
-        by_pipe.setdefault(str(f["found_pipe_id"]), []).append(
-            {"leak_id": lk.leak_id, "found_at_m": f["found_at_m"], "dug_on": f["dug_on"], "suspect_ids": lk.suspect_ids})
-    dismissed: dict[str, int] = {}
-    for r in rows:
-        if not r["leak_found"]:
-            dismissed[str(r["pipe_id"])] = dismissed.get(str(r["pipe_id"]), 0) + 1
-    open_s: dict[str, int] = {}
-    for (pid, n) in led.conn.execute(f"SELECT pipe_id, count(*) FROM suspects WHERE kind = 'point' AND "
-                                     f"status IN ('open', 'dispatched') AND {current_filter(led)} GROUP BY pipe_id"):
-        open_s[str(pid)] = n
-    alarms = _alarms(led, since, until)
-    pipes = []
-    for p in net.network.pipes.values():
-        if p.kind != "pipe":
-            continue
-        loggers = _end_loggers(net, p)
-        days = set()
-        for lid in loggers:
-            days |= set(alarms.get(lid, {}))
-        alarmed = sum(1 for day in days if any(alarms.get(lid, {}).get(day) for lid in loggers))
-        year = install_years.get(p.pipe_id)
-        areas = [net.sites[lid].area for lid in loggers if net.sites[lid].area]
-        lk = sorted(by_pipe.get(p.pipe_id, []), key=lambda x: x["dug_on"] or "")
-        rate = len(lk) / (p.length_m / 1000.0) / years if years > 0 else None
-        ph = PipeHealth(p.pipe_id, p.material, float(p.diameter_mm), float(p.length_m), year,
-                        None if year is None else d1.year - year, max(set(areas), key=areas.count) if areas else None,
-                        loggers, lk, rate, open_s.get(p.pipe_id, 0), dismissed.get(p.pipe_id, 0),
-                        (alarmed / len(days)) if days else None, alarmed, len(days))
-        _apply_rules(ph, rules)
-        pipes.append(ph)
+    ev = _ledger_evidence(led, net, period, rules.merge_m, install_years)
+    pipes = [_grade_one(p, net, ev, rules) for p in net.network.pipes.values() if p.kind == "pipe"]
     order = {"A": 0, "B": 1, "C": 2}
     pipes.sort(key=lambda q: (order[q.grade], -(q.leak_rate_per_km_year or 0.0), -len(q.leaks), -q.open_suspects,
                               -(q.alarm_share or 0.0), q.pipe_id))
-    return GradeResult(pipes, since, until, round(years, 3), rules, _totals(pipes))
+    return GradeResult(pipes, period.since, period.until, round(period.years, 3), rules, _totals(pipes), period)
 
 
 def _apply_rules(p: PipeHealth, r: GradeRules) -> None:

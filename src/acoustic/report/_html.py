@@ -506,7 +506,7 @@ def _health(ctx: dict) -> str:
         return ""
     t = h.totals
     out = ['<section id="pipe-health"><h2>Pipe health</h2>',
-           f'<p class="notes">From the ledger, {e(h.since)} to {e(h.until)} ({h.years:.1f} years). Grade A: renew now, '
+           f'<p class="notes">From the ledger, {e(h.describe_period())}. Grade A: renew now, '
            'B: repair and watch, C: monitor; the first rule that holds gives the grade (A: '
            f'{h.rules.a_leaks} or more confirmed leaks, or 2 or more at {h.rules.a_rate:g} or more per km per year, or '
            f'one on {e(" or ".join(h.rules.old_materials))} {h.rules.old_age} or more years old; B: '
