@@ -199,3 +199,16 @@ def test_leak_rate_counts_only_the_years_the_ledger_watched(p04):
     rate = {p.pipe_id: p.leak_rate_per_km_year for p in whole.pipes}["P04"]
     assert {p.pipe_id: p.leak_rate_per_km_year for p in wide.pipes}["P04"] == pytest.approx(rate)
     assert wide.years == pytest.approx(whole.years) and wide.since == "2016-01-01"
+
+
+def test_a_statement_may_end_after_today(p04):
+    """The statement for this month, run mid-month: --until the month's last day is a filter, not a
+    dig date, and may lie in the future (a dig date may not)."""
+    import datetime as dt
+
+    path, ids, _ = p04
+    end = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+    assert stats(path, "--until", end)["period"]["until"] == end
+    assert run("list", path, "--until", end).exit_code == 0
+    r = run("confirm", path, ids[0], "--no-leak", "--dug-on", end)
+    assert r.exit_code == 2 and "future" in r.stderr

@@ -57,7 +57,7 @@ def _day(value, what):
         return None
     from ..ledger._outcomes import parse_day
 
-    return parse_day(value, what)
+    return parse_day(value, what, future_ok=True)  # a period's end, not a dig date
 
 
 @click.group("ledger")

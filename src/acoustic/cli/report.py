@@ -54,8 +54,8 @@ def report(survey_result, ledger_path, out_dir, survey_dir, library, tolerance_m
     from ..ledger._outcomes import parse_day
     from ..report import build_report
 
-    since = parse_day(since, "--since") if since else None
-    until = parse_day(until, "--until") if until else None
+    since = parse_day(since, "--since", future_ok=True) if since else None
+    until = parse_day(until, "--until", future_ok=True) if until else None
     res = build_report(out_dir, survey_result=survey_result, ledger=ledger_path, survey_dir=survey_dir,
                        library=library, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct,
                        max_suspects=max_suspects, title=title, images=images, crs=crs, statuses=statuses,

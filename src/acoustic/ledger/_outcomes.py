@@ -52,8 +52,9 @@ def default_user() -> str:
         return "unknown"
 
 
-def parse_day(text, what: str = "--dug-on") -> str:
-    """A calendar date ``YYYY-MM-DD`` that is not in the future (a dig has happened)."""
+def parse_day(text, what: str = "--dug-on", *, future_ok: bool = False) -> str:
+    """A calendar date ``YYYY-MM-DD``: a dig date, which is not in the future, or with
+    ``future_ok`` the end of a period (a statement for this month may end after today)."""
     if text is None:
         return _dt.datetime.now(_dt.timezone.utc).date().isoformat()
     try:
@@ -61,7 +62,7 @@ def parse_day(text, what: str = "--dug-on") -> str:
     except ValueError:
         raise ParameterError(f"{what} must be a date YYYY-MM-DD, got {text!r}") from None
     today = _dt.datetime.now(_dt.timezone.utc).date()
-    if day > today + _dt.timedelta(days=1):  # one day of slack for time zones
+    if not future_ok and day > today + _dt.timedelta(days=1):  # one day of slack for time zones
         raise ParameterError(f"{what} {day} is in the future (today is {today} UTC)")
     if day.year < 1900:
         raise ParameterError(f"{what} {day} is not a plausible dig date")
