@@ -212,3 +212,14 @@ def test_a_statement_may_end_after_today(p04):
     assert run("list", path, "--until", end).exit_code == 0
     r = run("confirm", path, ids[0], "--no-leak", "--dug-on", end)
     assert r.exit_code == 2 and "future" in r.stderr
+
+
+def test_confirm_warns_when_the_located_point_moved_after_the_dig(p04):
+    """A suspect never dispatched is re-located every night; its error is measured from where it is
+    when the outcome is entered.  When a survey night after the dig moved it, confirm says so."""
+    path, ids, _ = p04                                    # the suspects' latest survey night: 2026-11-03
+    r = run("confirm", path, ids[0], "--found-at-m", 60.5, "--dug-on", "2026-11-01")
+    assert r.exit_code == 0 and "night 2026-11-03" in r.stderr and "dispatch" in r.stderr, r.output
+    assert run("dispatch", path, ids[1], "--crew", "c").exit_code == 0
+    r = run("confirm", path, ids[1], "--found-at-m", 63.5, "--dug-on", "2026-11-01")
+    assert r.exit_code == 0 and "moved" not in r.stderr, r.output

@@ -320,6 +320,8 @@ def confirm_suspect(led: Ledger, suspect_id: int, *, found_at_m: float | None = 
     dug_on = parse_day(dug_on)
     s = _point_suspect(led, suspect_id, "confirmed")
     found = _found(s, found_at_m, no_leak, from_node, pipe_id, net)
+    if found is not None:
+        _warn_if_moved(led, s, dug_on)
     with led.transaction():
         cur = current_outcome(led, suspect_id)
         if cur is not None:
@@ -331,6 +333,20 @@ def confirm_suspect(led: Ledger, suspect_id: int, *, found_at_m: float | None = 
                       cancels=None)
         _set_status(led, suspect_id)
     return _result(led, suspect_id, found, net)
+
+
+def _warn_if_moved(led: Ledger, suspect: dict, dug_on: str) -> None:
+    """Warn when a suspect never dispatched was re-located by a survey night after the dig: its
+    location error is measured from where it is now, not from where the crew was told to dig
+    (``acoustic ledger dispatch`` freezes a suspect's position)."""
+    night = str(suspect.get("night") or "")[:10]
+    if not night or night <= dug_on:
+        return
+    if led.conn.execute("SELECT 1 FROM dispatches WHERE suspect_id = ?", (suspect["id"],)).fetchone():
+        return
+    _warn(f"suspect {suspect['id']} was never dispatched and the survey of night {night}, after the dig on {dug_on}, "
+          f"may have moved it: the location error is measured from its position now ({float(suspect['offset_m']):.2f} m "
+          "from the start node); dispatch suspects before digging to keep the position the crew was given")
 
 
 def _reason(reason) -> str:
