@@ -12,7 +12,9 @@
   version in one transaction that re-reads the version first (two processes opening an old
   ledger at once upgrade it once).
 - Nothing is deleted: a dig outcome is an event (``outcome_events``: confirm, amend, undo, with
-  who, when and why); the ``outcomes`` view is the latest state of each suspect.
+  who, when and why); the ``outcomes`` view is the latest state of each suspect.  Since schema 4
+  triggers refuse to change or delete outcome events, dispatches and replaced recordings, and to
+  delete suspects.
 - SQLite errors (a read-only file or mount, a full disk, a missing table, a damaged file) become
   one-line :class:`LedgerError` s naming the ledger.
 """
@@ -31,7 +33,7 @@ from .._errors import AcousticError, DataError
 
 __all__ = ["Ledger", "LedgerBusyError", "LedgerError", "SCHEMA_VERSION", "ledger_errors", "sqlite_message", "utc_now"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -151,8 +153,52 @@ ALTER TABLE suspects ADD COLUMN origin TEXT NOT NULL DEFAULT 'survey';
 ALTER TABLE dispatches ADD COLUMN recorded_by TEXT
 """
 
+def _append_only(table: str, *, update: bool = True) -> str:
+    """Triggers that refuse to change (``update``) or delete a table's rows."""
+    why = (f"{table} is append-only in an acoustic ledger: rows are never "
+           + ("changed or deleted; corrections are new rows (acoustic ledger amend / undo)" if update else "deleted"))
+    out = [f"CREATE TRIGGER IF NOT EXISTS {table}_append_only_delete BEFORE DELETE ON {table} "
+           f"BEGIN SELECT RAISE(ABORT, '{why}'); END;"]
+    if update:
+        out.append(f"CREATE TRIGGER IF NOT EXISTS {table}_append_only_update BEFORE UPDATE ON {table} "
+                   f"BEGIN SELECT RAISE(ABORT, '{why}'); END;")
+    return "\n".join(out)
+
+
+#: Version 4 (nothing lost, in the database itself): the table of replaced recording versions and
+#: the index of recordings by path, which the batch created on its own (``CREATE ... IF NOT
+#: EXISTS``, kept as they are when present), become part of the schema; outcome events,
+#: dispatches and replaced recordings can be neither changed nor deleted, and suspects not
+#: deleted (their status and the batch's updates of open suspects remain), by triggers that abort
+#: the statement.
+_SCHEMA_V4 = "\n".join([
+    "CREATE TABLE IF NOT EXISTS recording_history ("
+    "id INTEGER PRIMARY KEY, recording_id INTEGER NOT NULL REFERENCES recordings(id), revision INTEGER NOT NULL, "
+    "sha256 TEXT NOT NULL, sidecar_sha256 TEXT, path TEXT, logger_id TEXT, start_time TEXT, night TEXT, "
+    "sample_rate_hz REAL, duration_s REAL, status TEXT, error TEXT, level_db REAL, leak_probability REAL, "
+    "label TEXT, model_version TEXT, batch_id INTEGER, processed_utc TEXT, "
+    "replaced_utc TEXT NOT NULL, replaced_by_batch INTEGER, reason TEXT NOT NULL);",
+    "CREATE INDEX IF NOT EXISTS recording_history_rec ON recording_history(recording_id);",
+    "CREATE INDEX IF NOT EXISTS recordings_path ON recordings(path);",
+    _append_only("outcome_events"), _append_only("dispatches"), _append_only("recording_history"),
+    _append_only("suspects", update=False),
+])
+
 #: version -> SQL that upgrades a ledger from version-1 to version (index 1 creates the schema).
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a migration script (``;`` inside a trigger's body does not end one)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    if current.strip():
+        out.append(current.strip())  # the last statement may lack its ';'
+    return [s for s in out if s.strip(" ;\n")]
 
 
 class LedgerBusyError(AcousticError):
@@ -307,9 +353,8 @@ class Ledger:
                 now = self._schema_version() or 0
                 if now >= v:
                     continue
-                for stmt in MIGRATIONS[v].split(";"):
-                    if stmt.strip():
-                        self.conn.execute(stmt)
+                for stmt in _statements(MIGRATIONS[v]):
+                    self.conn.execute(stmt)
                 self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(v),))
 
     @property
