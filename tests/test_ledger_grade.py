@@ -187,3 +187,17 @@ def test_report_pipe_health_section(history, tmp_path):
     for t in ("health-grades", "health-material", "health-area"):
         assert sec.find("table", id=t) is not None
     assert svg.find("g", cls="scale-bar") is not None
+
+
+def test_old_materials_are_an_option(history):
+    """Which materials age counts for is the utility's choice too (--old-material, repeatable)."""
+    out, _, doc = history
+    pvc = [p for p in doc["pipes"] if p["material"] == "pvc" and p["n_leaks"] == 1 and p["grade"] == "B"]
+    assert pvc, "the history has a PVC pipe with one leak"
+    age = min(p["age_years"] for p in pvc)
+    r = run("ledger", "grade", out / "ledger.db", "--survey", out / "survey", "--json", "--old-material", "pvc",
+            "--old-age", age)
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    assert got["rules"]["old_materials"] == ["pvc"]
+    assert {p["pipe_id"]: p["grade"] for p in got["pipes"]}[pvc[0]["pipe_id"]] == "A"

@@ -452,7 +452,10 @@ def _write_text(path: Path, text: str) -> None:
 @click.option("--a-rate", type=float, default=2.0, show_default=True,
               help="Leaks per km per year that, with 2 or more leaks, make a pipe A.")
 @click.option("--old-age", type=int, default=60, show_default=True,
-              help="Age (years) from which one leak on old cast iron or asbestos cement makes a pipe A.")
+              help="Age (years) from which one leak on an --old-material pipe makes it A.")
+@click.option("--old-material", "old_materials", multiple=True,
+              help="Material whose age counts (pipes.csv material names); repeatable [default: cast_iron, "
+                   "asbestos_cement].")
 @click.option("--alarm-share", type=float, default=0.25, show_default=True,
               help="Share of nights its loggers alarmed that, with an open suspect, makes a pipe B.")
 @click.option("--merge-m", type=float, default=5.0, show_default=True,
@@ -466,8 +469,8 @@ def _write_text(path: Path, text: str) -> None:
 @json_option
 @command_errors
 @ledger_db_errors
-def grade_cmd(ledger_path, survey_dir, since, until, a_leaks, b_leaks, a_rate, old_age, alarm_share, merge_m, top,
-              geojson_out, csv_out, crs, as_json, warnings_out):
+def grade_cmd(ledger_path, survey_dir, since, until, a_leaks, b_leaks, a_rate, old_age, old_materials, alarm_share,
+              merge_m, top, geojson_out, csv_out, crs, as_json, warnings_out):
     """Grade every pipe from its leak history: A renew now, B repair and watch, C monitor.
 
     Per pipe: confirmed leaks (each physical leak once) and leaks per km per year, open and
@@ -481,7 +484,7 @@ def grade_cmd(ledger_path, survey_dir, since, until, a_leaks, b_leaks, a_rate, o
     from ..ledger._network import load_network, survey_dir_of
 
     rules = GradeRules(a_leaks=a_leaks, b_leaks=b_leaks, a_rate=a_rate, old_age=old_age, alarm_share=alarm_share,
-                       merge_m=merge_m).check()
+                       merge_m=merge_m, **({"old_materials": tuple(old_materials)} if old_materials else {})).check()
     since, until = _day(since, "--since"), _day(until, "--until")
     with Ledger(ledger_path, readonly=True) as led:
         sdir = survey_dir or survey_dir_of(led)

@@ -60,7 +60,7 @@ class GradeRules:
         leaks twice is as bad as a long one that leaks three times.  Illustrative default 2.0 (a
         100 m main leaking twice in a year); not calibrated on any utility's data.
     old_materials : tuple of str
-        Materials whose age counts (brittle, corroding or softening mains).
+        Materials whose age counts (brittle, corroding or softening mains; ``--old-material``).
     old_age : int
         Age (years) from which one leak on an ``old_materials`` pipe makes it A.
     alarm_share : float
@@ -83,6 +83,9 @@ class GradeRules:
                                  f"{self.a_leaks} and {self.b_leaks}")
         if not (math.isfinite(self.a_rate) and self.a_rate > 0):
             raise ParameterError(f"--a-rate must be a positive number of leaks per km per year, got {self.a_rate}")
+        if not (isinstance(self.old_materials, tuple) and self.old_materials
+                and all(isinstance(m, str) and m.strip() for m in self.old_materials)):
+            raise ParameterError(f"--old-material must name materials, got {self.old_materials!r}")
         if not (isinstance(self.old_age, int) and 0 <= self.old_age <= 300):
             raise ParameterError(f"--old-age must be 0-300 years, got {self.old_age}")
         if not (math.isfinite(self.alarm_share) and 0 < self.alarm_share <= 1):
