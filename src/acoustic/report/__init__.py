@@ -186,6 +186,219 @@ def _read_any(path):
         return None  # load_survey_result says what is wrong
 
 
+def _check_options(tolerance_m, tolerance_pct, max_suspects, images, out_dir: Path, statuses: list) -> None:
+    """Refuse impossible report options (:class:`~acoustic.ParameterError` naming the option)."""
+    check_tolerance(tolerance_m, tolerance_pct)
+    if isinstance(max_suspects, bool) or not isinstance(max_suspects, int) or not 0 <= max_suspects <= 200:
+        raise ParameterError(f"--max-suspects must be an integer 0-200, got {max_suspects!r}")
+    if images not in ("embed", "files"):
+        raise ParameterError(f"images must be 'embed' or 'files', got {images!r}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError(f"--out {out_dir}: exists and is not a folder")
+    bad = [x for x in statuses if x not in ("open", "dispatched", "confirmed", "no_leak")]
+    if bad:
+        raise ParameterError(f"--status {bad[0]}: must be open, dispatched, confirmed or no_leak")
+
+
+@dataclasses.dataclass
+class _Gathered:
+    """What :func:`_gather` read: the inputs, the survey folder, the ledger's numbers, coordinates."""
+
+    inputs: object            # ._inputs.ReportInputs
+    site: object | None       # ._inputs.Site
+    history: dict
+    contractor: dict | None
+    cs: object                # acoustic.survey._crs.CoordinateSystem
+    scale: object | None      # acoustic.survey._crs.MapScale
+    health: object | None     # acoustic.ledger._grade.GradeResult
+
+
+def _read_inputs(survey_result, ledger, survey_dir, filters: dict):
+    """The report's inputs and the open ledger (or None): a pair job, a survey result, or a ledger alone."""
+    from ..ledger._pairs import is_pair_result
+    from ._inputs import ledger_inputs, survey_inputs
+
+    led = None
+    raw = _read_any(survey_result) if survey_result is not None else None
+    if raw is not None and is_pair_result(raw):
+        inputs, _job = _pair_inputs(Path(survey_result), raw)
+        if ledger is not None:
+            linputs, led = ledger_inputs(ledger, survey_dir=survey_dir, **filters)
+            inputs.sources += linputs.sources
+            inputs.ledger_path = linputs.ledger_path
+            _match_ledger(inputs.points, linputs.points)
+        return inputs, led
+    if survey_result is None:
+        return ledger_inputs(ledger, survey_dir=survey_dir, **filters)
+    inputs = survey_inputs(survey_result, load_survey_result(survey_result), survey_dir)
+    if ledger is not None:
+        linputs, led = ledger_inputs(ledger, survey_dir=inputs.survey_dir or survey_dir, **filters)
+        inputs.sources += linputs.sources
+        inputs.ledger_path = linputs.ledger_path
+        inputs.history_rows = linputs.history_rows
+        inputs.ledger_recordings = linputs.ledger_recordings
+        _match_ledger(inputs.points, linputs.points)
+    if filters["statuses"]:
+        inputs.points = [p for p in inputs.points if (p.get("status") or "open") in filters["statuses"]]
+    return inputs, led
+
+
+def _gather(survey_result, ledger, survey_dir, filters: dict, crs, tolerance_m, tolerance_pct) -> _Gathered:
+    """Read everything the report shows (the ledger is closed before returning)."""
+    from ..survey._crs import coordinate_system_for, map_scale
+    from ._inputs import open_site, read_history
+
+    inputs, led = None, None
+    try:
+        inputs, led = _read_inputs(survey_result, ledger, survey_dir, filters)
+        site = None
+        if inputs.survey_dir is not None:
+            site = open_site(inputs.survey_dir)
+            if inputs.ledger_recordings:
+                site.recordings.add_ledger_rows(inputs.ledger_recordings)
+            if not len(site.recordings):
+                _warn(f"{site.recordings_problem or 'no recordings found'}; the evidence plots need them"
+                      + (" (the ledger's recordings are not there either)" if inputs.ledger_recordings else ""))
+        history = read_history(site.stats_path if site else None, inputs.history_rows)
+        contractor = None
+        if led is not None:
+            contractor = contractor_summary(led, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct,
+                                            since=filters["since"], until=filters["until"])
+        cs = coordinate_system_for(crs, inputs.survey_dir)
+        scale = map_scale(site.network, cs) if site is not None else None
+        health = None
+        if led is not None and site is not None:
+            health = _pipe_health(led, site, filters["since"], filters["until"])
+    finally:
+        if led is not None:
+            led.close()
+    return _Gathered(inputs, site, history, contractor, cs, scale, health)
+
+
+def _suspects(points: list, g: _Gathered, library, correlate_kw) -> list:
+    """Each point suspect's evidence (recomputed), with longitude/latitude on its dig sheet."""
+    from ._evidence import SuspectEvidence, suspect_evidence
+    from ._pair import pair_evidence
+
+    lib = _open_library(library)
+    cache: dict = {}
+    suspects = []
+    for rank, p in enumerate(points, start=1):
+        if p.get("origin") == "pair":
+            try:
+                suspects.append(pair_evidence(rank, p, correlate_kw=correlate_kw, cache=cache))
+            except AcousticError as exc:
+                suspects.append(SuspectEvidence(rank, p, notes=[str(exc)]))
+            continue
+        suspects.append(suspect_evidence(rank, p, g.site, library=lib, history=g.history, correlate_kw=correlate_kw,
+                                         cache=cache))
+    for ev in suspects:
+        if ev.dig is not None and ev.dig.get("x") is not None:
+            ll = g.cs.lonlat_or_none(ev.dig["x"], ev.dig["y"])
+            ev.dig["lon"], ev.dig["lat"] = ll if ll else (None, None)
+    return suspects
+
+
+def _maps(g: _Gathered, suspects: list) -> dict:
+    """The network map, the dig-sheet sketches, the graded map and the network's summary (SVG text)."""
+    out = {"map_svg": None, "sketches": {}, "health_map": None, "net_summary": None}
+    site, inputs = g.site, g.inputs
+    if site is None:
+        return out
+    out["map_svg"] = network_map_svg(site.network, site.sites, logger_scores=inputs.logger_scores,
+                                     points=[ev.point for ev in suspects if ev.point.get("origin") != "pair"],
+                                     lines=inputs.lines, areas=inputs.areas, noise_sources=inputs.noise_sources,
+                                     scale=g.scale, cs=g.cs)
+    out["sketches"] = {ev.rank: _sketch(site, ev, inputs.logger_scores, g.scale, g.cs) for ev in suspects}
+    out["net_summary"] = {"pipes": len(site.network.pipes), "total_length_m": site.network.total_length_m,
+                          "loggers": len(site.sites), "source": str(site.network.source)}
+    if g.health is not None:
+        from ._html import GRADE_COLOURS
+
+        classes = {p.pipe_id: (GRADE_COLOURS[p.grade], f"{p.grade}: {p.action}") for p in g.health.pipes}
+        out["health_map"] = network_map_svg(
+            site.network, site.sites, logger_scores=inputs.logger_scores, scale=g.scale, cs=g.cs, svg_id="health-map",
+            pipe_classes=classes, class_legend=[(GRADE_COLOURS[gr], f"{gr}: {a}") for gr, a in
+                                                (("A", "renew now"), ("B", "repair and watch"), ("C", "monitor"))])
+    return out
+
+
+def _page_context(g: _Gathered, suspects: list, maps: dict, title, tolerance_m, filters: dict) -> dict:
+    """What the HTML templates render (:func:`~._html.render_page`)."""
+    from .. import __version__
+    from . import _plots
+
+    inputs, scale, cs, contractor = g.inputs, g.scale, g.cs, g.contractor
+    contractor_plot = None
+    if contractor is not None and contractor["errors_m"]:
+        contractor_plot = _plots.plot_location_errors(contractor["errors_m"], tolerance_m=tolerance_m,
+                                                      rule=contractor["rule"])
+    return {"title": title or "Leak survey field report",
+            "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "version": __version__,
+            "sources": inputs.sources, "survey_dir": str(inputs.survey_dir) if inputs.survey_dir else None,
+            "network_summary": maps["net_summary"], "suspects": suspects, "map_svg": maps["map_svg"],
+            "areas": inputs.areas, "lines": inputs.lines, "contractor": contractor, "contractor_plot": contractor_plot,
+            "ledger_path": str(inputs.ledger_path) if inputs.ledger_path else None,
+            "dig_sheets_file": "dig-sheets.html", "warnings": [],
+            "coord_unit": _unit_of(scale, cs), "coord_name": cs.describe() if cs.known else (
+                "network coordinates" if scale is None or abs(scale.metres_per_unit - 1) <= 0.02
+                else f"network coordinates, 1 unit = {scale.metres_per_unit:.4g} m"),
+            "scale_how": scale.how if scale is not None else None, "coordinates": cs.to_json(),
+            "filters": {"status": filters["statuses"], "since": filters["since"], "until": filters["until"]},
+            "health": g.health, "health_map": maps["health_map"]}
+
+
+def _suspect_json(ev) -> dict:
+    """One suspect of ``report.json``."""
+    return {"rank": ev.rank, "pipe_id": ev.point["pipe_id"], "offset_m": ev.point["offset_m"],
+            "status": ev.point.get("status"), "origin": ev.point.get("origin") or "survey",
+            "lat": (ev.dig or {}).get("lat"), "lon": (ev.dig or {}).get("lon"),
+            "sd_m": ev.point.get("sd_m"), "interval_m": ev.point["interval_m"],
+            "confidence": ev.point.get("confidence"), "ledger_id": ev.point.get("ledger_id"),
+            "plots": sorted(ev.plots), "dig_sheet": ev.dig, "pair": ev.pair,
+            "correlation": None if ev.correlation is None else
+            {k: ev.correlation.get(k) for k in ("detected", "distance_from_a_m", "interval_m", "delay_s",
+                                                "delay_sd_s", "wave_speed_m_s", "wave_speed_sd_m_s",
+                                                "band_hz", "confidence")},
+            "nearest_signatures": (ev.spectrum or {}).get("nearest", []), "notes": ev.notes}
+
+
+def _report_json(g: _Gathered, ctx: dict, suspects: list, paths: tuple) -> dict:
+    """The ``report.json`` document."""
+    index, sheets = paths
+    site, inputs, health, contractor = g.site, g.inputs, g.health, g.contractor
+    return {
+        "index_html": str(index), "dig_sheets_html": str(sheets), "generated_utc": ctx["generated_utc"],
+        "sources": inputs.sources, "survey_dir": ctx["survey_dir"], "network": ctx["network_summary"],
+        "map": None if site is None else {"pipes": len(site.network.pipes), "loggers": len(site.sites),
+                                          "points": len(suspects), "areas": len(inputs.areas)},
+        "coordinates": g.cs.to_json(), "map_scale": None if g.scale is None else dataclasses.asdict(g.scale),
+        "filters": ctx["filters"],
+        "suspects": [_suspect_json(ev) for ev in suspects],
+        "contractor": None if contractor is None else {k: v for k, v in contractor.items() if k != "errors_m"},
+        "pipe_health": None if health is None else {k: v for k, v in health.to_json().items() if k != "pipes"} | {
+            "worst": [p.to_json() for p in health.pipes[:10]]},
+        "warnings": list(ctx["warnings"]),
+    }
+
+
+def _write_outputs(out_dir: Path, ctx: dict, sketches: dict, images: str) -> tuple[Path, Path]:
+    """Write ``index.html``, ``dig-sheets.html`` and (``images="files"``) ``plots/*.png``."""
+    from ._html import render_dig_sheets, render_page
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict | None = None if images == "embed" else {}
+    page = render_page(ctx, sketches, files)
+    if files:
+        (out_dir / "plots").mkdir(exist_ok=True)
+        for name, png in files.items():
+            _atomic_write(out_dir / "plots" / name, png)
+    index, sheets = out_dir / "index.html", out_dir / "dig-sheets.html"
+    _atomic_write(index, page.encode("utf-8"))
+    _atomic_write(sheets, render_dig_sheets(ctx, sketches).encode("utf-8"))
+    return index, sheets
+
+
 def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, library=None,
                  tolerance_m: float = 1.0, tolerance_pct: float | None = None, max_suspects: int = 10,
                  title: str | None = None, images: str = "embed", correlate_kw=None, crs: str | None = None,
@@ -243,188 +456,28 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
     DataError
         Missing, empty, corrupt or foreign survey result or ledger; unusable survey folder.
     """
-    from .. import __version__
-    from . import _plots
-    from ._evidence import suspect_evidence
-    from ._html import render_dig_sheets, render_page
-    from ._inputs import ledger_inputs, open_site, read_history, survey_inputs
-
     if survey_result is None and ledger is None:
         raise ParameterError("give a SURVEY_RESULT (from 'acoustic survey --json') or --ledger PATH")
-    check_tolerance(tolerance_m, tolerance_pct)
-    if isinstance(max_suspects, bool) or not isinstance(max_suspects, int) or not 0 <= max_suspects <= 200:
-        raise ParameterError(f"--max-suspects must be an integer 0-200, got {max_suspects!r}")
-    if images not in ("embed", "files"):
-        raise ParameterError(f"images must be 'embed' or 'files', got {images!r}")
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ParameterError(f"--out {out_dir}: exists and is not a folder")
-
-    from ..survey._crs import coordinate_system_for, map_scale
-
     statuses = list(statuses or [])
-    bad = [x for x in statuses if x not in ("open", "dispatched", "confirmed", "no_leak")]
-    if bad:
-        raise ParameterError(f"--status {bad[0]}: must be open, dispatched, confirmed or no_leak")
+    _check_options(tolerance_m, tolerance_pct, max_suspects, images, out_dir, statuses)
+    filters = dict(statuses=statuses, since=since, until=until)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AcousticWarning)
-        led = None
-        filters = dict(statuses=statuses, since=since, until=until)
-        try:
-            raw = _read_any(survey_result) if survey_result is not None else None
-            from ..ledger._pairs import is_pair_result
-
-            if raw is not None and is_pair_result(raw):
-                inputs, _job = _pair_inputs(Path(survey_result), raw)
-                if ledger is not None:
-                    linputs, led = ledger_inputs(ledger, survey_dir=survey_dir, **filters)
-                    inputs.sources += linputs.sources
-                    inputs.ledger_path = linputs.ledger_path
-                    _match_ledger(inputs.points, linputs.points)
-            elif survey_result is not None:
-                doc = load_survey_result(survey_result)
-                inputs = survey_inputs(survey_result, doc, survey_dir)
-                if ledger is not None:
-                    linputs, led = ledger_inputs(ledger, survey_dir=inputs.survey_dir or survey_dir, **filters)
-                    inputs.sources += linputs.sources
-                    inputs.ledger_path = linputs.ledger_path
-                    inputs.history_rows = linputs.history_rows
-                    inputs.ledger_recordings = linputs.ledger_recordings
-                    _match_ledger(inputs.points, linputs.points)
-                if statuses:
-                    inputs.points = [p for p in inputs.points if (p.get("status") or "open") in statuses]
-            else:
-                inputs, led = ledger_inputs(ledger, survey_dir=survey_dir, **filters)
-            site = None
-            if inputs.survey_dir is not None:
-                site = open_site(inputs.survey_dir)
-                if inputs.ledger_recordings:
-                    site.recordings.add_ledger_rows(inputs.ledger_recordings)
-                if not len(site.recordings):
-                    _warn(f"{site.recordings_problem or 'no recordings found'}; the evidence plots need them"
-                          + (" (the ledger's recordings are not there either)" if inputs.ledger_recordings else ""))
-            history = read_history(site.stats_path if site else None, inputs.history_rows)
-            lib = _open_library(library)
-            contractor = None
-            if led is not None:
-                contractor = contractor_summary(led, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct,
-                                                since=since, until=until)
-            cs = coordinate_system_for(crs, inputs.survey_dir)
-            scale = map_scale(site.network, cs) if site is not None else None
-            health = None
-            if led is not None and site is not None:
-                health = _pipe_health(led, site, since, until)
-        finally:
-            if led is not None:
-                led.close()
-
-        points = inputs.points[:max_suspects]
-        if len(inputs.points) > max_suspects:
-            _warn(f"{len(inputs.points)} point suspects; the report shows the {max_suspects} most suspect "
+        g = _gather(survey_result, ledger, survey_dir, filters, crs, tolerance_m, tolerance_pct)
+        points = g.inputs.points[:max_suspects]
+        if len(g.inputs.points) > max_suspects:
+            _warn(f"{len(g.inputs.points)} point suspects; the report shows the {max_suspects} most suspect "
                   f"(--max-suspects)")
-        cache: dict = {}
-        suspects = []
-        from ._pair import pair_evidence
-
-        for rank, p in enumerate(points, start=1):
-            if p.get("origin") == "pair":
-                try:
-                    suspects.append(pair_evidence(rank, p, correlate_kw=correlate_kw, cache=cache))
-                except AcousticError as exc:
-                    from ._evidence import SuspectEvidence
-
-                    suspects.append(SuspectEvidence(rank, p, notes=[str(exc)]))
-                continue
-            suspects.append(suspect_evidence(rank, p, site, library=lib, history=history, correlate_kw=correlate_kw,
-                                             cache=cache))
-        for ev in suspects:
-            if ev.dig is not None and ev.dig.get("x") is not None:
-                ll = cs.lonlat_or_none(ev.dig["x"], ev.dig["y"])
-                ev.dig["lon"], ev.dig["lat"] = ll if ll else (None, None)
-        map_points = [ev.point for ev in suspects]
-        map_svg = None
-        sketches = {}
-        net_summary = None
-        if site is not None:
-            map_svg = network_map_svg(site.network, site.sites, logger_scores=inputs.logger_scores,
-                                      points=[p for p in map_points if p.get("origin") != "pair"],
-                                      lines=inputs.lines, areas=inputs.areas, noise_sources=inputs.noise_sources,
-                                      scale=scale, cs=cs)
-            sketches = {ev.rank: _sketch(site, ev, inputs.logger_scores, scale, cs) for ev in suspects}
-            net_summary = {"pipes": len(site.network.pipes), "total_length_m": site.network.total_length_m,
-                           "loggers": len(site.sites), "source": str(site.network.source)}
-        health_map = None
-        if health is not None:
-            from ._html import GRADE_COLOURS
-
-            classes = {p.pipe_id: (GRADE_COLOURS[p.grade], f"{p.grade}: {p.action}") for p in health.pipes}
-            health_map = network_map_svg(site.network, site.sites, logger_scores=inputs.logger_scores, scale=scale,
-                                         cs=cs, svg_id="health-map", pipe_classes=classes,
-                                         class_legend=[(GRADE_COLOURS[g], f"{g}: {a}") for g, a in
-                                                       (("A", "renew now"), ("B", "repair and watch"),
-                                                        ("C", "monitor"))])
-        contractor_plot = None
-        if contractor is not None and contractor["errors_m"]:
-            contractor_plot = _plots.plot_location_errors(contractor["errors_m"], tolerance_m=tolerance_m,
-                                                          rule=contractor["rule"])
-        generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        ctx = {"title": title or "Leak survey field report", "generated_utc": generated, "version": __version__,
-               "sources": inputs.sources, "survey_dir": str(inputs.survey_dir) if inputs.survey_dir else None,
-               "network_summary": net_summary, "suspects": suspects, "map_svg": map_svg, "areas": inputs.areas,
-               "lines": inputs.lines, "contractor": contractor, "contractor_plot": contractor_plot,
-               "ledger_path": str(inputs.ledger_path) if inputs.ledger_path else None,
-               "dig_sheets_file": "dig-sheets.html", "warnings": [],
-               "coord_unit": _unit_of(scale, cs), "coord_name": cs.describe() if cs.known else (
-                   "network coordinates" if scale is None or abs(scale.metres_per_unit - 1) <= 0.02
-                   else f"network coordinates, 1 unit = {scale.metres_per_unit:.4g} m"),
-               "scale_how": scale.how if scale is not None else None, "coordinates": cs.to_json(),
-               "filters": {"status": statuses, "since": since, "until": until},
-               "health": health, "health_map": health_map}
-
-    messages = []
-    for w in caught:
-        if issubclass(w.category, AcousticWarning) and str(w.message) not in messages:
-            messages.append(str(w.message))
-    ctx["warnings"] = messages
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files: dict | None = None if images == "embed" else {}
-    page = render_page(ctx, sketches, files)
-    if files:
-        (out_dir / "plots").mkdir(exist_ok=True)
-        for name, png in files.items():
-            _atomic_write(out_dir / "plots" / name, png)
-    index = out_dir / "index.html"
-    sheets = out_dir / "dig-sheets.html"
-    _atomic_write(index, page.encode("utf-8"))
-    _atomic_write(sheets, render_dig_sheets(ctx, sketches).encode("utf-8"))
-    summary = {
-        "index_html": str(index), "dig_sheets_html": str(sheets), "generated_utc": generated,
-        "sources": inputs.sources, "survey_dir": ctx["survey_dir"], "network": net_summary,
-        "map": None if site is None else {"pipes": len(site.network.pipes), "loggers": len(site.sites),
-                                          "points": len(points), "areas": len(inputs.areas)},
-        "coordinates": cs.to_json(), "map_scale": None if scale is None else dataclasses.asdict(scale),
-        "filters": ctx["filters"],
-        "suspects": [{"rank": ev.rank, "pipe_id": ev.point["pipe_id"], "offset_m": ev.point["offset_m"],
-                      "status": ev.point.get("status"), "origin": ev.point.get("origin") or "survey",
-                      "lat": (ev.dig or {}).get("lat"), "lon": (ev.dig or {}).get("lon"),
-                      "sd_m": ev.point.get("sd_m"), "interval_m": ev.point["interval_m"],
-                      "confidence": ev.point.get("confidence"), "ledger_id": ev.point.get("ledger_id"),
-                      "plots": sorted(ev.plots), "dig_sheet": ev.dig, "pair": ev.pair,
-                      "correlation": None if ev.correlation is None else
-                      {k: ev.correlation.get(k) for k in ("detected", "distance_from_a_m", "interval_m", "delay_s",
-                                                          "delay_sd_s", "wave_speed_m_s", "wave_speed_sd_m_s",
-                                                          "band_hz", "confidence")},
-                      "nearest_signatures": (ev.spectrum or {}).get("nearest", []), "notes": ev.notes}
-                     for ev in suspects],
-        "contractor": None if contractor is None else {k: v for k, v in contractor.items() if k != "errors_m"},
-        "pipe_health": None if health is None else {k: v for k, v in health.to_json().items() if k != "pipes"} | {
-            "worst": [p.to_json() for p in health.pipes[:10]]},
-        "warnings": list(ctx["warnings"]),
-    }
+        suspects = _suspects(points, g, library, correlate_kw)
+        maps = _maps(g, suspects)
+        ctx = _page_context(g, suspects, maps, title, tolerance_m, filters)
+    ctx["warnings"] = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, AcousticWarning)))
+    index, sheets = _write_outputs(out_dir, ctx, maps["sketches"], images)
+    summary = _report_json(g, ctx, suspects, (index, sheets))
     report_json = out_dir / "report.json"
     _atomic_write(report_json, (json.dumps(_jsonable(summary), indent=1) + "\n").encode("utf-8"))
-    for m in messages:  # re-issue for callers (the CLI prints them on stderr)
+    for m in ctx["warnings"]:  # re-issue for callers (the CLI prints them on stderr)
         warnings.warn(m, AcousticWarning, stacklevel=2)
     for w in caught:
         if not issubclass(w.category, AcousticWarning):
