@@ -267,23 +267,11 @@ def _period(led, since, until) -> GradePeriod:
 
 def _end_loggers(net, pipe) -> list[str]:
     """The loggers nearest each end of a pipe along the pipes (one or two)."""
-    from ..network import LoggerSite
-
     out = []
-    for node in (pipe.start_node, pipe.end_node):
-        dist = net.network.distances_from(LoggerSite("_n", node_id=node))
-        best = None
-        for lid, s in net.sites.items():
-            if s.node_id is not None:
-                d = dist.get(s.node_id, math.inf)
-            else:
-                sp = net.network.pipes[s.pipe_id]
-                d = min(dist.get(sp.start_node, math.inf) + s.offset_m,
-                        dist.get(sp.end_node, math.inf) + sp.length_m - s.offset_m)
-            if math.isfinite(d) and (best is None or d < best[1]):
-                best = (lid, d)
-        if best is not None and best[0] not in out:
-            out.append(best[0])
+    for offset in (0.0, float(pipe.length_m)):
+        near = net.nearest_logger(pipe.pipe_id, offset)
+        if near is not None and near[0] not in out:
+            out.append(near[0])
     return out
 
 

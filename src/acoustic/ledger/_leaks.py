@@ -213,27 +213,31 @@ def _entry_ids(led) -> dict[int, int]:
     return out
 
 
-def _fill_ends(row: dict) -> None:
-    """Pipe ends of a found position recorded before schema 3, from the survey's record."""
-    if row.get("found_start_node") or row.get("found_end_node") or row.get("found_pipe_id") != row.get("pipe_id"):
-        return
+def _survey_facts(row: dict):
+    """What the survey recorded of the suspect's pipe (:func:`~acoustic.ledger._network.pipe_facts`:
+    length and the nearest node as the start or end node), or None when its record is damaged."""
     import json
+
+    from ._network import pipe_facts
 
     try:
         ev = json.loads(row.get("evidence_json") or "{}")
     except ValueError:
+        return None
+    return pipe_facts({"evidence": ev if isinstance(ev, dict) else {}, "pipe_id": row.get("pipe_id"),
+                       "offset_m": row.get("offset_m")})
+
+
+def _fill_ends(row: dict) -> None:
+    """Pipe ends of a found position recorded before schema 3, from the survey's record."""
+    if row.get("found_start_node") or row.get("found_end_node") or row.get("found_pipe_id") != row.get("pipe_id"):
         return
-    if not isinstance(ev, dict):
+    facts = _survey_facts(row)
+    if facts is None:
         return
-    length, nn = ev.get("pipe_length_m"), ev.get("nearest_node")
-    if isinstance(length, (int, float)) and row.get("found_pipe_length_m") is None:
-        row["found_pipe_length_m"] = float(length)
-    if isinstance(nn, dict) and isinstance(nn.get("distance_m"), (int, float)) and row.get("offset_m") is not None:
-        d, off = float(nn["distance_m"]), float(row["offset_m"])
-        if length is None or abs(d - off) <= abs(d - (float(length) - off)):
-            row["found_start_node"] = str(nn.get("node_id"))
-        else:
-            row["found_end_node"] = str(nn.get("node_id"))
+    if row.get("found_pipe_length_m") is None:
+        row["found_pipe_length_m"] = facts.length_m
+    row["found_start_node"], row["found_end_node"] = facts.start_node, facts.end_node
 
 
 def _days_apart(a: dict, b: dict) -> float:
@@ -436,8 +440,6 @@ def _error_summary(errors: np.ndarray) -> dict | None:
 def _off_pipe(rows: list[dict]) -> list[str]:
     """Outcomes recorded before positions were checked whose found position is off the suspect's
     pipe by the survey's own record of its length."""
-    import json
-
     from ._network import POSITION_ROUNDING_M
 
     out = []
@@ -446,12 +448,9 @@ def _off_pipe(rows: list[dict]) -> list[str]:
             continue
         length = r.get("found_pipe_length_m")
         if length is None and r.get("found_pipe_id") == r.get("pipe_id"):
-            try:
-                ev = json.loads(r.get("evidence_json") or "{}")
-            except ValueError:
-                ev = {}
-            length = ev.get("pipe_length_m") if isinstance(ev, dict) else None
-        if isinstance(length, (int, float)) and float(r["found_at_m"]) > float(length) + POSITION_ROUNDING_M:
+            facts = _survey_facts(r)
+            length = facts.length_m if facts is not None else None
+        if length is not None and float(r["found_at_m"]) > float(length) + POSITION_ROUNDING_M:
             out.append(f"suspect {r['suspect_id']}: the recorded position {float(r['found_at_m']):g} m is beyond its "
                        f"pipe {r['found_pipe_id']} ({float(length):g} m); correct it with 'acoustic ledger amend'")
     return out

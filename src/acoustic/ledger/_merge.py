@@ -44,8 +44,8 @@ MERGED = "merged"
 
 
 def evidence_ends(offset_m, evidence) -> list[tuple[str, float]]:
-    """``(node_id, distance_m)`` of the pipe ends a survey point's evidence names (its nearest
-    node, and the other end when the pipe's length and the nearest node say which end it is)."""
+    """``(node_id, distance_m)`` of the pipe end a survey point's evidence names (its nearest node;
+    the batch's match query looks suspects up by that node, so the far end is not used)."""
     if not isinstance(evidence, dict) or offset_m is None:
         return []
     nn = evidence.get("nearest_node")

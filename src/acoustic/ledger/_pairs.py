@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 
 from .._errors import DataError
 from ._db import Ledger, dumps, utc_now
+from ._network import _num
 
 __all__ = ["PAIR_SCHEMA", "PairJob", "load_pair_result", "is_pair_result", "add_pair_job"]
 
@@ -85,10 +85,6 @@ class PairJob:
     @property
     def detected(self) -> bool:
         return bool(self.result.get("detected")) and _num(self.result.get("distance_from_a_m"))
-
-
-def _num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def read_json_document(path: Path, what: str) -> dict:
