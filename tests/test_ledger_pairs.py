@@ -158,3 +158,14 @@ def test_pair_job_in_the_conventions_form(pair, tmp_path):
     r = run("report", untimed, "--out", tmp_path / "rep", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["suspects"][0]["origin"] == "pair"
+
+
+def test_pair_position_rounded_below_zero_is_clamped(pair, tmp_path):
+    """A leak at sensor A written -0.02 m (rounding) is clamped as 76.02 m on a 76 m path is: the
+    rounding tolerance holds at both ends."""
+    doc = dict(pair["doc"], distance_from_a_m=-0.02, interval_m=[-0.5, 0.6])
+    at_a = pair["root"] / "at_a.json"
+    at_a.write_text(json.dumps(doc))
+    r = run("ledger", "add", tmp_path / "l.db", at_a, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["suspect"]["offset_m"] == 0.0

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .._errors import DataError
 from ._db import Ledger, dumps, utc_now
-from ._network import _num
+from ._network import POSITION_ROUNDING_M, _num
 
 __all__ = ["PAIR_SCHEMA", "PairJob", "load_pair_result", "is_pair_result", "add_pair_job"]
 
@@ -143,10 +143,10 @@ def load_pair_result(path, doc: dict | None = None) -> PairJob:
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: pipe not readable ({exc})") from None
     length = float(pipe_obj.length_m)
-    for key in ("distance_from_a_m",):
-        v = doc.get(key)
-        if doc.get("detected") and not (_num(v) and -1e-6 <= v <= length + 0.05):
-            raise DataError(f"{path}: {key} {v!r} is not a position on the {length:g} m path")
+    v = doc.get("distance_from_a_m")
+    tol = POSITION_ROUNDING_M
+    if doc.get("detected") and not (_num(v) and -tol <= v <= length + tol):
+        raise DataError(f"{path}: distance_from_a_m {v!r} is not a position on the {length:g} m path")
     iv = doc.get("interval_m")
     if doc.get("detected") and not (isinstance(iv, list) and len(iv) == 2 and all(_num(x) for x in iv)
                                     and iv[0] <= iv[1]):
