@@ -167,7 +167,8 @@ def _append_only(table: str, *, update: bool = True) -> str:
 
 #: Version 4 (nothing lost, in the database itself): the table of replaced recording versions and
 #: the index of recordings by path, which the batch created on its own (``CREATE ... IF NOT
-#: EXISTS``, kept as they are when present), become part of the schema; outcome events,
+#: EXISTS``, kept as they are when present), become part of the schema, with an index of outcome
+#: events by the event they cancel (the ``outcomes`` view looks every event up by it); outcome events,
 #: dispatches and replaced recordings can be neither changed nor deleted, and suspects not
 #: deleted (their status and the batch's updates of open suspects remain), by triggers that abort
 #: the statement.
@@ -180,6 +181,8 @@ _SCHEMA_V4 = "\n".join([
     "replaced_utc TEXT NOT NULL, replaced_by_batch INTEGER, reason TEXT NOT NULL);",
     "CREATE INDEX IF NOT EXISTS recording_history_rec ON recording_history(recording_id);",
     "CREATE INDEX IF NOT EXISTS recordings_path ON recordings(path);",
+    # the outcomes view asks, per event, whether an undo cancels it: without this, a scan per event
+    "CREATE INDEX IF NOT EXISTS outcome_events_cancels ON outcome_events(cancels);",
     _append_only("outcome_events"), _append_only("dispatches"), _append_only("recording_history"),
     _append_only("suspects", update=False),
 ])

@@ -24,6 +24,7 @@ undone outcomes stay in the history, not in the numbers).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 
@@ -281,20 +282,42 @@ def resolve_leaks(rows: list[dict], *, merge_m: float = LEAK_MERGE_M, net=None,
         _fill_ends(r)
     found.sort(key=lambda r: (str(r.get("dug_on") or ""), r.get("entry_id", r["outcome_id"]), r["outcome_id"]))
     leaks: list[Leak] = []
+    recent: collections.deque = collections.deque()  # (day number, leak) of dated leaks, first dig first
+    undated: list[Leak] = []                         # leaks whose first dig has no readable date
     for r in found:
+        day = _day_number(r)
+        if day is None:   # a dig without a readable date is taken as the same time as any other
+            candidates = leaks
+        else:             # digs come in date order: leaks first dug more than merge_days ago are done
+            while recent and recent[0][0] < day - merge_days:
+                recent.popleft()
+            candidates = [lk for _, lk in recent] + undated
         p = found_point(r)
         best = None
-        for lk in leaks:
-            if _days_apart(lk.first, r) > merge_days:
-                continue
+        for lk in candidates:
             d = points_distance_m(lk.point, p, net, cutoff_m=merge_m)
             if d <= merge_m and (best is None or d < best[0]):
                 best = (d, lk)
-        if best is None:
-            leaks.append(Leak(len(leaks) + 1, [r], p))
-        else:
+        if best is not None:
             best[1].digs.append(r)
+            continue
+        lk = Leak(len(leaks) + 1, [r], p)
+        leaks.append(lk)
+        if day is None:
+            undated.append(lk)
+        else:
+            recent.append((day, lk))
     return leaks
+
+
+def _day_number(row: dict) -> int | None:
+    """The proleptic ordinal of a row's dig date (None when it does not read as ``YYYY-MM-DD``)."""
+    import datetime as _dt
+
+    try:
+        return _dt.date.fromisoformat(str(row.get("dug_on"))[:10]).toordinal()
+    except ValueError:
+        return None
 
 
 @dataclasses.dataclass
