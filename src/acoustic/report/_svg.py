@@ -231,20 +231,16 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
     """
     from ..survey._crs import map_scale
 
-    scores = logger_scores or {}
     if scale is None:
         scale = map_scale(network, cs)
     unit, caption = _coord_unit(scale, cs)
     full = bbox is None
-    if full:
-        bbox = _bbox(network)
-    x0, y0, x1, y1 = bbox
+    x0, y0, x1, y1 = _bbox(network) if full else bbox
     span = max(x1 - x0, y1 - y0, 1e-9)
     margin = 0.06 * span
     bbox_m = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
     legend_h = 74 if legend else 0
     fr = _Frame(bbox_m, width_px, 14.0, 58.0, 44.0 + legend_h, x_factor=scale.x_factor)
-    labels = _Labels(fr)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(svg_id)}" class="network-map" role="img" '
            f'width="{int(fr.width)}" height="{int(math.ceil(fr.height))}" '
            f'viewBox="0 0 {int(fr.width)} {int(math.ceil(fr.height))}" font-family="sans-serif" font-size="11">',
@@ -255,36 +251,92 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
            f'<rect class="map-frame" x="{_fmt(fr.left)}" y="{_fmt(fr.top)}" width="{_fmt(fr.inner_w)}" '
            f'height="{_fmt(fr.inner_h)}" fill="#fbfbf8" stroke="#999"/>']
     out.extend(_axes(fr, caption))
-    body = [f'<g clip-path="url(#{escape(svg_id)}-clip)">']
-    px_per_m = fr.scale / scale.metres_per_unit
-    # areas
     lxy = {lid: network.site_xy(s) for lid, s in sites.items()}
+    lxy_in = {lid: xy for lid, xy in lxy.items() if bbox_m[0] <= xy[0] <= bbox_m[2] and bbox_m[1] <= xy[1] <= bbox_m[3]}
+    logger_label, node_label = _place_labels(fr, network, lxy_in, points, bbox_m)
+    out.append(f'<g clip-path="url(#{escape(svg_id)}-clip)">')
+    out.extend(_area_layer(fr, areas, lxy, span))
+    out.extend(_line_layer(fr, network, list(lines)[:max_lines]))
+    out.extend(_pipe_layer(fr, network, None if full else bbox_m, pipe_classes))
+    out.extend(_node_layer(fr, network, bbox_m, node_label, unit))
+    out.extend(_noise_layer(fr, network, noise_sources))
+    out.extend(_interval_layer(fr, network, points, highlight))
+    out.extend(_logger_layer(fr, sites, lxy_in, logger_label, logger_scores or {}))
+    out.extend(_suspect_layer(fr, network, points, highlight))
+    out.append("</g>")
+    out.extend(_scale_bar(fr, fr.scale / scale.metres_per_unit))
+    out.extend(_north(fr))
+    if legend:
+        out.extend(_legend(fr, network, bool(points), bool(noise_sources), bool(areas), bool(lines), class_legend))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _in_box(xy, box) -> bool:
+    return box[0] <= xy[0] <= box[2] and box[1] <= xy[1] <= box[3]
+
+
+def _used_nodes(network) -> set:
+    return {n for p in network.pipes.values() for n in (p.start_node, p.end_node)}
+
+
+def _place_labels(fr: _Frame, network, lxy_in: dict, points, box) -> tuple[dict, dict]:
+    """Label positions without overlap: markers first (obstacles), then logger labels, then node
+    labels where there is room.  Returns ``(logger_label, node_label)`` (id -> (x, y, anchor) or None)."""
+    labels = _Labels(fr)
+    for x, y in lxy_in.values():
+        labels.block(*fr(x, y), 8.0)
+    for pt in points:
+        p = network.pipes.get(pt.get("pipe_id"))
+        if p is not None:
+            labels.block(*fr(*p.point_at(_on_pipe(pt["offset_m"], p))), 9.0)
+    logger_label = {lid: labels.place(*fr(x, y), lid, 11.0, 7.0) for lid, (x, y) in lxy_in.items()}
+    used = _used_nodes(network)
+    nodes = [(n, xy) for n, xy in network.node_coords.items() if n in used and _in_box(xy, box)]
+    for _, (x, y) in nodes:
+        labels.block(*fr(x, y), 2.5)
+    node_label = {n: labels.place(*fr(x, y), n, 9.0, 2.0) for n, (x, y) in nodes}
+    return logger_label, node_label
+
+
+def _area_layer(fr: _Frame, areas, lxy: dict, span: float) -> list[str]:
+    """Areas outlined around their loggers (``span``: the drawing's extent, network units)."""
+    out = []
     for a in areas:
-        members = [l for l in (a.get("loggers") or []) if l in lxy]
+        members = [lid for lid in (a.get("loggers") or []) if lid in lxy]
         if not members:
             continue
-        ring = area_outline(np.array([lxy[l] for l in members]), 0.04 * span)
-        label_xy = ring[np.argmax(ring[:, 1])]
-        lx, ly = fr(*label_xy)
-        body.append(f'<g class="area" data-area="{escape(str(a.get("area")))}"><polygon points="{fr.pts(ring)}" '
-                    f'fill="{AREA}" fill-opacity="0.05" stroke="{AREA}" stroke-dasharray="6 4" stroke-width="1.5">'
-                    f'<title>area {escape(str(a.get("area")))}: score {_num(a.get("score"))}, loggers '
-                    f'{escape(", ".join(members))}</title></polygon>'
-                    f'<text x="{_fmt(lx)}" y="{_fmt(ly - 4)}" fill="{AREA}" text-anchor="middle" font-weight="bold">'
-                    f'{escape(str(a.get("area")))}</text></g>')
-    # line halos (most suspect runs)
-    for ln in list(lines)[:max_lines]:
+        ring = area_outline(np.array([lxy[lid] for lid in members]), 0.04 * span)
+        lx, ly = fr(*ring[np.argmax(ring[:, 1])])
+        out.append(f'<g class="area" data-area="{escape(str(a.get("area")))}"><polygon points="{fr.pts(ring)}" '
+                   f'fill="{AREA}" fill-opacity="0.05" stroke="{AREA}" stroke-dasharray="6 4" stroke-width="1.5">'
+                   f'<title>area {escape(str(a.get("area")))}: score {_num(a.get("score"))}, loggers '
+                   f'{escape(", ".join(members))}</title></polygon>'
+                   f'<text x="{_fmt(lx)}" y="{_fmt(ly - 4)}" fill="{AREA}" text-anchor="middle" font-weight="bold">'
+                   f'{escape(str(a.get("area")))}</text></g>')
+    return out
+
+
+def _line_layer(fr: _Frame, network, lines) -> list[str]:
+    """Halos along the pipes of the most suspect runs."""
+    out = []
+    for ln in lines:
         for pid in ln.get("pipe_ids") or []:
             p = network.pipes.get(pid)
             if p is None:
                 continue
-            body.append(f'<polyline class="line-suspect" data-pipe-id="{escape(pid)}" points="{fr.pts(p.coords)}" '
-                        f'fill="none" stroke="{LINE_HALO}" stroke-opacity="0.55" stroke-width="10" '
-                        f'stroke-linecap="round"><title>line {escape(str(ln.get("from_logger")))} - '
-                        f'{escape(str(ln.get("to_logger")))}: score {_num(ln.get("score"))}</title></polyline>')
-    # pipes
+            out.append(f'<polyline class="line-suspect" data-pipe-id="{escape(pid)}" points="{fr.pts(p.coords)}" '
+                       f'fill="none" stroke="{LINE_HALO}" stroke-opacity="0.55" stroke-width="10" '
+                       f'stroke-linecap="round"><title>line {escape(str(ln.get("from_logger")))} - '
+                       f'{escape(str(ln.get("to_logger")))}: score {_num(ln.get("score"))}</title></polyline>')
+    return out
+
+
+def _pipe_layer(fr: _Frame, network, box, pipe_classes: dict | None) -> list[str]:
+    """Pipes coloured by material (or by ``pipe_classes``); only those crossing ``box`` when given."""
+    out = []
     for p in network.pipes.values():
-        if not full and not _intersects(p.coords, bbox_m):
+        if box is not None and not _intersects(p.coords, box):
             continue
         colour = MATERIAL_COLOURS.get(p.material, "#555")
         w = float(np.clip(1.0 + p.diameter_mm / 75.0, 1.5, 5.0))
@@ -295,64 +347,68 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
             extra = f' data-class="{escape(str(label))}"'
             cls_title = f"; {escape(str(label))}"
         dash = ' stroke-dasharray="3 2"' if p.kind != "pipe" else ""
-        body.append(f'<polyline class="pipe" data-pipe-id="{escape(p.pipe_id)}"{extra} points="{fr.pts(p.coords)}" '
-                    f'fill="none" stroke="{colour}" stroke-width="{w:.1f}" stroke-linecap="round"{dash}>'
-                    f'<title>pipe {escape(p.pipe_id)} ({escape(p.kind)}): {escape(p.material)}, '
-                    f'{p.diameter_mm:g} mm, {p.length_m:.1f} m, {escape(p.start_node)} to {escape(p.end_node)}'
-                    f'{cls_title}</title></polyline>')
-    # markers first (obstacles for labels), then logger labels, then node labels where there is room
-    lxy_in = {lid: xy for lid, xy in lxy.items() if bbox_m[0] <= xy[0] <= bbox_m[2] and bbox_m[1] <= xy[1] <= bbox_m[3]}
-    for lid, (x, y) in lxy_in.items():
-        labels.block(*fr(x, y), 8.0)
-    for pt in points:
-        p = network.pipes.get(pt.get("pipe_id"))
-        if p is not None:
-            labels.block(*fr(*p.point_at(_on_pipe(pt["offset_m"], p))), 9.0)
-    logger_label = {lid: labels.place(*fr(x, y), lid, 11.0, 7.0) for lid, (x, y) in lxy_in.items()}
-    used = {n for p in network.pipes.values() for n in (p.start_node, p.end_node)}
-    node_label = {}
+        out.append(f'<polyline class="pipe" data-pipe-id="{escape(p.pipe_id)}"{extra} points="{fr.pts(p.coords)}" '
+                   f'fill="none" stroke="{colour}" stroke-width="{w:.1f}" stroke-linecap="round"{dash}>'
+                   f'<title>pipe {escape(p.pipe_id)} ({escape(p.kind)}): {escape(p.material)}, '
+                   f'{p.diameter_mm:g} mm, {p.length_m:.1f} m, {escape(p.start_node)} to {escape(p.end_node)}'
+                   f'{cls_title}</title></polyline>')
+    return out
+
+
+def _node_layer(fr: _Frame, network, box, node_label: dict, unit: str) -> list[str]:
+    """The nodes pipes end at, with the labels that found room."""
+    out = []
+    used = _used_nodes(network)
     for n, (x, y) in network.node_coords.items():
-        if n in used and bbox_m[0] <= x <= bbox_m[2] and bbox_m[1] <= y <= bbox_m[3]:
-            labels.block(*fr(x, y), 2.5)
-    for n, (x, y) in network.node_coords.items():
-        if n in used and bbox_m[0] <= x <= bbox_m[2] and bbox_m[1] <= y <= bbox_m[3]:
-            node_label[n] = labels.place(*fr(x, y), n, 9.0, 2.0)
-    for n, (x, y) in network.node_coords.items():
-        if n not in used or not (bbox_m[0] <= x <= bbox_m[2] and bbox_m[1] <= y <= bbox_m[3]):
+        if n not in used or not _in_box((x, y), box):
             continue
         px, py = fr(x, y)
-        body.append(f'<circle class="node" data-node-id="{escape(n)}" cx="{_fmt(px)}" cy="{_fmt(py)}" r="2" '
-                    f'fill="#333"><title>node {escape(n)} ({x:.6g}, {y:.6g}){" " + unit if unit else ""}</title></circle>')
+        out.append(f'<circle class="node" data-node-id="{escape(n)}" cx="{_fmt(px)}" cy="{_fmt(py)}" r="2" '
+                   f'fill="#333"><title>node {escape(n)} ({x:.6g}, {y:.6g}){" " + unit if unit else ""}</title></circle>')
         at = node_label.get(n)
         if at is not None:
-            body.append(f'<text class="node-label" x="{_fmt(at[0])}" y="{_fmt(at[1])}" text-anchor="{at[2]}" '
-                        f'fill="#555" font-size="9">{escape(n)}</text>')
-    # noise sources
+            out.append(f'<text class="node-label" x="{_fmt(at[0])}" y="{_fmt(at[1])}" text-anchor="{at[2]}" '
+                       f'fill="#555" font-size="9">{escape(n)}</text>')
+    return out
+
+
+def _noise_layer(fr: _Frame, network, noise_sources) -> list[str]:
+    """Points explained by known equipment: grey diamonds."""
+    out = []
     for s in noise_sources:
         p = network.pipes.get(s.get("pipe_id"))
         if p is None:
             continue
         px, py = fr(*p.point_at(float(s["offset_m"])))
-        body.append(f'<rect class="noise-source" x="{_fmt(px - 5)}" y="{_fmt(py - 5)}" width="10" height="10" '
-                    f'fill="#fff" stroke="#636363" stroke-width="2" transform="rotate(45 {_fmt(px)} {_fmt(py)})">'
-                    f'<title>noise source, not a leak: {escape(str(s.get("explained_by", "")))}</title></rect>')
-    # suspects: interval bands, then markers
+        out.append(f'<rect class="noise-source" x="{_fmt(px - 5)}" y="{_fmt(py - 5)}" width="10" height="10" '
+                   f'fill="#fff" stroke="#636363" stroke-width="2" transform="rotate(45 {_fmt(px)} {_fmt(py)})">'
+                   f'<title>noise source, not a leak: {escape(str(s.get("explained_by", "")))}</title></rect>')
+    return out
+
+
+def _interval_layer(fr: _Frame, network, points, highlight: int | None) -> list[str]:
+    """Each suspect's 95 % interval as a band along its pipe (m from the start node)."""
+    out = []
     for i, pt in enumerate(points, start=1):
         p = network.pipes.get(pt.get("pipe_id"))
         if p is None:
             continue
         lo, hi = (_on_pipe(v, p) for v in pt["interval_m"])
-        seg = p.polyline(lo, hi)
         width = 9 if highlight in (None, i) else 6
-        body.append(f'<polyline class="suspect-interval" data-suspect="{i}" points="{fr.pts(seg)}" fill="none" '
-                    f'stroke="{SUSPECT}" stroke-opacity="0.55" stroke-width="{width}" stroke-linecap="butt">'
-                    f'<title>suspect {i}: 95 % interval {lo:.1f} - {hi:.1f} m from {escape(p.start_node)} '
-                    f'on pipe {escape(p.pipe_id)}</title></polyline>')
+        out.append(f'<polyline class="suspect-interval" data-suspect="{i}" points="{fr.pts(p.polyline(lo, hi))}" '
+                   f'fill="none" stroke="{SUSPECT}" stroke-opacity="0.55" stroke-width="{width}" stroke-linecap="butt">'
+                   f'<title>suspect {i}: 95 % interval {lo:.1f} - {hi:.1f} m from {escape(p.start_node)} '
+                   f'on pipe {escape(p.pipe_id)}</title></polyline>')
+    return out
+
+
+def _logger_layer(fr: _Frame, sites: dict, lxy_in: dict, logger_label: dict, scores: dict) -> list[str]:
+    """Loggers coloured by score (alarms outlined), with their labels."""
+    out = []
     for lid, s in sites.items():
         if lid not in lxy_in:
             continue
-        x, y = lxy[lid]
-        px, py = fr(x, y)
+        px, py = fr(*lxy_in[lid])
         at = logger_label.get(lid)
         label = ("" if at is None else f'<text x="{_fmt(at[0])}" y="{_fmt(at[1])}" text-anchor="{at[2]}" '
                  f'font-weight="bold" fill="#222">{escape(lid)}</text>')
@@ -361,31 +417,30 @@ def network_map_svg(network, sites: dict, *, logger_scores=None, points=(), line
         alarm = bool(sc.get("alarm"))
         stroke = ' stroke="#000" stroke-width="2.5"' if alarm else ' stroke="#333" stroke-width="1"'
         reasons = "; ".join(str(r) for r in (sc.get("reasons") or [])[:3])
-        body.append(f'<g class="logger" data-logger-id="{escape(lid)}" data-score="{_num(score)}">'
-                    f'<circle cx="{_fmt(px)}" cy="{_fmt(py)}" r="7" fill="{score_colour(score)}"{stroke}>'
-                    f'<title>logger {escape(lid)} ({escape(s.sensor_kind)}): score {_num(score)}'
-                    f'{" ALARM" if alarm else ""}{(": " + escape(reasons)) if reasons else ""}</title></circle>'
-                    f'{label}</g>')
+        out.append(f'<g class="logger" data-logger-id="{escape(lid)}" data-score="{_num(score)}">'
+                   f'<circle cx="{_fmt(px)}" cy="{_fmt(py)}" r="7" fill="{score_colour(score)}"{stroke}>'
+                   f'<title>logger {escape(lid)} ({escape(s.sensor_kind)}): score {_num(score)}'
+                   f'{" ALARM" if alarm else ""}{(": " + escape(reasons)) if reasons else ""}</title></circle>'
+                   f'{label}</g>')
+    return out
+
+
+def _suspect_layer(fr: _Frame, network, points, highlight: int | None) -> list[str]:
+    """Numbered suspect markers (1, 2, ... in the order given)."""
+    out = []
     for i, pt in enumerate(points, start=1):
         p = network.pipes.get(pt.get("pipe_id"))
         if p is None:
             continue
         px, py = fr(*p.point_at(_on_pipe(pt["offset_m"], p)))
         r = 8 if highlight in (None, i) else 6
-        body.append(f'<g class="suspect" data-suspect="{i}" data-pipe-id="{escape(p.pipe_id)}">'
-                    f'<circle cx="{_fmt(px)}" cy="{_fmt(py)}" r="{r}" fill="{SUSPECT}" stroke="#fff" stroke-width="1.5">'
-                    f'<title>suspect {i}: pipe {escape(p.pipe_id)} at {float(pt["offset_m"]):.1f} m from '
-                    f'{escape(p.start_node)}, confidence {_num(pt.get("confidence"))}</title></circle>'
-                    f'<text x="{_fmt(px)}" y="{_fmt(py + 3.5)}" fill="#fff" font-size="10" font-weight="bold" '
-                    f'text-anchor="middle">{i}</text></g>')
-    body.append("</g>")
-    out.extend(body)
-    out.extend(_scale_bar(fr, px_per_m))
-    out.extend(_north(fr))
-    if legend:
-        out.extend(_legend(fr, network, bool(points), bool(noise_sources), bool(areas), bool(lines), class_legend))
-    out.append("</svg>")
-    return "".join(out)
+        out.append(f'<g class="suspect" data-suspect="{i}" data-pipe-id="{escape(p.pipe_id)}">'
+                   f'<circle cx="{_fmt(px)}" cy="{_fmt(py)}" r="{r}" fill="{SUSPECT}" stroke="#fff" stroke-width="1.5">'
+                   f'<title>suspect {i}: pipe {escape(p.pipe_id)} at {float(pt["offset_m"]):.1f} m from '
+                   f'{escape(p.start_node)}, confidence {_num(pt.get("confidence"))}</title></circle>'
+                   f'<text x="{_fmt(px)}" y="{_fmt(py + 3.5)}" fill="#fff" font-size="10" font-weight="bold" '
+                   f'text-anchor="middle">{i}</text></g>')
+    return out
 
 
 def _on_pipe(v, pipe) -> float:
