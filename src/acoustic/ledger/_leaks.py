@@ -395,14 +395,15 @@ def ledger_stats(led, *, tolerance_m: float = 1.0, tolerance_pct: float | None =
     Returns
     -------
     dict
-        ``suspects`` (current count by kind), ``recordings`` (by status), ``dug`` (outcomes in
-        force dug in the period), ``leaks_found`` (physical leaks first found in it), ``no_leak``
-        (dry digs), ``repeat_digs`` (digs of a leak already found, in the period or before),
-        ``hit_rate`` (leaks / (leaks + dry digs), None without either), ``location_error_m`` (m,
-        over leaks: ``n``, ``median``, ``p90``, ``max``, ``within_1m``, ``within_2m``), ``payable``
-        (``rule``, ``count``), ``merge_m``, ``leaks`` (one entry per leak: ``leak_id``,
-        ``suspect_ids``, ``pipe_id``, ``found_at_m``, ``located_by`` (suspect id), ``error_m``,
-        ``spacing_m``, ``allowed_m``, ``payable``, ``dug_on``), ``period`` and ``warnings``.
+        ``suspects`` (current count by kind), ``recordings`` (by status), ``dug`` (outcomes in force
+        dug in the period), ``leaks_found`` (physical leaks first found in it), ``no_leak`` (dry
+        digs), ``repeat_digs`` (digs of a leak already found, in the period or before), ``hit_rate``
+        (leaks / (leaks + dry digs), None without either), ``location_error_m`` (m, over leaks:
+        ``n``, ``median``, ``p90``, ``max``, ``within_1m``, ``within_2m``), ``payable`` (``rule``,
+        ``count``), ``merge_m`` and ``merge_days`` (the grouping rule), ``leaks`` (one entry per
+        leak: ``leak_id``, ``suspect_ids``, ``pipe_id``, ``found_at_m``, ``located_by`` (suspect
+        id), ``error_m``, ``spacing_m``, ``allowed_m``, ``payable``, ``dug_on``), ``period`` and
+        ``warnings``.
 
     Raises
     ------
@@ -434,6 +435,7 @@ def ledger_stats(led, *, tolerance_m: float = 1.0, tolerance_pct: float | None =
         "payable": {"rule": rule, "count": int(sum(s["payable"] for s in summary)),
                     "counted": "once per physical leak, on the dig that found it first, in the period of that dig"},
         "merge_m": merge_m,
+        "merge_days": LEAK_MERGE_DAYS,
         "leaks": summary,
         "period": {"since": digs.since, "until": digs.until},
         "warnings": _off_pipe(digs.rows),

@@ -182,7 +182,8 @@ def _check_default_end(suspect: dict, facts: PipeFacts, measured: float) -> None
         raise ParameterError(
             f"--found-at-m {measured:g} m: measured from which end of {facts.describe()}? From {start} it is "
             f"{abs(measured - float(suspect['offset_m'])):.1f} m from the located point, from {end} it lies in the "
-            f"located interval; give --from-node {facts.start_node or 'start'} or --from-node {facts.end_node or 'end'}")
+            f"located interval; give --from-node {facts.start_node or 'start'} or "
+            f"--from-node {facts.end_node or 'end'}")
 
 
 def _node_label(label: str) -> str:
@@ -345,7 +346,8 @@ def _warn_if_moved(led: Ledger, suspect: dict, dug_on: str) -> None:
     if led.conn.execute("SELECT 1 FROM dispatches WHERE suspect_id = ?", (suspect["id"],)).fetchone():
         return
     _warn(f"suspect {suspect['id']} was never dispatched and the survey of night {night}, after the dig on {dug_on}, "
-          f"may have moved it: the location error is measured from its position now ({float(suspect['offset_m']):.2f} m "
+          f"may have moved it: the location error is measured from its position now "
+          f"({float(suspect['offset_m']):.2f} m "
           "from the start node); dispatch suspects before digging to keep the position the crew was given")
 
 

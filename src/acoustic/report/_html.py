@@ -487,9 +487,10 @@ def _contractor(ctx: dict, images) -> str:
                    '<th>inside 95 % interval</th><th class="num">sensor spacing</th><th class="num">allowed error</th>'
                    '<th>payable</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
         out.append('<p class="notes">Positions are m from the pipe&#x27;s start node; error = distance along the '
-                   'pipes between the found and the located position. Digs that found a leak within '
-                   f'{fmt_q(st.get("merge_m"), "m", nd=0)} of each other found one leak: it is counted and paid once, '
-                   'on the dig that found it first. Only each suspect&#x27;s outcome in force counts (see '
+                   'pipes between the found and the located position. A dig within '
+                   f'{fmt_q(st.get("merge_m"), "m", nd=0)} and {e(st.get("merge_days"))} days of the dig that first found a leak found that '
+                   'leak again: it is counted and paid once, on the dig that found it first, in the period of that '
+                   'dig. Only each suspect&#x27;s outcome in force counts (see '
                    '<code>acoustic ledger history</code>).</p>')
     out.append("</section>")
     return "".join(out)
