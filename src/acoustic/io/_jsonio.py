@@ -28,8 +28,12 @@ DEFAULT_JSON_MAX_DEPTH = 64
 #: own limit on converting text to int is 4300).
 MAX_INT_DIGITS = 40
 
-# a JSON string: quote, then runs of ordinary characters and escapes, then quote (linear, no backtracking)
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# a JSON string: quote, then runs of ordinary characters and escapes, then its closing quote or, for a
+# string never closed, the end of the text.  The closing quote is optional so that the match at an
+# opening quote never fails: a failed match would be retried at every later quote, and a text of
+# many escaped quotes with no closing one (``"\\"\\"\\"...``) would take quadratic time (hours for a
+# sidecar of 1 MiB).  What is masked after an unclosed quote is never parsed: json.loads stops there.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*("?)', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 _CONSTANT = re.compile(r"-?\b(?:NaN|Infinity)\b")
 
@@ -41,9 +45,14 @@ class _Refused(Exception):
         self.why = why
 
 
+def _blank_string(m: re.Match) -> str:
+    close = m.group(1)  # '"', or '' for a string never closed
+    return '"' + " " * (m.end() - m.start() - 1 - len(close)) + close
+
+
 def _mask_strings(text: str) -> str:
     """``text`` with every string's content blanked (same length, so positions still hold)."""
-    return _STRING.sub(lambda m: '"' + " " * (len(m.group()) - 2) + '"', text)
+    return _STRING.sub(_blank_string, text)
 
 
 def _line_col(text: str, pos: int) -> tuple[int, int]:
