@@ -48,3 +48,46 @@ def test_an_unclosed_string_is_masked_to_the_end_and_positions_hold():
         loads_json_limited('[1, "' + "[" * 1000)  # the brackets inside the open string do not count
     with pytest.raises(RecordingError, match="Unterminated string"):
         loads_json_limited('{"a": "\\"', error=RecordingError)
+
+
+# -- CSV: what the writer writes, the reader reads back ---------------------------------------------
+
+def test_a_bare_carriage_return_cannot_start_a_row_with_a_formula(tmp_path):
+    from acoustic.io import format_csv_rows, read_csv_table
+
+    text = format_csv_rows(["logger_id", "level"], [["L1\r=HYPERLINK(1)", 3], ["\rx", 4]])
+    path = tmp_path / "out.csv"
+    path.write_text(text, newline="")
+    rows = [(r.line, r["logger_id"], r["level"]) for r in read_csv_table(path, extra_fields="error")]
+    assert rows == [(2, "L1\r=HYPERLINK(1)", "3"), (4, "\rx", "4")]  # (the first row's cell spans lines 2-3)
+    assert text.endswith("4\n") and "\r\n" not in text.replace('"', "")
+
+
+CELLS = ["=1+2", "+1", "-1", "-1+2", "@SUM(A1)", "\tx", "-", "'=x", "''-1", "'abc", "'", "-inf", "-nan", "L-01",
+         "-L01", "1e5", "a\x00b", "\x00x", "x\r\ny", "=a\nb", "'\x00", "-0", "0x10", '"=1"', ",=1", "ǝ"]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_written_cells_read_back_unchanged(tmp_path, cell):
+    from acoustic.io import csv_safe_cell, read_csv_table, write_csv_rows
+
+    path = tmp_path / "t.csv"
+    write_csv_rows(path, ["id", "v", "end"], [["a", cell, "z"]])
+    if "\x00" not in cell:  # (the reader refuses NUL bytes: the protection is for spreadsheets)
+        (row,) = read_csv_table(path, extra_fields="error")
+        assert (row["id"], row["v"], row["end"]) == ("a", cell, "z")
+    protected = csv_safe_cell(cell)
+    if protected.startswith(("=", "@", "\t", "\r", "\x00")) or (protected[:1] in "+-" and protected != cell):
+        pytest.fail(f"{cell!r} written as {protected!r}")
+    assert protected.startswith("'") or not cell.lstrip("'").startswith(("=", "@", "\t", "\r", "\x00")), protected
+
+
+def test_numbers_written_by_type_read_back_as_numbers(tmp_path):
+    import numpy as np
+
+    from acoustic.io import read_csv_table, write_csv_rows
+
+    path = tmp_path / "n.csv"
+    write_csv_rows(path, ["a", "b", "c", "d"], [[-3.5, np.float32(-1.5), np.int64(-4), -0.0]])
+    (row,) = read_csv_table(path)
+    assert [row.number(c) for c in "abcd"] == [-3.5, -1.5, -4.0, -0.0]

@@ -12,11 +12,17 @@ Reading (:func:`read_csv_table`) follows one set of rules, whatever the table:
   header (a trailing separator) are ignored; non-empty fields beyond the header are warned about
   once per file (or refused, or ignored, as the caller asks) and never reach the caller;
 - cells are stripped of surrounding whitespace; every row keeps the line it started on, so each
-  cell's error names the file, line and column (:class:`CsvRow`).
+  cell's error names the file, line and column (:class:`CsvRow`);
+- a cell the writer protected from spreadsheets (``'=x``, see below) reads back as it was before
+  (``=x``), so what the package writes it reads back unchanged (a spreadsheet that saves such a
+  cell drops the ``'`` too).
 
 Writing (:func:`write_csv_rows`, :func:`csv_safe_cell`) neutralises spreadsheet formula
-injection the way OWASP advises: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
-carriage return gets a leading ``'``; numbers, including negative ones, stay numbers.
+injection the way OWASP advises: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab, a
+carriage return or a NUL gets a leading ``'`` (and one starting with ``'`` followed by one of
+these gets one more, so that reading undoes exactly what writing did); numbers, including
+negative ones, stay numbers.  Cells holding a line break of any kind (``\r`` included) are
+quoted, so no cell can start a row of its own.
 """
 
 from __future__ import annotations
@@ -329,7 +335,7 @@ def read_csv_table(path, *, required=(), optional=(), what: str = "CSV file", er
             cells = {c: "" for c in columns}
             for c, f in zip(header, fields):
                 if c:
-                    cells[c] = f.strip()
+                    cells[c] = _unprotect(f.strip())
             rows.append(CsvRow(start, cells, name, extras if extra_fields != "ignore" else (), error))
     except csv.Error as exc:
         raise error(f"{name}, line {last_line + 1}: {what} is not readable CSV ({exc})") from None
@@ -346,7 +352,7 @@ def read_csv_table(path, *, required=(), optional=(), what: str = "CSV file", er
 
 
 def _header(fields: list[str], name: str, line: int, what: str, error) -> list[str]:
-    names = [f.strip() for f in fields]
+    names = [_unprotect(f.strip()) for f in fields]
     while names and not names[-1]:  # a trailing separator
         names.pop()
     seen = set()
@@ -359,8 +365,9 @@ def _header(fields: list[str], name: str, line: int, what: str, error) -> list[s
 
 # -- writing ----------------------------------------------------------------------------------
 
-#: A text cell starting with one of these is read by spreadsheets as a formula (OWASP, "CSV Injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: A text cell starting with one of these is read by spreadsheets as a formula (OWASP, "CSV Injection";
+#: OWASP ASVS 5.0 requirement 1.2.10 adds the NUL character to the four signs, tab and carriage return).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|nan)", re.IGNORECASE)
 
 
@@ -388,9 +395,32 @@ def csv_safe_cell(value) -> str:
     if hasattr(value, "dtype") and hasattr(value, "item"):  # numpy scalar
         return csv_safe_cell(value.item())
     text = value if isinstance(value, str) else str(value)
-    if text.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(text):
+    if text.lstrip("'").startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
+
+
+def _unprotect(cell: str) -> str:
+    """A cell as it was before :func:`csv_safe_cell` protected it (``'=x`` -> ``=x``, ``''=x`` -> ``'=x``)."""
+    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_PREFIXES):
+        return cell[1:]
+    return cell
+
+
+class _LineFeedRows:
+    """Target of a ``csv.writer`` that ends rows with ``\n`` yet quotes every cell holding ``\r``.
+
+    ``csv.writer`` quotes a cell only for the characters of its line terminator: with ``"\n"``
+    a bare ``\r`` went out unquoted, and spreadsheets and CSV readers start a new row there (a
+    row, and a formula at its start, of the writer's choosing).  Rows are written with
+    ``"\r\n"`` (cells holding either character quoted) and their terminator made ``"\n"``.
+    """
+
+    def __init__(self, out):
+        self.out = out
+
+    def write(self, text: str):
+        return self.out.write(text[:-2] + "\n" if text.endswith("\r\n") else text)
 
 
 def format_csv_rows(header, rows) -> str:
@@ -448,7 +478,7 @@ def write_csv_rows(out, header, rows) -> int:
             if tmp.exists():
                 tmp.unlink()
         return n
-    w = csv.writer(out, lineterminator="\n")
+    w = csv.writer(_LineFeedRows(out), lineterminator="\r\n")
     w.writerow([csv_safe_cell(h) for h in header])
     n = 0
     for row in rows:
