@@ -91,3 +91,41 @@ def test_numbers_written_by_type_read_back_as_numbers(tmp_path):
     write_csv_rows(path, ["a", "b", "c", "d"], [[-3.5, np.float32(-1.5), np.int64(-4), -0.0]])
     (row,) = read_csv_table(path)
     assert [row.number(c) for c in "abcd"] == [-3.5, -1.5, -4.0, -0.0]
+
+
+# -- warnings: the JSON ``warnings`` field carries what stderr shows ----------------------------------
+
+def test_json_warnings_field_holds_the_warnings_printed_on_stderr(tmp_path):
+    from click.testing import CliRunner
+
+    from acoustic.cli import cli
+
+    r = CliRunner().invoke(cli, ["simulate", "recording", "--out", str(tmp_path / "r.wav"), "--duration", "2",
+                                 "--start-time", "2099-01-01T00:00:00Z", "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    doc = json.loads(r.stdout)
+    printed = [line[len("Warning: "):] for line in r.stderr.splitlines() if line.startswith("Warning: ")]
+    assert printed and doc["warnings"] == printed  # (the field was [] : filled only after the command returned)
+    assert len(printed) == len(set(printed))
+
+
+def test_collect_warnings_sink_fills_while_the_block_runs():
+    import warnings
+
+    from acoustic._errors import AcousticWarning
+    from acoustic._warnings import collect_warnings, warn
+
+    sink = ["already there"]
+    with pytest.warns(RuntimeWarning, match="numpy says"), collect_warnings(sink=sink) as log:  # (passed on)
+        warn("A.wav: one")
+        assert sink == ["already there", "A.wav: one"]
+        warn("A.wav: one")
+        warnings.warn("numpy says", RuntimeWarning)
+        with collect_warnings(reemit=True):
+            warn("B.wav: inner")
+        assert sink == ["already there", "A.wav: one", "B.wav: inner"]
+    assert log.messages == ["A.wav: one", "B.wav: inner"]
+    assert [w.category for w in log.foreign()] == [RuntimeWarning]
+    assert issubclass(log.records[0].category, AcousticWarning)

@@ -63,10 +63,24 @@ class WarningLog:
     ----------
     records : list of warnings.WarningMessage
         Every warning caught, in order (foreign ones included).
+    sink : list of str or None
+        Where each new :class:`AcousticWarning` message is appended the moment it is issued
+        (de-duplicated), so code inside the block sees it there at once.
     """
 
-    def __init__(self, records: list):
+    def __init__(self, records: list, sink: list | None = None):
         self.records = records
+        self.sink = sink
+        self._in_sink = set(sink or ())
+
+    def showwarning(self, message, category, filename, lineno, file=None, line=None) -> None:
+        """Record one warning (installed as :func:`warnings.showwarning` while the block runs)."""
+        self.records.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+        if self.sink is not None and issubclass(category, AcousticWarning):
+            text = str(message)
+            if text not in self._in_sink:
+                self._in_sink.add(text)
+                self.sink.append(text)
 
     @property
     def messages(self) -> list[str]:
@@ -97,6 +111,10 @@ class collect_warnings:  # noqa: N801 - used like contextlib's lower-case contex
         dropped.
     ignore_deprecations : bool, default False
         Drop ``DeprecationWarning`` and ``FutureWarning`` whatever ``foreign`` says.
+    sink : list of str, optional
+        A list each new :class:`AcousticWarning` message is appended to as soon as it is issued
+        (not only when the block ends): the CLI hands it to a command as ``warnings_out``, and the
+        command's JSON ``warnings`` field, built inside the block, then holds every warning so far.
 
     Returns
     -------
@@ -111,25 +129,35 @@ class collect_warnings:  # noqa: N801 - used like contextlib's lower-case contex
     ...     warnings.warn("B.json: missing gain_db; defaults used", AcousticWarning)
     >>> log.messages
     ['B.json: missing gain_db; defaults used']
+    >>> seen = []
+    >>> with collect_warnings(sink=seen):
+    ...     warnings.warn("C.wav: 2 NaN samples set to zero", AcousticWarning)
+    ...     print(seen)
+    ['C.wav: 2 NaN samples set to zero']
     """
 
-    def __init__(self, *, reemit: bool = False, foreign: str = "pass", ignore_deprecations: bool = False):
+    def __init__(self, *, reemit: bool = False, foreign: str = "pass", ignore_deprecations: bool = False,
+                 sink: list | None = None):
         if foreign not in ("pass", "ignore"):
             raise ValueError(f"foreign must be 'pass' or 'ignore', got {foreign!r}")
         self.reemit = reemit
         self.foreign = foreign
         self.ignore_deprecations = ignore_deprecations
+        self.sink = sink
         self._ctx = None
         self.log: WarningLog | None = None
 
     def __enter__(self) -> WarningLog:
-        self._ctx = warnings.catch_warnings(record=True)
-        records = self._ctx.__enter__()
+        # catch_warnings saves and restores the filters and warnings.showwarning; replacing
+        # showwarning (what record=True does, through a private hook) lets the sink fill at once
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        self.log = WarningLog([], self.sink)
+        warnings.showwarning = self.log.showwarning
         warnings.simplefilter("always", AcousticWarning)
         if self.ignore_deprecations:
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             warnings.filterwarnings("ignore", category=FutureWarning)
-        self.log = WarningLog(records)
         return self.log
 
     def __exit__(self, exc_type, exc, tb) -> bool:

@@ -84,16 +84,17 @@ def command_errors(func):
     OSError and MemoryError are one line with exit 1; an ``sqlite3.Error`` no command turned into
     an AcousticError is one line with exit 2.
 
-    The wrapped function receives a ``warnings_out`` keyword: a list collecting the messages
-    of the :class:`AcousticWarning` s raised while it runs (for a JSON ``warnings`` field).
-    Each warning is also printed once on stderr as ``Warning: ...``.
+    The wrapped function receives a ``warnings_out`` keyword: a list of the messages of the
+    :class:`AcousticWarning` s raised while it runs, filled as each is raised (so a JSON
+    ``warnings`` field built from it holds every warning so far).  When the command ends, each
+    warning is printed once on stderr as ``Warning: ...``.
     """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         collected: list[str] = []
         # foreign warnings (numpy, libraries) are not for the user: dropped, as before
-        with collect_warnings(foreign="ignore", ignore_deprecations=True) as caught:
+        with collect_warnings(foreign="ignore", ignore_deprecations=True, sink=collected) as caught:
             kwargs["warnings_out"] = collected
             try:
                 result = func(*args, **kwargs)
@@ -140,12 +141,14 @@ def _quiet_stdout():
 
 
 def _flush(caught, collected):
-    seen = set(collected)
+    """Print each warning of the command once on stderr (``collected`` already holds them all)."""
+    have = set(collected)
     for msg in caught.messages:
-        if msg not in seen:
+        if msg not in have:  # (a command that emptied its warnings_out still has them printed)
             collected.append(msg)
-            seen.add(msg)
-            click.echo(f"Warning: {one_line(msg)}", err=True)
+            have.add(msg)
+    for msg in dict.fromkeys(collected):
+        click.echo(f"Warning: {one_line(msg)}", err=True)
 
 
 def _os_error(exc: OSError) -> str:
