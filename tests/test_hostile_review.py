@@ -129,3 +129,17 @@ def test_collect_warnings_sink_fills_while_the_block_runs():
     assert log.messages == ["A.wav: one", "B.wav: inner"]
     assert [w.category for w in log.foreign()] == [RuntimeWarning]
     assert issubclass(log.records[0].category, AcousticWarning)
+
+
+# -- regular files: O_NONBLOCK is for the open only ----------------------------------------------------
+
+def test_open_regular_gives_a_blocking_descriptor(tmp_path):
+    import os
+
+    from acoustic.io import open_regular
+
+    p = tmp_path / "a.bin"
+    p.write_bytes(b"x" * 10)
+    with open_regular(p) as fh:
+        assert os.get_blocking(fh.fileno())  # (it kept O_NONBLOCK: a read could end early with EAGAIN)
+        assert fh.read() == b"x" * 10

@@ -5,7 +5,8 @@ Every reader of the package opens its input through :func:`require_regular_file`
 followed) before it is opened; anything but a regular file is refused with a one-line error
 naming the file and what it is.  The open itself uses ``O_NONBLOCK`` and the descriptor is
 ``fstat``-ed again, so a file swapped for a FIFO between the check and the open cannot hang the
-reader either (opening a FIFO for reading with ``O_NONBLOCK`` returns at once).
+reader either (opening a FIFO for reading with ``O_NONBLOCK`` returns at once); once the
+descriptor is known to be a regular file, it is made blocking again for the reads.
 
 Paths are used as the operating system gives them: a file name that is not valid UTF-8 (Python
 holds it with surrogate escapes) is opened by its bytes, and messages show it with the
@@ -162,10 +163,22 @@ def open_regular(path, *, what: str = "file", error: type[AcousticError] = DataE
                         "(it was replaced while being opened)")
         if max_bytes is not None and st.st_size > max_bytes:
             raise error(f"{display_path(p)}: {what} is {st.st_size} bytes, more than the {max_bytes} bytes allowed")
+        _clear_nonblocking(fd)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+
+
+def _clear_nonblocking(fd: int) -> None:
+    """Reads of a regular file block as usual again: ``O_NONBLOCK`` was for the open only.
+
+    Linux ignores the flag for regular files, but POSIX leaves it unspecified, and on some file
+    systems (mandatory locks, some network and FUSE mounts) a read could return ``EAGAIN`` and
+    a caller would take the short read for the end of the file.
+    """
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
 
 
 def read_file_bytes(path, *, what: str = "file", error: type[AcousticError] = DataError,
