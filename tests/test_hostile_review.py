@@ -143,3 +143,73 @@ def test_open_regular_gives_a_blocking_descriptor(tmp_path):
     with open_regular(p) as fh:
         assert os.get_blocking(fh.fileno())  # (it kept O_NONBLOCK: a read could end early with EAGAIN)
         assert fh.read() == b"x" * 10
+
+
+# -- the batch: only an incomplete upload at a path is replaced by what comes there next ----------------
+
+def _batch(upload, ledger):
+    import json
+
+    from click.testing import CliRunner
+
+    from acoustic.cli import cli
+
+    r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(ledger), "--workers", "0", "--no-model",
+                                 "--json"])
+    assert r.exit_code in (0, 3), r.output
+    return r, json.loads(r.stdout)
+
+
+def _noise_wav(path: Path, *, seconds: float, seed: int) -> bytes:
+    import os
+
+    import numpy as np
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, 0.05 * np.random.default_rng(seed).standard_normal(int(4000 * seconds)), 4000, subtype="PCM_16")
+    old = path.stat().st_mtime - 3600.0  # outside the hash cache's racy window
+    os.utime(path, (old, old))
+    return path.read_bytes()
+
+
+def _rows(ledger, sql):
+    import sqlite3
+
+    con = sqlite3.connect(ledger)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_logger_overwriting_one_file_name_every_night_keeps_every_night(tmp_path):
+    # no sidecar (no start time): the logger id is the file's stem; each night's file replaces the last
+    up, ledger = tmp_path / "up", tmp_path / "ledger.db"
+    for night, (seconds, seed) in enumerate([(4.0, 1), (4.0, 2), (3.0, 3), (5.0, 4)], start=1):
+        _noise_wav(up / "L07.wav", seconds=seconds, seed=seed)
+        r, s = _batch(up, ledger)
+        # (night 2 replaced night 1's record; night 3, shorter, was "kept as a sighting, not used")
+        assert (s["new"], s["replaced"], s["duplicates"]) == (1, 0, 0), (night, s)
+        _, s = _batch(up, ledger)  # the same night again changes nothing
+        assert (s["unchanged"], s["new"], s["replaced"]) == (1, 0, 0)
+    assert _rows(ledger, "SELECT logger_id, duration_s, revision FROM recordings ORDER BY id") == [
+        ("L07", 4.0, 0), ("L07", 4.0, 0), ("L07", 3.0, 0), ("L07", 5.0, 0)]
+    assert _rows(ledger, "SELECT count(*) FROM recording_history") == [(0,)]
+
+
+def test_a_half_upload_without_start_time_is_completed_in_place(tmp_path):
+    up, ledger = tmp_path / "up", tmp_path / "ledger.db"
+    full = _noise_wav(tmp_path / "src" / "L07.wav", seconds=6.0, seed=1)
+    up.mkdir()
+    (up / "L07.wav").write_bytes(full[: 44 + 2 * 4000 * 2])  # 2 s of 6 arrived: the header says 6
+    r, s = _batch(up, ledger)
+    assert s["new"] == 1
+    assert "file is truncated" in _rows(ledger, "SELECT warnings_json FROM recordings")[0][0]
+    (up / "L07.wav").write_bytes(full)
+    r, s = _batch(up, ledger)
+    assert (s["new"], s["replaced"]) == (0, 1)
+    assert _rows(ledger, "SELECT duration_s, revision FROM recordings") == [(6.0, 1)]
+    assert _rows(ledger, "SELECT duration_s FROM recording_history") == [(2.0,)]
+    _, s = _batch(up, ledger)
+    assert (s["unchanged"], s["new"], s["replaced"]) == (1, 0, 0)

@@ -65,9 +65,12 @@ def earlier_record(conn, r: dict):
     """The recording a newly processed upload ``r`` is a re-sent or completed version of, or None.
 
     The same recording is the same logger with the same start time (whatever the file is called
-    now), or, when the start time is unknown, the same logger at the same path; a quarantined
-    entry at the same path (a half-written upload, a FIFO put there) is replaced by any readable
-    file that takes its place.
+    now), or, when the start time is unknown, an incomplete upload of the same logger at the same
+    path: a WAV file shorter than its header said (:data:`acoustic.io._audio.TRUNCATED_NOTE`).
+    Without a start time, a complete file at a path that held another one is a recording of its
+    own: a logger that uploads under one name every night overwrites last night's file, and that
+    recording must not be replaced by tonight's.  A quarantined entry at the same path (a
+    half-written upload, a FIFO put there) is replaced by any readable file that takes its place.
 
     Returns
     -------
@@ -84,8 +87,11 @@ def earlier_record(conn, r: dict):
         if row is not None:
             return row
     elif r.get("logger_id"):
+        from ..io._audio import TRUNCATED_NOTE
+
         row = conn.execute(f"SELECT {cols} FROM recordings WHERE status = 'ok' AND logger_id = ? AND path = ? "
-                           "AND start_time IS NULL ORDER BY id LIMIT 1", (r["logger_id"], r["path"])).fetchone()
+                           "AND start_time IS NULL AND instr(warnings_json, ?) > 0 ORDER BY id DESC LIMIT 1",
+                           (r["logger_id"], r["path"], TRUNCATED_NOTE)).fetchone()
         if row is not None:
             return row
     return conn.execute(f"SELECT {cols} FROM recordings WHERE status = 'quarantined' AND path = ? ORDER BY id DESC "

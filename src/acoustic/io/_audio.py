@@ -32,6 +32,9 @@ CLIP_WARN_FRACTION = 0.001
 #: Fraction of non-finite samples that may be zeroed (with a warning) instead of refusing the file.
 NONFINITE_REPAIR_FRACTION = 0.001
 _SIDECAR_KEYS = {"sensor_id", "sensor_kind", "start_time", "gain_db"}
+#: What the warning about a WAV file shorter than its header declares says (a half-uploaded file):
+#: the batch finds incomplete uploads by it (:func:`acoustic.batch._store.earlier_record`).
+TRUNCATED_NOTE = "file is truncated"
 #: Longest logger id accepted, characters (ids go into messages, ledger keys and file names).
 MAX_SENSOR_ID_CHARS = 128
 #: Largest sidecar read, bytes (ours are about 300 bytes).
@@ -343,7 +346,7 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
         data = pcm * (1.0 / 0x8000)
     if declared is not None and declared[1] < declared[0]:
         warn(
-            f"{display_path(path.name)}: file is truncated (header declares {declared[0]} data bytes, "
+            f"{display_path(path.name)}: {TRUNCATED_NOTE} (header declares {declared[0]} data bytes, "
             f"{declared[1]} present); using the {data.shape[0]} complete samples"
         )
     if data.shape[0] == 0:
