@@ -213,3 +213,25 @@ def test_a_half_upload_without_start_time_is_completed_in_place(tmp_path):
     assert _rows(ledger, "SELECT duration_s FROM recording_history") == [(2.0,)]
     _, s = _batch(up, ledger)
     assert (s["unchanged"], s["new"], s["replaced"]) == (1, 0, 0)
+
+
+def test_a_folder_the_batch_cannot_list_is_said_so(tmp_path, monkeypatch):
+    import os
+
+    up, ledger = tmp_path / "up", tmp_path / "ledger.db"
+    _noise_wav(up / "L1" / "a.wav", seconds=2.0, seed=1)
+    _noise_wav(up / "L2" / "b.wav", seconds=2.0, seed=2)
+    real = os.scandir
+
+    def scandir(path="."):  # (the tests run as root: chmod 000 would not stop them)
+        if str(path).endswith("L2"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    r, s = _batch(up, ledger)
+    msg = f"{up / 'L2'}: folder cannot be read (Permission denied); the uploads in it are not processed until it can be"
+    assert s["new"] == 1 and msg in s["warnings"] and f"Warning: {msg}" in r.stderr  # (skipped without a word)
+    monkeypatch.setattr(os, "scandir", real)
+    _, s = _batch(up, ledger)
+    assert (s["new"], s["unchanged"], s["warnings"]) == (1, 1, [])

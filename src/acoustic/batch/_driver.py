@@ -580,6 +580,13 @@ class _Driver:
                                           "(.part/.tmp or names starting with '.')")
         self.summary.files = len(found.recordings) + len(found.stats_files) + len(found.bad_names)
         self.progress("scan", recordings=len(found.recordings), stats_files=len(found.stats_files))
+        for folder, why in found.unreadable_dirs:
+            from ..io import display_path
+
+            msg = (f"{display_path(folder)}: folder cannot be read ({why}); the uploads in it are not processed "
+                   "until it can be")
+            self.summary.warnings.append(msg)
+            warn(msg)
         for path in found.bad_names:  # the ledger holds paths as text: such a file is reported on its own
             table = "stats_files" if path.name.lower().endswith(".csv") else "recordings"
             self._unreadable(path, "file name is not valid UTF-8 (undecodable bytes shown as \\xNN); rename "

@@ -77,6 +77,8 @@ class ScanResult:
     skipped: list[Path]
     #: Recordings and statistics files whose path is not valid UTF-8 (not in the two lists above).
     bad_names: list[Path] = dataclasses.field(default_factory=list)
+    #: Folders that could not be listed, with the reason (their files are not in the lists).
+    unreadable_dirs: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
 
 
 def scan_upload(upload_dir) -> ScanResult:
@@ -90,14 +92,22 @@ def scan_upload(upload_dir) -> ScanResult:
     Returns
     -------
     ScanResult
-        Absolute paths, sorted, so every run sees files in the same order.
+        Absolute paths, sorted, so every run sees files in the same order.  A folder that cannot
+        be listed (permissions, I/O error) is in :attr:`ScanResult.unreadable_dirs`, for the
+        caller to report: its uploads are not lost, they wait until it can be read.
     """
     root = Path(upload_dir).resolve()
     recs: list[Path] = []
     stats: list[Path] = []
     skipped: list[Path] = []
     bad: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    unreadable: list[tuple[Path, str]] = []
+
+    def note_unreadable(exc: OSError) -> None:  # os.walk skips a folder it cannot list without a word
+        if not isinstance(exc, FileNotFoundError):  # (one removed during the scan is simply gone)
+            unreadable.append((Path(exc.filename), exc.strerror or str(exc)))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=note_unreadable):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             p = Path(dirpath) / name
@@ -113,7 +123,8 @@ def scan_upload(upload_dir) -> ScanResult:
                 recs.append(p)
             elif wanted:
                 stats.append(p)
-    return ScanResult(sorted(recs), sorted(stats), sorted(skipped), sorted(bad, key=os.fsencode))
+    return ScanResult(sorted(recs), sorted(stats), sorted(skipped), sorted(bad, key=os.fsencode),
+                      sorted(unreadable, key=lambda u: os.fsencode(u[0])))
 
 
 def _is_utf8(path: Path) -> bool:
