@@ -235,3 +235,27 @@ def test_a_folder_the_batch_cannot_list_is_said_so(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "scandir", real)
     _, s = _batch(up, ledger)
     assert (s["new"], s["unchanged"], s["warnings"]) == (1, 1, [])
+
+
+# -- CSV: line numbers with any line end, a doubled byte-order mark -----------------------------------
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
+def test_csv_errors_name_the_right_line_whatever_the_line_ends(tmp_path, end):
+    from acoustic._errors import DataError
+    from acoustic.io import read_csv_table
+
+    p = tmp_path / "stats.csv"
+    p.write_bytes(end.join([b"logger_id,level", b"L1,2", b"L2,\xff3", b""]))
+    with pytest.raises(DataError, match=r"stats\.csv, line 3: CSV file is not UTF-8"):
+        read_csv_table(p)
+    p.write_bytes(end.join([b"logger_id,level", b"L1,2", b"L2,\x003", b""]))
+    with pytest.raises(DataError, match=r"stats\.csv, line 3: CSV file holds a NUL byte"):
+        read_csv_table(p)
+
+
+def test_a_doubled_byte_order_mark_does_not_hide_a_column(tmp_path):
+    from acoustic.io import read_csv_table
+
+    p = tmp_path / "loggers.csv"
+    p.write_bytes(b"\xef\xbb\xbf\xef\xbb\xbflogger_id,area\nL1,A\n")  # ("missing column(s) logger_id; found logger_id")
+    assert [r["logger_id"] for r in read_csv_table(p, required=("logger_id",))] == ["L1"]

@@ -237,13 +237,25 @@ class CsvTable:
         return len(self.rows)
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
+
+
+def _line_at(text, pos: int) -> int:
+    """Line of position ``pos`` of ``text`` (str or bytes), counting ``\r\n``, ``\r`` and ``\n``
+    line ends as the CSV reader does (files saved by old Mac software end lines with ``\r``)."""
+    pattern = _LINE_BREAK_BYTES if isinstance(text, bytes) else _LINE_BREAK
+    return sum(1 for _ in pattern.finditer(text, 0, pos)) + 1
+
+
 def _decode(data: bytes, name: str, what: str, error) -> str:
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = _line_at(data, exc.start)
         raise error(f"{name}, line {line}: {what} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
                     "save it as UTF-8") from None
+    return text.lstrip("\ufeff")  # (a file saved twice by a tool that adds a byte-order mark has two)
 
 
 def read_csv_table(path, *, required=(), optional=(), what: str = "CSV file", error: type[AcousticError] = DataError,
@@ -303,7 +315,7 @@ def read_csv_table(path, *, required=(), optional=(), what: str = "CSV file", er
     text = _decode(read_file_bytes(path, what=what, error=error, max_bytes=max_bytes), name, what, error)
     nul = text.find("\x00")
     if nul >= 0:
-        raise error(f"{name}, line {text.count(chr(10), 0, nul) + 1}: {what} holds a NUL byte (binary data, not CSV text)")
+        raise error(f"{name}, line {_line_at(text, nul)}: {what} holds a NUL byte (binary data, not CSV text)")
     # strict: a quote never closed is an error, not the rest of the file swallowed into one cell
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
