@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from acoustic._errors import RecordingError
-from acoustic.io import loads_json_limited
+from acoustic.io import loads_json_limited, read_sidecar
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -259,3 +259,28 @@ def test_a_doubled_byte_order_mark_does_not_hide_a_column(tmp_path):
     p = tmp_path / "loggers.csv"
     p.write_bytes(b"\xef\xbb\xbf\xef\xbb\xbflogger_id,area\nL1,A\n")  # ("missing column(s) logger_id; found logger_id")
     assert [r["logger_id"] for r in read_csv_table(p, required=("logger_id",))] == ["L1"]
+
+
+# -- JSON: a key twice, a lone surrogate ---------------------------------------------------------------
+
+def test_a_sidecar_giving_a_key_twice_is_refused_not_read_as_its_last_value(tmp_path):
+    import json
+
+    (tmp_path / "A.json").write_text('{"sensor_id": "L1", "start_time": "2026-11-03T02:00:00Z", '
+                                     '"gain_db": 0, "start_time": "2026-11-04T02:00:00Z"}')
+    with pytest.raises(RecordingError, match=r"A\.json: sidecar holds the key 'start_time' twice in one object"):
+        read_sidecar(tmp_path / "A.wav")
+    assert loads_json_limited('{"a": {"b": 1}, "c": [{"b": 2}, {"b": 3}]}') == json.loads(
+        '{"a": {"b": 1}, "c": [{"b": 2}, {"b": 3}]}')
+
+
+def test_a_lone_surrogate_is_refused_and_names_still_print(tmp_path):
+    from acoustic.cli._common import to_jsonable
+    from acoustic.io import display_path
+
+    with pytest.raises(Exception, match="lone surrogate escape"):
+        loads_json_limited('{"features": [{"properties": {"pipe_id": "P\\udc01"}}]}')
+    assert loads_json_limited('{"id": "\\ud83d\\ude00", "text": "\\\\ud800"}') == {"id": "\U0001F600",
+                                                                                   "text": "\\ud800"}
+    assert display_path("a\ud800b") == "a\\ud800b"  # (raised UnicodeEncodeError, a traceback from to_jsonable)
+    assert to_jsonable({"x": "a\ud800"}) == {"x": "a\\ud800"}

@@ -45,7 +45,11 @@ def display_path(path) -> str:
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
+        pass
+    try:
         return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that no file name's bytes give (from a JSON "\ud800")
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def file_kind(mode: int) -> str:

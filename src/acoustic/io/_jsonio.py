@@ -93,6 +93,44 @@ def _refuse_constant(text: str):
     raise _Refused(text, f"{text}, which JSON does not allow (non-finite numbers are refused)")
 
 
+def _object_once(pairs: list) -> dict:
+    """An object's members as a dict; a key given twice is refused (json.loads keeps the last value)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(None, f"the key {_shown(key)} twice in one object (which of its values is meant?)")
+            seen.add(key)
+    return obj
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+# a \uD800-\uDFFF escape: only a pair of them (high, then low) is a character
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(obj) -> str | None:
+    """The first string (key or value) of a parsed document holding a lone surrogate, else None."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+    return None
+
+
 def loads_json_limited(text: str, *, source=None, what: str = "JSON document", error: type[AcousticError] = DataError,
                        max_depth: int = DEFAULT_JSON_MAX_DEPTH, allow_nonfinite: bool = False,
                        require_object: bool = True):
@@ -125,8 +163,9 @@ def loads_json_limited(text: str, *, source=None, what: str = "JSON document", e
     ------
     AcousticError
         Of class ``error``, one line: not valid JSON (with line and column), nested too deep,
-        an integer of more than :data:`MAX_INT_DIGITS` digits, a non-finite number, or not an
-        object at the top level.
+        an integer of more than :data:`MAX_INT_DIGITS` digits, a non-finite number, a key given
+        twice in one object, a lone surrogate escape (``"\\ud800"``: not Unicode text), or not
+        an object at the top level.
 
     Examples
     --------
@@ -145,17 +184,21 @@ def loads_json_limited(text: str, *, source=None, what: str = "JSON document", e
         line, col = _line_col(text, deep)
         raise error(f"{head} is nested more than {max_depth} levels deep (line {line}, column {col})")
     try:
-        obj = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
+        obj = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, object_pairs_hook=_object_once,
                          parse_constant=(lambda s: float(s)) if allow_nonfinite else _refuse_constant)
     except _Refused as exc:
-        pattern = _CONSTANT if exc.token in ("NaN", "Infinity", "-Infinity") else re.compile(re.escape(exc.token))
-        m = pattern.search(masked)
+        pattern = _CONSTANT if exc.token in ("NaN", "Infinity", "-Infinity") else re.compile(re.escape(exc.token or ""))
+        m = pattern.search(masked) if exc.token is not None else None
         at = " (line {}, column {})".format(*_line_col(text, m.start())) if m else ""
         raise error(f"{head} holds {exc.why}{at}") from None
     except json.JSONDecodeError as exc:
         raise error(f"{head} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except (RecursionError, ValueError) as exc:  # belt and braces: the checks above should catch these
         raise error(f"{head} is not valid JSON ({' '.join(str(exc).split())[:200]})") from None
+    if _SURROGATE_ESCAPE.search(text):
+        lone = _lone_surrogate(obj)
+        if lone is not None:
+            raise error(f"{head} holds {_shown(lone)}, a string with a lone surrogate escape (not Unicode text)")
     if require_object and not isinstance(obj, dict):
         raise error(f"{head} must be a JSON object ({{...}}) at the top level, found {_json_kind(obj)}")
     return obj
