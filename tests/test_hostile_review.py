@@ -284,3 +284,15 @@ def test_a_lone_surrogate_is_refused_and_names_still_print(tmp_path):
                                                                                    "text": "\\ud800"}
     assert display_path("a\ud800b") == "a\\ud800b"  # (raised UnicodeEncodeError, a traceback from to_jsonable)
     assert to_jsonable({"x": "a\ud800"}) == {"x": "a\\ud800"}
+
+
+def test_a_pipe_json_whose_segments_add_up_past_the_limit_names_the_file(tmp_path):
+    import json
+
+    from acoustic._errors import PipeError
+    from acoustic.io import read_pipe
+
+    p = tmp_path / "pipe.json"
+    p.write_text(json.dumps({"segments": [{"material": "pvc", "length_m": 60_000}] * 2}))
+    with pytest.raises(PipeError, match=r"^.*pipe\.json: the path's segments add up to 120000 m"):
+        read_pipe(p)

@@ -54,7 +54,10 @@ def pipe_from_dict(obj, *, where: str = "pipe") -> PipePath:
             ))
         except PipeError as exc:
             raise PipeError(f"{tag}: {exc}") from None
-    path = PipePath(segs)
+    try:
+        path = PipePath(segs)
+    except PipeError as exc:  # (the path as a whole: its total length)
+        raise PipeError(f"{where}: {exc}") from None
     total = obj.get("length_m")
     if total is not None:
         if isinstance(total, bool) or not isinstance(total, (int, float)) or total <= 0:
