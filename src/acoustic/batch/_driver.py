@@ -59,6 +59,12 @@ EXIT_FAILURES = 3
 
 #: Worker deaths in a row (with no task succeeding in between) after which the batch stops.
 MAX_DEATHS_IN_A_ROW = 3
+#: Warnings kept in a batch's summary (stored in the ledger's batches row); stderr gets every one.
+MAX_SUMMARY_WARNINGS = 200
+#: Future-dated recordings named one by one in a run; beyond, one line counts them.
+MAX_FUTURE_NAMED = 20
+#: Duplicate sightings committed together (one transaction each this many; a size, not a tuned value).
+DUPLICATES_PER_COMMIT = 256
 
 
 class BatchError(AcousticError):
@@ -296,10 +302,7 @@ class _Driver:
                 if _is_worker_death(exc):
                     self.deaths_in_a_row += 1
                     if self.deaths_in_a_row >= MAX_DEATHS_IN_A_ROW:
-                        raise BatchError(
-                            f"worker processes of the {self.engine.description} keep dying "
-                            f"({type(exc).__name__}: {one_line(exc)}); no file was quarantined for it; "
-                            "check the installation and memory, then run again") from None
+                        raise self._keep_dying(exc) from None
                     self._worker_died(task, exc)
                     continue
                 raise BatchError(f"a {task['type']} task failed unexpectedly ({type(exc).__name__}: "
@@ -350,9 +353,7 @@ class _Driver:
         (result discarded) on the restarted engine: the task code and the workers work, so the
         file that died alone is to blame.  Without such a file there is no proof, and the batch stops.
         """
-        keep_dying = BatchError(f"worker processes of the {self.engine.description} keep dying "
-                                f"({type(exc).__name__}: {one_line(exc)}); no file was quarantined for it; "
-                                "check the installation and memory, then run again")
+        keep_dying = self._keep_dying(exc)
         if task["type"] == "recordings":
             if self.known_good is None:
                 raise keep_dying
@@ -366,6 +367,11 @@ class _Driver:
                 raise
             raise keep_dying from None
         self.deaths_in_a_row = 0
+
+    def _keep_dying(self, exc: BaseException) -> BatchError:
+        return BatchError(f"worker processes of the {self.engine.description} keep dying "
+                          f"({type(exc).__name__}: {one_line(exc)}); no file was quarantined for it; "
+                          "check the installation and memory, then run again")
 
     def _run_isolated(self, task: dict):
         self._submit(task)
@@ -384,88 +390,100 @@ class _Driver:
 
     # -- commits ---------------------------------------------------------------------------------
     def _handle(self, task: dict, result):
-        conn = self.led.conn
-        s = self.summary
+        """Commit the result of one finished task (each kind in its own transaction)."""
         if task["type"] == "recordings":
-            cache_rows = self.hashes.take_rows([p for it in task["items"] for p in it["hash_paths"]])
-            for r in result:
-                r.pop("hash_paths", None)
-            with self.led.transaction():
-                c = _store.commit_recordings(conn, s.batch_id, result, cache_rows, self.area_of,
-                                             self.feature_names_seen)
-            s.new += c["new"]
-            s.corrections += c["corrections"]
-            s.replaced += c["replaced"]
-            for r in result:
-                if r.get("future_dated"):
-                    s.future_dated += 1
-                    if s.future_dated <= 20:  # each named once on stderr and in the summary; then a count
-                        msg = next((w for w in r.get("warnings", []) if "in the future" in w), r["path"])
-                        s.warnings.append(msg)
-                        warn(msg)
-            s.duplicates += c["shorter"]
-            for note in c["notes"]:
-                if len(s.warnings) < 200:
-                    s.warnings.append(note)
-                warn(note)
-            s.failed += c["quarantined"]
-            s.detections_new += c["detections"]
-            for r in result:
-                self.pending_audio.discard(r["sha256"])
-                if r["status"] == "ok" and self.known_good is None:
-                    self.known_good = {k: r[k] for k in ("path", "sha256", "sidecar_sha256", "kind")}
-                    if self.limbo:
-                        self._judge_limbo()
-                if r["status"] != "ok":
-                    self._failure(r["path"], r["error"], logger_id=r.get("logger_id"))
-                timing = r.get("timing_s")
-                if timing:
-                    for k in ("read", "features", "classify"):
-                        self.timing[k] += timing[k]
-            self.n_done += len(result)
+            self._handle_recordings(task, result)
         elif task["type"] == "stats":
-            cache_rows = self.hashes.take_rows([result["path"]])
-            with self.led.transaction():
-                c = _store.commit_stats_file(conn, s.batch_id, result, cache_rows)
-            self.pending_audio.discard(result["sha256"])
-            s.stats_files_new += 1
-            s.logger_nights_changed += c["changed"]
-            s.failed += c["quarantined"]
-            if result["status"] != "ok":
-                self._failure(result["path"], result["error"])
-            for w in result.get("warnings", []):
-                if "in the future" in w and len(s.warnings) < 200:  # a clock problem the crew must hear of
-                    s.warnings.append(w)
-                    warn(w)
-            self.n_done += 1
+            self._handle_stats(result)
         elif task["type"] == "survey":
-            area, night = task["area"], task["night"]
-            if result.get("error"):
-                if not result.get("retry"):
-                    with self.led.transaction():
-                        _store.clear_area(conn, area)
-                if result.get("skipped"):
-                    s.areas_skipped += 1
-                    self.progress("note", message=f"survey skipped: {result['error']}")
-                else:
-                    s.areas_failed += 1
-                    self._failure(f"area {area}", result["error"], kind="survey failed")
-                return
-            with self.led.transaction():
-                c = _store.commit_area_survey(conn, s.batch_id, area, night, result, result.get("params", {}),
-                                              self.model_version)
-            s.areas_surveyed += 1
-            s.suspects_new += c["new"]
-            s.suspects_updated += c["updated"]
-            s.suspects_superseded += c["superseded"]
-            s.detections_new += c["detections"]
-            for w in result.get("warnings", [])[:20]:
-                s.warnings.append(f"survey of area {area} (as of night {night}): {w}")
-            self.progress("note", message=f"area {area} surveyed as of night {night}: "
-                                          f"{len(result.get('points', []))} point(s); suspects {c['new']} new, "
-                                          f"{c['updated']} updated, {c['superseded']} superseded")
+            self._handle_survey(task, result)
             return
         self._tick()
+
+    def _tell(self, msg: str):
+        """A warning on stderr, and in the summary while it holds fewer than :data:`MAX_SUMMARY_WARNINGS`."""
+        if len(self.summary.warnings) < MAX_SUMMARY_WARNINGS:
+            self.summary.warnings.append(msg)
+        warn(msg)
+
+    def _handle_recordings(self, task: dict, result: list):
+        s = self.summary
+        cache_rows = self.hashes.take_rows([p for it in task["items"] for p in it["hash_paths"]])
+        for r in result:
+            r.pop("hash_paths", None)
+        with self.led.transaction():
+            c = _store.commit_recordings(self.led.conn, s.batch_id, result, cache_rows, self.area_of,
+                                         self.feature_names_seen)
+        s.new += c["new"]
+        s.corrections += c["corrections"]
+        s.replaced += c["replaced"]
+        s.duplicates += c["shorter"]
+        s.failed += c["quarantined"]
+        s.detections_new += c["detections"]
+        for r in result:
+            if r.get("future_dated"):
+                s.future_dated += 1
+                if s.future_dated <= MAX_FUTURE_NAMED:  # each named once on stderr and in the summary; then a count
+                    self._tell(next((w for w in r.get("warnings", []) if "in the future" in w), r["path"]))
+        for note in c["notes"]:
+            self._tell(note)
+        for r in result:
+            self.pending_audio.discard(r["sha256"])
+            if r["status"] == "ok" and self.known_good is None:
+                self.known_good = {k: r[k] for k in ("path", "sha256", "sidecar_sha256", "kind")}
+                if self.limbo:
+                    self._judge_limbo()
+            if r["status"] != "ok":
+                self._failure(r["path"], r["error"], logger_id=r.get("logger_id"))
+            timing = r.get("timing_s")
+            if timing:
+                for k in ("read", "features", "classify"):
+                    self.timing[k] += timing[k]
+        self.n_done += len(result)
+
+    def _handle_stats(self, result: dict):
+        s = self.summary
+        cache_rows = self.hashes.take_rows([result["path"]])
+        with self.led.transaction():
+            c = _store.commit_stats_file(self.led.conn, s.batch_id, result, cache_rows)
+        self.pending_audio.discard(result["sha256"])
+        s.stats_files_new += 1
+        s.logger_nights_changed += c["changed"]
+        s.failed += c["quarantined"]
+        if result["status"] != "ok":
+            self._failure(result["path"], result["error"])
+        for w in result.get("warnings", []):
+            if "in the future" in w and len(s.warnings) < MAX_SUMMARY_WARNINGS:  # a clock problem the crew must hear of
+                self._tell(w)
+        self.n_done += 1
+
+    def _handle_survey(self, task: dict, result: dict):
+        s = self.summary
+        area, night = task["area"], task["night"]
+        if result.get("error"):
+            if not result.get("retry"):
+                with self.led.transaction():
+                    _store.clear_area(self.led.conn, area)
+            if result.get("skipped"):
+                s.areas_skipped += 1
+                self.progress("note", message=f"survey skipped: {result['error']}")
+            else:
+                s.areas_failed += 1
+                self._failure(f"area {area}", result["error"], kind="survey failed")
+            return
+        with self.led.transaction():
+            c = _store.commit_area_survey(self.led.conn, s.batch_id, area, night, result, result.get("params", {}),
+                                          self.model_version)
+        s.areas_surveyed += 1
+        s.suspects_new += c["new"]
+        s.suspects_updated += c["updated"]
+        s.suspects_superseded += c["superseded"]
+        s.detections_new += c["detections"]
+        for w in result.get("warnings", [])[:20]:
+            s.warnings.append(f"survey of area {area} (as of night {night}): {w}")
+        self.progress("note", message=f"area {area} surveyed as of night {night}: "
+                                      f"{len(result.get('points', []))} point(s); suspects {c['new']} new, "
+                                      f"{c['updated']} updated, {c['superseded']} superseded")
 
     def _failure(self, path, error, kind="quarantined", logger_id=None):
         if len(self.summary.failures) < 50:
@@ -573,7 +591,29 @@ class _Driver:
                  dumps({k: v for k, v in s.as_dict().items() if k not in ("failures",)}), s.batch_id))
 
     def _process_uploads(self):
-        conn = self.led.conn
+        """Scan results -> ledger: what cannot be read, the statistics files, then the recordings."""
+        self._report_scan()
+        dups: list[dict] = []
+        self._process_stats_files(dups)
+        self._process_recordings(dups)
+        self._commit_dups(dups)
+        self._wait()
+        self._judge_limbo(final=True)
+        if self.summary.future_dated > MAX_FUTURE_NAMED:
+            self._tell(f"{self.summary.future_dated} recordings in all start in the future (the first "
+                       f"{MAX_FUTURE_NAMED} are named above); they are kept but left out of nights, logger scores "
+                       "and surveys")
+        self.recordings_seconds = time.monotonic() - self.t0
+        self._tick(force=True)
+        rest = self.hashes.take_all()  # cache entries of unchanged files (e.g. after a touch)
+        if rest:
+            with self.led.transaction():
+                _store._write_cache(self.led.conn, rest)
+
+    def _report_scan(self):
+        """Say what the scan found; quarantine the files whose names the ledger cannot hold."""
+        from ..io import display_path
+
         found = self.found
         if found.skipped:
             self.progress("note", message=f"skipped {len(found.skipped)} hidden or partial upload(s) "
@@ -581,34 +621,28 @@ class _Driver:
         self.summary.files = len(found.recordings) + len(found.stats_files) + len(found.bad_names)
         self.progress("scan", recordings=len(found.recordings), stats_files=len(found.stats_files))
         for folder, why in found.unreadable_dirs:
-            from ..io import display_path
-
-            msg = (f"{display_path(folder)}: folder cannot be read ({why}); the uploads in it are not processed "
-                   "until it can be")
-            self.summary.warnings.append(msg)
-            warn(msg)
+            self._tell(f"{display_path(folder)}: folder cannot be read ({why}); the uploads in it are not "
+                       "processed until it can be")
         for path in found.bad_names:  # the ledger holds paths as text: such a file is reported on its own
             table = "stats_files" if path.name.lower().endswith(".csv") else "recordings"
             self._unreadable(path, "file name is not valid UTF-8 (undecodable bytes shown as \\xNN); rename "
                                    "it in UTF-8 to have it processed", table=table)
 
-        dups: list[dict] = []
-        # statistics files: small, one task each; a copy of one still in flight waits for it
-        todo_stats = list(found.stats_files)
-        while todo_stats:
-            deferred = []
-            for path in todo_stats:
-                if self._classify_stats(path, dups) == "defer":
-                    deferred.append(path)
+    def _process_stats_files(self, dups: list):
+        """Statistics files: small, one task each; a copy of one still in flight waits for it."""
+        todo = list(self.found.stats_files)
+        while todo:
+            deferred = [path for path in todo if self._classify_stats(path, dups) == "defer"]
             if deferred:
                 self._wait()
                 self._judge_limbo(final=True)
-                if deferred == todo_stats:  # pragma: no cover - a bug, not an input problem
+                if deferred == todo:  # pragma: no cover - a bug, not an input problem
                     raise BatchError(f"no progress on {len(deferred)} statistics file(s) waiting for their copies")
-            todo_stats = deferred
+            todo = deferred
 
-        # recordings, in rounds: a file whose audio is already in flight in this round waits for the next
-        todo = list(found.recordings)
+    def _process_recordings(self, dups: list):
+        """Recordings, in rounds: a file whose audio is already in flight waits for the next round."""
+        todo = list(self.found.recordings)
         while todo:
             deferred = []
             chunk: list[dict] = []
@@ -625,7 +659,7 @@ class _Driver:
                     if len(chunk) >= self._chunk_len():
                         self._submit({"type": "recordings", "items": chunk})
                         chunk = []
-                if len(dups) >= 256:
+                if len(dups) >= DUPLICATES_PER_COMMIT:
                     self._commit_dups(dups)
                 self._tick()
             if chunk:
@@ -635,20 +669,6 @@ class _Driver:
             if deferred and deferred == todo:  # pragma: no cover - a bug, not an input problem
                 raise BatchError(f"no progress on {len(deferred)} recording(s) waiting for their copies")
             todo = deferred
-        self._commit_dups(dups)
-        self._wait()
-        self._judge_limbo(final=True)
-        if self.summary.future_dated > 20:
-            msg = (f"{self.summary.future_dated} recordings in all start in the future (the first 20 are named above); "
-                   "they are kept but left out of nights, logger scores and surveys")
-            self.summary.warnings.append(msg)
-            warn(msg)
-        self.recordings_seconds = time.monotonic() - self.t0
-        self._tick(force=True)
-        rest = self.hashes.take_all()  # cache entries of unchanged files (e.g. after a touch)
-        if rest:
-            with self.led.transaction():
-                _store._write_cache(conn, rest)
 
     def _chunk_len(self) -> int:
         self._ensure_engine()
@@ -665,11 +685,9 @@ class _Driver:
         self.summary.matched_without_sidecar += len(matched)
         for d in matched:
             _rid, _st, _side, orig, logger_id, start = d["matched"]
-            msg = (f"{d['path']}: no sidecar; the same audio as {orig} (logger {logger_id}, start {start}): matched to "
-                   "that recording, which keeps its sidecar's logger, start time and night (nothing was changed)")
-            if len(self.summary.warnings) < 200:
-                self.summary.warnings.append(msg)
-            warn(msg)
+            self._tell(f"{d['path']}: no sidecar; the same audio as {orig} (logger {logger_id}, start {start}): "
+                       "matched to that recording, which keeps its sidecar's logger, start time and night (nothing "
+                       "was changed)")
         dups.clear()
 
     def _classify_stats(self, path: Path, dups: list):
@@ -821,9 +839,7 @@ class _Driver:
                                      (self.summary.batch_id,)).fetchall()
         unknown = sorted(r[0] for r in rows if r[0] not in self.area_of)
         if unknown:
-            msg = _unknown_loggers_message(unknown)
-            self.summary.warnings.append(msg)
-            warn(msg)
+            self._tell(_unknown_loggers_message(unknown))
 
     def _survey(self):
         conn = self.led.conn
