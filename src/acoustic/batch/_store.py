@@ -137,85 +137,115 @@ def commit_recordings(conn, batch_id: int, results: list[dict], cache_rows, area
     counts = {"new": 0, "corrections": 0, "replaced": 0, "shorter": 0, "quarantined": 0, "detections": 0,
               "notes": []}
     for r in results:
-        ok = r["status"] == "ok"
-        key = r.get("row_key") or r["sha256"]
-        cols = dict(
-            path=r["path"], logger_id=r.get("logger_id"), start_time=r.get("start_time"),
-            sample_rate_hz=r.get("sample_rate_hz"), duration_s=r.get("duration_s"), status=r["status"],
-            error=r.get("error"), level_db=r.get("level_db"), leak_probability=r.get("leak_probability"),
-            label=r.get("label"), features_version=r.get("features_version"), model_version=r.get("model_version"),
-            batch_id=batch_id, processed_utc=now, sidecar_sha256=r["sidecar_sha256"], night=r.get("night"),
-            warnings_json=dumps(r["warnings"]) if r.get("warnings") else None,
-        )
-        sighting = r["kind"]
-        if r["kind"] == "correction":
-            old = conn.execute("SELECT id, logger_id, night FROM recordings WHERE sha256 = ?", (key,)).fetchone()
-            rec_id = old[0]
-            _mark_old(conn, old[1], area_of, batch_id)
-            _keep_history(conn, rec_id, batch_id, now, f"late sidecar correction from {r['path']}")
-            _update(conn, rec_id, cols)
-            counts["corrections"] += 1
-        else:
-            prev = earlier_record(conn, r)
-            if prev is not None and prev[3] == "ok" and (prev[1] or 0.0) > (r.get("duration_s") or 0.0) + 1e-9:
-                # a shorter upload of a recording the ledger has in full: a sighting of it, not used
-                conn.execute("INSERT OR IGNORE INTO sightings(path, sha256, sidecar_sha256, kind, recording_id, "
-                             "batch_id, seen_utc) VALUES (?, ?, ?, 'duplicate', ?, ?, ?)",
-                             (r["path"], r["sha256"], r["sidecar_sha256"], prev[0], batch_id, now))
-                counts["shorter"] += 1
-                counts["notes"].append(
-                    f"{r['path']}: {r.get('duration_s', 0):.3g} s of logger {r.get('logger_id')} starting "
-                    f"{r.get('start_time') or '(unknown)'}, shorter than the {prev[1]:.3g} s already recorded from "
-                    f"{prev[2]}; kept as a sighting of that recording, not used")
-                continue
-            if prev is not None:
-                rec_id = prev[0]
-                _mark_old(conn, prev[4], area_of, batch_id)
-                what = "a quarantined entry" if prev[3] != "ok" else f"{prev[1] or 0:.3g} s"
-                reason = (f"replaced by {r['path']} ({r.get('duration_s') or 0:.3g} s): a re-sent or completed "
-                          f"upload of {prev[2]} ({what})")
-                _keep_history(conn, rec_id, batch_id, now, reason)
-                _update(conn, rec_id, {"sha256": key, **cols})
-                sighting = "correction"
-                if ok:  # (a failed file where a failed file was: still one entry for the path, no news)
-                    counts["replaced"] += 1
-                    counts["notes"].append(f"{r['path']}: a re-sent or completed upload of {prev[2]} ({what}); it "
-                                           "replaces that record, whose earlier version is kept in its history")
-            else:
-                names = ", ".join(["sha256", *cols])
-                marks = ", ".join("?" * (len(cols) + 1))
-                rec_id = conn.execute(f"INSERT INTO recordings({names}) VALUES ({marks})",
-                                      (key, *cols.values())).lastrowid
-                counts["new"] += 1
+        placed = _place_recording(conn, batch_id, r, area_of, now, counts)
+        if placed is None:  # a shorter re-send: a sighting of the recording, nothing else
+            continue
+        rec_id, sighting = placed
         conn.execute("INSERT INTO sightings(path, sha256, sidecar_sha256, kind, recording_id, batch_id, seen_utc) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (r["path"], r["sha256"], r["sidecar_sha256"], sighting, rec_id, batch_id, now))
-        if not ok:
+        if r["status"] != "ok":
             counts["quarantined"] += 1
             continue
-        version = r["features_version"]
-        if version not in feature_names_seen and r.get("feature_names"):
-            conn.execute("INSERT OR IGNORE INTO feature_names(features_version, names_json, units_json) VALUES (?, ?, ?)",
-                         (version, json.dumps(list(r["feature_names"])), json.dumps(list(r.get("feature_units") or []))))
-            feature_names_seen.add(version)
-        conn.execute("INSERT INTO recording_features(recording_id, features_version, values_f32, block_levels_db_f32, "
-                     "block_s) VALUES (?, ?, ?, ?, ?)",
-                     (rec_id, version, r["features"].tobytes(), r["block_levels_db"].tobytes(), r.get("block_s", 1.0)))
-        if r.get("label") == "leak":
-            conn.execute(
-                "INSERT INTO detections(natural_key, kind, recording_id, area, night, logger_ids, score, evidence_json, "
-                "model_version, batch_id, created_utc) VALUES (?, 'recording', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (f"recording|{key}", rec_id, (area_of or {}).get(r["logger_id"]), r.get("night"),
-                 json.dumps([r["logger_id"]]), r["leak_probability"],
-                 dumps({"leak_probability": r["leak_probability"], "threshold": r.get("threshold"),
-                        "level_db": r["level_db"], "file": r["path"]}),
-                 r["model_version"], batch_id, now))
-            counts["detections"] += 1
-        _mark(conn, "logger", r["logger_id"], batch_id)
-        if area_of is not None and r.get("night") and r["logger_id"] in area_of:
-            _mark(conn, "area", area_of[r["logger_id"]], batch_id)
+        counts["detections"] += _write_results(conn, batch_id, rec_id, r, area_of, feature_names_seen, now)
     _write_cache(conn, cache_rows)
     return counts
+
+
+def _row_values(r: dict, batch_id: int, now: str) -> dict:
+    """The ``recordings`` columns of a processed upload (all but its key)."""
+    return dict(
+        path=r["path"], logger_id=r.get("logger_id"), start_time=r.get("start_time"),
+        sample_rate_hz=r.get("sample_rate_hz"), duration_s=r.get("duration_s"), status=r["status"],
+        error=r.get("error"), level_db=r.get("level_db"), leak_probability=r.get("leak_probability"),
+        label=r.get("label"), features_version=r.get("features_version"), model_version=r.get("model_version"),
+        batch_id=batch_id, processed_utc=now, sidecar_sha256=r["sidecar_sha256"], night=r.get("night"),
+        warnings_json=dumps(r["warnings"]) if r.get("warnings") else None,
+    )
+
+
+def _place_recording(conn, batch_id: int, r: dict, area_of, now: str, counts: dict) -> tuple[int, str] | None:
+    """Write the row of one processed upload: a correction or a replacement updates the earlier row
+    (its old version to ``recording_history``), anything else is a new row; ``counts`` updated.
+
+    Returns
+    -------
+    (int, str) or None
+        The row's id and the kind of sighting to record; None for a shorter re-send, already
+        recorded as a sighting of the recording it repeats.
+    """
+    key = r.get("row_key") or r["sha256"]
+    cols = _row_values(r, batch_id, now)
+    if r["kind"] == "correction":
+        rec_id, old_logger, _night = conn.execute("SELECT id, logger_id, night FROM recordings WHERE sha256 = ?",
+                                                  (key,)).fetchone()
+        _mark_old(conn, old_logger, area_of, batch_id)
+        _keep_history(conn, rec_id, batch_id, now, f"late sidecar correction from {r['path']}")
+        _update(conn, rec_id, cols)
+        counts["corrections"] += 1
+        return rec_id, "correction"
+    prev = earlier_record(conn, r)
+    if prev is not None and prev[3] == "ok" and (prev[1] or 0.0) > (r.get("duration_s") or 0.0) + 1e-9:
+        # a shorter upload of a recording the ledger has in full: a sighting of it, not used
+        conn.execute("INSERT OR IGNORE INTO sightings(path, sha256, sidecar_sha256, kind, recording_id, "
+                     "batch_id, seen_utc) VALUES (?, ?, ?, 'duplicate', ?, ?, ?)",
+                     (r["path"], r["sha256"], r["sidecar_sha256"], prev[0], batch_id, now))
+        counts["shorter"] += 1
+        counts["notes"].append(
+            f"{r['path']}: {r.get('duration_s', 0):.3g} s of logger {r.get('logger_id')} starting "
+            f"{r.get('start_time') or '(unknown)'}, shorter than the {prev[1]:.3g} s already recorded from "
+            f"{prev[2]}; kept as a sighting of that recording, not used")
+        return None
+    if prev is None:
+        names = ", ".join(["sha256", *cols])
+        marks = ", ".join("?" * (len(cols) + 1))
+        rec_id = conn.execute(f"INSERT INTO recordings({names}) VALUES ({marks})", (key, *cols.values())).lastrowid
+        counts["new"] += 1
+        return rec_id, r["kind"]
+    rec_id = prev[0]
+    _mark_old(conn, prev[4], area_of, batch_id)
+    what = "a quarantined entry" if prev[3] != "ok" else f"{prev[1] or 0:.3g} s"
+    _keep_history(conn, rec_id, batch_id, now, f"replaced by {r['path']} ({r.get('duration_s') or 0:.3g} s): a re-sent "
+                                                f"or completed upload of {prev[2]} ({what})")
+    _update(conn, rec_id, {"sha256": key, **cols})
+    if r["status"] == "ok":  # (a failed file where a failed file was: still one entry for the path, no news)
+        counts["replaced"] += 1
+        counts["notes"].append(f"{r['path']}: a re-sent or completed upload of {prev[2]} ({what}); it "
+                               "replaces that record, whose earlier version is kept in its history")
+    return rec_id, "correction"
+
+
+def _write_results(conn, batch_id: int, rec_id: int, r: dict, area_of, feature_names_seen: set, now: str) -> int:
+    """Features, a recording detection and the pending marks of a recording processed ``ok``.
+
+    Returns
+    -------
+    int
+        Detections written (0 or 1).
+    """
+    key = r.get("row_key") or r["sha256"]
+    version = r["features_version"]
+    if version not in feature_names_seen and r.get("feature_names"):
+        conn.execute("INSERT OR IGNORE INTO feature_names(features_version, names_json, units_json) VALUES (?, ?, ?)",
+                     (version, json.dumps(list(r["feature_names"])), json.dumps(list(r.get("feature_units") or []))))
+        feature_names_seen.add(version)
+    conn.execute("INSERT INTO recording_features(recording_id, features_version, values_f32, block_levels_db_f32, "
+                 "block_s) VALUES (?, ?, ?, ?, ?)",
+                 (rec_id, version, r["features"].tobytes(), r["block_levels_db"].tobytes(), r.get("block_s", 1.0)))
+    detected = r.get("label") == "leak"
+    if detected:
+        conn.execute(
+            "INSERT INTO detections(natural_key, kind, recording_id, area, night, logger_ids, score, evidence_json, "
+            "model_version, batch_id, created_utc) VALUES (?, 'recording', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (f"recording|{key}", rec_id, (area_of or {}).get(r["logger_id"]), r.get("night"),
+             json.dumps([r["logger_id"]]), r["leak_probability"],
+             dumps({"leak_probability": r["leak_probability"], "threshold": r.get("threshold"),
+                    "level_db": r["level_db"], "file": r["path"]}),
+             r["model_version"], batch_id, now))
+    _mark(conn, "logger", r["logger_id"], batch_id)
+    if area_of is not None and r.get("night") and r["logger_id"] in area_of:
+        _mark(conn, "area", area_of[r["logger_id"]], batch_id)
+    return int(detected)
 
 
 def _update(conn, rec_id: int, cols: dict) -> None:
