@@ -122,85 +122,19 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
     reason, and the others of the chunk are classified.
     """
     single_thread_env()
-    import numpy as np
-
-    from ..features._extract import _extract
-    from ..io import read_recording
-    from ..recording import format_time
-
     model = _model(options)
     now = _parse_now(options.get("now"))
-    if model is not None:
-        from ..classify import RecordingFeatures, check_supported, classify_features
-        from ..classify._extract import sample_peak_stats
-    results = []
-    feats = []
+    results, feats = [], []
     t_read = t_feat = 0.0
     for item in items:
-        res = dict(item)
-        res.update(status="ok", error=None)
-        with collect_warnings(foreign="ignore", ignore_deprecations=True) as caught:
-            try:
-                t0 = time.perf_counter()
-                rec = read_recording(item["path"])
-                t1 = time.perf_counter()
-                fv, cal = _extract(rec)  # the features and the calibrated samples they came from
-                t2 = time.perf_counter()
-                t_read += t1 - t0
-                t_feat += t2 - t1
-                ms = float(np.dot(cal, cal)) / cal.size
-                values = np.asarray(fv.values, dtype=np.float64)
-                if model is not None:
-                    clipped, peak = sample_peak_stats(rec.samples)
-                    rf = RecordingFeatures(
-                        path=rec.source, values=values, names=tuple(fv.names), units=tuple(fv.units),
-                        version=str(fv.version), band_centres_hz=fv.band_centres_hz,
-                        band_levels_db=fv.band_levels_db, sensor_kind=rec.sensor_kind,
-                        sample_rate_hz=float(rec.sample_rate), gain_db=float(rec.gain_db),
-                        duration_s=float(rec.duration_s), start_time=rec.start_time, sha256=item["sha256"],
-                        warnings=[], clipped_fraction=clipped, peak_dbfs=peak)
-                    check_supported(model, rf)
-                    feats.append((res, rf))
-                future = _future_start(rec, now)
-                if future:
-                    warn(future)
-                res.update(
-                    logger_id=rec.sensor_id,
-                    start_time=None if rec.start_time is None else format_time(rec.start_time),
-                    night=None if future else night_of(rec.start_time),
-                    future_dated=bool(future),
-                    sample_rate_hz=rec.sample_rate,
-                    duration_s=rec.duration_s,
-                    level_db=10.0 * math.log10(max(ms, 1e-30)),
-                    features=values.astype(np.float32),
-                    features_version=str(fv.version),
-                    feature_names=tuple(fv.names),
-                    feature_units=tuple(fv.units),
-                    block_levels_db=np.asarray(fv.frame_levels_db, dtype=np.float32),
-                    block_s=float(fv.hop_length) / float(fv.sample_rate),
-                    leak_probability=None, label=None, threshold=None, model_version=None,
-                )
-            except AcousticError as exc:
-                res.update(status="quarantined", error=one_line(exc))
-                res.update(_sidecar_identity(item["path"]))
-                if feats and feats[-1][0] is res:
-                    feats.pop()
-            except MemoryError:
-                res.update(status="quarantined", error="out of memory while processing this file")
-            except Exception as exc:  # an unforeseen file problem: quarantine it, keep going
-                res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {one_line(exc)}")
-        res["warnings"] = caught.messages
+        res, rf, (dt_read, dt_feat) = _process_one(item, model, now)
+        t_read += dt_read
+        t_feat += dt_feat
         results.append(res)
-
+        if rf is not None:
+            feats.append((res, rf))
     t3 = time.perf_counter()
-    if model is not None and feats:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", AcousticWarning)  # already collected per recording
-            out = classify_features(model, [rf for _, rf in feats], check=False)  # each checked above
-        version = model_version(model)
-        for (res, _), c in zip(feats, out):
-            res.update(leak_probability=float(c["leak_probability"]), label=c["label"],
-                       threshold=float(c["threshold"]), model_version=version)
+    _classify_all(model, feats)
     t_cls = time.perf_counter() - t3
     names_sent = False
     for r in results:  # the feature names travel once per chunk, not with every recording
@@ -212,6 +146,102 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
     if results:
         results[0]["timing_s"] = {"read": t_read, "features": t_feat, "classify": t_cls, "n": len(items)}
     return results
+
+
+def _process_one(item: dict, model, now) -> tuple[dict, object, tuple[float, float]]:
+    """Read, measure and extract the features of one recording (a bad file is quarantined, never raised).
+
+    Returns
+    -------
+    (dict, RecordingFeatures or None, (float, float))
+        The result (see :func:`process_recordings`), what the classifier needs of it (None without a
+        model or for a quarantined file), and the seconds spent reading and extracting.
+    """
+    import numpy as np
+
+    from ..features._extract import _extract
+    from ..io import read_recording
+    from ..recording import format_time
+
+    res = dict(item)
+    res.update(status="ok", error=None)
+    rf = None
+    dt_read = dt_feat = 0.0
+    with collect_warnings(foreign="ignore", ignore_deprecations=True) as caught:
+        try:
+            t0 = time.perf_counter()
+            rec = read_recording(item["path"])
+            t1 = time.perf_counter()
+            fv, cal = _extract(rec)  # the features and the calibrated samples they came from
+            dt_read, dt_feat = t1 - t0, time.perf_counter() - t1
+            ms = float(np.dot(cal, cal)) / cal.size
+            values = np.asarray(fv.values, dtype=np.float64)
+            if model is not None:
+                rf = _classifier_input(model, rec, fv, values, item["sha256"])
+            future = _future_start(rec, now)
+            if future:
+                warn(future)
+            res.update(
+                logger_id=rec.sensor_id,
+                start_time=None if rec.start_time is None else format_time(rec.start_time),
+                night=None if future else night_of(rec.start_time),
+                future_dated=bool(future),
+                sample_rate_hz=rec.sample_rate,
+                duration_s=rec.duration_s,
+                level_db=10.0 * math.log10(max(ms, 1e-30)),
+                features=values.astype(np.float32),
+                features_version=str(fv.version),
+                feature_names=tuple(fv.names),
+                feature_units=tuple(fv.units),
+                block_levels_db=np.asarray(fv.frame_levels_db, dtype=np.float32),
+                block_s=float(fv.hop_length) / float(fv.sample_rate),
+                leak_probability=None, label=None, threshold=None, model_version=None,
+            )
+        except AcousticError as exc:
+            res.update(status="quarantined", error=one_line(exc))
+            res.update(_sidecar_identity(item["path"]))
+            rf = None
+        except MemoryError:
+            res.update(status="quarantined", error="out of memory while processing this file")
+            rf = None
+        except Exception as exc:  # an unforeseen file problem: quarantine it, keep going
+            res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {one_line(exc)}")
+            rf = None
+    res["warnings"] = caught.messages
+    return res, rf, (dt_read, dt_feat)
+
+
+def _classifier_input(model, rec, fv, values, sha256: str):
+    """The :class:`acoustic.classify.RecordingFeatures` of one recording, checked against the model
+    (:func:`acoustic.classify.check_supported` raises for a recording it cannot handle)."""
+    from ..classify import RecordingFeatures, check_supported
+    from ..classify._extract import sample_peak_stats
+
+    clipped, peak = sample_peak_stats(rec.samples)
+    rf = RecordingFeatures(
+        path=rec.source, values=values, names=tuple(fv.names), units=tuple(fv.units),
+        version=str(fv.version), band_centres_hz=fv.band_centres_hz,
+        band_levels_db=fv.band_levels_db, sensor_kind=rec.sensor_kind,
+        sample_rate_hz=float(rec.sample_rate), gain_db=float(rec.gain_db),
+        duration_s=float(rec.duration_s), start_time=rec.start_time, sha256=sha256,
+        warnings=[], clipped_fraction=clipped, peak_dbfs=peak)
+    check_supported(model, rf)
+    return rf
+
+
+def _classify_all(model, feats: list) -> None:
+    """Classify the chunk's readable recordings in one call and fill in their results."""
+    if model is None or not feats:
+        return
+    from ..classify import classify_features
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AcousticWarning)  # already collected per recording
+        out = classify_features(model, [rf for _, rf in feats], check=False)  # each checked above
+    version = model_version(model)
+    for (res, _), c in zip(feats, out):
+        res.update(leak_probability=float(c["leak_probability"]), label=c["label"],
+                   threshold=float(c["threshold"]), model_version=version)
 
 
 def _parse_now(text):
