@@ -212,18 +212,11 @@ def _read_audio(fh, name: str, size: int, channel: int):
         n_channels, rate = layout["channels"], float(layout["rate"])
         _check_layout(name, rate, channel, n_channels)
         return fmt, subtype, rate, n_channels, declared, pcm, None
-    import soundfile as sf
-
     fh.seek(0)
     data = None
-    try:
-        snd = sf.SoundFile(fh)
-    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-        raise RecordingError(f"{name}: not a readable WAV or FLAC file ({_short(exc)})") from None
-    with snd:
+    with _open_sound(fh, name) as snd:
         fmt, subtype, n_channels = snd.format, snd.subtype, snd.channels
-        if fmt not in ("WAV", "WAVEX", "FLAC", "RF64", "W64"):
-            raise RecordingError(f"{name}: format {fmt} is not supported (WAV or FLAC expected)")
+        _check_format(name, fmt)
         rate = float(snd.samplerate)
         _check_layout(name, rate, channel, n_channels)
         if fmt not in ("WAV", "WAVEX"):
@@ -237,6 +230,25 @@ def _read_audio(fh, name: str, size: int, channel: int):
         except Exception as exc:
             raise RecordingError(f"{name}: audio data cannot be decoded ({_short(exc)})") from None
     return fmt, subtype, rate, n_channels, declared, pcm, data
+
+
+#: Containers read (libsndfile's names): WAV in its forms, and FLAC.
+_FORMATS = ("WAV", "WAVEX", "FLAC", "RF64", "W64")
+
+
+def _open_sound(fh, name: str):
+    """``soundfile.SoundFile`` of an open file; anything libsndfile cannot read is a RecordingError."""
+    import soundfile as sf
+
+    try:
+        return sf.SoundFile(fh)
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+        raise RecordingError(f"{name}: not a readable WAV or FLAC file ({_short(exc)})") from None
+
+
+def _check_format(name: str, fmt: str) -> None:
+    if fmt not in _FORMATS:
+        raise RecordingError(f"{name}: format {fmt} is not supported (WAV or FLAC expected)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,20 +295,13 @@ def read_audio_info(path) -> AudioInfo:
     >>> info.sample_rate_hz, info.duration_s  # doctest: +SKIP
     (8000.0, 30.0)
     """
-    import soundfile as sf
-
     name = display_path(path)
     with open_regular(path, what="file", error=RecordingError) as fh:
         if os.fstat(fh.fileno()).st_size == 0:
             raise RecordingError(f"{name}: file is empty (0 bytes)")
-        try:
-            snd = sf.SoundFile(fh)
-        except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-            raise RecordingError(f"{name}: not a readable WAV or FLAC file ({_short(exc)})") from None
-        with snd:
+        with _open_sound(fh, name) as snd:
             info = AudioInfo(float(snd.samplerate), int(snd.frames), int(snd.channels), snd.format, snd.subtype)
-    if info.format not in ("WAV", "WAVEX", "FLAC", "RF64", "W64"):
-        raise RecordingError(f"{name}: format {info.format} is not supported (WAV or FLAC expected)")
+    _check_format(name, info.format)
     if info.frames <= 0:
         raise RecordingError(f"{name}: file holds no audio samples")
     _check_layout(name, info.sample_rate_hz, 0, info.channels)
@@ -352,10 +357,34 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
     if data.shape[0] == 0:
         raise RecordingError(f"{name}: file holds no audio samples")
     x = np.ascontiguousarray(data[:, channel]) if data.ndim == 2 else data
+    x = _checked_samples(path, x, pcm, floating=subtype in ("FLOAT", "DOUBLE"))
+    meta = read_sidecar(path) if sidecar else {
+        "sensor_id": path.stem, "sensor_kind": "hydrophone", "start_time": None, "gain_db": 0.0, "extra": {}
+    }
+    _check_sidecar_agrees(path, meta, rate, x.size, truncated=declared is not None and declared[1] < declared[0])
+    return Recording(
+        samples=x,
+        sample_rate=rate,
+        sensor_id=meta["sensor_id"],
+        sensor_kind=meta["sensor_kind"],
+        start_time=meta["start_time"],
+        gain_db=meta["gain_db"],
+        source=path,
+        processing=[f"read {display_path(path.name)} ({fmt}/{subtype}, channel {channel})"],
+        extra=meta["extra"],
+    )
 
-    # Two reductions (no temporaries) settle NaN/Inf, silence, constancy and clipping for the
-    # usual clean file; the per-sample passes run only when one of them says they are needed.
-    # 16-bit samples: over the integers, a quarter of the bytes (the scaling by 2**-15 is exact)
+
+def _checked_samples(path: Path, x, pcm, *, floating: bool):
+    """The samples of one channel, refused when silent, constant or mostly NaN/Inf; a few NaN/Inf
+    are zeroed and heavy clipping is warned about.
+
+    Two reductions (no temporaries) settle NaN/Inf, silence, constancy and clipping for the usual
+    clean file; the per-sample passes run only when one of them says they are needed.  16-bit
+    samples (``pcm`` given) are reduced over the integers, a quarter of the bytes (the scaling by
+    2**-15 is exact).
+    """
+    name = display_path(path)
     lo, hi = (float(x.min()), float(x.max())) if pcm is None else \
         (float(pcm.min()) * (1.0 / 0x8000), float(pcm.max()) * (1.0 / 0x8000))
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -371,40 +400,27 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
         raise RecordingError(f"{name}: recording is silent (all samples are zero)")
     if lo == hi:
         raise RecordingError(f"{name}: recording is constant ({lo:g}); no signal")
-    n_clip, level = _clipped_samples(x, lo, hi, floating=subtype in ("FLOAT", "DOUBLE"))
+    n_clip, level = _clipped_samples(x, lo, hi, floating=floating)
     if n_clip > CLIP_WARN_FRACTION * x.size:
         warn(f"{display_path(path.name)}: {100.0 * n_clip / x.size:.2f} % of samples are clipped at {level}")
+    return x
 
-    meta = read_sidecar(path) if sidecar else {
-        "sensor_id": path.stem, "sensor_kind": "hydrophone", "start_time": None, "gain_db": 0.0, "extra": {}
-    }
+
+def _check_sidecar_agrees(path: Path, meta: dict, rate: float, n_samples: int, *, truncated: bool) -> None:
+    """The sidecar's start time, sample rate and sample count against the audio file's."""
+    side = display_path(sidecar_path(path))
     if meta["start_time"] is not None:
         try:
-            meta["start_time"] + timedelta(seconds=x.size / rate)
+            meta["start_time"] + timedelta(seconds=n_samples / rate)
         except OverflowError:
-            raise RecordingError(f"{display_path(sidecar_path(path))}: start_time {meta['start_time'].isoformat()} "
-                                 f"plus the recording's {x.size / rate:g} s ends after the year 9999") from None
+            raise RecordingError(f"{side}: start_time {meta['start_time'].isoformat()} plus the recording's "
+                                 f"{n_samples / rate:g} s ends after the year 9999") from None
     expect_rate = meta["extra"].get("sample_rate_hz")
     if expect_rate is not None and (not isinstance(expect_rate, (int, float)) or abs(float(expect_rate) - rate) > 1e-6):
-        raise RecordingError(
-            f"{display_path(sidecar_path(path))}: sample_rate_hz {expect_rate!r} contradicts the audio file's {rate:g} Hz"
-        )
+        raise RecordingError(f"{side}: sample_rate_hz {expect_rate!r} contradicts the audio file's {rate:g} Hz")
     expect_n = meta["extra"].get("n_samples")
-    if expect_n is not None and expect_n != x.size and (declared is None or declared[1] >= declared[0]):
-        raise RecordingError(
-            f"{display_path(sidecar_path(path))}: n_samples {expect_n!r} contradicts the audio file's {x.size} samples"
-        )
-    return Recording(
-        samples=x,
-        sample_rate=rate,
-        sensor_id=meta["sensor_id"],
-        sensor_kind=meta["sensor_kind"],
-        start_time=meta["start_time"],
-        gain_db=meta["gain_db"],
-        source=path,
-        processing=[f"read {display_path(path.name)} ({fmt}/{subtype}, channel {channel})"],
-        extra=meta["extra"],
-    )
+    if expect_n is not None and expect_n != n_samples and not truncated:
+        raise RecordingError(f"{side}: n_samples {expect_n!r} contradicts the audio file's {n_samples} samples")
 
 
 def write_recording(rec: Recording, path, *, subtype: str = "PCM_16", sidecar: bool = True) -> Path:
