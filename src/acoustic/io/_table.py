@@ -53,6 +53,21 @@ def _fail(error, where: str, problem: str):
     raise error(f"{where}: {problem}")
 
 
+def _shown(n) -> str:
+    return f"{n:g}" if isinstance(n, float) else str(n)
+
+
+def _check_range(v, *, where: str, error, unit: str = "", min_value=None, max_value=None,
+                 min_inclusive: bool = True) -> None:
+    """Refuse ``v`` outside ``[min_value, max_value]`` (``min_inclusive=False``: strictly above the minimum)."""
+    u = f" {unit}" if unit else ""
+    if min_value is not None and (v < min_value or (not min_inclusive and v == min_value)):
+        bound = f"at least {_shown(min_value)}" if min_inclusive else f"more than {_shown(min_value)}"
+        _fail(error, where, f"{_shown(v)}{u} is out of range (must be {bound}{u})")
+    if max_value is not None and v > max_value:
+        _fail(error, where, f"{_shown(v)}{u} is out of range (must be at most {_shown(max_value)}{u})")
+
+
 def parse_float_cell(text: str, *, where: str, error: type[AcousticError] = DataError, unit: str = "",
                      min_value: float | None = None, max_value: float | None = None,
                      min_inclusive: bool = True) -> float:
@@ -80,7 +95,6 @@ def parse_float_cell(text: str, *, where: str, error: type[AcousticError] = Data
     42.5
     """
     s = str(text).strip()
-    u = f" {unit}" if unit else ""
     if not s:
         _fail(error, where, "empty cell, a number expected")
     try:
@@ -89,11 +103,8 @@ def parse_float_cell(text: str, *, where: str, error: type[AcousticError] = Data
         _fail(error, where, f"{s[:40]!r} is not a number{(' (' + unit + ')') if unit else ''}")
     if not math.isfinite(v):
         _fail(error, where, f"{s[:40]!r} is not a finite number")
-    if min_value is not None and (v < min_value or (not min_inclusive and v == min_value)):
-        bound = f"at least {min_value:g}" if min_inclusive else f"more than {min_value:g}"
-        _fail(error, where, f"{v:g}{u} is out of range (must be {bound}{u})")
-    if max_value is not None and v > max_value:
-        _fail(error, where, f"{v:g}{u} is out of range (must be at most {max_value:g}{u})")
+    _check_range(v, where=where, error=error, unit=unit, min_value=min_value, max_value=max_value,
+                 min_inclusive=min_inclusive)
     return v
 
 
@@ -112,10 +123,7 @@ def parse_int_cell(text: str, *, where: str, error: type[AcousticError] = DataEr
     if not re.fullmatch(r"[+-]?\d{1,30}", s):
         _fail(error, where, f"{s[:40]!r} is not an integer")
     v = int(s)
-    if min_value is not None and v < min_value:
-        _fail(error, where, f"{v} is out of range (must be at least {min_value})")
-    if max_value is not None and v > max_value:
-        _fail(error, where, f"{v} is out of range (must be at most {max_value})")
+    _check_range(v, where=where, error=error, min_value=min_value, max_value=max_value)
     return v
 
 
