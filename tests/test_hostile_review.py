@@ -296,3 +296,32 @@ def test_a_pipe_json_whose_segments_add_up_past_the_limit_names_the_file(tmp_pat
     p.write_text(json.dumps({"segments": [{"material": "pvc", "length_m": 60_000}] * 2}))
     with pytest.raises(PipeError, match=r"^.*pipe\.json: the path's segments add up to 120000 m"):
         read_pipe(p)
+
+
+def _overwrite_then_process(items, options):
+    """A recording task whose file is re-sent (new content at the same path) after the driver hashed it."""
+    from acoustic.batch._work import process_recordings
+
+    for it in items:
+        _noise_wav(Path(it["path"]), seconds=3.0, seed=99)
+    return process_recordings(items, options)
+
+
+def test_a_file_rewritten_between_hashing_and_reading_is_left_for_the_next_run(tmp_path):
+    import hashlib
+
+    from acoustic.batch import run_batch
+
+    up, ledger = tmp_path / "up", tmp_path / "ledger.db"
+    _noise_wav(up / "L07.wav", seconds=2.0, seed=1)
+    s = run_batch(up, ledger, workers=0, model=None, _recording_task=_overwrite_then_process)
+    # (recorded the 3 s it read under the hash of the 2 s file it had hashed)
+    assert (s.new, s.failed) == (0, 0)
+    assert _rows(ledger, "SELECT count(*) FROM recordings") == [(0,)]
+    assert _rows(ledger, "SELECT count(*) FROM sightings") == [(0,)]
+    r, s = _batch(up, ledger)
+    assert s["new"] == 1
+    sha = hashlib.sha256((up / "L07.wav").read_bytes()).hexdigest()
+    assert _rows(ledger, "SELECT sha256, duration_s FROM recordings") == [(sha, 3.0)]
+    _, s = _batch(up, ledger)
+    assert (s["unchanged"], s["new"]) == (1, 0)

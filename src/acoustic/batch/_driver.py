@@ -408,9 +408,16 @@ class _Driver:
 
     def _handle_recordings(self, task: dict, result: list):
         s = self.summary
-        cache_rows = self.hashes.take_rows([p for it in task["items"] for p in it["hash_paths"]])
+        for r in result:
+            timing = r.get("timing_s")
+            if timing:
+                for k in ("read", "features", "classify"):
+                    self.timing[k] += timing[k]
+        result = self._drop_changed(result)
+        cache_rows = self.hashes.take_rows([p for r in result for p in r.get("hash_paths", [])])
         for r in result:
             r.pop("hash_paths", None)
+            r.pop("identities", None)
         with self.led.transaction():
             c = _store.commit_recordings(self.led.conn, s.batch_id, result, cache_rows, self.area_of,
                                          self.feature_names_seen)
@@ -435,11 +442,21 @@ class _Driver:
                     self._judge_limbo()
             if r["status"] != "ok":
                 self._failure(r["path"], r["error"], logger_id=r.get("logger_id"))
-            timing = r.get("timing_s")
-            if timing:
-                for k in ("read", "features", "classify"):
-                    self.timing[k] += timing[k]
         self.n_done += len(result)
+
+    def _drop_changed(self, result: list) -> list:
+        """Leave the files that changed between hashing and reading for the next run (nothing recorded:
+        their hash and what was read of them would disagree)."""
+        kept = []
+        for r in result:
+            if r["status"] != "changed":
+                kept.append(r)
+                continue
+            self.pending_audio.discard(r["sha256"])
+            self.hashes.take_rows(r.get("hash_paths", []))  # (the cache must not say the old hash either)
+            self.progress("note", message=r["error"])
+            self.n_done += 1
+        return kept
 
     def _handle_stats(self, result: dict):
         s = self.summary
@@ -747,6 +764,9 @@ class _Driver:
             self._unreadable(path, f"cannot read the file ({exc.strerror or exc})", table="recordings")
             return None
         hash_paths = [str(path)] + ([str(side)] if s else [])
+        # what the hashes were taken of: the worker refuses to record a file that changed since
+        identities = {str(path): self.hashes.identities.get(str(path)),
+                      str(side): self.hashes.identities.get(str(side)) if s else None}
         if conn.execute("SELECT 1 FROM sightings WHERE path = ? AND sha256 = ? AND sidecar_sha256 = ?",
                         (str(path), a, s)).fetchone():
             self.summary.unchanged += 1
@@ -755,7 +775,8 @@ class _Driver:
             return "defer"
         known = conn.execute("SELECT id, status, sidecar_sha256, path, logger_id, start_time FROM recordings "
                              "WHERE sha256 = ?", (a,)).fetchone()
-        item = {"path": str(path), "sha256": a, "sidecar_sha256": s, "kind": "new", "hash_paths": hash_paths}
+        item = {"path": str(path), "sha256": a, "sidecar_sha256": s, "kind": "new", "hash_paths": hash_paths,
+                "identities": identities}
         if not known:
             return item
         if known[1] != "ok" and known[3] != str(path):

@@ -33,7 +33,8 @@ from pathlib import Path
 from .._errors import DataError
 from ..io._files import open_regular, require_regular_file
 
-__all__ = ["AUDIO_SUFFIXES", "RACY_WINDOW_S", "ScanResult", "is_stats_file", "scan_upload", "sha256_file"]
+__all__ = ["AUDIO_SUFFIXES", "RACY_WINDOW_S", "ScanResult", "current_identity", "file_identity", "is_stats_file",
+           "scan_upload", "sha256_file"]
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload")
@@ -61,6 +62,21 @@ def sha256_file(path, *, what: str = "file") -> str:
                 break
             h.update(block)
     return h.hexdigest()
+
+
+def file_identity(st: os.stat_result) -> tuple[int, int, int]:
+    """(inode, size, modification time in ns): what tells that a file is still the one that was hashed."""
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def current_identity(path) -> tuple | None:
+    """:func:`file_identity` of ``path`` now (symbolic links followed), or None when it is gone."""
+    try:
+        return file_identity(os.stat(path))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return ("unreadable", exc.errno)
 
 
 def is_stats_file(path: Path) -> bool:
@@ -147,6 +163,8 @@ class HashCache:
         self.conn = conn
         self.rehash = rehash
         self.pending_rows: dict[str, tuple] = {}
+        #: path -> :func:`file_identity` when it was hashed (a worker checks the file is still that one)
+        self.identities: dict[str, tuple] = {}
         self.n_hashed = 0
         self.n_cached = 0
 
@@ -170,6 +188,7 @@ class HashCache:
         if not stat.S_ISREG(st.st_mode):
             st = require_regular_file(path, what=what, error=DataError)  # raises, naming what it is
         key = str(path)
+        self.identities[key] = file_identity(st)
         if not self.rehash:
             row = self.conn.execute("SELECT size, mtime_ns, sha256 FROM scan_cache WHERE path = ?", (key,)).fetchone()
             if row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns:

@@ -208,7 +208,25 @@ def _process_one(item: dict, model, now) -> tuple[dict, object, tuple[float, flo
             res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {one_line(exc)}")
             rf = None
     res["warnings"] = caught.messages
+    changed = _changed_since_hashed(item)
+    if changed:
+        return {**item, "status": "changed", "error": changed, "warnings": []}, None, (dt_read, dt_feat)
     return res, rf, (dt_read, dt_feat)
+
+
+def _changed_since_hashed(item: dict) -> str | None:
+    """Why the files of ``item`` are not the ones the driver hashed (replaced, rewritten, removed or
+    created since), or None.  Checked after reading: a file replaced before or while it was read
+    shows a new identity then."""
+    from ..io import display_path
+    from ._scan import current_identity
+
+    for path, then in (item.get("identities") or {}).items():
+        now = current_identity(path)
+        if (tuple(then) if then is not None else None) != now:
+            return (f"{display_path(path)}: changed while the batch ran (replaced or rewritten after it was hashed); "
+                    "left for the next run")
+    return None
 
 
 def _classifier_input(model, rec, fv, values, sha256: str):
