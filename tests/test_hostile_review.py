@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from acoustic._errors import RecordingError
+from acoustic.batch._work import process_stats_file as _READ_STATS  # (the real one, before a test patches it)
 from acoustic.io import loads_json_limited, read_sidecar
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -325,3 +326,29 @@ def test_a_file_rewritten_between_hashing_and_reading_is_left_for_the_next_run(t
     assert _rows(ledger, "SELECT sha256, duration_s FROM recordings") == [(sha, 3.0)]
     _, s = _batch(up, ledger)
     assert (s["unchanged"], s["new"]) == (1, 0)
+
+
+def _rewrite_then_read_stats(item):
+    Path(item["path"]).write_text("logger_id,date,level,spread\nL1,2026-11-02,41,3\nL1,2026-11-03,42,3\n")
+    return _READ_STATS(item)
+
+
+def test_a_stats_file_rewritten_between_hashing_and_reading_is_left_for_the_next_run(tmp_path, monkeypatch):
+    import os
+
+    from acoustic.batch import _work, run_batch
+
+    up, ledger = tmp_path / "up", tmp_path / "ledger.db"
+    up.mkdir()
+    (up / "stats.csv").write_text("logger_id,date,level,spread\nL1,2026-11-02,40,3\n")
+    old = (up / "stats.csv").stat().st_mtime - 3600
+    os.utime(up / "stats.csv", (old, old))
+    monkeypatch.setattr(_work, "process_stats_file", _rewrite_then_read_stats)
+    s = run_batch(up, ledger, workers=0, model=None)
+    assert (s.stats_files_new, s.failed) == (0, 0)
+    assert _rows(ledger, "SELECT count(*) FROM stats_files") == [(0,)]
+    monkeypatch.undo()
+    s = run_batch(up, ledger, workers=0, model=None)
+    assert s.stats_files_new == 1
+    assert _rows(ledger, "SELECT date, level FROM logger_nights ORDER BY date") == [("2026-11-02", 41.0),
+                                                                                     ("2026-11-03", 42.0)]

@@ -453,13 +453,16 @@ class _Driver:
                 kept.append(r)
                 continue
             self.pending_audio.discard(r["sha256"])
-            self.hashes.take_rows(r.get("hash_paths", []))  # (the cache must not say the old hash either)
+            self.hashes.take_rows(r.get("hash_paths", [r["path"]]))  # (the cache must not say the old hash either)
             self.progress("note", message=r["error"])
             self.n_done += 1
         return kept
 
     def _handle_stats(self, result: dict):
         s = self.summary
+        if not self._drop_changed([result]):
+            return
+        result.pop("identities", None)
         cache_rows = self.hashes.take_rows([result["path"]])
         with self.led.transaction():
             c = _store.commit_stats_file(self.led.conn, s.batch_id, result, cache_rows)
@@ -731,7 +734,8 @@ class _Driver:
         else:
             self.pending_audio.add(sha)
             self.n_queued += 1
-            self._submit({"type": "stats", "items": [{"path": str(path), "sha256": sha, "now": self.now}]})
+            self._submit({"type": "stats", "items": [{"path": str(path), "sha256": sha, "now": self.now,
+                                                      "identities": {str(path): self.hashes.identities.get(str(path))}}]})
         return None
 
     def _classify_recording(self, path: Path, in_round: set, dups: list):

@@ -91,7 +91,10 @@ def process_recordings(items: list[dict], options: dict) -> list[dict]:
     ----------
     items : list of dict
         Each with ``path`` (str), ``sha256``, ``sidecar_sha256`` and ``kind`` (``new`` or
-        ``correction``), passed through to the result.
+        ``correction``), passed through to the result, and optionally ``identities``: path ->
+        (inode, size, mtime in ns) of the audio file and its sidecar when they were hashed (None:
+        no sidecar then); a recording whose files differ after it was read comes back with
+        ``status="changed"`` and nothing else (it is left for the next run).
     options : dict
         ``now`` (ISO UTC: the batch's start; a recording ending more than :data:`FUTURE_TOLERANCE_S`
         after it is future-dated: kept, warned about, given no night), ``model`` (model folder or
@@ -332,7 +335,8 @@ def process_stats_file(item: dict) -> dict:
     Returns
     -------
     dict
-        The item's keys plus ``status``, ``error``, ``warnings`` and ``rows``: a list of
+        The item's keys plus ``status`` (``ok``, ``quarantined``, or ``changed``: the file is not
+        the one hashed, see ``identities``), ``error``, ``warnings`` and ``rows``: a list of
         ``(logger_id, date, level, spread)`` tuples (level and spread in the logger's dB units).
     """
     single_thread_env()
@@ -349,6 +353,9 @@ def process_stats_file(item: dict) -> dict:
         except Exception as exc:
             res.update(status="quarantined", error=f"unexpected {type(exc).__name__}: {one_line(exc)}")
     res["warnings"] = caught.messages
+    changed = _changed_since_hashed(item)
+    if changed:  # (what was read is not what was hashed: the next run reads it again)
+        return {**item, "status": "changed", "error": changed, "warnings": [], "rows": []}
     return res
 
 
