@@ -15,6 +15,7 @@ import math
 import re
 
 from .._errors import AcousticError, DataError
+from .._warnings import one_line
 from ._files import display_path, read_file_bytes
 
 __all__ = ["DEFAULT_JSON_MAX_BYTES", "DEFAULT_JSON_MAX_DEPTH", "MAX_INT_DIGITS", "loads_json_limited",
@@ -194,7 +195,7 @@ def loads_json_limited(text: str, *, source=None, what: str = "JSON document", e
     except json.JSONDecodeError as exc:
         raise error(f"{head} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except (RecursionError, ValueError) as exc:  # belt and braces: the checks above should catch these
-        raise error(f"{head} is not valid JSON ({' '.join(str(exc).split())[:200]})") from None
+        raise error(f"{head} is not valid JSON ({one_line(exc)[:200]})") from None
     if _SURROGATE_ESCAPE.search(text):
         lone = _lone_surrogate(obj)
         if lone is not None:
