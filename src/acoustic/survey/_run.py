@@ -86,6 +86,37 @@ class SurveyOptions:
         source's); the point is fitted again without it.
     draws : int
         Monte Carlo draws for the point intervals.
+    max_points : int
+        Most points reported.
+
+    The ranking weights below were set by hand on the simulated district and net3 surveys of
+    ``bench/survey_accuracy.py`` (our simulator only; never on ``bench/othersim``) and have not
+    been tuned since; they order lines and areas, they decide no point.
+
+    line_correlation_weight, line_ends_weight : float
+        A line's score is ``line_correlation_weight * c + line_ends_weight * ends * consistency``:
+        ``c`` the correlation between its ends, ``ends`` the geometric mean of the end loggers'
+        scores, ``consistency`` whether their levels can come from one source between them.
+    off_pair_point_factor : float
+        A located point on a line's pipes that the line's own pair does not hear counts this
+        fraction of its confidence for the line.
+    own_detection_factor : float
+        A pair's own detection (no located point on its run) counts this fraction of the
+        correlator's confidence for the line.
+    level_excess_scale_db : float
+        Level differences between a line's ends beyond the route's loss and
+        ``level_tolerance_db`` lower its consistency as ``exp(-excess / level_excess_scale_db)``.
+    default_band_hz : (float, float)
+        Band (Hz) for the level comparison of a line whose pair has no correlated night.
+    area_logger_weight, area_line_weight : float
+        An area without a located point scores
+        ``area_logger_weight * (best + mean of two best logger scores) / 2 + area_line_weight * best line``.
+    fit_radius_m, fit_radius_merge_factor : float
+        A point is fitted over the pipes within ``max(fit_radius_merge_factor * merge_m,
+        fit_radius_m)`` (m) of its grid candidate.
+    equipment_within_m : float
+        A point within this distance (m, or its interval's width when wider) of known noise
+        equipment is listed as that equipment's noise.
     """
 
     min_overlap_s: float = 2.0
@@ -100,6 +131,17 @@ class SurveyOptions:
     max_residual: float = 4.0
     draws: int = 300
     max_points: int = 10
+    line_correlation_weight: float = 0.6
+    line_ends_weight: float = 0.4
+    off_pair_point_factor: float = 0.8
+    own_detection_factor: float = 0.5
+    level_excess_scale_db: float = 6.0
+    default_band_hz: tuple = (100.0, 400.0)
+    area_logger_weight: float = 0.6
+    area_line_weight: float = 0.4
+    fit_radius_m: float = 40.0
+    fit_radius_merge_factor: float = 3.0
+    equipment_within_m: float = 10.0
 
 
 @dataclasses.dataclass
@@ -198,7 +240,7 @@ def correlate_pairs(folder: SurveyFolder, graph: SurveyGraph, pairs, cache: Reco
                 env = np.asarray(env, dtype=np.float64)[np.argsort(np.asarray(res.correlogram.lags_s))]
             out.append(PairCorrelogram(a, b, ra.night, lags, vals, band, peaks=list(js.get("peaks") or []),
                                        delay_sd_s=None if sd is None else float(sd), result=js,
-                                       length_m=route.length_m, noise_sd=noise, envelope=env))
+                                       length_m=route.length_m, noise_sd=noise, envelope=env, correlation=res))
             used[a] += 1
             used[b] += 1
     return out, used
@@ -357,85 +399,133 @@ def _measured_delay(pc: PairCorrelogram, tau0: float, tolerance_s: float, residu
     return peak_near(lags, zenv, tau0, tolerance_s)
 
 
+@dataclasses.dataclass
+class _Placement:
+    """What placing one CLEAN candidate gave: the point's record (None when it is not placed or
+    not reported), whether it is known equipment's noise, and the measured delays (s, per pair
+    index) at which its peaks are removed from the correlograms."""
+
+    record: dict | None
+    is_equipment: bool
+    delays: dict
+
+
+@dataclasses.dataclass
+class _LocateContext:
+    """The inputs every candidate placement reads (explicit, instead of a closure's outer names)."""
+
+    graph: SurveyGraph
+    pairs: list
+    fm: FusedMap
+    evidence: dict
+    opts: SurveyOptions
+    model: _DelayModel
+    taken: list  # (edge, fraction) of the points placed so far
+
+
+def _measure_candidate(ctx: _LocateContext, cand):
+    """Measure the supporting pair-nights' delays near the candidate, fit the point, predict again
+    (up to four rounds).  Returns ``(observed, best, picks, le, lf, coord)`` or None."""
+    graph, pairs, fm, opts, model = ctx.graph, ctx.pairs, ctx.fm, ctx.opts, ctx.model
+    j = cand.index
+    e, f = int(fm.edge_idx[j]), float(fm.frac[j])
+    pred = {k: float(fm.tau[k, j]) for k in cand.support}
+    radius = max(opts.fit_radius_merge_factor * opts.merge_m, opts.fit_radius_m)
+    le, lf, coord, _ = _local_points(graph, e, f, radius, spacing_m=0.2)
+    near_site = cand.at_logger
+    for _ in range(4):  # measure the delays near the prediction, fit, predict again
+        observed = []
+        for k, t0 in pred.items():
+            pc = pairs[k]
+            res = None if cand.residual is None else cand.residual[k]
+            window = (SITE_WINDOW if near_site in (pc.a, pc.b) else 1.5) * float(fm.tolerance[k])
+            d, z = _measured_delay(pc, t0, window, res)
+            if z >= fm.floors[k]:  # what is left there still supports this source
+                observed.append((k, d, _delay_sd(pc, d, z), z))
+        if not observed:
+            return None
+        best, picks, _, resid = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
+                                          draws=opts.draws, seed=j, model=model)
+        # pair-nights whose peak this point does not explain (another source's) are dropped
+        keep = np.abs(resid) <= opts.max_residual
+        if not np.all(keep):
+            observed = [o for o, kp in zip(observed, keep) if kp]
+            if not observed:
+                return None
+            best, picks, _, resid = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
+                                              draws=opts.draws, seed=j, model=model)
+        new = {k: _predicted_delay(graph, model, pairs[k], int(le[best]), float(lf[best]))
+               for k, *_ in observed}
+        # a point at a logger: the evidence may say only "beyond this logger"; every pair of
+        # that logger is measured too (one may hear the source just inside, which places it)
+        site = _logger_at(graph, int(le[best]), float(lf[best]), opts.merge_m / 2.0)
+        if site is not None and site != near_site:
+            near_site = site
+            for k, pc in enumerate(pairs):
+                if site in (pc.a, pc.b) and k not in new:
+                    new[k] = _predicted_delay(graph, model, pc, int(le[best]), float(lf[best]))
+        if all(abs(new[k] - pred.get(k, np.inf)) < 1e-5 for k in new):
+            break
+        pred = new
+    return observed, best, picks, le, lf, coord
+
+
+def place_candidate(ctx: _LocateContext, cand) -> _Placement:
+    """Place one candidate of the CLEAN loop (module docs, 3.): fit, score, and decide whether it
+    is reported as a point, listed as equipment noise, or neither."""
+    graph, pairs, fm, opts = ctx.graph, ctx.pairs, ctx.fm, ctx.opts
+    if cand.at_logger is None and not _bracketed(graph, pairs, fm, cand):
+        return _Placement(None, False, {})
+    fit = _measure_candidate(ctx, cand)
+    if fit is None:
+        return _Placement(None, False, {})
+    observed, best, picks, le, lf, coord = fit
+    delays = {k: d for k, d, _, _ in observed}
+    # a point at a logger must be heard from every direction the logger's pairs leave it (else
+    # what its pairs hear beyond it comes from elsewhere: the pair that does not hear it
+    # brackets the real source)
+    site = _logger_at(graph, int(le[best]), float(lf[best]), opts.merge_m / 2.0)
+    if site is not None and not _all_directions(graph, pairs, site, [k for k, *_ in observed]):
+        return _Placement(None, False, delays)
+    # the evidence actually measured: the fused z of the supporting pair-nights at this point
+    j = cand.index
+    wj = fm.weights[:, j]
+    norm = float(np.sqrt(max(np.sum(wj ** 2), 1e-12))) if cand.at_logger is None else float(np.sqrt(len(observed)))
+    wk = {k: (wj[k] if cand.at_logger is None else 1.0) for k, *_ in observed}
+    cand.score = float(sum(wk[k] * min(z, SCORE_CAP) for k, _, _, z in observed) / norm)
+    if cand.score < opts.report_z:
+        return _Placement(None, False, delays)
+    eb, fb = int(le[best]), float(lf[best])
+    if any(_graph_distance(graph, eb, fb, e2, f2) < opts.merge_m for e2, f2 in ctx.taken):
+        return _Placement(None, False, delays)
+    ctx.taken.append((eb, fb))
+    rec = _point_record(graph, pairs, ctx.evidence, opts, cand, observed, le, lf, coord, best, picks,
+                        int(fm.edge_idx[j]))
+    kit = _equipment_near(graph, eb, fb, max(opts.equipment_within_m, rec["interval_m"][1] - rec["interval_m"][0]))
+    if kit is not None:
+        rec["explained_by"] = kit
+        return _Placement(rec, True, delays)
+    if rec["confidence"] >= opts.report_confidence:
+        return _Placement(rec, False, delays)
+    return _Placement(None, False, delays)
+
+
 def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap, evidence: dict,
                   opts: SurveyOptions, model: _DelayModel) -> tuple[list, list]:
     """Sources taken from the fused map (CLEAN), placed and scored (module docs). Returns
     ``(points, noise_sources)``, most confident first."""
-    points, sources = [], []
-    taken: list[tuple[int, float]] = []
+    ctx = _LocateContext(graph, pairs, fm, evidence, opts, model, [])
+    placements: list[_Placement] = []
 
     def refine(cand):
-        j = cand.index
-        e, f = int(fm.edge_idx[j]), float(fm.frac[j])
-        if cand.at_logger is None and not _bracketed(graph, pairs, fm, cand):
-            return {}
-        pred = {k: float(fm.tau[k, j]) for k in cand.support}
-        radius = max(3.0 * opts.merge_m, 40.0)
-        le, lf, coord, _ = _local_points(graph, e, f, radius, spacing_m=0.2)
-        near_site = cand.at_logger
-        for _ in range(4):  # measure the delays near the prediction, fit, predict again
-            observed = []
-            for k, t0 in pred.items():
-                pc = pairs[k]
-                res = None if cand.residual is None else cand.residual[k]
-                window = (SITE_WINDOW if near_site in (pc.a, pc.b) else 1.5) * float(fm.tolerance[k])
-                d, z = _measured_delay(pc, t0, window, res)
-                if z >= fm.floors[k]:  # what is left there still supports this source
-                    observed.append((k, d, _delay_sd(pc, d, z), z))
-            if not observed:
-                return {}
-            best, picks, _, resid = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
-                                              draws=opts.draws, seed=j, model=model)
-            # pair-nights whose peak this point does not explain (another source's) are dropped
-            keep = np.abs(resid) <= opts.max_residual
-            if not np.all(keep):
-                observed = [o for o, kp in zip(observed, keep) if kp]
-                if not observed:
-                    return {}
-                best, picks, _, resid = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
-                                                  draws=opts.draws, seed=j, model=model)
-            new = {k: _predicted_delay(graph, model, pairs[k], int(le[best]), float(lf[best]))
-                   for k, *_ in observed}
-            # a point at a logger: the evidence may say only "beyond this logger"; every pair of
-            # that logger is measured too (one may hear the source just inside, which places it)
-            site = _logger_at(graph, int(le[best]), float(lf[best]), opts.merge_m / 2.0)
-            if site is not None and site != near_site:
-                near_site = site
-                for k, pc in enumerate(pairs):
-                    if site in (pc.a, pc.b) and k not in new:
-                        new[k] = _predicted_delay(graph, model, pc, int(le[best]), float(lf[best]))
-            if all(abs(new[k] - pred.get(k, np.inf)) < 1e-5 for k in new):
-                break
-            pred = new
-        # a point at a logger must be heard from every direction the logger's pairs leave it (else
-        # what its pairs hear beyond it comes from elsewhere: the pair that does not hear it
-        # brackets the real source)
-        site = _logger_at(graph, int(le[best]), float(lf[best]), opts.merge_m / 2.0)
-        if site is not None and not _all_directions(graph, pairs, site, [k for k, *_ in observed]):
-            return {k: d for k, d, _, _ in observed}
-        # the evidence actually measured: the fused z of the supporting pair-nights at this point
-        wj = fm.weights[:, j]
-        norm = float(np.sqrt(max(np.sum(wj ** 2), 1e-12))) if cand.at_logger is None else float(np.sqrt(len(observed)))
-        wk = {k: (wj[k] if cand.at_logger is None else 1.0) for k, *_ in observed}
-        cand.score = float(sum(wk[k] * min(z, SCORE_CAP) for k, _, _, z in observed) / norm)
-        if cand.score < opts.report_z:
-            return {k: d for k, d, _, _ in observed}
-        eb, fb = int(le[best]), float(lf[best])
-        if any(_graph_distance(graph, eb, fb, e2, f2) < opts.merge_m for e2, f2 in taken):
-            return {k: d for k, d, _, _ in observed}
-        taken.append((eb, fb))
-        rec = _point_record(graph, pairs, evidence, opts, cand, observed, le, lf, coord, best, picks, e)
-        kit = _equipment_near(graph, eb, fb, max(10.0, rec["interval_m"][1] - rec["interval_m"][0]))
-        if kit is not None:
-            rec["explained_by"] = kit
-            sources.append(rec)
-        elif rec["confidence"] >= opts.report_confidence:
-            points.append(rec)
-        return {k: d for k, d, _, _ in observed}
+        placements.append(place_candidate(ctx, cand))
+        return placements[-1].delays
 
     levels = {lid: (ev.sensor_kind, ev.level_db) for lid, ev in evidence.items() if ev.level_db is not None}
     extract_sources(pairs, fm, detect_z=opts.detect_z, support_z=opts.support_z,
                     max_sources=2 * opts.max_points, refine=refine, graph=graph, logger_levels=levels)
+    points = [pl.record for pl in placements if pl.record is not None and not pl.is_equipment]
+    sources = [pl.record for pl in placements if pl.record is not None and pl.is_equipment]
     points.sort(key=lambda r: (-round(r["confidence"], 2), -r["score_z"]))
     sources.sort(key=lambda r: -r["score_z"])
     return points[: opts.max_points], sources
@@ -575,7 +665,7 @@ def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights
         # levels heard at both ends against the route's loss
         consistency = 1.0
         level = None
-        band = pair_nights[ks[0]].band_hz if ks else (100.0, 400.0)
+        band = pair_nights[ks[0]].band_hz if ks else tuple(opts.default_band_hz)
         if folder.sites[a].sensor_kind == folder.sites[b].sensor_kind:
             la = [band_level_db(*cache.psd(r), band) for r in folder.recordings.get(a, [])]
             lb = [band_level_db(*cache.psd(r), band) for r in folder.recordings.get(b, [])]
@@ -583,7 +673,7 @@ def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights
                 dl = float(np.nanmedian(la) - np.nanmedian(lb))
                 loss = _route_loss_db(graph, a, b, band)
                 excess = abs(dl) - loss - opts.level_tolerance_db
-                consistency = 1.0 if excess <= 0 else float(np.exp(-excess / 6.0))
+                consistency = 1.0 if excess <= 0 else float(np.exp(-excess / opts.level_excess_scale_db))
                 level = {"band_hz": [round(band[0], 1), round(band[1], 1)], "level_difference_db": round(dl, 2),
                          "route_loss_db": round(loss, 2), "consistent": bool(excess <= 0)}
                 if excess > 0:
@@ -597,7 +687,7 @@ def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights
             if p["pipe_id"] in run and a in p["loggers"] and b in p["loggers"]:
                 s_corr = max(s_corr, p["confidence"])
             elif p["pipe_id"] in run:
-                s_corr = max(s_corr, 0.8 * p["confidence"])
+                s_corr = max(s_corr, opts.off_pair_point_factor * p["confidence"])
         own = 0.0
         for k in ks:
             js = pair_nights[k].result
@@ -608,11 +698,11 @@ def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights
             reasons.append(f"located point on the run (confidence {s_corr:.2f})")
         elif own > 0:
             reasons.append(f"correlation peak between them (confidence {own:.2f})")
-        c = max(s_corr, 0.5 * own)
+        c = max(s_corr, opts.own_detection_factor * own)
         for s in sources:
             if s["pipe_id"] in run:
                 reasons.append(f"known noise source on the run: {s['explained_by']}")
-        score = 0.6 * c + 0.4 * s_ends * consistency
+        score = opts.line_correlation_weight * c + opts.line_ends_weight * s_ends * consistency
         lines.append({"pipe_ids": pipe_ids, "from_logger": a, "to_logger": b, "score": round(float(score), 4),
                       "length_m": round(route.length_m, 2),
                       "materials": sorted({graph.network.pipes[p].material for p in pipe_ids}),
@@ -625,8 +715,9 @@ def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights
 
 # -- areas ------------------------------------------------------------------------------------
 def rank_areas(folder: SurveyFolder, graph: SurveyGraph, loggers, pairs_list, evidence: dict, points: list,
-               lines: list) -> list[dict]:
+               lines: list, opts: SurveyOptions | None = None) -> list[dict]:
     """Areas from the ``area`` column or from clusters of alarmed neighbouring loggers, ranked."""
+    opts = opts or SurveyOptions()
     named = folder.areas()
     groups: dict[str, list[str]] = defaultdict(list)
     if named:
@@ -669,7 +760,7 @@ def rank_areas(folder: SurveyFolder, graph: SurveyGraph, loggers, pairs_list, ev
         # a point belongs to the area of the logger nearest to it along the pipes
         s_pts = max([p["confidence"] for p in points if p["nearest_logger"]["logger_id"] in ms] or [0.0])
         s_lines = max([ln["score"] for ln in lines if ln["from_logger"] in ms or ln["to_logger"] in ms] or [0.0])
-        score = max(s_pts, 0.5 * (s_log + s_two) * 0.6 + 0.4 * s_lines)
+        score = max(s_pts, 0.5 * (s_log + s_two) * opts.area_logger_weight + opts.area_line_weight * s_lines)
         reasons = [f"strongest logger score {s_log:.2f}"]
         if s_pts:
             reasons.append(f"located point(s), best confidence {s_pts:.2f}")
@@ -758,7 +849,7 @@ def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyR
         _warn("no pair of neighbouring loggers has recordings that overlap in time: no points can be located")
         fm, points, sources = None, [], []
     lines = rank_lines(folder, graph, pairs_list, pair_nights, evidence, points, sources, fm, cache, opts, model_d)
-    area_list = rank_areas(folder, graph, loggers, pairs_list, evidence, points, lines)
+    area_list = rank_areas(folder, graph, loggers, pairs_list, evidence, points, lines, opts)
     pairs_json = [{"from_logger": pc.a, "to_logger": pc.b, "night": pc.night, "length_m": round(pc.length_m, 2),
                    **{k: pc.result.get(k) for k in ("detected", "distance_from_a_m", "interval_m", "delay_s",
                                                      "confidence", "band_hz", "warnings")}}
