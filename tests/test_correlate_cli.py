@@ -228,3 +228,23 @@ def test_correlate_names_a_tap_and_locates_the_steady_leak(tmp_path):
     lines = text.stdout.splitlines()
     assert sum(line.startswith("intermittent peak") for line in lines) == 1
     assert not any(line.startswith("other peak") for line in lines)  # the located leak is not listed again
+
+
+def test_the_same_recording_twice_is_an_input_error(pair_dir, tmp_path):
+    """The same file twice, a copy of it under another name, or two files with one sensor id and one
+    start time: exit 2 with one line naming the files (it once gave a leak at the midpoint, confidence 1)."""
+    import shutil
+
+    pipe = pair_dir / "pipe.json"
+    r = run("correlate", pair_dir / "A.wav", pair_dir / "A.wav", "--pipe", pipe)
+    assert r.exit_code == 2 and "same recording twice" in r.output and len(r.output.strip().splitlines()) == 1
+    shutil.copy(pair_dir / "A.wav", tmp_path / "copy.wav")
+    r = run("correlate", pair_dir / "A.wav", tmp_path / "copy.wav", "--pipe", pipe, "--json")
+    assert r.exit_code == 2 and "identical samples" in r.output and "copy.wav" in r.output
+    # B's samples under A's sidecar (same sensor id, same start time)
+    shutil.copy(pair_dir / "B.wav", tmp_path / "B.wav")
+    shutil.copy(pair_dir / "A.json", tmp_path / "B.json")
+    r = run("correlate", pair_dir / "A.wav", tmp_path / "B.wav", "--pipe", pipe)
+    assert r.exit_code == 2 and "sensor id" in r.output
+    r = run("velocity", pair_dir / "A.wav", pair_dir / "A.wav", "--distance", 80)
+    assert r.exit_code == 2 and "same recording twice" in r.output
