@@ -115,3 +115,58 @@ def test_locate_peak_interval_holds_the_position():
     assert pos.interval_m[0] <= pos.distance_from_a_m <= pos.interval_m[1]
     assert pos.distance_from_a_m + pos.distance_from_b_m == pytest.approx(100.0)
     assert pos.confidence == pytest.approx(1.0 - 1e-5) and not notes
+
+
+def _pk(d, p=1e-4, inter=False):
+    return an_mod.Peak(delay_s=d, delay_sd_s=1e-5, strength=0.5, z=9.0, p_false_alarm=p, phase_rad=0.0,
+                       intermittent=inter)
+
+
+def test_scan_candidates_end_with_textbook_phat_over_the_whole_band():
+    cands = an_mod._scan_candidates((10.0, 400.0))
+    assert cands[0] == ("scot", (10.0, 400.0)) and cands[-1] == ("phat", (10.0, 400.0))
+    assert all(w == "scot" and 10.0 <= b[0] < b[1] <= 400.0 * 1.0001 for w, b in cands[1:-1])
+
+
+def test_second_look_when_only_a_source_at_the_edge_stands_out(pair):
+    _path, _sim, prep, sp = pair
+    an = an_mod.Analysis.__new__(an_mod.Analysis)
+    coherent = an_mod.BandChoice("ht", (100.0, 400.0), (100.0, 400.0), True, 1)
+    scanned = an_mod.BandChoice("scot", (100.0, 400.0), (100.0, 400.0), False, 9)
+    an.peaks = [_pk(0.099)]  # only a peak at the edge (edge at 0.09 s)
+    assert an_mod.needs_second_look(an, coherent, 0.01, 0.09)
+    assert an_mod.needs_second_look(an, scanned, 0.01, 0.09)  # the scan may have followed the louder source
+    assert not an_mod.needs_second_look(an, scanned, 0.01, None)  # without an edge the old rule
+    an.peaks = [_pk(0.099), _pk(0.02)]
+    assert not an_mod.needs_second_look(an, coherent, 0.01, 0.09)
+    an.peaks = [_pk(0.02, p=0.3)]
+    assert not an_mod.needs_second_look(an, scanned, 0.01, 0.09)  # nothing at all: the scan was already made
+
+
+def test_keep_second_look_reports_the_leak_and_the_edge_source(pair):
+    _path, _sim, _prep, sp = pair
+    first = an_mod.Analysis.__new__(an_mod.Analysis)
+    first.peaks, first.band_hz, first.cs = [_pk(0.099), _pk(0.03, p=0.4)], (100.0, 400.0), sp.cs
+    again = an_mod.Analysis.__new__(an_mod.Analysis)
+    again.peaks = [_pk(0.02, p=1e-3)]
+    kept = an_mod.keep_second_look(first, again, 0.01, 0.09)
+    assert kept is again and [p.delay_s for p in kept.peaks] == [0.02, 0.099]  # the leak first, the edge source kept
+    again.peaks = [_pk(0.02, p=1e-3, inter=True)]
+    assert an_mod.keep_second_look(first, again, 0.01, 0.09) is first  # a tap is no reason to switch
+    again.peaks = [_pk(0.0995, p=1e-6)]
+    assert an_mod.keep_second_look(first, again, 0.01, 0.09) is first  # only the edge source again
+
+
+def test_edge_delay_is_inside_the_travel_time():
+    path = PipePath.uniform(100.0, "pvc")
+    e = loc.edge_delay_s(path)
+    assert 0.5 * path.max_delay_s() < e < loc.delay_window_s(path, 8000.0)
+
+
+def test_keep_second_look_refuses_the_first_looks_tap(pair):
+    _path, _sim, _prep, sp = pair
+    first = an_mod.Analysis.__new__(an_mod.Analysis)
+    first.peaks, first.band_hz, first.cs = [_pk(0.0995), _pk(0.02, inter=True)], (100.0, 400.0), sp.cs
+    again = an_mod.Analysis.__new__(an_mod.Analysis)
+    again.peaks = [_pk(0.0201, p=1e-4)]  # the tap again, steady-looking in the scanned band
+    assert an_mod.keep_second_look(first, again, 0.01, 0.09) is first

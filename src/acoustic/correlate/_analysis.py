@@ -498,55 +498,80 @@ def _steady_part(cg: Correlogram, shares: np.ndarray, delay_s: float, noise_lags
 
 #: Fewest independent correlogram values (bandwidth x lag span) a scanned band must offer the noise estimate.
 _SCAN_MIN_LOOKS = 40.0
+#: The band scan (nothing coherent, or the second look) also tries PHAT over the whole leak-noise
+#: band, so it never does worse than textbook GCC-PHAT there (issue 17); it is charged as one more look.
+SCAN_WITH_PHAT = True
 
 
-def _scan_band(prep, cs, coh_s, notch, fmin, full, window_s):
-    """The band, among sub-bands of ``full``, whose SCOT correlogram has the least likely peak.
-
-    When nothing is measurably coherent the leak may still stand out in the correlogram of its
-    own band (the peak sums the cross-spectrum coherently, the coherence test does not), but SCOT
-    over the whole physically possible band dilutes it with the bands the leak does not reach.
-    Candidates: the full band and bands of 1, 2 and 3 octaves in 1-octave steps.  Returns the
-    band and the number of candidates (the false-alarm probability is multiplied by it).
-    """
+def _scan_candidates(full) -> list:
+    """The scan's candidates: ``(weighting, band)`` for the full band and its sub-bands of 1, 2
+    and 3 octaves in 1-octave steps (SCOT), then PHAT over the full band (:data:`SCAN_WITH_PHAT`)."""
     lo, hi = full
-    cands = [tuple(full)]
+    cands = [("scot", tuple(full))]
     for octaves in (1, 2, 3):
         f0 = lo
         while f0 * 2.0**octaves <= hi * 1.0001:
-            cands.append((f0, f0 * 2.0**octaves))
+            cands.append(("scot", (f0, f0 * 2.0**octaves)))
             f0 *= 2.0
+    if SCAN_WITH_PHAT:
+        cands.append(("phat", tuple(full)))
+    return cands
+
+
+def _candidate_pfa(prep, cs, coh_s, notch, fmin, name, b, window_s, search_s):
+    """Rice false-alarm probability of the highest peak at ``|lag| < search_s`` (within the window)
+    of the ``name`` correlogram over band ``b``; None when the band cannot be scored."""
     fs = prep.sample_rate_hz
     w_lo, w_hi = window_s
-    psi = weighting_function("scot", cs, coh_s) * ~notch
-    psi[cs.freqs_hz < fmin] = 0.0
     half_span = 0.95 * cs.n_fft / (2.0 * fs)
+    # the noise level comes from the correlogram at lags no source reaches; a narrow band over
+    # short frames has too few independent values there (about bandwidth x lag span) to
+    # estimate it, and an underestimated noise makes chance peaks look significant
+    if (b[1] - b[0]) * 2.0 * half_span < _SCAN_MIN_LOOKS:
+        return None
+    psi = weighting_function(name, cs, coh_s) * ~notch
+    psi[cs.freqs_hz < fmin] = 0.0
+    taper = band_taper(cs.freqs_hz, b)
+    if np.count_nonzero(psi * taper > 0) < 8:
+        return None
+    cg = build_correlogram(cs, psi, taper, coh_s, offset_s=prep.offset_s, polarity=prep.polarity)
+    lags, z = cg.grid(upsample=UPSAMPLE)
+    _lag, noise = cg.grid_factors(UPSAMPLE)
+    guard = 3.0 / max(b[1] - b[0], cs.df_hz)
+    outside = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
+    if np.count_nonzero(outside) < 64:
+        outside = np.abs(lags) <= half_span
+    sd = _noise_sd(z[outside], 1.0 / noise[outside])
+    win = (lags >= w_lo) & (lags <= w_hi)
+    if search_s is not None:
+        win &= np.abs(lags) < search_s
+        if not np.any(win):
+            return None
+    zz = float(np.max(np.abs(z[win]) / (sd * noise[win])))
+    return false_alarm_probability(zz, w_hi - w_lo, cg.noise_rms_bandwidth_hz())
+
+
+def _scan_band(prep, cs, coh_s, notch, fmin, full, window_s, search_s=None):
+    """The weighting and band, among :func:`_scan_candidates` of ``full``, whose correlogram has
+    the least likely peak (at ``|lag| < search_s`` when given: the leak sought away from a louder
+    source at the edge of the possible delays).
+
+    When nothing is measurably coherent the leak may still stand out in the correlogram of its
+    own band (the peak sums the cross-spectrum coherently, the coherence test does not), but SCOT
+    over the whole physically possible band dilutes it with the bands the leak does not reach;
+    PHAT over the whole band is textbook GCC-PHAT's choice, which the scan then never falls
+    below.  Returns the band, the number of candidates (the false-alarm probability is
+    multiplied by it) and the weighting.
+    """
+    cands = _scan_candidates(full)
     best = None
-    for b in cands:
-        # the noise level comes from the correlogram at lags no source reaches; a narrow band over
-        # short frames has too few independent values there (about bandwidth x lag span) to
-        # estimate it, and an underestimated noise makes chance peaks look significant
-        if (b[1] - b[0]) * 2.0 * half_span < _SCAN_MIN_LOOKS:
-            continue
-        taper = band_taper(cs.freqs_hz, b)
-        if np.count_nonzero(psi * taper > 0) < 8:
-            continue
-        cg = build_correlogram(cs, psi, taper, coh_s, offset_s=prep.offset_s, polarity=prep.polarity)
-        lags, z = cg.grid(upsample=UPSAMPLE)
-        _lag, noise = cg.grid_factors(UPSAMPLE)
-        guard = 3.0 / max(b[1] - b[0], cs.df_hz)
-        outside = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
-        if np.count_nonzero(outside) < 64:
-            outside = np.abs(lags) <= half_span
-        sd = _noise_sd(z[outside], 1.0 / noise[outside])
-        win = (lags >= w_lo) & (lags <= w_hi)
-        zz = float(np.max(np.abs(z[win]) / (sd * noise[win])))
-        p = false_alarm_probability(zz, w_hi - w_lo, cg.noise_rms_bandwidth_hz())
-        if best is None or p < best[0]:
-            best = (p, b)
+    for name, b in cands:
+        p = _candidate_pfa(prep, cs, coh_s, notch, fmin, name, b, window_s, search_s)
+        if p is not None and (best is None or p < best[0]):
+            best = (p, b, name)
     if best is None:
-        return tuple(full), 1
-    return best[1], len(cands)
+        return tuple(full), 1, "scot"
+    return best[1], len(cands), best[2]
 
 
 @dataclasses.dataclass
@@ -712,8 +737,8 @@ def choose_band(prep: PreparedPair, sp: Spectra, weighting: str, band_hz, band_f
         # nothing measurably coherent: coherence-based (HT) weights would be chance; SCOT over
         # the physically possible band, or the sub-band of it where a peak stands out most (the
         # false-alarm probability then counts every band tried), is the robust detector then
-        band, scan_k = _scan_band(prep, sp.cs, sp.coherence_smooth, sp.notch, sp.fmin_hz, band, sp.window_s)
-        return BandChoice("scot", band, band, False, scan_k)
+        band, scan_k, name = _scan_band(prep, sp.cs, sp.coherence_smooth, sp.notch, sp.fmin_hz, band, sp.window_s)
+        return BandChoice(name, band, band, False, scan_k)
     return BandChoice(name, _widened_for_ht(sp, band) if name == "ht" else band, band, True, 1)
 
 
@@ -887,18 +912,49 @@ def correlate_over_band(prep: PreparedPair, sp: Spectra, choice: BandChoice, *, 
                     duration_s=prep.duration_s, rescanned_from_hz=rescanned_from)
 
 
-def rescan_choice(prep: PreparedPair, sp: Spectra, band_fallback_hz) -> BandChoice:
-    """The second look's band: the SCOT scan of the pipe's leak-noise band, charged
-    :data:`RESCAN_COST` times the bands it tries."""
-    band2, k2 = _scan_band(prep, sp.cs, sp.coherence_smooth, sp.notch, sp.fmin_hz,
-                           leak_noise_band(sp, band_fallback_hz), sp.window_s)
-    return BandChoice("scot", band2, band2, True, RESCAN_COST * k2)
+def rescan_choice(prep: PreparedPair, sp: Spectra, band_fallback_hz, first: BandChoice,
+                  search_s: float | None = None) -> BandChoice:
+    """The second look's weighting and band: the scan of the pipe's leak-noise band (for the least
+    likely peak at ``|lag| < search_s`` when given), charged :data:`RESCAN_COST` times the bands it tries."""
+    band2, k2, name = _scan_band(prep, sp.cs, sp.coherence_smooth, sp.notch, sp.fmin_hz,
+                                 leak_noise_band(sp, band_fallback_hz), sp.window_s, search_s)
+    return BandChoice(name, band2, band2, first.coherent, RESCAN_COST * k2)
+
+
+def _interior(pk: Peak, edge_s: float | None) -> bool:
+    return edge_s is None or abs(pk.delay_s) < edge_s
+
+
+def needs_second_look(an: Analysis, choice: BandChoice, rescan_pfa: float, edge_s: float | None) -> bool:
+    """No peak between the sensors (``|delay| < edge_s``) reaches ``rescan_pfa`` in the first look,
+    and either the band was a coherent one or a peak at the edge (a louder source beyond a
+    sensor) may have drawn the scan to its own band."""
+    if any(pk.p_false_alarm <= rescan_pfa and _interior(pk, edge_s) for pk in an.peaks):
+        return False
+    at_edge = any(pk.p_false_alarm <= rescan_pfa for pk in an.peaks)
+    return choice.coherent or at_edge
+
+
+def keep_second_look(first: Analysis, again: Analysis, rescan_pfa: float, edge_s: float | None) -> Analysis:
+    """The second look when a steady peak between the sensors reaches ``rescan_pfa`` in it, and is
+    not where the first look found a source that comes and goes (the same tap, heard in a band
+    where its switching shows less); the first look's peaks at the edge are kept beside its own,
+    so both sources are reported.  Else the first look."""
+    sep = 2.0 / max(first.band_hz[1] - first.band_hz[0], first.cs.df_hz)
+    taps = [pk.delay_s for pk in first.peaks if pk.intermittent]
+    if not any(pk.p_false_alarm <= rescan_pfa and not pk.intermittent and _interior(pk, edge_s)
+               and all(abs(pk.delay_s - t) >= sep for t in taps) for pk in again.peaks):
+        return first
+    extra = [pk for pk in first.peaks if not _interior(pk, edge_s) and pk.p_false_alarm <= rescan_pfa
+             and all(abs(pk.delay_s - q.delay_s) >= sep for q in again.peaks)]
+    again.peaks = again.peaks + extra
+    return again
 
 
 def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str = "auto", band_hz=None,
             max_components: int = 5, robust: bool = True, use_numba: bool | None = None,
             band_fallback_hz=(100.0, 1000.0), candidate_pfa: float = 0.5,
-            rescan_pfa: float | None = None) -> Analysis:
+            rescan_pfa: float | None = None, edge_s: float | None = None) -> Analysis:
     """Correlate a prepared pair and extract peaks with delays inside ``window_s``.
 
     Parameters
@@ -931,6 +987,11 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         peak in it (within the window, perhaps at its edge) reaches it
         (:attr:`Analysis.rescanned_from_hz`).  Over both looks the false-alarm probability is
         then at most ``(1 + 1/RESCAN_COST) * rescan_pfa``.  None: no second look.
+    edge_s : float or None
+        Delays with ``|delay| >= edge_s`` are from sources outside the pair: the second look is
+        also taken when only such peaks reach ``rescan_pfa`` (a louder source beyond a sensor),
+        its scan seeks the least likely peak within ``edge_s``, and it is kept only for a peak
+        within it; the first look's edge peaks are then kept beside its own.  None: no edge.
 
     Returns
     -------
@@ -948,17 +1009,15 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
     kw = dict(max_components=max_components, candidate_pfa=candidate_pfa, use_numba=use_numba)
     an = correlate_over_band(prep, sp, choice, **kw)
     auto = str(weighting).strip().lower() == "auto"
-    if (rescan_pfa is None or not auto or band_hz is not None or not choice.coherent
-            or any(pk.p_false_alarm <= rescan_pfa for pk in an.peaks)):
+    if rescan_pfa is None or not auto or band_hz is not None or not needs_second_look(an, choice, rescan_pfa, edge_s):
         return an
-    # a coherent band where nothing stands out is often another source's (the flow noise or a
-    # line of a pump beyond a sensor, coherent with its delay at the edge or smeared by a notch)
-    # and not the leak's: scan the band where leak noise can cross the pipe with SCOT, as when
-    # nothing is coherent.  The first look already spent the detection's false-alarm budget,
-    # so the second is charged RESCAN_COST times its bands: over both looks, a pair's
-    # false-alarm probability is at most (1 + 1/RESCAN_COST) times the detection's
-    again = correlate_over_band(prep, sp, rescan_choice(prep, sp, band_fallback_hz), rescanned_from=choice.signal_band_hz,
-                                **kw)
-    if any(pk.p_false_alarm <= rescan_pfa and not pk.intermittent for pk in again.peaks):
-        return again
-    return an
+    # a band where nothing between the sensors stands out is often another source's (the flow
+    # noise or a line of a pump beyond a sensor, coherent with its delay at the edge or smeared by
+    # a notch) and not the leak's: scan the band where leak noise can cross the pipe for the
+    # least likely peak between the sensors, as when nothing is coherent.  The first look already
+    # spent the detection's false-alarm budget, so the second is charged RESCAN_COST times its
+    # bands: over both looks, a pair's false-alarm probability is at most (1 + 1/RESCAN_COST)
+    # times the detection's
+    again = correlate_over_band(prep, sp, rescan_choice(prep, sp, band_fallback_hz, choice, edge_s),
+                                rescanned_from=choice.signal_band_hz, **kw)
+    return keep_second_look(an, again, rescan_pfa, edge_s)

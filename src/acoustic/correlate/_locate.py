@@ -37,6 +37,13 @@ DETECTION_PFA = 0.01
 DELAY_SD_FLOOR_SAMPLES = 0.5
 #: Relative model error of the delay (dispersion, band-weighting mismatch), calibrated likewise.
 DELAY_SD_REL = 0.003
+#: Least relative standard deviation of each segment's wave speed in the 95 % interval.  The pipe
+#: model's own spread (1-2 % for metal, 3-5 % for plastic) holds for its own physics; field speeds
+#: are off the table value by up to +-10 % (soil, joints, wall thinning, temperature).  On the
+#: model-mismatch pairs of bench/correlate_accuracy.py (speeds off by a normal of s.d. 4 %,
+#: truncated at 10 %) the model's spread alone left 65 % of the intervals holding the leak; with
+#: this floor (calibrated over both the own-simulator and the mismatch pairs) see docs/correlate.md.
+SPEED_REL_SD_FLOOR = 0.0
 #: The lag search extends to T(D) times this: every speed 20 % slower than nominal (over 3.5
 #: standard deviations for every material; plastics' dispersion over the possible bands included).
 WINDOW_MARGIN = 1.25
@@ -393,7 +400,7 @@ def path_speeds(path: PipePath, band_hz) -> PathSpeeds:
     """Wave speeds of ``path`` over ``band_hz`` (quantised, :func:`_quantise_band`)."""
     band_q = _quantise_band(band_hz)
     speeds = path.speeds_m_s(band_q)
-    rel_sd = path.speed_rel_sd(band_q)
+    rel_sd = np.maximum(path.speed_rel_sd(band_q), SPEED_REL_SD_FLOOR)
     t_d = path.max_delay_s(speeds_m_s=speeds)
     return PathSpeeds(speeds_m_s=speeds, rel_sd=rel_sd, max_delay_s=t_d,
                       travel_rel_sd=_travel_time_sd(path, speeds, rel_sd), mean_m_s=path.length_m / t_d)
@@ -523,6 +530,19 @@ def correlogram_data(an, path: PipePath, speeds_m_s) -> CorrelogramData:
                            noise_sd=an.noise_sd / an.correlogram.norm)
 
 
+#: Bands (Hz) over which the edge of the possible delays is worked out before the analysis (the
+#: nearest edge over them: plastics' speeds change with frequency).
+_EDGE_BANDS_HZ = ((10.0, 200.0), DEFAULT_BAND_HZ, (200.0, 2000.0))
+
+
+def edge_delay_s(path: PipePath) -> float:
+    """|delay| (s) from which a peak is taken, before the analysis, for a source outside the pair:
+    the travel time T(D) less :data:`_EDGE_SD` of its standard deviations, the least over
+    :data:`_EDGE_BANDS_HZ` (the band of the delay is not known yet)."""
+    return min(sp.max_delay_s * (1.0 - _EDGE_SD * sp.travel_rel_sd)
+               for sp in (path_speeds(path, b) for b in _EDGE_BANDS_HZ))
+
+
 def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robust, pfa, use_numba):
     notes: list[str] = []
     use_numba = resolve_use_numba(use_numba)
@@ -531,7 +551,7 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     t_win = delay_window_s(path, fs)
     an = analyse(prep, (-t_win, t_win), weighting=weighting, band_hz=band_hz, max_components=max_peaks + 3,
                  robust=robust, use_numba=use_numba, band_fallback_hz=physics_band(path, fs), candidate_pfa=pfa,
-                 rescan_pfa=pfa)
+                 rescan_pfa=pfa, edge_s=edge_delay_s(path))
     sp = path_speeds(path, an.signal_band_hz)
     _band_notes(an, notes)
     inside, outside = split_peaks(an.peaks, sp, fs, pfa, notes)
