@@ -10,17 +10,25 @@
    of the pair-nights that hear it (pair-nights whose peak it does not explain are dropped), with
    a 95 % interval from Monte Carlo draws of every pipe's wave speed (its material's spread) and
    of the measured delays.  Its evidence score is the fused z of those pair-nights (each capped at
-   :data:`SCORE_CAP`); its ``confidence`` is the correlation's confidence (0.5 at
-   ``report_z``, 1 at ``strong_z``) times what the loggers' own recordings say about it, the
-   nearest loggers most (:data:`LEAKINESS_NEAR_M`).  Points at known noise equipment of the
-   network model (PRVs and other valves, pumps) are listed as noise sources, not leaks.
-4. **Line.**  Each neighbour pair's pipe run is scored by the evidence at both ends (logger
-   scores, and whether the calibrated levels heard at the two ends can come from one source
-   between them given the route's loss) and by the correlation between them (the located points
-   on the run; the pair's own detection when no point elsewhere explains it).
+   :data:`SCORE_CAP`); its ``confidence`` is the correlation's confidence (0.5 at ``report_z``, 1
+   at ``strong_z``).  **The correlation decides**: a point whose pair-nights cover every night
+   their pairs recorded and whose score reaches ``report_z`` is reported whatever the loggers'
+   own recordings say; what they say (classifier, level/spread history, the nearest loggers most,
+   :data:`LEAKINESS_NEAR_M`) is given as ``leakiness`` and orders points of equal correlation
+   confidence, never withholds one (a classifier's probability follows the absolute level that a
+   sensor's gain and coupling set; a uniform gain change must not change the points).  Points at
+   known noise equipment of the network model (PRVs and other valves, pumps) are listed as noise
+   sources, not leaks.
+4. **Line.**  Each neighbour pair's pipe run is scored by the correlation between them (the
+   located points on the run; the pair's own detection when no point elsewhere explains it) and
+   by the evidence at both ends (logger scores, and whether the calibrated levels heard at the
+   two ends can come from one source between them given the route's loss).  Lines are ranked by
+   the kind of evidence first (:data:`RANK_TIERS`: a located point, a correlation peak, logger
+   evidence only; ``ranked_by`` in the output), by score within a kind.
 5. **Area.**  Loggers are grouped by the ``area`` column of ``loggers.csv`` or, without it, into
-   connected clusters of alarmed loggers; an area scores as its strongest evidence (its loggers,
-   its lines, the points nearest to its loggers).
+   connected clusters of alarmed loggers; areas with located points come first (in the points'
+   order), then areas touched by a line with a correlation peak, then the rest, each by score
+   (its loggers, its lines, its points).
 """
 
 from __future__ import annotations
@@ -88,6 +96,9 @@ class SurveyOptions:
         Monte Carlo draws for the point intervals.
     max_points : int
         Most points reported.
+    require_every_night : bool
+        A point is reported only when the pair-nights that place it cover every night their
+        pairs recorded (a source heard on one night only is not confirmed).
 
     The ranking weights below were set by hand on the simulated district and net3 surveys of
     ``bench/survey_accuracy.py`` (our simulator only; never on ``bench/othersim``) and have not
@@ -131,6 +142,7 @@ class SurveyOptions:
     max_residual: float = 4.0
     draws: int = 300
     max_points: int = 10
+    require_every_night: bool = True
     line_correlation_weight: float = 0.6
     line_ends_weight: float = 0.4
     off_pair_point_factor: float = 0.8
@@ -505,7 +517,7 @@ def place_candidate(ctx: _LocateContext, cand) -> _Placement:
     if kit is not None:
         rec["explained_by"] = kit
         return _Placement(rec, True, delays)
-    if rec["confidence"] >= opts.report_confidence:
+    if rec["confidence"] >= opts.report_confidence and (rec["every_night"] or not opts.require_every_night):
         return _Placement(rec, False, delays)
     return _Placement(None, False, delays)
 
@@ -526,7 +538,8 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
                     max_sources=2 * opts.max_points, refine=refine, graph=graph, logger_levels=levels)
     points = [pl.record for pl in placements if pl.record is not None and not pl.is_equipment]
     sources = [pl.record for pl in placements if pl.record is not None and pl.is_equipment]
-    points.sort(key=lambda r: (-round(r["confidence"], 2), -r["score_z"]))
+    # correlation first; what the loggers' own recordings say breaks ties
+    points.sort(key=lambda r: (-round(r["confidence"], 2), -round(r["leakiness"] or 0.0, 2), -r["score_z"]))
     sources.sort(key=lambda r: -r["score_z"])
     return points[: opts.max_points], sources
 
@@ -564,8 +577,13 @@ def _point_record(graph, pairs, evidence, opts, cand, observed, le, lf, coord, b
     ws = {l: 1.0 / (dist[l] + LEAKINESS_NEAR_M) for l in loggers
           if l in evidence and (evidence[l].leak_probability is not None or evidence[l].stats_score is not None)}
     leakiness = (float(sum(w * evidence[l].score for l, w in ws.items()) / sum(ws.values()))
-                 if ws else 1.0)
-    confidence = c_corr * leakiness
+                 if ws else None)
+    # the correlation decides; the loggers' own recordings explain and order, never veto (their
+    # scores follow the absolute level a sensor's gain and coupling set)
+    confidence = c_corr
+    seen = {pairs[k].night for k, *_ in observed}
+    pair_keys = {(pairs[k].a, pairs[k].b) for k, *_ in observed}
+    available = {pc.night for pc in pairs if (pc.a, pc.b) in pair_keys}
     near_node, near_d = ((pipe.start_node, off) if off <= pipe.length_m / 2 else (pipe.end_node, pipe.length_m - off))
     rec = {
         "pipe_id": pid, "offset_m": round(off, 2), "x": round(x, 3), "y": round(y, 3),
@@ -580,8 +598,11 @@ def _point_record(graph, pairs, evidence, opts, cand, observed, le, lf, coord, b
         "material": pipe.material, "diameter_mm": pipe.diameter_mm, "pipe_length_m": round(pipe.length_m, 2),
         "nearest_node": {"node_id": near_node, "distance_m": round(near_d, 2)},
         "nearest_logger": {"logger_id": near, "distance_m": round(dist[near], 2)},
+        "nights": sorted(seen),
+        "every_night": bool(seen >= available),
+        "decided_by": "correlation",
         "classifier_leak_probability": None if q is None else round(q, 3),
-        "leakiness": round(float(leakiness), 3),
+        "leakiness": None if leakiness is None else round(float(leakiness), 3),
         "evidence": [{"from_logger": pairs[k].a, "to_logger": pairs[k].b, "night": pairs[k].night,
                       "delay_s": round(d, 6), "delay_sd_s": round(sd, 7), "z": round(z, 2)}
                      for k, d, sd, z in observed],
@@ -698,19 +719,67 @@ def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights
             reasons.append(f"located point on the run (confidence {s_corr:.2f})")
         elif own > 0:
             reasons.append(f"correlation peak between them (confidence {own:.2f})")
-        c = max(s_corr, opts.own_detection_factor * own)
         for s in sources:
             if s["pipe_id"] in run:
                 reasons.append(f"known noise source on the run: {s['explained_by']}")
-        score = opts.line_correlation_weight * c + opts.line_ends_weight * s_ends * consistency
+        score, carried = line_score(s_corr, own, s_ends, consistency, opts)
         lines.append({"pipe_ids": pipe_ids, "from_logger": a, "to_logger": b, "score": round(float(score), 4),
+                      "ranked_by": carried,
                       "length_m": round(route.length_m, 2),
                       "materials": sorted({graph.network.pipes[p].material for p in pipe_ids}),
                       "correlation": {"nights": len(ks), "confidence": round(own, 3),
                                       "detected": bool(any(pair_nights[k].result.get("detected") for k in ks))},
                       "levels": level, "reasons": reasons})
-    lines.sort(key=lambda r: (-r["score"], r["length_m"]))
+    lines.sort(key=lambda r: (RANK_TIERS.index(r["ranked_by"]), -r["score"], r["length_m"]))
     return lines
+
+
+#: What carried a line's or an area's rank, strongest first: lines and areas are ordered by the
+#: kind of their evidence (the fused correlation's located points, then a pair's own correlation
+#: peak, then what single loggers hear), and by their score within a kind.
+RANK_TIERS = ("located point", "correlation peak", "logger evidence")
+
+
+def line_score(s_corr: float, own: float, ends: float, consistency: float, opts: SurveyOptions
+               ) -> tuple[float, str]:
+    """Score (0..1) of a line and the kind of evidence that carries its rank (:data:`RANK_TIERS`).
+
+    Parameters
+    ----------
+    s_corr : float
+        Best confidence of a located point on the line's pipes (0 when none; points heard by
+        other pairs only already scaled by ``opts.off_pair_point_factor``).
+    own : float
+        The line's own pair's correlation confidence (0 when it detected nothing or its peak is
+        explained by a point elsewhere).
+    ends : float
+        Geometric mean of the end loggers' scores (0..1).
+    consistency : float
+        Whether the levels at the two ends can come from one source between them (0..1).
+    """
+    c = max(s_corr, opts.own_detection_factor * own)
+    score = opts.line_correlation_weight * c + opts.line_ends_weight * ends * consistency
+    carried = RANK_TIERS[0] if s_corr > 0 else RANK_TIERS[1] if own > 0 else RANK_TIERS[2]
+    return float(score), carried
+
+
+def area_score(s_pts: float, logger_scores: list, s_lines: float, line_kind: str | None, opts: SurveyOptions
+               ) -> tuple[float, str]:
+    """Score (0..1) of an area and the kind of evidence that carries its rank (:data:`RANK_TIERS`).
+
+    ``s_pts`` is the best confidence of a located point whose nearest logger is in the area (0
+    when none), ``logger_scores`` its loggers' scores, ``s_lines`` the best score of a line
+    touching it and ``line_kind`` the strongest kind of evidence among those lines.
+    """
+    scores = sorted(logger_scores, reverse=True)
+    s_log = scores[0] if scores else 0.0
+    s_two = float(np.mean(scores[:2])) if scores else 0.0
+    score = max(s_pts, 0.5 * (s_log + s_two) * opts.area_logger_weight + opts.area_line_weight * s_lines)
+    if s_pts > 0:
+        return float(score), RANK_TIERS[0]
+    if line_kind in RANK_TIERS[:2]:
+        return float(score), RANK_TIERS[1]
+    return float(score), RANK_TIERS[2]
 
 
 # -- areas ------------------------------------------------------------------------------------
@@ -754,19 +823,27 @@ def rank_areas(folder: SurveyFolder, graph: SurveyGraph, loggers, pairs_list, ev
     out = []
     for name, members in groups.items():
         ms = set(members)
-        scores = sorted((evidence[l].score for l in members), reverse=True)
-        s_log = scores[0] if scores else 0.0
-        s_two = float(np.mean(scores[:2])) if scores else 0.0
+        scores = [evidence[l].score for l in members]
         # a point belongs to the area of the logger nearest to it along the pipes
         s_pts = max([p["confidence"] for p in points if p["nearest_logger"]["logger_id"] in ms] or [0.0])
-        s_lines = max([ln["score"] for ln in lines if ln["from_logger"] in ms or ln["to_logger"] in ms] or [0.0])
-        score = max(s_pts, 0.5 * (s_log + s_two) * opts.area_logger_weight + opts.area_line_weight * s_lines)
-        reasons = [f"strongest logger score {s_log:.2f}"]
+        touching = [ln for ln in lines if ln["from_logger"] in ms or ln["to_logger"] in ms]
+        s_lines = max([ln["score"] for ln in touching] or [0.0])
+        line_kind = min((ln.get("ranked_by", RANK_TIERS[2]) for ln in touching), key=RANK_TIERS.index,
+                        default=None)
+        score, carried = area_score(s_pts, scores, s_lines, line_kind, opts)
+        reasons = [f"strongest logger score {max(scores or [0.0]):.2f}"]
         if s_pts:
             reasons.append(f"located point(s), best confidence {s_pts:.2f}")
-        out.append({"area": name, "loggers": members, "score": round(float(score), 4),
-                    "alarmed_loggers": [l for l in members if evidence[l].alarm], "reasons": reasons})
-    out.sort(key=lambda r: -r["score"])
+        elif carried == RANK_TIERS[1]:
+            reasons.append("a correlation peak on a line touching it")
+        # areas with points follow the points' ranking (correlation, then what the loggers say)
+        first = min([i for i, p in enumerate(points) if p["nearest_logger"]["logger_id"] in ms] or [len(points)])
+        out.append({"area": name, "loggers": members, "score": round(float(score), 4), "ranked_by": carried,
+                    "alarmed_loggers": [l for l in members if evidence[l].alarm], "reasons": reasons,
+                    "_first_point": first})
+    out.sort(key=lambda r: (RANK_TIERS.index(r["ranked_by"]), r["_first_point"], -r["score"]))
+    for r in out:
+        del r["_first_point"]
     return out
 
 
