@@ -74,7 +74,11 @@ def test_batch_surveys_affected_areas_like_acoustic_survey(survey, tmp_path):
     _age(up)
     s2 = _run(up, ledger, sv)
     assert (s2["new"], s2["areas_surveyed"]) == (1, 1)                  # the late file re-surveys the area
-    ref = run_survey(sv, model=None, areas=[area]).to_json()
+    same = tmp_path / "same"                # the survey folder with the recordings the batch was given
+    shutil.copytree(sv, same, ignore=shutil.ignore_patterns("recordings"))
+    for lid in members:
+        shutil.copytree(sv / "recordings" / lid, same / "recordings" / lid)
+    ref = run_survey(same, model=None, areas=[area]).to_json()
     got = _points(ledger, area)
     assert ref["points"], "the survey of the full two nights finds the simulated leak"
     assert {p[5] for p in got} == {"2026-11-04"}                        # as of the latest night (start + 12 h)

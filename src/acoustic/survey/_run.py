@@ -96,6 +96,9 @@ class SurveyOptions:
         Monte Carlo draws for the point intervals.
     max_points : int
         Most points reported.
+    context_hops : int
+        An area surveyed on its own (``areas``) is surveyed with the loggers up to this many
+        neighbour pairs beyond it as context; only its own points, lines and loggers are reported.
     require_every_night : bool
         A point is reported only when the pair-nights that place it cover every night their
         pairs recorded (a source heard on one night only is not confirmed).
@@ -143,6 +146,7 @@ class SurveyOptions:
     draws: int = 300
     max_points: int = 10
     require_every_night: bool = True
+    context_hops: int = 2
     line_correlation_weight: float = 0.6
     line_ends_weight: float = 0.4
     off_pair_point_factor: float = 0.8
@@ -848,6 +852,32 @@ def rank_areas(folder: SurveyFolder, graph: SurveyGraph, loggers, pairs_list, ev
 
 
 # -- the whole survey -----------------------------------------------------------------------
+def context_loggers(folder: SurveyFolder, active: list, in_area: list, hops: int) -> list:
+    """The loggers an area is surveyed with: its own and those up to ``hops`` neighbour pairs away
+    (any area), so that sources near its edge are placed as the whole network's survey places them."""
+    graph = SurveyGraph(folder.network, [folder.sites[l] for l in active])
+    link = defaultdict(set)
+    for a, b in graph.neighbour_pairs(active):
+        link[a].add(b)
+        link[b].add(a)
+    keep, frontier = set(in_area), set(in_area)
+    for _ in range(max(int(hops), 0)):
+        frontier = {n for l in frontier for n in link[l]} - keep
+        keep |= frontier
+    return [l for l in active if l in keep]
+
+
+def _own_results(own: set, points, sources, lines, pair_nights, evidence):
+    """What an area surveyed with context loggers reports as its own: points and noise sources whose
+    nearest logger is its own (each source belongs to one area, as in the whole network's survey),
+    lines and pairs with an end among its loggers, its loggers' evidence."""
+    mine = [p for p in points if p["nearest_logger"]["logger_id"] in own]
+    srcs = [p for p in sources if p["nearest_logger"]["logger_id"] in own]
+    lines = [ln for ln in lines if ln["from_logger"] in own or ln["to_logger"] in own]
+    pairs = [pc for pc in pair_nights if pc.a in own or pc.b in own]
+    return mine, srcs, lines, pairs, {l: ev for l, ev in evidence.items() if l in own}
+
+
 def run_survey(survey_dir, *, model="default", areas=None, options: SurveyOptions | None = None,
                correlate_kw=None) -> SurveyResult:
     """Narrow leak suspects from area to line to point on a survey folder.
@@ -859,7 +889,10 @@ def run_survey(survey_dir, *, model="default", areas=None, options: SurveyOption
     model : "default", path, LeakModel or None
         Leak classifier for the per-logger scores (None: no classifier).
     areas : iterable of str, optional
-        Only these areas (``area`` column of ``loggers.csv``), for nightly runs per area.
+        Only these areas (``area`` column of ``loggers.csv``), for nightly runs per area.  Each is
+        surveyed with the loggers up to ``options.context_hops`` neighbour pairs beyond it as
+        context, and reports the points whose nearest logger is its own: area by area, the
+        points are those of the whole network's survey.
     options : SurveyOptions, optional
 
     Returns
@@ -894,7 +927,10 @@ def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyR
         unknown = wanted - set(named.values())
         if unknown:
             raise DataError(f"{folder.root / 'loggers.csv'}: no logger in area(s) {', '.join(sorted(unknown))}")
-        loggers = [l for l in loggers if named.get(l) in wanted]
+        in_area = [l for l in loggers if named.get(l) in wanted]
+        loggers = context_loggers(folder, loggers, in_area, opts.context_hops)
+    else:
+        in_area = list(loggers)
     net_parts = folder.network.components()
     if len(net_parts) > 1:
         _warn(f"{folder.network.source}: the network has {len(net_parts)} separate parts; loggers are paired "
@@ -926,7 +962,11 @@ def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyR
         _warn("no pair of neighbouring loggers has recordings that overlap in time: no points can be located")
         fm, points, sources = None, [], []
     lines = rank_lines(folder, graph, pairs_list, pair_nights, evidence, points, sources, fm, cache, opts, model_d)
-    area_list = rank_areas(folder, graph, loggers, pairs_list, evidence, points, lines, opts)
+    if len(in_area) < len(loggers):  # an area surveyed with its neighbours as context: keep what is its own
+        points, sources, lines, pair_nights, evidence = _own_results(set(in_area), points, sources, lines,
+                                                                     pair_nights, evidence)
+        pairs_list = [(a, b) for a, b in pairs_list if a in evidence or b in evidence]
+    area_list = rank_areas(folder, graph, in_area, pairs_list, evidence, points, lines, opts)
     pairs_json = [{"from_logger": pc.a, "to_logger": pc.b, "night": pc.night, "length_m": round(pc.length_m, 2),
                    **{k: pc.result.get(k) for k in ("detected", "distance_from_a_m", "interval_m", "delay_s",
                                                      "confidence", "band_hz", "warnings")}}
@@ -937,4 +977,6 @@ def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyR
            "total_length_m": round(folder.network.total_length_m, 1), "bbox": [min(xs), min(ys), max(xs), max(ys)],
            "loggers": len(folder.sites), "loggers_with_recordings": len(folder.active_loggers),
            "neighbour_pairs": len(pairs_list), "pair_nights": len(pair_nights)}
+    if len(in_area) < len(loggers):
+        net["context_loggers"] = sorted(set(loggers) - set(in_area))
     return SurveyResult(area_list, lines, points, sources, evidence, pairs_json, [], str(Path(survey_dir)), net, graph)
