@@ -103,3 +103,14 @@ def test_bad_loggers(tee, tmp_path, body, match):
     (tmp_path / "loggers.csv").write_text(body)
     with pytest.raises(DataError, match=match):
         read_loggers(tmp_path / "loggers.csv", net)
+
+
+def test_a_pipe_longer_than_100_km_is_named():
+    from acoustic import PipeError
+    from acoustic.network import NetworkPipe, PipeNetwork
+
+    xy = np.array([[0.0, 0.0], [1.0, 0.0]])
+    ok = NetworkPipe("P1", "A", "B", 2000.0, "pvc", 110.0, None, xy)
+    long = NetworkPipe("TRUNK7", "B", "C", 150_000.0, "steel", 600.0, None, xy)
+    with pytest.raises(PipeError, match=r"mains\.inp: pipe TRUNK7 is 150 km long.*at most 100 km"):
+        PipeNetwork([ok, long], {"A": (0, 0), "B": (1, 0), "C": (2, 0)}, source="mains.inp")
