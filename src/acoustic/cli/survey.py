@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ._common import command_errors, emit_json, json_option
+from ._conventions import make_progress, progress_options
 
 __all__ = ["survey", "simulate_survey_cmd"]
 
@@ -68,9 +69,10 @@ def _print_human(res, top_lines: int) -> None:
               help="Coordinate system of the network's coordinates (e.g. EPSG:27700): points get longitude/latitude "
                    "and the GeoJSON is RFC 7946 [default: network.geojson's crs, else unknown]. Needs pyproj "
                    "(the 'geo' extra).")
+@progress_options
 @json_option
 @command_errors
-def survey(survey_dir, geojson_out, model, areas, top_lines, crs, as_json, warnings_out):
+def survey(survey_dir, geojson_out, model, areas, top_lines, crs, quiet, progress, as_json, warnings_out):
     """Narrow leak suspects from area to line to point on a pipe network.
 
     SURVEY_DIR holds network.inp + pipes.csv (or network.geojson), loggers.csv,
@@ -90,7 +92,8 @@ def survey(survey_dir, geojson_out, model, areas, top_lines, crs, as_json, warni
 
         check_network_crs(load_network(survey_dir).network, cs)
     model_arg = None if str(model).lower() == "none" else model
-    res = run_survey(survey_dir, model=model_arg, areas=list(areas) or None)
+    with make_progress("survey", quiet, progress) as rep:
+        res = run_survey(survey_dir, model=model_arg, areas=list(areas) or None, progress=rep)
     if geojson_out is not None:
         from ..survey._geojson import georeference, write_geojson
 

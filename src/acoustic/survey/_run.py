@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import AcousticError, AcousticWarning, DataError
+from .._progress import report_progress
 from ._evidence import LoggerEvidence, RecordingCache, band_level_db, load_classifier, logger_evidence
 from ._folder import SurveyFolder, read_survey
 from ._fusion import SITE_WINDOW, Z_CAP, FusedMap, PairCorrelogram, _DelayModel, extract_sources, fuse, local_fit, local_peak_delay, peak_near
@@ -49,6 +50,8 @@ from ._graph import SurveyGraph
 
 __all__ = ["SurveyOptions", "SurveyResult", "run_survey", "SCORE_CAP"]
 
+#: ``schema`` of the ``acoustic survey --json`` document.
+SURVEY_SCHEMA = "acoustic.survey/1"
 #: Largest z-score one pair-night contributes to a point's evidence score (the map caps lower,
 #: :data:`acoustic.survey._fusion.Z_CAP`, so that no pair outvotes the others while searching; a
 #: point's own evidence may show that a pair hears it far above the noise).
@@ -174,6 +177,7 @@ class SurveyResult:
     survey_dir: str
     network: dict
     graph: SurveyGraph | None = dataclasses.field(default=None, repr=False)
+    inputs: dict | None = None
 
     def to_geojson(self) -> dict:
         """GeoJSON FeatureCollection: ranked lines, points (with their intervals), noise sources, loggers."""
@@ -186,8 +190,15 @@ class SurveyResult:
         return survey_geojson(self, g.network, routes, xy)
 
     def to_json(self) -> dict:
-        return {"survey_dir": self.survey_dir, "network": self.network, "areas": self.areas,
-                "lines": self.lines, "points": self.points, "noise_sources": self.noise_sources,
+        """The ``acoustic survey --json`` document (``docs/schemas/survey.schema.json``)."""
+        def located(p):  # the sd names its quantity (docs/cli.md); the old key stays for one release
+            return {**p, "offset_sd_m": p.get("sd_m")}
+
+        inputs = dict(self.inputs or {"survey_dir": self.survey_dir})
+        return {"schema": SURVEY_SCHEMA, **inputs, "survey_dir": inputs.get("survey_dir", self.survey_dir),
+                "network": self.network, "areas": self.areas,
+                "lines": self.lines, "points": [located(p) for p in self.points],
+                "noise_sources": [located(p) for p in self.noise_sources],
                 "loggers": [ev.to_json() for ev in self.loggers.values()], "pairs": self.pairs,
                 "warnings": list(self.warnings)}
 
@@ -224,19 +235,27 @@ def _correlogram_arrays(res):
 
 
 def correlate_pairs(folder: SurveyFolder, graph: SurveyGraph, pairs, cache: RecordingCache, *,
-                    min_overlap_s: float = 2.0, correlate_kw=None) -> tuple[list[PairCorrelogram], dict]:
+                    min_overlap_s: float = 2.0, correlate_kw=None, progress=None
+                    ) -> tuple[list[PairCorrelogram], dict]:
     """Correlate every overlapping night of every neighbour pair along its route.
 
     Returns the pair-night correlograms and, per logger, how many pair-nights it took part in.
+    ``progress(stage, done, total)`` hears ``correlating pairs`` per pair-night.
     """
     from ..correlate import correlate_pair
 
     out: list[PairCorrelogram] = []
     used = defaultdict(int)
-    for a, b in pairs:
+    todo = [(a, b, _night_pairs(folder, a, b, min_overlap_s)) for a, b in pairs]
+    total = sum(len(n) for *_, n in todo)
+    done = 0
+    report_progress(progress, "correlating pairs", 0, total)
+    for a, b, nights in todo:
         route = graph.network_path(a, b)
         path = route.pipe_path()
-        for ra, rb, ov in _night_pairs(folder, a, b, min_overlap_s):
+        for ra, rb, ov in nights:
+            done += 1
+            report_progress(progress, "correlating pairs", done, total)
             rec_a, rec_b = cache.get(ra), cache.get(rb)
             try:
                 with warnings.catch_warnings(record=True) as caught:
@@ -879,7 +898,7 @@ def _own_results(own: set, points, sources, lines, pair_nights, evidence):
 
 
 def run_survey(survey_dir, *, model="default", areas=None, options: SurveyOptions | None = None,
-               correlate_kw=None) -> SurveyResult:
+               correlate_kw=None, progress=None) -> SurveyResult:
     """Narrow leak suspects from area to line to point on a survey folder.
 
     Parameters
@@ -894,6 +913,9 @@ def run_survey(survey_dir, *, model="default", areas=None, options: SurveyOption
         context, and reports the points whose nearest logger is its own: area by area, the
         points are those of the whole network's survey.
     options : SurveyOptions, optional
+    progress : callable, optional
+        ``progress(stage, done, total)`` (:mod:`acoustic._progress`): stages ``scoring loggers``,
+        ``correlating pairs`` (pair-nights), ``fusing`` and ``ranking``.
 
     Returns
     -------
@@ -907,7 +929,7 @@ def run_survey(survey_dir, *, model="default", areas=None, options: SurveyOption
     opts = options or SurveyOptions()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AcousticWarning)
-        result = _run(survey_dir, model, areas, opts, correlate_kw)
+        result = _run(survey_dir, model, areas, opts, correlate_kw, progress)
     msgs = []
     for w in caught:
         if issubclass(w.category, AcousticWarning) and str(w.message) not in msgs:
@@ -915,10 +937,15 @@ def run_survey(survey_dir, *, model="default", areas=None, options: SurveyOption
     for m in msgs:  # re-issue for callers (the CLI prints them on stderr)
         warnings.warn(m, AcousticWarning, stacklevel=2)
     result.warnings = msgs
+    result.inputs = {"survey_dir": str(Path(survey_dir).resolve()),
+                     "model": None if model is None else (model if isinstance(model, str) else
+                                                          str(getattr(model, "path", None) or type(model).__name__)),
+                     "areas_requested": None if areas is None else sorted(set(areas)),
+                     "options": dataclasses.asdict(opts)}
     return result
 
 
-def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyResult:
+def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw, progress=None) -> SurveyResult:
     folder = read_survey(survey_dir)
     loggers = folder.active_loggers
     if areas is not None:
@@ -947,26 +974,32 @@ def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyR
     pairs_list = graph.neighbour_pairs(loggers)
     cache = RecordingCache()
     pair_nights, used = correlate_pairs(folder, graph, pairs_list, cache, min_overlap_s=opts.min_overlap_s,
-                                        correlate_kw=correlate_kw)
+                                        correlate_kw=correlate_kw, progress=progress)
     for lid in loggers:
         if used.get(lid, 0) == 0 and any(lid in p for p in pairs_list):
             _warn(f"logger {lid}: its recordings overlap no neighbour's in time; it is used for its own "
                   f"score only")
+    report_progress(progress, "scoring loggers", 0, len(loggers))
     classifier = load_classifier(model)
     evidence = logger_evidence(folder, loggers, classifier, cache)
+    report_progress(progress, "scoring loggers", len(loggers), len(loggers))
     model_d = _DelayModel(graph)
     if pair_nights:
+        report_progress(progress, "fusing", 0, 1)
         fm = fuse(graph, pair_nights, spacing_m=opts.grid_spacing_m, model=model_d, support_z=opts.support_z)
         points, sources = locate_points(graph, pair_nights, fm, evidence, opts, model_d)
+        report_progress(progress, "fusing", 1, 1)
     else:
         _warn("no pair of neighbouring loggers has recordings that overlap in time: no points can be located")
         fm, points, sources = None, [], []
+    report_progress(progress, "ranking", 0, 1)
     lines = rank_lines(folder, graph, pairs_list, pair_nights, evidence, points, sources, fm, cache, opts, model_d)
     if len(in_area) < len(loggers):  # an area surveyed with its neighbours as context: keep what is its own
         points, sources, lines, pair_nights, evidence = _own_results(set(in_area), points, sources, lines,
                                                                      pair_nights, evidence)
         pairs_list = [(a, b) for a, b in pairs_list if a in evidence or b in evidence]
     area_list = rank_areas(folder, graph, in_area, pairs_list, evidence, points, lines, opts)
+    report_progress(progress, "ranking", 1, 1)
     pairs_json = [{"from_logger": pc.a, "to_logger": pc.b, "night": pc.night, "length_m": round(pc.length_m, 2),
                    **{k: pc.result.get(k) for k in ("detected", "distance_from_a_m", "interval_m", "delay_s",
                                                      "confidence", "band_hz", "warnings")}}
