@@ -13,6 +13,14 @@ from click.testing import CliRunner
 
 from acoustic.cli import cli
 
+try:  # the EPANET reader is the optional 'network' extra
+    import wntr  # noqa: F401
+except ImportError:
+    wntr = None
+needs_wntr = pytest.mark.skipif(wntr is None, reason="reads EPANET networks: needs the 'network' extra (wntr)")
+pytestmark = needs_wntr
+
+
 OLD = time.time() - 3600.0
 
 

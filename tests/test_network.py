@@ -9,6 +9,12 @@ import pytest
 from acoustic import DataError
 from acoustic.network import LoggerSite, read_geojson_network, read_inp_network, read_loggers
 
+try:  # the EPANET reader is the optional 'network' extra
+    import wntr  # noqa: F401
+except ImportError:
+    wntr = None
+needs_wntr = pytest.mark.skipif(wntr is None, reason="reads EPANET networks: needs the 'network' extra (wntr)")
+
 
 def _line(pid, s, e, xy, material="pvc", **props):
     return {"type": "Feature", "geometry": {"type": "LineString", "coordinates": xy},
@@ -54,6 +60,7 @@ def test_disconnected_network_has_no_path(tmp_path):
     assert net.path(LoggerSite("1", node_id="A"), LoggerSite("2", node_id="D")) is None
 
 
+@needs_wntr
 def test_inp_network_with_pipes_table(tmp_path):
     import wntr
 
@@ -72,6 +79,7 @@ def test_inp_network_with_pipes_table(tmp_path):
         read_inp_network(inp, tmp_path / "pipes.csv")
 
 
+@needs_wntr
 def test_network_that_does_not_load(tmp_path):
     (tmp_path / "bad.inp").write_text("[PIPES]\n this is not epanet\n[END]\n")
     (tmp_path / "pipes.csv").write_text("pipe_id,material\n")

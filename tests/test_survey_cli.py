@@ -12,6 +12,14 @@ from click.testing import CliRunner
 from acoustic.cli import cli
 from acoustic.network import LoggerSite, NetworkPipe, PipeNetwork
 
+try:  # the EPANET reader is the optional 'network' extra
+    import wntr  # noqa: F401
+except ImportError:
+    wntr = None
+needs_wntr = pytest.mark.skipif(wntr is None, reason="reads EPANET networks: needs the 'network' extra (wntr)")
+pytestmark = needs_wntr
+
+
 LEAK = ("P2", 30.0)
 
 

@@ -14,6 +14,13 @@ from acoustic.survey._evidence import LoggerEvidence
 from acoustic.survey._fusion import PairCorrelogram
 from acoustic.survey._run import RANK_TIERS, area_score, line_score, rank_areas, rank_lines
 
+try:  # the EPANET reader is the optional 'network' extra
+    import wntr  # noqa: F401
+except ImportError:
+    wntr = None
+needs_wntr = pytest.mark.skipif(wntr is None, reason="reads EPANET networks: needs the 'network' extra (wntr)")
+
+
 pytest.importorskip("scipy")
 
 
@@ -110,6 +117,7 @@ def leak_survey(tmp_path_factory):
     return root
 
 
+@needs_wntr
 def test_points_do_not_follow_the_gain(leak_survey):
     """Every logger's gain off by +-20 dB (signal-to-noise unchanged): the same points."""
     from acoustic.survey import run_survey
