@@ -54,7 +54,7 @@ COMMAND_SCHEMAS = {
 #: Commands with --json arriving from other branches now; their schemas are written in phase B.
 PENDING_COMMANDS = {"ledger add", "ledger export", "loggers simulate"}
 #: Schemas whose documents already carry "schema" and their inputs (the others are phase B's).
-EMITS_SCHEMA = {"simulate.dataset", "correlate", "velocity"}
+EMITS_SCHEMA = {"simulate.dataset", "correlate", "velocity", "survey"}
 #: Schemas of files a user writes (not command outputs), checked on the shipped samples.
 FILE_SCHEMAS = {"sidecar", "pipe", "model-card"}
 
