@@ -192,7 +192,7 @@ def _reasons(f: dict, p: float, as_of: date, cfg: FleetConfig) -> list[str]:
         ds = f["recent_dates"]
         r.append(f"against the fleet ({', '.join(f['groups'])}, ~{f['n_group']} loggers a night) over "
                  f"{f['n_fleet']} night(s) {ds[-1]}..{ds[0]}: level {f['zl']:+.1f} and spread {f['zs']:+.1f} "
-                 f"robust z (median level {f['level_med']:.1f} dB, spread {f['spread_med']:.1f} dB)"
+                 f"robust z (its own median level {f['level_med']:.1f} dB, spread {f['spread_med']:.1f} dB)"
                  + ("; high level with low spread: steady noise, as a leak (or a PRV/pump) makes"
                     if f["zl"] > 1.0 and f["zs"] < 0.0 else ""))
     else:
