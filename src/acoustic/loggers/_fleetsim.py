@@ -4,7 +4,8 @@ A fleet has ``n_areas`` areas of ``n_per_area`` loggers.  Each area uses one or 
 models; a model has its own calibration offset (-15..+15 dB: models are not calibrated against
 each other) and its own spread scale (0.7-1.3: vendors compute L10 - L90 differently), and
 each logger of a model deviates from the model's calibration by -3..+3 dB.  A night is 96
-blocks (per-block level in dB) reduced to level = L50 and spread = L10 - L90.
+blocks (per-block level in dB) reduced to a level and a spread by the model's own statistics
+(level L50, L70 or L90; spread L10 - L90 or the interquartile range; dB scale 0.8-1.2).
 
 Sites (levels relative to the site's background): background of the area (15-35 dB) plus a
 site offset (sd 3 dB), night jitter (0.3-1.5 dB) and an AR(1) block fluctuation (1-3.5 dB,
@@ -96,6 +97,18 @@ def _site_blocks(rng, cat: str, n: int, base: float):
     return 10 * np.log10(p), onset
 
 
+def _draw_model(rng) -> tuple:
+    """A logger model: calibration offset (dB), spread scale, level percentile, spread percentiles, dB scale.
+
+    Vendors differ in the statistic they report: the level is the median (L50), the L90 or the
+    L70 of the night's blocks; the spread is L10 - L90 or the interquartile range; their dB
+    scale is off by up to 20 % (an uncalibrated detector law).
+    """
+    lq = float(rng.choice([50.0, 10.0, 30.0]))
+    sq = [(90.0, 10.0), (75.0, 25.0)][int(rng.integers(0, 2))]
+    return rng.uniform(-15, 15), rng.uniform(0.7, 1.3), lq, sq, rng.uniform(0.8, 1.2)
+
+
 @dataclasses.dataclass
 class FleetTruth:
     """Truth of one simulated logger."""
@@ -120,7 +133,7 @@ def simulate_real_fleet(rng, *, n_areas: int = 3, n_per_area: int = 200, n_night
     probs = np.asarray([cats[k] for k in names], float)
     probs /= probs.sum()
     rows, truths = [], {}
-    models = {f"M{j}": (rng.uniform(-15, 15), rng.uniform(0.7, 1.3)) for j in range(max(2, n_areas))}
+    models = {f"M{j}": _draw_model(rng) for j in range(max(2, n_areas))}
     for a in range(n_areas):
         area = f"A{a}"
         area_models = list(rng.choice(sorted(models), size=int(rng.integers(1, 3)), replace=False))
@@ -128,7 +141,7 @@ def simulate_real_fleet(rng, *, n_areas: int = 3, n_per_area: int = 200, n_night
         for k in range(n_per_area):
             lid = f"{area}-{k:04d}"
             model = str(area_models[int(rng.integers(0, len(area_models)))])
-            cal, sscale = models[model]
+            cal, sscale, lq, sq, dbs = models[model]
             cal_i = cal + rng.uniform(-3, 3)
             cat = str(rng.choice(names, p=probs))
             f0 = int(rng.integers(0, n_nights // 2)) if rng.random() < 0.33 else 0
@@ -143,10 +156,10 @@ def simulate_real_fleet(rng, *, n_areas: int = 3, n_per_area: int = 200, n_night
                 g = int(rng.integers(0, n - 15))
                 keep[g:g + int(rng.integers(3, 16))] = False
             keep[0] = keep[-1] = True
-            l10, l50, l90 = np.percentile(db, [90, 50, 10], axis=1)
+            hi, lo, lev = np.percentile(db * dbs, [sq[0], sq[1], lq], axis=1)
             for i in np.flatnonzero(keep):
-                rows.append(StatsRow(lid, start + timedelta(days=f0 + int(i)), round(float(l50[i] + cal_i), 2),
-                                     round(float((l10[i] - l90[i]) * sscale), 2), 0, {"area": area, "model": model}))
+                rows.append(StatsRow(lid, start + timedelta(days=f0 + int(i)), round(float(lev[i] + cal_i), 2),
+                                     round(float((hi[i] - lo[i]) * sscale), 2), 0, {"area": area, "model": model}))
             truths[lid] = FleetTruth(lid, area, model, cat, start + timedelta(days=f0), start + timedelta(days=f1 - 1),
                                      start + timedelta(days=f0 + onset) if onset is not None else None)
     rows.sort(key=lambda r: (r.logger_id, r.date))
