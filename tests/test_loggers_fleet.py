@@ -100,3 +100,19 @@ def test_simulated_fleet_pre_existing_leaks_found():
     assert s["empty_scores"] == 0
     assert s["pre_existing"]["auc"] > 0.8
     assert s["new"]["auc"] > 0.8
+
+
+def test_batch_scores_with_the_fleet_scorer_and_areas(tmp_path):
+    from acoustic.batch._loggers import score_pending_loggers
+    from acoustic.ledger import Ledger
+
+    rows = _fleet(n=30, nights=10, leak=("L000",))
+    with Ledger(tmp_path / "l.db", create=True) as led, led.transaction():
+        led.conn.executemany("INSERT INTO logger_nights(logger_id, date, level, spread, source) VALUES (?, ?, ?, ?, ?)",
+                             [(r.logger_id, r.date.isoformat(), r.level, r.spread, "stats.csv") for r in rows])
+        nights, scores = score_pending_loggers(led.conn, ["L000", "L001"], {f"L{k:03d}": "north" for k in range(30)})
+    by = {s["logger_id"]: s for s in scores}
+    assert nights == [] and by["L000"]["alarm"] and not by["L001"]["alarm"]
+    assert by["L000"]["fleet_group"] == "area=north,model=source=uploaded"
+    direct = {s.logger_id: s.score for s in score_fleet(rows)}
+    assert by["L000"]["score"] == pytest.approx(direct["L000"], abs=0.01)
