@@ -13,6 +13,14 @@ from click.testing import CliRunner
 
 from acoustic.cli import cli
 
+try:  # the EPANET reader is the optional 'network' extra
+    import wntr  # noqa: F401
+except ImportError:
+    wntr = None
+needs_wntr = pytest.mark.skipif(wntr is None, reason="reads EPANET networks: needs the 'network' extra (wntr)")
+pytestmark = needs_wntr
+
+
 OLD = time.time() - 3600.0
 
 
@@ -74,7 +82,11 @@ def test_batch_surveys_affected_areas_like_acoustic_survey(survey, tmp_path):
     _age(up)
     s2 = _run(up, ledger, sv)
     assert (s2["new"], s2["areas_surveyed"]) == (1, 1)                  # the late file re-surveys the area
-    ref = run_survey(sv, model=None, areas=[area]).to_json()
+    same = tmp_path / "same"                # the survey folder with the recordings the batch was given
+    shutil.copytree(sv, same, ignore=shutil.ignore_patterns("recordings"))
+    for lid in members:
+        shutil.copytree(sv / "recordings" / lid, same / "recordings" / lid)
+    ref = run_survey(same, model=None, areas=[area]).to_json()
     got = _points(ledger, area)
     assert ref["points"], "the survey of the full two nights finds the simulated leak"
     assert {p[5] for p in got} == {"2026-11-04"}                        # as of the latest night (start + 12 h)
@@ -107,3 +119,38 @@ def test_batch_surveys_affected_areas_like_acoustic_survey(survey, tmp_path):
     assert (s3["new"], s3["areas_surveyed"]) == (0, 0)
     assert con.execute("SELECT * FROM suspects ORDER BY id").fetchall() == before
     con.close()
+
+
+def test_area_survey_window_starts_after_a_repair_and_takes_every_logger(tmp_path):
+    """The window of an area survey leaves out the nights up to the area's last dig that found a
+    leak (they hear the leak before its repair) and holds every logger's recordings (context)."""
+    from acoustic.batch._survey import survey_task
+
+    con = sqlite3.connect(":memory:")
+    con.executescript(
+        "CREATE TABLE recordings (id INTEGER PRIMARY KEY, logger_id TEXT, path TEXT, sha256 TEXT, "
+        "sidecar_sha256 TEXT, status TEXT, night TEXT, start_time TEXT);"
+        "CREATE TABLE logger_nights (logger_id TEXT, date TEXT, level REAL, spread REAL, source TEXT);"
+        "CREATE TABLE suspects (id INTEGER PRIMARY KEY, area TEXT);"
+        "CREATE TABLE outcomes (suspect_id INTEGER, leak_found INTEGER, dug_on TEXT);")
+    nights = ["2026-11-0%d" % d for d in range(1, 8)]
+    for lid in ("N1", "N2", "S1"):
+        for n in nights:
+            con.execute("INSERT INTO recordings(logger_id, path, sha256, sidecar_sha256, status, night, start_time) "
+                        "VALUES (?, ?, ?, '', 'ok', ?, ?)", (lid, f"/u/{lid}-{n}.wav", f"{lid}{n}", n, n + "T02:00:00Z"))
+    area_of = {"N1": "north", "N2": "north", "S1": "south"}
+
+    def window():
+        t = survey_task(con, tmp_path, area_of, "north", None, 7)
+        return None if t is None else (t["first_night"], sorted({r[0] for r in t["recordings"]}),
+                                       sorted({r[1][-14:-4] for r in t["recordings"]}))
+
+    assert window() == ("2026-11-01", ["N1", "N2", "S1"], nights)
+    con.execute("INSERT INTO suspects(id, area) VALUES (1, 'north'), (2, 'south'), (3, 'north')")
+    con.execute("INSERT INTO outcomes VALUES (2, 1, '2026-11-05')")  # another area's repair: no change
+    con.execute("INSERT INTO outcomes VALUES (3, 0, '2026-11-06')")  # a dry dig: no change
+    assert window()[0] == "2026-11-01"
+    con.execute("INSERT INTO outcomes VALUES (1, 1, '2026-11-04')")  # the area's leak found and repaired
+    assert window() == ("2026-11-05", ["N1", "N2", "S1"], nights[4:])
+    con.execute("UPDATE outcomes SET dug_on = '2026-11-07' WHERE suspect_id = 1")
+    assert window() is None  # every night of the window is before the repair

@@ -209,3 +209,36 @@ def test_run_standalone_exit_codes(capsys):
         assert exc.value.code == code, argv
     err = capsys.readouterr().err
     assert "Error: interrupted" in err and "Aborted!" not in err and "No such command 'nope'" in err
+
+
+# -- the real command line -------------------------------------------------------------------
+def test_version_long_and_short():
+    from acoustic import __version__
+    from acoustic.cli import cli
+
+    for flag in ("--version", "-V"):
+        res = CliRunner().invoke(cli, [flag])
+        assert res.exit_code == 0 and res.stdout.strip() == f"acoustic, version {__version__}"
+
+
+def test_console_entry_point_exit_codes(capsys):
+    from acoustic.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["no-such-command"])
+    assert exc.value.code == 2 and "No such command" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["-V"])
+    assert exc.value.code == 0
+
+
+def test_dataset_and_model_card_are_registered(tmp_path):
+    from acoustic.cli import cli
+
+    res = CliRunner().invoke(cli, ["simulate", "dataset", str(tmp_path / "set"), "--n", "1", "--seed", "2",
+                                   "--duration", "2", "--sample-rate", "4000", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "set" / "labels.csv").is_file() and res.stdout.startswith(f"wrote {tmp_path / 'set'}: 1 ")
+    res = CliRunner().invoke(cli, ["model-card"])
+    assert res.exit_code == 0 and res.stdout.startswith("# Model card: default")
+    assert "model-card" in CliRunner().invoke(cli, ["--help"]).stdout

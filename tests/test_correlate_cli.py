@@ -228,3 +228,60 @@ def test_correlate_names_a_tap_and_locates_the_steady_leak(tmp_path):
     lines = text.stdout.splitlines()
     assert sum(line.startswith("intermittent peak") for line in lines) == 1
     assert not any(line.startswith("other peak") for line in lines)  # the located leak is not listed again
+
+
+def test_the_same_recording_twice_is_an_input_error(pair_dir, tmp_path):
+    """The same file twice, a copy of it under another name, or two files with one sensor id and one
+    start time: exit 2 with one line naming the files (it once gave a leak at the midpoint, confidence 1)."""
+    import shutil
+
+    pipe = pair_dir / "pipe.json"
+    r = run("correlate", pair_dir / "A.wav", pair_dir / "A.wav", "--pipe", pipe)
+    assert r.exit_code == 2 and "same recording twice" in r.output and len(r.output.strip().splitlines()) == 1
+    shutil.copy(pair_dir / "A.wav", tmp_path / "copy.wav")
+    r = run("correlate", pair_dir / "A.wav", tmp_path / "copy.wav", "--pipe", pipe, "--json")
+    assert r.exit_code == 2 and "identical samples" in r.output and "copy.wav" in r.output
+    # B's samples under A's sidecar (same sensor id, same start time)
+    shutil.copy(pair_dir / "B.wav", tmp_path / "B.wav")
+    shutil.copy(pair_dir / "A.json", tmp_path / "B.json")
+    r = run("correlate", pair_dir / "A.wav", tmp_path / "B.wav", "--pipe", pipe)
+    assert r.exit_code == 2 and "sensor id" in r.output
+    r = run("velocity", pair_dir / "A.wav", pair_dir / "A.wav", "--distance", 80)
+    assert r.exit_code == 2 and "same recording twice" in r.output
+
+
+def test_correlate_json_carries_schema_and_inputs_a_pair_job_reads(pair_dir, tmp_path):
+    from acoustic.ledger._pairs import load_pair_result
+
+    r = run("correlate", pair_dir / "A.wav", pair_dir / "B.wav", "--pipe", pair_dir / "pipe.json", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["schema"] == "acoustic.correlate/1"
+    assert out["files"] == {"a": str((pair_dir / "A.wav").resolve()), "b": str((pair_dir / "B.wav").resolve())}
+    side_a = json.loads((pair_dir / "A.json").read_text())
+    assert out["sensor_ids"]["a"] == side_a["sensor_id"] and out["sensor_ids"]["b"] != out["sensor_ids"]["a"]
+    assert out["start_times"]["a"] is not None and out["start_times"]["b"] is not None
+    assert out["pipe"]["length_m"] == pytest.approx(80.0) and len(out["pipe"]["segments"]) == 2
+    assert out["pipe"]["given"] == {"pipe": str((pair_dir / "pipe.json").resolve())}
+    assert out["options"]["weighting"] == "auto"
+    doc = tmp_path / "pair.json"
+    doc.write_text(r.stdout)
+    job = load_pair_result(doc)  # what the ledger's pair jobs read
+    assert job.sensor_ids == [out["sensor_ids"]["a"], out["sensor_ids"]["b"]]
+    assert job.length_m == pytest.approx(80.0)
+    r = run("correlate", pair_dir / "A.wav", pair_dir / "B.wav", "--distance", 80, "--material", "ductile_iron",
+            "--json")
+    given = json.loads(r.stdout)["pipe"]["given"]
+    assert given == {"distance_m": 80.0, "material": "ductile_iron"}
+
+
+def test_sidecar_less_pair_states_the_common_start_on_stdout(pair_dir, tmp_path):
+    import shutil
+
+    for k in ("A", "B"):
+        shutil.copy(pair_dir / f"{k}.wav", tmp_path / f"{k}.wav")  # no sidecars
+    r = run("correlate", tmp_path / "A.wav", tmp_path / "B.wav", "--pipe", pair_dir / "pipe.json")
+    assert r.exit_code == 0, r.output
+    assert "assumed: the recordings started together (start time of A and B unknown" in r.stdout
+    r = run("correlate", pair_dir / "A.wav", pair_dir / "B.wav", "--pipe", pair_dir / "pipe.json")
+    assert "assumed" not in r.stdout

@@ -9,6 +9,12 @@ import pytest
 from acoustic import DataError
 from acoustic.network import LoggerSite, read_geojson_network, read_inp_network, read_loggers
 
+try:  # the EPANET reader is the optional 'network' extra
+    import wntr  # noqa: F401
+except ImportError:
+    wntr = None
+needs_wntr = pytest.mark.skipif(wntr is None, reason="reads EPANET networks: needs the 'network' extra (wntr)")
+
 
 def _line(pid, s, e, xy, material="pvc", **props):
     return {"type": "Feature", "geometry": {"type": "LineString", "coordinates": xy},
@@ -54,6 +60,7 @@ def test_disconnected_network_has_no_path(tmp_path):
     assert net.path(LoggerSite("1", node_id="A"), LoggerSite("2", node_id="D")) is None
 
 
+@needs_wntr
 def test_inp_network_with_pipes_table(tmp_path):
     import wntr
 
@@ -72,6 +79,7 @@ def test_inp_network_with_pipes_table(tmp_path):
         read_inp_network(inp, tmp_path / "pipes.csv")
 
 
+@needs_wntr
 def test_network_that_does_not_load(tmp_path):
     (tmp_path / "bad.inp").write_text("[PIPES]\n this is not epanet\n[END]\n")
     (tmp_path / "pipes.csv").write_text("pipe_id,material\n")
@@ -103,3 +111,14 @@ def test_bad_loggers(tee, tmp_path, body, match):
     (tmp_path / "loggers.csv").write_text(body)
     with pytest.raises(DataError, match=match):
         read_loggers(tmp_path / "loggers.csv", net)
+
+
+def test_a_pipe_longer_than_100_km_is_named():
+    from acoustic import PipeError
+    from acoustic.network import NetworkPipe, PipeNetwork
+
+    xy = np.array([[0.0, 0.0], [1.0, 0.0]])
+    ok = NetworkPipe("P1", "A", "B", 2000.0, "pvc", 110.0, None, xy)
+    long = NetworkPipe("TRUNK7", "B", "C", 150_000.0, "steel", 600.0, None, xy)
+    with pytest.raises(PipeError, match=r"mains\.inp: pipe TRUNK7 is 150 km long.*at most 100 km"):
+        PipeNetwork([ok, long], {"A": (0, 0), "B": (1, 0), "C": (2, 0)}, source="mains.inp")

@@ -11,7 +11,14 @@ from acoustic.network import read_inp_network, write_inp_network
 from acoustic.simulate._survey import district_network, net3_subdistrict, place_loggers, simulate_survey
 from acoustic.survey import SurveyGraph
 
+try:  # the EPANET reader is the optional 'network' extra
+    import wntr  # noqa: F401
+except ImportError:
+    wntr = None
+needs_wntr = pytest.mark.skipif(wntr is None, reason="reads EPANET networks: needs the 'network' extra (wntr)")
 
+
+@needs_wntr
 def test_inp_round_trip_with_a_valve(tmp_path):
     net, sites = district_network()
     write_inp_network(net, tmp_path / "n.inp", tmp_path / "pipes.csv")
@@ -27,6 +34,7 @@ def test_inp_round_trip_with_a_valve(tmp_path):
     assert back.equipment == {"N3": "PRV valve V1", "S1": "PRV valve V1"}
 
 
+@needs_wntr
 def test_pump_is_equipment_not_a_link(tmp_path):
     import wntr
 
@@ -51,6 +59,7 @@ def test_subnetwork_and_polyline():
     assert np.allclose(part[0], p9.point_at(p9.length_m * 0.9)) and len(part) == 3
 
 
+@needs_wntr
 def test_district_and_net3_loggers_cover_every_pipe():
     net, sites = district_network()
     g = SurveyGraph(net, sites)

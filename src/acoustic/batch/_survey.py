@@ -3,8 +3,11 @@
 The survey folder given with ``--survey`` supplies the network (``network.inp`` + ``pipes.csv``
 or ``network.geojson``) and ``loggers.csv`` (with its ``area`` column); the recordings and the
 nightly statistics come from the ledger.  For each area touched by new or corrected recordings,
-the driver sends a worker the area's ok recordings of the last ``window_nights`` nights up to
-its latest night, and its loggers' uploaded nightly level/spread history up to that night; the worker
+the driver sends a worker the ok recordings of the last ``window_nights`` nights up to the area's
+latest night (of every logger: the survey takes the area's neighbours as context, so that area by
+area it places the points the whole network's survey places; nights up to a dig that found a leak
+in the area are left out, they hear the leak before its repair), and the area's loggers' uploaded
+nightly level/spread history up to that night; the worker
 builds a private, temporary survey folder of symbolic links (network and loggers.csv from the
 survey folder, ``recordings/<logger_id>/`` linking to the uploaded files, a ``stats.csv``
 written from the ledger's history), runs the survey restricted to the area, and returns its
@@ -83,17 +86,38 @@ def survey_task(conn, survey_dir, area_of: dict, area: str, model, window_nights
     if as_of is None:
         return None
     first = (date.fromisoformat(as_of) - timedelta(days=window_nights - 1)).isoformat()
+    repaired = _last_repair(conn, area, as_of)
+    if repaired is not None and repaired >= first:
+        # nights up to a dig that found a leak in the area hear the leak before its repair
+        first = (date.fromisoformat(repaired) + timedelta(days=1)).isoformat()
+        if first > as_of:
+            return None
+    # every logger's recordings of the window: the survey takes the area's neighbours as context
+    everyone = sorted(area_of)
+    marks_all = ",".join("?" * len(everyone))
     recs = conn.execute(
         f"SELECT logger_id, path, sha256, sidecar_sha256 FROM recordings WHERE status = 'ok' AND night >= ? "
-        f"AND night <= ? AND logger_id IN ({marks}) ORDER BY logger_id, start_time, id",
-        (first, as_of, *loggers)).fetchall()
+        f"AND night <= ? AND logger_id IN ({marks_all}) ORDER BY logger_id, start_time, id",
+        (first, as_of, *everyone)).fetchall()
     # the uploaded stats.csv history, as a survey folder would hold it (the nightly values the batch
     # derives from recordings are the survey's own input already, the recordings)
     stats = conn.execute(
         f"SELECT logger_id, date, level, spread FROM logger_nights WHERE date <= ? AND source NOT LIKE 'recordings%' "
         f"AND logger_id IN ({marks}) ORDER BY logger_id, date", (as_of, *loggers)).fetchall()
     return {"survey_dir": str(Path(survey_dir).resolve()), "area": area, "night": as_of, "first_night": first,
-            "recordings": [tuple(r) for r in recs], "stats": [tuple(r) for r in stats], "model": model}
+            "recordings": [tuple(r) for r in recs], "stats": [tuple(r) for r in stats], "model": model,
+            "area_loggers": loggers}
+
+
+def _last_repair(conn, area: str, as_of: str) -> str | None:
+    """Night (ISO date) of the area's latest dig up to ``as_of`` that found a leak, or None."""
+    try:
+        row = conn.execute(
+            "SELECT max(o.dug_on) FROM outcomes o JOIN suspects s ON s.id = o.suspect_id "
+            "WHERE o.leak_found = 1 AND s.area = ? AND o.dug_on <= ?", (area, as_of + "T99")).fetchone()
+    except Exception:  # a ledger without outcomes yet
+        return None
+    return None if row is None or row[0] is None else str(row[0])[:10]
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -120,7 +144,8 @@ def run_area_survey(payload: dict) -> dict:
 
     root = Path(payload["survey_dir"])
     area = payload["area"]
-    if len({r[0] for r in payload["recordings"]}) < 2:
+    own = set(payload.get("area_loggers") or [r[0] for r in payload["recordings"]])
+    if len({r[0] for r in payload["recordings"] if r[0] in own}) < 1 or len({r[0] for r in payload["recordings"]}) < 2:
         return {"error": f"area {area}: fewer than two loggers have recordings in the nights "
                          f"{payload['first_night']} to {payload['night']}; nothing to correlate", "skipped": True}
     opts = SurveyOptions()

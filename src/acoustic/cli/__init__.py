@@ -7,7 +7,6 @@ module under :mod:`acoustic.cli` and is imported only when it runs (or its help 
 from __future__ import annotations
 
 import importlib
-import sys
 
 import click
 
@@ -28,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "batch": ("acoustic.cli.batch", "batch", "Nightly batch runs on logger uploads into the ledger."),
     "ledger": ("acoustic.cli.ledger", "ledger", "Suspects, dig outcomes and contractor statistics in the ledger."),
     "report": ("acoustic.cli.report", "report", "Self-contained HTML field report for crews and contractors."),
+    "model-card": ("acoustic.cli._model_card", "model_card_cmd", "A model's card (model_card.json) as Markdown."),
 }
 
 
@@ -65,7 +65,7 @@ def _missing_extra(name: str, module: str | None) -> click.Command:
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="acoustic")
+@click.version_option(__version__, "--version", "-V", prog_name="acoustic")
 def cli():
     """Find leaks in buried water mains from sound.
 
@@ -76,9 +76,8 @@ def cli():
 
 
 def main(argv=None):
-    """Console-script entry point."""
-    try:
-        cli.main(args=argv, prog_name="acoustic", standalone_mode=True)
-    except KeyboardInterrupt:  # pragma: no cover
-        click.echo("Error: interrupted", err=True)
-        sys.exit(130)
+    """Console-script entry point: usage errors exit 2, Ctrl-C exits 130 with ``Error: interrupted``
+    (see :func:`acoustic.cli._conventions.run_standalone`)."""
+    from ._conventions import run_standalone
+
+    run_standalone(cli, argv, prog_name="acoustic")

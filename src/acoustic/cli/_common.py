@@ -11,6 +11,7 @@ import click
 
 from .._errors import AcousticError
 from .._warnings import collect_warnings, one_line
+from ..io._jsonio import to_jsonable  # (its home; kept importable from here)
 
 __all__ = ["FiniteFloat", "command_errors", "emit_json", "json_option", "to_jsonable"]
 
@@ -159,34 +160,6 @@ def _os_error(exc: OSError) -> str:
     if where is not None and exc.strerror:
         return f"{display_path(where)}: {exc.strerror}"
     return one_line(exc)
-
-
-def to_jsonable(obj):
-    """Convert numpy scalars/arrays, non-finite floats (-> null) and text that is not UTF-8 (a file
-    name's undecodable bytes -> ``\\xNN``) for JSON output."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if np is not None:
-        if isinstance(obj, np.ndarray):
-            return to_jsonable(obj.tolist())
-        if isinstance(obj, np.generic):
-            obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, str) and not obj.isascii():
-        try:
-            obj.encode("utf-8")
-        except UnicodeEncodeError:  # a file name that is not UTF-8: its bytes as \xNN, not lone surrogates
-            from ..io import display_path
-
-            return display_path(obj)
-    return obj
 
 
 def emit_json(obj) -> None:

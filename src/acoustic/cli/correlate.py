@@ -33,6 +33,32 @@ def _read_pair(rec_a: Path, rec_b: Path, channel: int):
     return read_recording(rec_a, channel=channel), read_recording(rec_b, channel=channel)
 
 
+#: Schemas of the JSON documents (docs/schemas/correlate.schema.json, velocity.schema.json).
+CORRELATE_SCHEMA = "acoustic.correlate/1"
+VELOCITY_SCHEMA = "acoustic.velocity/1"
+
+
+def _pair_inputs(a, b) -> dict:
+    """The recordings a result came from: files (absolute paths), sensor ids and UTC start times
+    (None when a start time is unknown), each as ``{"a": ..., "b": ...}``."""
+    def start(rec):
+        return None if rec.start_time is None else rec.start_time.isoformat()
+
+    return {"files": {"a": str(Path(a.source).resolve()) if a.source is not None else None,
+                      "b": str(Path(b.source).resolve()) if b.source is not None else None},
+            "sensor_ids": {"a": a.sensor_id, "b": b.sensor_id},
+            "start_times": {"a": start(a), "b": start(b)}}
+
+
+def _pipe_input(path, pipe_file, distance, material, speed) -> dict:
+    """The pipe used (pipe.json form, with length and defaults filled in) and how it was given."""
+    from ..io._pipejson import pipe_to_dict
+
+    given = {"pipe": str(Path(pipe_file).resolve())} if pipe_file is not None else \
+        {k: v for k, v in (("distance_m", distance), ("material", material), ("speed_m_s", speed)) if v is not None}
+    return {"length_m": round(float(path.length_m), 6), **pipe_to_dict(path), "given": given}
+
+
 def _capture():
     """Record AcousticWarnings of a block so they can go into the JSON and, re-emitted, to stderr."""
     from .._errors import AcousticWarning
@@ -114,24 +140,29 @@ def correlate(rec_a, rec_b, pipe, distance, material, diameter_mm, wall_mm, spee
     def compute():
         path = _build_path(pipe, distance, material, diameter_mm, wall_mm, speed, soil)
         a, b = _read_pair(rec_a, rec_b, channel)
-        return correlate_pair(a, b, path, weighting=weighting.lower(), band_hz=band, max_peaks=max_peaks)
+        res = correlate_pair(a, b, path, weighting=weighting.lower(), band_hz=band, max_peaks=max_peaks)
+        options = {"weighting": weighting.lower(), "band_hz": None if band is None else list(band),
+                   "max_peaks": max_peaks, "channel": channel}
+        return res, {"schema": CORRELATE_SCHEMA, **_pair_inputs(a, b),
+                     "pipe": _pipe_input(path, pipe, distance, material, speed), "options": options}
 
     _run_and_report(compute, plot_path, as_json, _print_correlation)
 
 
 def _run_and_report(compute, plot_path, as_json: bool, print_text) -> None:
-    """Run ``compute`` (a correlation or velocity result) with its warnings captured, plot it when
-    asked, then emit the JSON (warnings included) or the text from ``print_text``."""
+    """Run ``compute`` (a correlation or velocity result, and the JSON's schema and inputs) with its
+    warnings captured, plot it when asked, then emit the JSON (warnings included) or the text from
+    ``print_text``."""
     ctx, caught = _capture()
     try:
-        res = compute()
+        res, head = compute()
         if plot_path is not None:
             from ..correlate import plot_correlation
 
             plot_correlation(res, plot_path)
     finally:
         msgs = _release(ctx, caught)
-    out = res.to_json()
+    out = {**head, **res.to_json()}
     out["warnings"] = msgs
     if as_json:
         emit_json(out)
@@ -166,6 +197,12 @@ def _print_correlation(o: dict) -> None:
     for p in o["outside_peaks"]:
         click.echo(f"noise from outside the pair, {'beyond A' if p['side'] == 'beyond_a' else 'beyond B'} "
                    f"(delay {p['delay_s']:+.6f} s, strength {p['strength']:.3f})")
+    starts = o.get("start_times") or {}
+    unknown = [k.upper() for k in ("a", "b") if starts.get(k) is None]
+    if unknown:
+        # the position rests on this assumption: a start-time error of t moves the leak by c t / 2
+        click.echo(f"assumed: the recordings started together (start time of {' and '.join(unknown)} unknown, no "
+                   "sidecar); a start difference of t s moves the position by half the wave speed times t")
 
 
 @click.command("velocity")
@@ -204,8 +241,9 @@ def velocity(rec_a, rec_b, distance, source, source_at, distance_sd, min_speed, 
 
     def compute():
         a, b = _read_pair(rec_a, rec_b, channel)
-        return measure_velocity(a, b, distance, source=key, source_m=source_at, distance_sd_m=distance_sd,
-                                speed_range_m_s=(min_speed, max_speed), weighting=weighting.lower(), band_hz=band)
+        res = measure_velocity(a, b, distance, source=key, source_m=source_at, distance_sd_m=distance_sd,
+                               speed_range_m_s=(min_speed, max_speed), weighting=weighting.lower(), band_hz=band)
+        return res, {"schema": VELOCITY_SCHEMA, **_pair_inputs(a, b)}
 
     _run_and_report(compute, plot_path, as_json, _print_velocity)
 

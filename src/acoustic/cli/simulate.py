@@ -223,3 +223,7 @@ simulate.add_command(simulate_survey_cmd, "survey")
 from .ledger import simulate_ledger_cmd  # noqa: E402
 
 simulate.add_command(simulate_ledger_cmd, "ledger")
+
+from ._simulate_dataset import simulate_dataset_cmd  # noqa: E402  (click only: --help stays fast)
+
+simulate.add_command(simulate_dataset_cmd, "dataset")

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ._common import command_errors, emit_json, json_option
+from ._conventions import make_progress, progress_options
 
 __all__ = ["survey", "simulate_survey_cmd"]
 
@@ -23,14 +24,16 @@ def _fmt_logger_list(ids, limit=8) -> str:
 def _print_human(res, top_lines: int) -> None:
     js = res.to_json()
     net = js["network"]
-    click.echo(f"Survey of {js['survey_dir']}: {net['loggers_with_recordings']} of {net['loggers']} loggers with "
+    click.echo(f"Survey of {res.survey_dir}: {net['loggers_with_recordings']} of {net['loggers']} loggers with "
                f"recordings, {net['neighbour_pairs']} neighbour pairs, {net['pair_nights']} pair-nights correlated, "
                f"{net['pipes']} pipes ({net['total_length_m']:.0f} m)")
     click.echo("")
-    click.echo("Areas (most suspect first; score 0-1):")
+    click.echo("Areas (most suspect first: by a located point, then a correlation peak, then logger scores; "
+               "score 0-1):")
     for i, a in enumerate(js["areas"], start=1):
         alarmed = a.get("alarmed_loggers") or []
-        click.echo(f"  {i}. {a['area']:<12} score {a['score']:.2f}  loggers {_fmt_logger_list(a['loggers'])}"
+        click.echo(f"  {i}. {a['area']:<12} score {a['score']:.2f}  [{a.get('ranked_by', '')}]  "
+                   f"loggers {_fmt_logger_list(a['loggers'])}"
                    + (f"  alarmed {_fmt_logger_list(alarmed)}" if alarmed else ""))
     click.echo("")
     click.echo(f"Lines (pipe runs between neighbouring loggers; top {min(top_lines, len(js['lines']))} "
@@ -38,7 +41,8 @@ def _print_human(res, top_lines: int) -> None:
     for i, ln in enumerate(js["lines"][:top_lines], start=1):
         why = ln["reasons"][-1] if ln["reasons"] else ""
         click.echo(f"  {i}. {ln['from_logger']}-{ln['to_logger']}  pipes {','.join(ln['pipe_ids'])}  "
-                   f"{ln['length_m']:.1f} m {'/'.join(ln['materials'])}  score {ln['score']:.2f}  {why}")
+                   f"{ln['length_m']:.1f} m {'/'.join(ln['materials'])}  score {ln['score']:.2f}  "
+                   f"[{ln.get('ranked_by', '')}]  {why}")
     click.echo("")
     if js["points"]:
         click.echo("Points (dig here; offset from the pipe's start node, 95 % interval):")
@@ -46,8 +50,10 @@ def _print_human(res, top_lines: int) -> None:
             nn = p["nearest_node"]
             click.echo(f"  {i}. pipe {p['pipe_id']} ({p['material']}, {p['diameter_mm']:g} mm) at {p['offset_m']:.1f} m "
                        f"[{p['interval_m'][0]:.1f}-{p['interval_m'][1]:.1f} m], {nn['distance_m']:.1f} m from node "
-                       f"{nn['node_id']}; x {p['x']:.1f}, y {p['y']:.1f}; confidence {p['confidence']:.2f}; "
-                       f"heard by {_fmt_logger_list(p['loggers'])}")
+                       f"{nn['node_id']}; x {p['x']:.1f}, y {p['y']:.1f}; confidence {p['confidence']:.2f} "
+                       f"(correlation, nights {', '.join(p.get('nights') or [])}); heard by "
+                       f"{_fmt_logger_list(p['loggers'])}"
+                       + ("" if p.get("leakiness") is None else f"; loggers' own leak score {p['leakiness']:.2f}"))
     else:
         click.echo("Points: none located (no correlation peak confirmed as a leak).")
     for p in js["noise_sources"]:
@@ -68,9 +74,10 @@ def _print_human(res, top_lines: int) -> None:
               help="Coordinate system of the network's coordinates (e.g. EPSG:27700): points get longitude/latitude "
                    "and the GeoJSON is RFC 7946 [default: network.geojson's crs, else unknown]. Needs pyproj "
                    "(the 'geo' extra).")
+@progress_options
 @json_option
 @command_errors
-def survey(survey_dir, geojson_out, model, areas, top_lines, crs, as_json, warnings_out):
+def survey(survey_dir, geojson_out, model, areas, top_lines, crs, quiet, progress, as_json, warnings_out):
     """Narrow leak suspects from area to line to point on a pipe network.
 
     SURVEY_DIR holds network.inp + pipes.csv (or network.geojson), loggers.csv,
@@ -90,7 +97,8 @@ def survey(survey_dir, geojson_out, model, areas, top_lines, crs, as_json, warni
 
         check_network_crs(load_network(survey_dir).network, cs)
     model_arg = None if str(model).lower() == "none" else model
-    res = run_survey(survey_dir, model=model_arg, areas=list(areas) or None)
+    with make_progress("survey", quiet, progress) as rep:
+        res = run_survey(survey_dir, model=model_arg, areas=list(areas) or None, progress=rep)
     if geojson_out is not None:
         from ..survey._geojson import georeference, write_geojson
 

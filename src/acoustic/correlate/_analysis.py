@@ -498,61 +498,463 @@ def _steady_part(cg: Correlogram, shares: np.ndarray, delay_s: float, noise_lags
 
 #: Fewest independent correlogram values (bandwidth x lag span) a scanned band must offer the noise estimate.
 _SCAN_MIN_LOOKS = 40.0
+#: The band scan (nothing coherent, or the second look) also tries PHAT over the whole leak-noise
+#: band, so it never does worse than textbook GCC-PHAT there (issue 17); it is charged as one more look.
+SCAN_WITH_PHAT = True
 
 
-def _scan_band(prep, cs, coh_s, notch, fmin, full, window_s):
-    """The band, among sub-bands of ``full``, whose SCOT correlogram has the least likely peak.
-
-    When nothing is measurably coherent the leak may still stand out in the correlogram of its
-    own band (the peak sums the cross-spectrum coherently, the coherence test does not), but SCOT
-    over the whole physically possible band dilutes it with the bands the leak does not reach.
-    Candidates: the full band and bands of 1, 2 and 3 octaves in 1-octave steps.  Returns the
-    band and the number of candidates (the false-alarm probability is multiplied by it).
-    """
+def _scan_candidates(full) -> list:
+    """The scan's candidates: ``(weighting, band)`` for the full band and its sub-bands of 1, 2
+    and 3 octaves in 1-octave steps (SCOT), then PHAT over the full band (:data:`SCAN_WITH_PHAT`)."""
     lo, hi = full
-    cands = [tuple(full)]
+    cands = [("scot", tuple(full))]
     for octaves in (1, 2, 3):
         f0 = lo
         while f0 * 2.0**octaves <= hi * 1.0001:
-            cands.append((f0, f0 * 2.0**octaves))
+            cands.append(("scot", (f0, f0 * 2.0**octaves)))
             f0 *= 2.0
+    if SCAN_WITH_PHAT:
+        cands.append(("phat", tuple(full)))
+    return cands
+
+
+def _candidate_pfa(prep, cs, coh_s, notch, fmin, name, b, window_s, search_s):
+    """Rice false-alarm probability of the highest peak at ``|lag| < search_s`` (within the window)
+    of the ``name`` correlogram over band ``b``; None when the band cannot be scored."""
     fs = prep.sample_rate_hz
     w_lo, w_hi = window_s
-    psi = weighting_function("scot", cs, coh_s) * ~notch
-    psi[cs.freqs_hz < fmin] = 0.0
     half_span = 0.95 * cs.n_fft / (2.0 * fs)
+    # the noise level comes from the correlogram at lags no source reaches; a narrow band over
+    # short frames has too few independent values there (about bandwidth x lag span) to
+    # estimate it, and an underestimated noise makes chance peaks look significant
+    if (b[1] - b[0]) * 2.0 * half_span < _SCAN_MIN_LOOKS:
+        return None
+    psi = weighting_function(name, cs, coh_s) * ~notch
+    psi[cs.freqs_hz < fmin] = 0.0
+    taper = band_taper(cs.freqs_hz, b)
+    if np.count_nonzero(psi * taper > 0) < 8:
+        return None
+    cg = build_correlogram(cs, psi, taper, coh_s, offset_s=prep.offset_s, polarity=prep.polarity)
+    lags, z = cg.grid(upsample=UPSAMPLE)
+    _lag, noise = cg.grid_factors(UPSAMPLE)
+    guard = 3.0 / max(b[1] - b[0], cs.df_hz)
+    outside = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
+    if np.count_nonzero(outside) < 64:
+        outside = np.abs(lags) <= half_span
+    sd = _noise_sd(z[outside], 1.0 / noise[outside])
+    win = (lags >= w_lo) & (lags <= w_hi)
+    if search_s is not None:
+        win &= np.abs(lags) < search_s
+        if not np.any(win):
+            return None
+    zz = float(np.max(np.abs(z[win]) / (sd * noise[win])))
+    return false_alarm_probability(zz, w_hi - w_lo, cg.noise_rms_bandwidth_hz())
+
+
+def _scan_band(prep, cs, coh_s, notch, fmin, full, window_s, search_s=None):
+    """The weighting and band, among :func:`_scan_candidates` of ``full``, whose correlogram has
+    the least likely peak (at ``|lag| < search_s`` when given: the leak sought away from a louder
+    source at the edge of the possible delays).
+
+    When nothing is measurably coherent the leak may still stand out in the correlogram of its
+    own band (the peak sums the cross-spectrum coherently, the coherence test does not), but SCOT
+    over the whole physically possible band dilutes it with the bands the leak does not reach;
+    PHAT over the whole band is textbook GCC-PHAT's choice, which the scan then never falls
+    below.  Returns the band, the number of candidates (the false-alarm probability is
+    multiplied by it) and the weighting.
+    """
+    cands = _scan_candidates(full)
     best = None
-    for b in cands:
-        # the noise level comes from the correlogram at lags no source reaches; a narrow band over
-        # short frames has too few independent values there (about bandwidth x lag span) to
-        # estimate it, and an underestimated noise makes chance peaks look significant
-        if (b[1] - b[0]) * 2.0 * half_span < _SCAN_MIN_LOOKS:
-            continue
-        taper = band_taper(cs.freqs_hz, b)
-        if np.count_nonzero(psi * taper > 0) < 8:
-            continue
-        cg = build_correlogram(cs, psi, taper, coh_s, offset_s=prep.offset_s, polarity=prep.polarity)
-        lags, z = cg.grid(upsample=UPSAMPLE)
-        _lag, noise = cg.grid_factors(UPSAMPLE)
-        guard = 3.0 / max(b[1] - b[0], cs.df_hz)
-        outside = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
-        if np.count_nonzero(outside) < 64:
-            outside = np.abs(lags) <= half_span
-        sd = _noise_sd(z[outside], 1.0 / noise[outside])
-        win = (lags >= w_lo) & (lags <= w_hi)
-        zz = float(np.max(np.abs(z[win]) / (sd * noise[win])))
-        p = false_alarm_probability(zz, w_hi - w_lo, cg.noise_rms_bandwidth_hz())
-        if best is None or p < best[0]:
-            best = (p, b)
+    for name, b in cands:
+        p = _candidate_pfa(prep, cs, coh_s, notch, fmin, name, b, window_s, search_s)
+        if p is not None and (best is None or p < best[0]):
+            best = (p, b, name)
     if best is None:
-        return tuple(full), 1
-    return best[1], len(cands)
+        return tuple(full), 1, "scot"
+    return best[1], len(cands), best[2]
+
+
+@dataclasses.dataclass
+class Spectra:
+    """The spectra of a pair that every look at it shares (:func:`pair_spectra`).
+
+    Attributes
+    ----------
+    cs : CrossSpectrum
+        Robust Welch cross- and auto-spectra.
+    frames_a, frames_b : numpy.ndarray
+        Each kept frame's rfft (frames x bins), for the intermittency tests.
+    coherence_raw : numpy.ndarray
+        Magnitude-squared coherence (raw Welch estimate) per bin.
+    coherence_smooth : numpy.ndarray
+        Bias-corrected coherence smoothed over ``smoothing_half`` bins each side (tonal lines left out).
+    notch : numpy.ndarray of bool
+        Bins of tonal lines (given zero weight).
+    lines_hz : list
+        The tonal lines' frequencies (Hz).
+    smoothing_half : int
+        Half-width (bins) of the coherence smoothing.
+    fmin_hz, fmax_hz : float
+        Lowest and highest frequency analysed (Hz).
+    n_fft : int
+        Frame length (samples).
+    window_s : (float, float)
+        Lowest and highest delay (s) a source may have.
+    """
+
+    cs: CrossSpectrum
+    frames_a: np.ndarray
+    frames_b: np.ndarray
+    coherence_raw: np.ndarray
+    coherence_smooth: np.ndarray
+    notch: np.ndarray
+    lines_hz: list
+    smoothing_half: int
+    fmin_hz: float
+    fmax_hz: float
+    n_fft: int
+    window_s: tuple[float, float]
+
+
+@dataclasses.dataclass
+class BandChoice:
+    """The band and weighting of a first look (:func:`choose_band`).
+
+    ``band_hz`` is correlated over, ``signal_band_hz`` is where the delay information is (the wave
+    speeds are taken over it), ``coherent`` whether a coherent band was found (or given),
+    ``scan_k`` the number of bands tried (the false-alarm probability is multiplied by it).
+    """
+
+    weighting: str
+    band_hz: tuple[float, float]
+    signal_band_hz: tuple[float, float]
+    coherent: bool
+    scan_k: int
+
+
+@dataclasses.dataclass
+class LagGrid:
+    """A band's correlogram on its lag grid, with the lags where its noise is measured (:func:`lag_grid`).
+
+    ``win`` indexes the grid lags within the delay window (one step beyond each end), ``beyond``
+    marks the lags outside it (a guard of three over the bandwidth away) and ``outside`` the
+    lags the noise level is measured at (``beyond``, or every lag when too few are beyond).
+    ``min_sep_s`` is about the envelope's main-lobe width (s).
+    """
+
+    cg: Correlogram
+    taper: np.ndarray
+    band_hz: tuple[float, float]
+    lags: np.ndarray
+    z0: np.ndarray
+    step: float
+    win: np.ndarray
+    lag_all: np.ndarray
+    beyond: np.ndarray
+    outside: np.ndarray
+    inv_noise_out: np.ndarray
+    noise_bandwidth_hz: float
+    min_sep_s: float
+
+    def noise_sd(self, z: np.ndarray) -> float:
+        """Noise standard deviation (at zero lag) of the correlogram values ``z`` on this grid."""
+        return _noise_sd(z[self.outside], self.inv_noise_out)
+
+
+def pair_spectra(prep: PreparedPair, window_s: tuple[float, float], *, robust: bool = True,
+                 use_numba: bool = False) -> Spectra:
+    """Cross-spectrum, frames, coherence and tonal lines of a prepared pair for delays in ``window_s``.
+
+    Raises
+    ------
+    RecordingError
+        Too short an overlap, or too few frames left between the dropouts.
+    """
+    fs = prep.sample_rate_hz
+    w_lo, w_hi = window_s
+    max_lag = max(abs(w_lo - prep.offset_s), abs(w_hi - prep.offset_s))
+    n_fft = choose_frame_length(prep.xa.size, fs, max_lag)
+    cs, frames_a, frames_b = cross_spectrum(prep.xa, prep.xb, fs, n_fft, robust=robust, use_numba=use_numba,
+                                            return_frames=True, gaps=prep.dropouts)
+    if cs.n_frames < MIN_FRAMES:
+        raise RecordingError(f"{prep.name_a}, {prep.name_b}: only {cs.n_frames} frames of {n_fft / fs:.2f} s "
+                             f"are left between the recording dropouts; at least {MIN_FRAMES} are needed")
+    coh_raw = cs.coherence()
+    half = smoothing_bins(cs)
+    notch, lines = tonal_lines(cs, coh_raw, use_numba=use_numba)
+    coh_s = smoothed_coherence(cs, half, exclude=notch, coherence=coh_raw)
+    return Spectra(cs=cs, frames_a=frames_a, frames_b=frames_b, coherence_raw=coh_raw, coherence_smooth=coh_s,
+                   notch=notch, lines_hz=lines, smoothing_half=half, fmin_hz=max(FMIN_HZ, 3.0 * cs.df_hz),
+                   fmax_hz=0.45 * fs, n_fft=n_fft, window_s=(w_lo, w_hi))
+
+
+def leak_noise_band(sp: Spectra, band_fallback_hz) -> tuple[float, float]:
+    """The pipe's leak-noise band ``band_fallback_hz`` clipped to the analysed frequencies."""
+    return (max(band_fallback_hz[0], sp.fmin_hz), min(band_fallback_hz[1], sp.fmax_hz))
+
+
+def _coherent_band(sp: Spectra):
+    """The coherent band (at least four bins wide), or None."""
+    cs, fmin, fmax = sp.cs, sp.fmin_hz, sp.fmax_hz
+    half_band = band_smoothing_bins(cs, sp.smoothing_half)
+    band, _sig, _thr = select_band(cs, smoothed_coherence(cs, half_band, exclude=sp.notch, coherence=sp.coherence_raw),
+                                   half_band, sp.notch, fmin, fmax, coherence=sp.coherence_raw)
+    if band is not None and band[1] - band[0] < 4 * cs.df_hz:
+        c = 0.5 * (band[0] + band[1])
+        band = (max(fmin, c - 2 * cs.df_hz), min(fmax, c + 2 * cs.df_hz))
+    return band
+
+
+def _widened_for_ht(sp: Spectra, band: tuple[float, float]) -> tuple[float, float]:
+    """A coherent band narrower than :data:`MIN_LEAK_BAND_OCTAVES`, widened to it about its centre.
+
+    Leak noise spans several octaves where it crosses a pipe (physics.md 2.2: plastic about
+    10-300 Hz, metal 100 Hz - 2 kHz), so a coherent band narrower than that is a fragment of it:
+    a second source makes the coherence ripple (peaks 1/(d1 - d2) apart), a notch or the noise
+    cuts it.  Correlated over the fragment alone, a peak is too broad to part two sources.  HT
+    weighs each bin by its own coherence, so the bins around the fragment add what coherence
+    they have and little noise (the delay still comes from the coherent bins, so the wave speeds
+    stay those of the coherent band).
+    """
+    if band[1] >= band[0] * 2.0 ** MIN_LEAK_BAND_OCTAVES:
+        return band
+    centre, r = math.sqrt(band[0] * band[1]), 2.0 ** (MIN_LEAK_BAND_OCTAVES / 2.0)
+    return (max(sp.fmin_hz, min(band[0], centre / r)), min(sp.fmax_hz, max(band[1], centre * r)))
+
+
+def choose_band(prep: PreparedPair, sp: Spectra, weighting: str, band_hz, band_fallback_hz) -> BandChoice:
+    """Band and weighting of the first look: the given band, the coherent band (HT widens a narrow
+    one) or, when nothing is coherent, the SCOT scan of the pipe's leak-noise band."""
+    name = resolve_weighting(weighting)
+    auto = str(weighting).strip().lower() == "auto"
+    if band_hz is not None:
+        return BandChoice(name, band_hz, band_hz, True, 1)
+    band = _coherent_band(sp)
+    if band is None:
+        band = leak_noise_band(sp, band_fallback_hz)
+        if not auto:
+            return BandChoice(name, band, band, False, 1)
+        # nothing measurably coherent: coherence-based (HT) weights would be chance; SCOT over
+        # the physically possible band, or the sub-band of it where a peak stands out most (the
+        # false-alarm probability then counts every band tried), is the robust detector then
+        band, scan_k, name = _scan_band(prep, sp.cs, sp.coherence_smooth, sp.notch, sp.fmin_hz, band, sp.window_s)
+        return BandChoice(name, band, band, False, scan_k)
+    return BandChoice(name, _widened_for_ht(sp, band) if name == "ht" else band, band, True, 1)
+
+
+def band_correlogram(prep: PreparedPair, sp: Spectra, weighting: str, band: tuple[float, float]):
+    """Correlogram with weighting ``weighting`` over ``band`` (tonal lines notched) and its band taper.
+
+    Raises
+    ------
+    RecordingError
+        No usable frequency in the band.
+    """
+    cs = sp.cs
+    psi = weighting_function(weighting, cs, sp.coherence_smooth) * ~sp.notch
+    psi[cs.freqs_hz < min(sp.fmin_hz, band[0])] = 0.0
+    taper = band_taper(cs.freqs_hz, band)
+    cg = build_correlogram(cs, psi, taper, sp.coherence_smooth, offset_s=prep.offset_s, polarity=prep.polarity)
+    if cg.freqs_hz.size == 0:
+        raise RecordingError(f"{prep.name_a}, {prep.name_b}: no usable frequencies in the band "
+                             f"{band[0]:g}-{band[1]:g} Hz (all notched or zero)")
+    return cg, taper
+
+
+def lag_grid(sp: Spectra, cg: Correlogram, taper: np.ndarray, band: tuple[float, float]) -> LagGrid:
+    """The correlogram ``cg`` on its lag grid, with the lags outside the window where its noise is measured."""
+    w_lo, w_hi = sp.window_s
+    lags, z0 = cg.grid(upsample=UPSAMPLE)
+    step = lags[1] - lags[0]
+    win = np.flatnonzero((lags >= w_lo - step) & (lags <= w_hi + step))
+    lag_all, noise_all = cg.grid_factors(UPSAMPLE)
+    # noise: correlogram at lags outside the physical window (no source can be there)
+    bw = max(band[1] - band[0], sp.cs.df_hz)
+    guard = 3.0 / bw
+    half_span = 0.95 * sp.n_fft / (2.0 * sp.cs.sample_rate_hz)
+    beyond = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
+    # too little room outside: the noise level from everything (the tap test needs the outside itself)
+    outside = beyond if np.count_nonzero(beyond) >= 64 else np.abs(lags) <= half_span
+    return LagGrid(cg=cg, taper=taper, band_hz=band, lags=lags, z0=z0, step=step, win=win, lag_all=lag_all,
+                   beyond=beyond, outside=outside, inv_noise_out=1.0 / noise_all[outside],
+                   noise_bandwidth_hz=cg.noise_rms_bandwidth_hz(), min_sep_s=2.0 / bw)
+
+
+def clean_peaks(grid: LagGrid, window_s: tuple[float, float], max_components: int, use_numba: bool = False):
+    """CLEAN: the strongest peaks in the window, each subtracted before the next is sought.
+
+    Returns
+    -------
+    (list of (float, complex, float, bool), numpy.ndarray)
+        Per peak its delay (s), complex value, envelope curvature (per s^2) and whether it lies
+        within a main lobe of a stronger one (model error, not another source); and the
+        correlogram left after the subtractions, on the grid.
+    """
+    w_lo, w_hi = window_s
+    cg, lags, win = grid.cg, grid.lags, grid.win
+    provisional = grid.noise_sd(grid.z0)
+    lag_win = grid.lag_all[win]
+    p0 = float(np.sum(cg.psf))
+    resid = cg.spectrum.copy()
+    z = grid.z0
+    found = []
+    for _ in range(max(1, int(max_components))):
+        i = int(win[np.argmax(np.abs(z[win]) / lag_win)])
+        tau, zt, curv = _refine(cg, resid, float(lags[i]), grid.step, use_numba)
+        tau = float(np.clip(tau, w_lo, w_hi))
+        # what CLEAN leaves within a main lobe of a stronger peak is model error (dispersion,
+        # the shape of a real peak), not another source: subtract it but do not report it
+        near = any(abs(tau - t_prev) < grid.min_sep_s for t_prev, _, _, _ in found)
+        found.append((tau, zt, curv, near))
+        # stop once a peak is plainly noise (the remaining ones are weaker); it is not subtracted:
+        # the noise is measured at lags outside the window, which its side lobes barely reach
+        zz = abs(zt) / (provisional * float(cg.noise_factor(tau)))
+        if false_alarm_probability(zz, w_hi - w_lo, grid.noise_bandwidth_hz) > _STOP_PFA:
+            break
+        if p0 > 0:
+            resid = resid - zt / p0 * cg.psf * np.exp(-2j * np.pi * cg.freqs_hz * tau)
+        _lags, z = cg.grid(resid, upsample=UPSAMPLE)
+    return found, z
+
+
+def _is_ghost(prep, sp: Spectra, grid: LagGrid, weighting: str, tau: float, accepted: list, check: list) -> bool:
+    """Whether the peak at ``tau`` is a ghost of two accepted ones (PHAT and HT only).
+
+    PHAT and HT divide by |G_AB| (or weigh by the coherence), which ripples when two sources
+    interfere; that ripple makes ghost peaks at 2 d1 - d2 and 2 d2 - d1.  A peak there must also
+    show in the SCOT correlogram, whose weight (the auto-spectra) does not ripple.  ``check``
+    caches the SCOT test (empty until first needed).
+    """
+    if weighting not in ("phat", "ht") or len(accepted) < 2:
+        return False
+    ghosts = [2.0 * ti - tj for ti in accepted for tj in accepted if ti != tj]
+    if not any(abs(tau - g) < 2.0 * grid.min_sep_s for g in ghosts):
+        return False
+    if not check:
+        check.append(_linear_check(sp.cs, sp.coherence_smooth, sp.notch, grid.taper, prep, grid.band_hz, sp.fmin_hz,
+                                   grid.lags, grid.outside, sp.window_s))
+    return not check[0](tau, grid.step)
+
+
+def score_peaks(prep: PreparedPair, sp: Spectra, grid: LagGrid, weighting: str, found, z_resid: np.ndarray,
+                scan_k: int):
+    """Delay s.d., strength, z-score and false-alarm probability of each CLEAN peak (ghosts and
+    peaks within a stronger one's main lobe left out).
+
+    The false-alarm probability is Rice's formula times :data:`FALSE_ALARM_CALIBRATION` times
+    ``scan_k`` (the bands tried).  Returns the peaks and the noise standard deviation at zero lag.
+    """
+    w_lo, w_hi = sp.window_s
+    cg = grid.cg
+    noise_sd = grid.noise_sd(z_resid)
+    _fbar, _bs, bn = cg.psf_moments()
+    peaks, accepted, check = [], [], []
+    for tau, zt, curv, near in found:
+        if near or _is_ghost(prep, sp, grid, weighting, tau, accepted, check):
+            continue
+        accepted.append(tau)
+        sd_here = noise_sd * float(cg.noise_factor(tau))
+        zz = abs(zt) / sd_here
+        if curv < 0:
+            sd_tau = sd_here * 2.0 * math.pi * bn / abs(curv)
+        else:
+            sd_tau = 1.0 / (2.0 * math.pi * max(bn, sp.cs.df_hz))
+        strength = abs(zt) / (cg.norm * float(cg.lag_factor(tau)))
+        p = false_alarm_probability(zz, w_hi - w_lo, grid.noise_bandwidth_hz)
+        peaks.append(Peak(delay_s=tau, delay_sd_s=float(sd_tau), strength=float(min(strength, 1.0)), z=float(zz),
+                          p_false_alarm=min(1.0, FALSE_ALARM_CALIBRATION * scan_k * p), phase_rad=float(np.angle(zt))))
+    return peaks, noise_sd
+
+
+def mark_intermittent(sp: Spectra, grid: LagGrid, peaks: list, candidate_pfa: float) -> None:
+    """Measure how each candidate peak's contribution varies from frame to frame (in place).
+
+    A tap switched on and off is a real source between the sensors, often louder than the leak;
+    a leak is steady.  Peaks with at most ``candidate_pfa`` get :attr:`Peak.intermittency`; an
+    intermittent one with a significant steady part under it is ``shared`` instead.
+    """
+    cand = [pk for pk in peaks if pk.p_false_alarm <= candidate_pfa]
+    if not cand:
+        return
+    shares = _frame_shares(grid.cg, sp.frames_a, sp.frames_b)
+    out_idx = np.flatnonzero(grid.beyond)
+    noise_lags = grid.lags[out_idx[np.linspace(0, out_idx.size - 1, min(_INTERMITTENT_NOISE_LAGS, out_idx.size))
+                                   .astype(int)]] if out_idx.size else grid.lags[:0]
+    for pk, (excess, flag) in zip(cand, _intermittency(grid.cg, shares, [pk.delay_s for pk in cand], noise_lags)):
+        pk.intermittency, pk.intermittent = float(excess), bool(flag)
+        if pk.intermittent:
+            p_steady, frac = _steady_part(grid.cg, shares, pk.delay_s, noise_lags)
+            if p_steady <= _STEADY_PFA and frac >= _STEADY_MIN_FRACTION:
+                pk.intermittent, pk.shared = False, True
+
+
+def correlate_over_band(prep: PreparedPair, sp: Spectra, choice: BandChoice, *, max_components: int = 5,
+                        candidate_pfa: float = 0.5, use_numba: bool = False,
+                        rescanned_from: tuple[float, float] | None = None) -> Analysis:
+    """One look: correlogram, CLEAN peaks, their scores and intermittency over ``choice``'s band."""
+    cg, taper = band_correlogram(prep, sp, choice.weighting, choice.band_hz)
+    grid = lag_grid(sp, cg, taper, choice.band_hz)
+    found, z_resid = clean_peaks(grid, sp.window_s, max_components, use_numba)
+    peaks, noise_sd = score_peaks(prep, sp, grid, choice.weighting, found, z_resid, choice.scan_k)
+    mark_intermittent(sp, grid, peaks, candidate_pfa)
+    w_lo, w_hi = sp.window_s
+    lags = grid.lags
+    shown = (lags >= w_lo) & (lags <= w_hi)  # the correlogram is reported over the window only
+    zc = grid.z0[shown] / (grid.lag_all[shown] * cg.norm)
+    cs = sp.cs
+    return Analysis(cs=cs, coherence_raw=sp.coherence_raw, coherence_smooth=sp.coherence_smooth,
+                    coherent=choice.coherent, band_hz=choice.band_hz,
+                    signal_band_hz=choice.signal_band_hz if choice.coherent and rescanned_from is None else choice.band_hz,
+                    notch=sp.notch, tonal_lines_hz=sp.lines_hz, weighting=choice.weighting, correlogram=cg,
+                    lags_s=lags[shown], values=zc.real, envelope=np.abs(zc), window_s=(w_lo, w_hi), peaks=peaks,
+                    noise_sd=noise_sd, noise_bandwidth_hz=grid.noise_bandwidth_hz,
+                    coherence_threshold=coherence_threshold(median(cs.n_averages)), offset_s=prep.offset_s,
+                    duration_s=prep.duration_s, rescanned_from_hz=rescanned_from)
+
+
+def rescan_choice(prep: PreparedPair, sp: Spectra, band_fallback_hz, first: BandChoice,
+                  search_s: float | None = None) -> BandChoice:
+    """The second look's weighting and band: the scan of the pipe's leak-noise band (for the least
+    likely peak at ``|lag| < search_s`` when given), charged :data:`RESCAN_COST` times the bands it tries."""
+    band2, k2, name = _scan_band(prep, sp.cs, sp.coherence_smooth, sp.notch, sp.fmin_hz,
+                                 leak_noise_band(sp, band_fallback_hz), sp.window_s, search_s)
+    return BandChoice(name, band2, band2, first.coherent, RESCAN_COST * k2)
+
+
+def _interior(pk: Peak, edge_s: float | None) -> bool:
+    return edge_s is None or abs(pk.delay_s) < edge_s
+
+
+def needs_second_look(an: Analysis, choice: BandChoice, rescan_pfa: float, edge_s: float | None) -> bool:
+    """No peak between the sensors (``|delay| < edge_s``) reaches ``rescan_pfa`` in the first look,
+    and either the band was a coherent one or a peak at the edge (a louder source beyond a
+    sensor) may have drawn the scan to its own band."""
+    if any(pk.p_false_alarm <= rescan_pfa and _interior(pk, edge_s) for pk in an.peaks):
+        return False
+    at_edge = any(pk.p_false_alarm <= rescan_pfa for pk in an.peaks)
+    return choice.coherent or at_edge
+
+
+def keep_second_look(first: Analysis, again: Analysis, rescan_pfa: float, edge_s: float | None) -> Analysis:
+    """The second look when a steady peak between the sensors reaches ``rescan_pfa`` in it, and is
+    not where the first look found a source that comes and goes (the same tap, heard in a band
+    where its switching shows less); the first look's peaks at the edge are kept beside its own,
+    so both sources are reported.  Else the first look."""
+    sep = 2.0 / max(first.band_hz[1] - first.band_hz[0], first.cs.df_hz)
+    taps = [pk.delay_s for pk in first.peaks if pk.intermittent]
+    if not any(pk.p_false_alarm <= rescan_pfa and not pk.intermittent and _interior(pk, edge_s)
+               and all(abs(pk.delay_s - t) >= sep for t in taps) for pk in again.peaks):
+        return first
+    extra = [pk for pk in first.peaks if not _interior(pk, edge_s) and pk.p_false_alarm <= rescan_pfa
+             and all(abs(pk.delay_s - q.delay_s) >= sep for q in again.peaks)]
+    again.peaks = again.peaks + extra
+    return again
 
 
 def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str = "auto", band_hz=None,
             max_components: int = 5, robust: bool = True, use_numba: bool | None = None,
             band_fallback_hz=(100.0, 1000.0), candidate_pfa: float = 0.5,
-            rescan_pfa: float | None = None) -> Analysis:
+            rescan_pfa: float | None = None, edge_s: float | None = None) -> Analysis:
     """Correlate a prepared pair and extract peaks with delays inside ``window_s``.
 
     Parameters
@@ -585,184 +987,37 @@ def analyse(prep: PreparedPair, window_s: tuple[float, float], *, weighting: str
         peak in it (within the window, perhaps at its edge) reaches it
         (:attr:`Analysis.rescanned_from_hz`).  Over both looks the false-alarm probability is
         then at most ``(1 + 1/RESCAN_COST) * rescan_pfa``.  None: no second look.
+    edge_s : float or None
+        Delays with ``|delay| >= edge_s`` are from sources outside the pair: the second look is
+        also taken when only such peaks reach ``rescan_pfa`` (a louder source beyond a sensor),
+        its scan seeks the least likely peak within ``edge_s``, and it is kept only for a peak
+        within it; the first look's edge peaks are then kept beside its own.  None: no edge.
 
     Returns
     -------
     Analysis
     """
-    name = resolve_weighting(weighting)
-    fs = prep.sample_rate_hz
+    resolve_weighting(weighting)
     w_lo, w_hi = float(window_s[0]), float(window_s[1])
     if not (w_lo < w_hi):
         raise ParameterError(f"delay window must satisfy low < high, got {window_s}")
     if band_hz is not None:
-        band_hz = validate_band(band_hz, fs)
-    max_lag = max(abs(w_lo - prep.offset_s), abs(w_hi - prep.offset_s))
-    n_fft = choose_frame_length(prep.xa.size, fs, max_lag)
+        band_hz = validate_band(band_hz, prep.sample_rate_hz)
     use_numba = resolve_use_numba(use_numba)
-    cs, frames_a, frames_b = cross_spectrum(prep.xa, prep.xb, fs, n_fft, robust=robust, use_numba=use_numba,
-                                            return_frames=True, gaps=prep.dropouts)
-    if cs.n_frames < MIN_FRAMES:
-        raise RecordingError(f"{prep.name_a}, {prep.name_b}: only {cs.n_frames} frames of {n_fft / fs:.2f} s "
-                             f"are left between the recording dropouts; at least {MIN_FRAMES} are needed")
-    coh_raw = cs.coherence()
-    half = smoothing_bins(cs)
-    notch, lines = tonal_lines(cs, coh_raw, use_numba=use_numba)
-    coh_s = smoothed_coherence(cs, half, exclude=notch, coherence=coh_raw)
-    fmin = max(FMIN_HZ, 3.0 * cs.df_hz)
-    fmax = 0.45 * fs
+    sp = pair_spectra(prep, (w_lo, w_hi), robust=robust, use_numba=use_numba)
+    choice = choose_band(prep, sp, weighting, band_hz, band_fallback_hz)
+    kw = dict(max_components=max_components, candidate_pfa=candidate_pfa, use_numba=use_numba)
+    an = correlate_over_band(prep, sp, choice, **kw)
     auto = str(weighting).strip().lower() == "auto"
-    fallback = (max(band_fallback_hz[0], fmin), min(band_fallback_hz[1], fmax))  # the pipe's leak-noise band
-    if band_hz is not None:
-        band, coherent = band_hz, True
-    else:
-        half_band = band_smoothing_bins(cs, half)
-        band, _sig, _thr = select_band(cs, smoothed_coherence(cs, half_band, exclude=notch, coherence=coh_raw),
-                                       half_band, notch, fmin, fmax, coherence=coh_raw)
-        coherent = band is not None
-        if band is None:
-            band = fallback
-        elif band[1] - band[0] < 4 * cs.df_hz:
-            c = 0.5 * (band[0] + band[1])
-            band = (max(fmin, c - 2 * cs.df_hz), min(fmax, c + 2 * cs.df_hz))
-    signal_band = band  # where the delay information is: the wave speeds are taken over it
-    if band_hz is None and coherent and name == "ht" and band[1] < band[0] * 2.0 ** MIN_LEAK_BAND_OCTAVES:
-        # leak noise spans several octaves where it crosses a pipe (physics.md 2.2: plastic about
-        # 10-300 Hz, metal 100 Hz - 2 kHz), so a coherent band narrower than that is a fragment
-        # of it: a second source makes the coherence ripple (peaks 1/(d1 - d2) apart), a notch
-        # or the noise cuts it.  Correlated over the fragment alone, a peak is too broad to part
-        # two sources.  HT weighs each bin by its own coherence, so the bins around the fragment
-        # add what coherence they have and little noise (the delay still comes from the coherent
-        # bins, so the wave speeds stay those of the coherent band)
-        centre, r = math.sqrt(band[0] * band[1]), 2.0 ** (MIN_LEAK_BAND_OCTAVES / 2.0)
-        band = (max(fmin, min(band[0], centre / r)), min(fmax, max(band[1], centre * r)))
-    scan_k = 1
-    if auto and not coherent:
-        # nothing measurably coherent: coherence-based (HT) weights would be chance; SCOT over
-        # the physically possible band, or the sub-band of it where a peak stands out most (the
-        # false-alarm probability then counts every band tried), is the robust detector then
-        name = "scot"
-        band, scan_k = _scan_band(prep, cs, coh_s, notch, fmin, band, (w_lo, w_hi))
-
-    def correlate_over(name, band, scan_k, rescanned_from=None):
-        """Correlogram, peaks and their intermittency over ``band`` with weighting ``name``."""
-        psi = weighting_function(name, cs, coh_s) * ~notch
-        psi[cs.freqs_hz < min(fmin, band[0])] = 0.0
-        taper = band_taper(cs.freqs_hz, band)
-        cg = build_correlogram(cs, psi, taper, coh_s, offset_s=prep.offset_s, polarity=prep.polarity)
-        if cg.freqs_hz.size == 0:
-            raise RecordingError(f"{prep.name_a}, {prep.name_b}: no usable frequencies in the band "
-                                 f"{band[0]:g}-{band[1]:g} Hz (all notched or zero)")
-        # the frames' shares of the correlogram (the intermittency test)
-        shares = _frame_shares(cg, frames_a, frames_b)
-
-        lags, z0 = cg.grid(upsample=UPSAMPLE)
-        step = lags[1] - lags[0]
-        win = np.flatnonzero((lags >= w_lo - step) & (lags <= w_hi + step))
-        lag_all, noise_all = cg.grid_factors(UPSAMPLE)
-        lag_win = lag_all[win]
-        # noise: correlogram at lags outside the physical window (no source can be there)
-        bw = max(band[1] - band[0], cs.df_hz)
-        guard = 3.0 / bw
-        half_span = 0.95 * n_fft / (2.0 * fs)
-        beyond = ((lags < w_lo - guard) | (lags > w_hi + guard)) & (np.abs(lags) <= half_span)
-        # too little room outside: the noise level from everything (the tap test needs the outside itself)
-        outside = beyond if np.count_nonzero(beyond) >= 64 else np.abs(lags) <= half_span
-        inv_noise_out = 1.0 / noise_all[outside]
-        b_noise = cg.noise_rms_bandwidth_hz()
-
-        def noise_sd_of(z):
-            return _noise_sd(z[outside], inv_noise_out)
-
-        provisional = noise_sd_of(z0)
-        min_sep = 2.0 / max(band[1] - band[0], cs.df_hz)  # about the envelope main-lobe width (s)
-        p0 = float(np.sum(cg.psf))
-        resid = cg.spectrum.copy()
-        z = z0
-        found = []
-        for it in range(max(1, int(max_components))):
-            env_c = np.abs(z[win]) / lag_win
-            i = int(win[np.argmax(env_c)])
-            tau, zt, curv = _refine(cg, resid, float(lags[i]), step, use_numba)
-            tau = float(np.clip(tau, w_lo, w_hi))
-            # what CLEAN leaves within a main lobe of a stronger peak is model error (dispersion,
-            # the shape of a real peak), not another source: subtract it but do not report it
-            near = any(abs(tau - t_prev) < min_sep for t_prev, _, _, _ in found)
-            found.append((tau, zt, curv, near))
-            # stop once a peak is plainly noise (the remaining ones are weaker); it is not subtracted:
-            # the noise is measured at lags outside the window, which its side lobes barely reach
-            zz = abs(zt) / (provisional * float(cg.noise_factor(tau)))
-            if false_alarm_probability(zz, w_hi - w_lo, b_noise) > _STOP_PFA:
-                break
-            if p0 > 0:
-                a = zt / p0
-                resid = resid - a * cg.psf * np.exp(-2j * np.pi * cg.freqs_hz * tau)
-            lags, z = cg.grid(resid, upsample=UPSAMPLE)
-
-        noise_sd = noise_sd_of(z)
-        _fbar, _bs, bn = cg.psf_moments()
-        peaks = []
-        lin = None
-        accepted: list[float] = []
-        for tau, zt, curv, near in found:
-            if near:
-                continue
-            # PHAT and HT divide by |G_AB| (or weigh by the coherence), which ripples when two sources
-            # interfere; that ripple makes ghost peaks at 2 d1 - d2 and 2 d2 - d1.  A peak there must
-            # also show in the SCOT correlogram, whose weight (the auto-spectra) does not ripple.
-            if name in ("phat", "ht") and len(accepted) >= 2:
-                ghosts = [2.0 * ti - tj for ti in accepted for tj in accepted if ti != tj]
-                if any(abs(tau - g) < 2.0 * min_sep for g in ghosts):
-                    if lin is None:
-                        lin = _linear_check(cs, coh_s, notch, taper, prep, band, fmin, lags, outside, (w_lo, w_hi))
-                    if not lin(tau, step):
-                        continue
-            accepted.append(tau)
-            sd_here = noise_sd * float(cg.noise_factor(tau))
-            zz = abs(zt) / sd_here
-            if curv < 0:
-                sd_tau = sd_here * 2.0 * math.pi * bn / abs(curv)
-            else:
-                sd_tau = 1.0 / (2.0 * math.pi * max(bn, cs.df_hz))
-            strength = abs(zt) / (cg.norm * float(cg.lag_factor(tau)))
-            peaks.append(Peak(delay_s=tau, delay_sd_s=float(sd_tau), strength=float(min(strength, 1.0)), z=float(zz),
-                              p_false_alarm=min(1.0, FALSE_ALARM_CALIBRATION * scan_k
-                                                * false_alarm_probability(zz, w_hi - w_lo, b_noise)),
-                              phase_rad=float(np.angle(zt))))
-        # a tap switched on and off is a real source between the sensors, often louder than the leak;
-        # a leak is steady: measure how each candidate's contribution varies from frame to frame
-        cand = [pk for pk in peaks if pk.p_false_alarm <= candidate_pfa]
-        if cand:
-            out_idx = np.flatnonzero(beyond)
-            noise_lags = lags[out_idx[np.linspace(0, out_idx.size - 1, min(_INTERMITTENT_NOISE_LAGS, out_idx.size))
-                                      .astype(int)]] if out_idx.size else lags[:0]
-            for pk, (excess, flag) in zip(cand, _intermittency(cg, shares, [pk.delay_s for pk in cand], noise_lags)):
-                pk.intermittency, pk.intermittent = float(excess), bool(flag)
-                if pk.intermittent:
-                    p_steady, frac = _steady_part(cg, shares, pk.delay_s, noise_lags)
-                    if p_steady <= _STEADY_PFA and frac >= _STEADY_MIN_FRACTION:
-                        pk.intermittent, pk.shared = False, True
-        shown = (lags >= w_lo) & (lags <= w_hi)  # the correlogram is reported over the window only
-        zc = z0[shown] / (lag_all[shown] * cg.norm)
-        return Analysis(cs=cs, coherence_raw=coh_raw, coherence_smooth=coh_s, coherent=coherent, band_hz=band,
-                        signal_band_hz=signal_band if coherent and rescanned_from is None else band,
-                        notch=notch, tonal_lines_hz=lines, weighting=name, correlogram=cg, lags_s=lags[shown],
-                        values=zc.real, envelope=np.abs(zc), window_s=(w_lo, w_hi), peaks=peaks, noise_sd=noise_sd,
-                        noise_bandwidth_hz=b_noise, coherence_threshold=coherence_threshold(median(cs.n_averages)),
-                        offset_s=prep.offset_s, duration_s=prep.duration_s,
-                        rescanned_from_hz=rescanned_from)
-
-    an = correlate_over(name, band, scan_k)
-    if (rescan_pfa is not None and auto and band_hz is None and coherent
-            and not any(pk.p_false_alarm <= rescan_pfa for pk in an.peaks)):
-        # a coherent band where nothing stands out is often another source's (the flow noise or a
-        # line of a pump beyond a sensor, coherent with its delay at the edge or smeared by a notch)
-        # and not the leak's: scan the band where leak noise can cross the pipe with SCOT, as when
-        # nothing is coherent.  The first look already spent the detection's false-alarm budget,
-        # so the second is charged RESCAN_COST times its bands: over both looks, a pair's
-        # false-alarm probability is at most (1 + 1/RESCAN_COST) times the detection's
-        band2, k2 = _scan_band(prep, cs, coh_s, notch, fmin, fallback, (w_lo, w_hi))
-        again = correlate_over("scot", band2, RESCAN_COST * k2, rescanned_from=signal_band)
-        if any(pk.p_false_alarm <= rescan_pfa and not pk.intermittent for pk in again.peaks):
-            an = again
-    return an
+    if rescan_pfa is None or not auto or band_hz is not None or not needs_second_look(an, choice, rescan_pfa, edge_s):
+        return an
+    # a band where nothing between the sensors stands out is often another source's (the flow
+    # noise or a line of a pump beyond a sensor, coherent with its delay at the edge or smeared by
+    # a notch) and not the leak's: scan the band where leak noise can cross the pipe for the
+    # least likely peak between the sensors, as when nothing is coherent.  The first look already
+    # spent the detection's false-alarm budget, so the second is charged RESCAN_COST times its
+    # bands: over both looks, a pair's false-alarm probability is at most (1 + 1/RESCAN_COST)
+    # times the detection's
+    again = correlate_over_band(prep, sp, rescan_choice(prep, sp, band_fallback_hz, choice, edge_s),
+                                rescanned_from=choice.signal_band_hz, **kw)
+    return keep_second_look(an, again, rescan_pfa, edge_s)

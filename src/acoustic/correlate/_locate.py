@@ -37,6 +37,13 @@ DETECTION_PFA = 0.01
 DELAY_SD_FLOOR_SAMPLES = 0.5
 #: Relative model error of the delay (dispersion, band-weighting mismatch), calibrated likewise.
 DELAY_SD_REL = 0.003
+#: Least relative standard deviation of each segment's wave speed in the 95 % interval.  The pipe
+#: model's own spread (1-2 % for metal, 3-5 % for plastic) holds for its own physics; field speeds
+#: are off the table value by up to +-10 % (soil, joints, wall thinning, temperature).  On the
+#: model-mismatch pairs of bench/correlate_accuracy.py (speeds off by a normal of s.d. 4 %,
+#: truncated at 10 %) the model's spread alone left 65 % of the intervals holding the leak; with
+#: this floor (calibrated over both the own-simulator and the mismatch pairs) see docs/correlate.md.
+SPEED_REL_SD_FLOOR = 0.0
 #: The lag search extends to T(D) times this: every speed 20 % slower than nominal (over 3.5
 #: standard deviations for every material; plastics' dispersion over the possible bands included).
 WINDOW_MARGIN = 1.25
@@ -360,21 +367,47 @@ def delay_window_s(path: PipePath, sample_rate_hz: float) -> float:
     return float(np.sum(path.lengths_m / c_def)) * WINDOW_MARGIN + 2.0 / float(sample_rate_hz)
 
 
-def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robust, pfa, use_numba):
-    notes: list[str] = []
-    use_numba = resolve_use_numba(use_numba)
-    prep = prepare_pair(rec_a, rec_b, use_numba=use_numba)
-    fs = prep.sample_rate_hz
-    t_win = delay_window_s(path, fs)
-    an = analyse(prep, (-t_win, t_win), weighting=weighting, band_hz=band_hz, max_components=max_peaks + 3,
-                 robust=robust, use_numba=use_numba, band_fallback_hz=physics_band(path, fs), candidate_pfa=pfa,
-                 rescan_pfa=pfa)
-    band_q = _quantise_band(an.signal_band_hz)
+@dataclasses.dataclass
+class PathSpeeds:
+    """The pipe's wave speeds over the band the delay comes from (:func:`path_speeds`).
+
+    ``speeds_m_s`` and ``rel_sd`` per segment, ``max_delay_s`` the travel time T(D), ``travel_rel_sd``
+    its relative standard deviation, ``mean_m_s`` the path's mean speed D / T(D).
+    """
+
+    speeds_m_s: np.ndarray
+    rel_sd: np.ndarray
+    max_delay_s: float
+    travel_rel_sd: float
+    mean_m_s: float
+
+
+@dataclasses.dataclass
+class Position:
+    """The located leak (:func:`locate_peak`); every field None when nothing is located."""
+
+    distance_from_a_m: float | None = None
+    distance_from_b_m: float | None = None
+    interval_m: tuple | None = None
+    distance_sd_m: float | None = None
+    delay_s: float | None = None
+    delay_sd_s: float | None = None
+    confidence: float = 0.0
+    peak_snr_db: float | None = None
+
+
+def path_speeds(path: PipePath, band_hz) -> PathSpeeds:
+    """Wave speeds of ``path`` over ``band_hz`` (quantised, :func:`_quantise_band`)."""
+    band_q = _quantise_band(band_hz)
     speeds = path.speeds_m_s(band_q)
-    rel_sd = path.speed_rel_sd(band_q)
+    rel_sd = np.maximum(path.speed_rel_sd(band_q), SPEED_REL_SD_FLOOR)
     t_d = path.max_delay_s(speeds_m_s=speeds)
-    s_t = _travel_time_sd(path, speeds, rel_sd)
-    c_mean = path.length_m / t_d
+    return PathSpeeds(speeds_m_s=speeds, rel_sd=rel_sd, max_delay_s=t_d,
+                      travel_rel_sd=_travel_time_sd(path, speeds, rel_sd), mean_m_s=path.length_m / t_d)
+
+
+def _band_notes(an, notes: list) -> None:
+    """The notes on the band: nothing coherent, or the coherent band rescanned."""
     if not an.coherent:
         _warn_collect(f"no coherent band between the sensors (coherence nowhere significantly above zero); "
                       f"correlated with {an.weighting.upper()} over {an.band_hz[0]:.0f}-{an.band_hz[1]:.0f} Hz, "
@@ -386,74 +419,95 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
                       f"{an.band_hz[0]:.0f}-{an.band_hz[1]:.0f} Hz, the band where a peak stands out most among those "
                       "scanned within this pipe's leak-noise band", notes)
 
-    floor = DELAY_SD_FLOOR_SAMPLES / fs
-    leak_peaks: list[tuple[Peak, float, float]] = []
+
+def split_peaks(peaks, sp: PathSpeeds, sample_rate_hz: float, pfa: float, notes: list):
+    """Detected peaks (false-alarm probability at most ``pfa``) split into those between the sensors
+    and those at the edge of the possible delays (within :data:`_EDGE_SD` standard deviations of
+    +/-T(D): noise from outside the pair, noted).
+
+    Returns
+    -------
+    (list of (Peak, float), list of dict)
+        The peaks between the sensors with their total delay s.d. (s; the peak's, the floor and
+        the relative model error), strongest first; the outside peaks' JSON objects.
+    """
+    floor = DELAY_SD_FLOOR_SAMPLES / sample_rate_hz
+    t_d, s_t = sp.max_delay_s, sp.travel_rel_sd
+    inside: list[tuple[Peak, float]] = []
     outside: list[dict] = []
-    for pk in an.peaks:
+    for pk in peaks:
         if pk.p_false_alarm > pfa:
             continue
         sd_tot = math.sqrt(pk.delay_sd_s**2 + floor**2 + (DELAY_SD_REL * abs(pk.delay_s)) ** 2)
         edge = t_d * (1.0 - _EDGE_SD * s_t) - _EDGE_SD * sd_tot
-        if abs(pk.delay_s) >= edge:
-            side = "beyond_a" if pk.delay_s < 0 else "beyond_b"
-            outside.append({"side": side, "delay_s": pk.delay_s, "strength": pk.strength, "z": pk.z})
-            _warn_collect(
-                f"correlation peak at the edge of the possible delays (delay {pk.delay_s:+.4f} s, "
-                f"max {t_d:.4f} s): noise from outside the pair, {'beyond A' if side == 'beyond_a' else 'beyond B'}; "
-                "not a leak between the sensors", notes)
+        if abs(pk.delay_s) < edge:
+            inside.append((pk, sd_tot))
             continue
-        leak_peaks.append((pk, sd_tot, 0.0))
-    leak_peaks.sort(key=lambda p: -p[0].strength)
-    leak_peaks = leak_peaks[:max_peaks]
+        side = "beyond_a" if pk.delay_s < 0 else "beyond_b"
+        outside.append({"side": side, "delay_s": pk.delay_s, "strength": pk.strength, "z": pk.z})
+        _warn_collect(
+            f"correlation peak at the edge of the possible delays (delay {pk.delay_s:+.4f} s, "
+            f"max {t_d:.4f} s): noise from outside the pair, {'beyond A' if side == 'beyond_a' else 'beyond B'}; "
+            "not a leak between the sensors", notes)
+    inside.sort(key=lambda p: -p[0].strength)
+    return inside, outside
 
-    peaks_json = []
-    for pk, sd_tot, _ in leak_peaks:
-        x = float(path.position_for_delay(pk.delay_s, speeds_m_s=speeds))
-        peaks_json.append({"distance_from_a_m": x, "delay_s": pk.delay_s, "strength": pk.strength,
-                           "delay_sd_s": sd_tot, "confidence": 1.0 - pk.p_false_alarm,
-                           "intermittent": pk.intermittent, "shared_with_intermittent": pk.shared})
-    # the located leak is the strongest steady peak: a source that comes and goes (a tap, other
-    # consumption) stays in the list, flagged, but is not where the crew digs
-    steady = [i for i, (pk, _, _) in enumerate(leak_peaks) if not pk.intermittent]
+
+def peaks_to_json(inside, path: PipePath, speeds_m_s) -> list[dict]:
+    """The JSON objects of the peaks between the sensors (positions in m from A)."""
+    return [{"distance_from_a_m": float(path.position_for_delay(pk.delay_s, speeds_m_s=speeds_m_s)),
+             "delay_s": pk.delay_s, "strength": pk.strength, "delay_sd_s": sd_tot,
+             "confidence": 1.0 - pk.p_false_alarm, "intermittent": pk.intermittent,
+             "shared_with_intermittent": pk.shared} for pk, sd_tot in inside]
+
+
+def choose_located(inside, peaks_json: list, notes: list) -> int | None:
+    """Index of the located peak: the strongest steady one (a source that comes and goes, a tap or
+    other consumption, stays in the list, flagged, but is not where the crew digs); None if none."""
+    steady = [i for i, (pk, _) in enumerate(inside) if not pk.intermittent]
     if steady and steady[0] > 0:
         _warn_collect(f"the strongest peak, {peaks_json[0]['distance_from_a_m']:.1f} m from A, comes and goes "
                       "with time (a tap or other consumption, not a leak); located the strongest steady peak, "
                       f"{peaks_json[steady[0]]['distance_from_a_m']:.1f} m from A", notes)
-    elif leak_peaks and not steady:
+    elif inside and not steady:
         where = ", ".join(f"{p['distance_from_a_m']:.1f}" for p in peaks_json)
         _warn_collect(f"every correlation peak between the sensors ({where} m from A) comes and goes with time "
                       "(a tap or other consumption, not a leak): no leak located", notes)
-    detected = bool(steady)
-    if detected and leak_peaks[steady[0]][0].shared:
+    if not steady:
+        return None
+    if inside[steady[0]][0].shared:
         _warn_collect(f"the located peak, {peaks_json[steady[0]]['distance_from_a_m']:.1f} m from A, also comes and goes "
                       "with time: a steady source (the leak) lies under a tap or other consumption near it; "
                       "the position is the combined peak's", notes)
-    if detected:
-        best, sd_best, _ = leak_peaks[steady[0]]
-        x = float(path.position_for_delay(best.delay_s, speeds_m_s=speeds))
-        lo, hi, sd_x = position_interval(path, best.delay_s, sd_best, speeds, rel_sd)
-        lo, hi = min(lo, x), max(hi, x)
-        dist_a, dist_b = x, path.length_m - x
-        interval = (lo, hi)
-        delay, delay_sd = best.delay_s, sd_best
-        confidence = 1.0 - best.p_false_alarm
-        peak_snr = 20.0 * math.log10(max(best.z, 1e-12))
-        frac = x / path.length_m
-        if min(frac, 1.0 - frac) < 0.2:
-            _warn_collect(f"leak located {min(x, path.length_m - x):.1f} m from a sensor (outside the middle "
-                          "60 % of the span): the position depends strongly on the wave speed; verify the "
-                          "speed in place (acoustic velocity) or move the near sensor farther away", notes)
-    else:
-        dist_a = dist_b = None
-        interval = None
-        sd_x = None
-        delay = delay_sd = None
-        cand = [p for p in an.peaks if p.p_false_alarm <= pfa]
-        confidence = 0.0 if cand else float(max((1.0 - p.p_false_alarm for p in an.peaks), default=0.0))
-        peak_snr = None
-        if an.coherent and not outside and not leak_peaks:
-            _warn_collect("no correlation peak stands out from the noise: no leak located", notes)
+    return steady[0]
 
+
+def locate_peak(path: PipePath, best: Peak, sd_best: float, sp: PathSpeeds, notes: list) -> Position:
+    """Position, 95 % interval and confidence of the located peak (noted when near a sensor)."""
+    x = float(path.position_for_delay(best.delay_s, speeds_m_s=sp.speeds_m_s))
+    lo, hi, sd_x = position_interval(path, best.delay_s, sd_best, sp.speeds_m_s, sp.rel_sd)
+    frac = x / path.length_m
+    if min(frac, 1.0 - frac) < 0.2:
+        _warn_collect(f"leak located {min(x, path.length_m - x):.1f} m from a sensor (outside the middle "
+                      "60 % of the span): the position depends strongly on the wave speed; verify the "
+                      "speed in place (acoustic velocity) or move the near sensor farther away", notes)
+    return Position(distance_from_a_m=x, distance_from_b_m=path.length_m - x, interval_m=(min(lo, x), max(hi, x)),
+                    distance_sd_m=sd_x, delay_s=best.delay_s, delay_sd_s=sd_best, confidence=1.0 - best.p_false_alarm,
+                    peak_snr_db=20.0 * math.log10(max(best.z, 1e-12)))
+
+
+def _not_located(an, pfa: float, outside: list, inside: list, notes: list) -> Position:
+    """No leak located: the confidence is the best peak's (0 when a detected peak was set aside)."""
+    cand = [p for p in an.peaks if p.p_false_alarm <= pfa]
+    confidence = 0.0 if cand else float(max((1.0 - p.p_false_alarm for p in an.peaks), default=0.0))
+    if an.coherent and not outside and not inside:
+        _warn_collect("no correlation peak stands out from the noise: no leak located", notes)
+    return Position(confidence=confidence)
+
+
+def coherence_summary(an):
+    """Mean smoothed coherence over the signal band, and the SNR (dB) its median implies (None
+    when the band is not a coherent one)."""
     cs = an.cs
     in_band = (cs.freqs_hz >= an.signal_band_hz[0]) & (cs.freqs_hz <= an.signal_band_hz[1]) & ~an.notch
     coh_mean = float(np.mean(an.coherence_smooth[in_band])) if np.any(in_band) else 0.0
@@ -461,25 +515,67 @@ def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robu
     if an.coherent and an.rescanned_from_hz is None and np.any(in_band):
         g = float(np.sqrt(np.clip(median(an.coherence_smooth[in_band]), 1e-9, 0.999)))
         snr_db = 10.0 * math.log10(g / (1.0 - g))
+    return coh_mean, snr_db
 
+
+def correlogram_data(an, path: PipePath, speeds_m_s) -> CorrelogramData:
+    """The arrays of an analysis over the window, with each lag's position along the path."""
     sel = (an.lags_s >= an.window_s[0]) & (an.lags_s <= an.window_s[1])
     lags = an.lags_s[sel]
-    positions = path.position_for_delay(lags, speeds_m_s=speeds)
-    cgd = CorrelogramData(lags_s=lags, values=an.values[sel], envelope=an.envelope[sel],
-                          positions_m=np.asarray(positions), freqs_hz=cs.freqs_hz, coherence=an.coherence_raw,
-                          coherence_smooth=an.coherence_smooth, band_hz=tuple(an.band_hz), notch=an.notch,
-                          noise_sd=an.noise_sd / an.correlogram.norm)
+    positions = path.position_for_delay(lags, speeds_m_s=speeds_m_s)
+    cs = an.cs
+    return CorrelogramData(lags_s=lags, values=an.values[sel], envelope=an.envelope[sel],
+                           positions_m=np.asarray(positions), freqs_hz=cs.freqs_hz, coherence=an.coherence_raw,
+                           coherence_smooth=an.coherence_smooth, band_hz=tuple(an.band_hz), notch=an.notch,
+                           noise_sd=an.noise_sd / an.correlogram.norm)
+
+
+#: Bands (Hz) over which the edge of the possible delays is worked out before the analysis (the
+#: nearest edge over them: plastics' speeds change with frequency).
+_EDGE_BANDS_HZ = ((10.0, 200.0), DEFAULT_BAND_HZ, (200.0, 2000.0))
+
+
+def edge_delay_s(path: PipePath) -> float:
+    """|delay| (s) from which a peak is taken, before the analysis, for a source outside the pair:
+    the travel time T(D) less :data:`_EDGE_SD` of its standard deviations, the least over
+    :data:`_EDGE_BANDS_HZ` (the band of the delay is not known yet)."""
+    return min(sp.max_delay_s * (1.0 - _EDGE_SD * sp.travel_rel_sd)
+               for sp in (path_speeds(path, b) for b in _EDGE_BANDS_HZ))
+
+
+def _correlate(rec_a, rec_b, path: PipePath, weighting, band_hz, max_peaks, robust, pfa, use_numba):
+    notes: list[str] = []
+    use_numba = resolve_use_numba(use_numba)
+    prep = prepare_pair(rec_a, rec_b, use_numba=use_numba)
+    fs = prep.sample_rate_hz
+    t_win = delay_window_s(path, fs)
+    an = analyse(prep, (-t_win, t_win), weighting=weighting, band_hz=band_hz, max_components=max_peaks + 3,
+                 robust=robust, use_numba=use_numba, band_fallback_hz=physics_band(path, fs), candidate_pfa=pfa,
+                 rescan_pfa=pfa, edge_s=edge_delay_s(path))
+    sp = path_speeds(path, an.signal_band_hz)
+    _band_notes(an, notes)
+    inside, outside = split_peaks(an.peaks, sp, fs, pfa, notes)
+    inside = inside[:max_peaks]
+    peaks_json = peaks_to_json(inside, path, sp.speeds_m_s)
+    i_best = choose_located(inside, peaks_json, notes)
+    if i_best is not None:
+        pos = locate_peak(path, *inside[i_best], sp, notes)
+    else:
+        pos = _not_located(an, pfa, outside, inside, notes)
+    coh_mean, snr_db = coherence_summary(an)
+    cs = an.cs
     return CorrelationResult(
-        detected=detected, distance_from_a_m=dist_a, distance_from_b_m=dist_b, interval_m=interval,
-        distance_sd_m=sd_x, delay_s=delay, delay_sd_s=delay_sd, wave_speed_m_s=c_mean,
-        wave_speed_sd_m_s=c_mean * s_t, confidence=float(np.clip(confidence, 0.0, 1.0)),
+        detected=i_best is not None, distance_from_a_m=pos.distance_from_a_m, distance_from_b_m=pos.distance_from_b_m,
+        interval_m=pos.interval_m, distance_sd_m=pos.distance_sd_m, delay_s=pos.delay_s, delay_sd_s=pos.delay_sd_s,
+        wave_speed_m_s=sp.mean_m_s, wave_speed_sd_m_s=sp.mean_m_s * sp.travel_rel_sd,
+        confidence=float(np.clip(pos.confidence, 0.0, 1.0)),
         band_hz=tuple(float(b) for b in an.signal_band_hz), analysis_band_hz=tuple(float(b) for b in an.band_hz),
         peaks=peaks_json, outside_peaks=outside, warnings=notes,
-        weighting=an.weighting, path_length_m=path.length_m, max_delay_s=t_d,
-        segment_speeds_m_s=[float(c) for c in speeds], sample_rate_hz=fs, duration_s=prep.duration_s,
+        weighting=an.weighting, path_length_m=path.length_m, max_delay_s=sp.max_delay_s,
+        segment_speeds_m_s=[float(c) for c in sp.speeds_m_s], sample_rate_hz=fs, duration_s=prep.duration_s,
         start_offset_s=prep.offset_s, n_frames=cs.n_frames, frames_rejected_fraction=cs.frames_rejected_fraction,
         frame_length_s=cs.n_fft / fs, coherent_band=an.coherent, coherence_mean=coh_mean,
         rescanned_from_hz=an.rescanned_from_hz,
-        coherence_threshold=an.coherence_threshold, snr_db=snr_db, peak_snr_db=peak_snr,
-        tonal_lines_hz=list(an.tonal_lines_hz), correlogram=cgd,
+        coherence_threshold=an.coherence_threshold, snr_db=snr_db, peak_snr_db=pos.peak_snr_db,
+        tonal_lines_hz=list(an.tonal_lines_hz), correlogram=correlogram_data(an, path, sp.speeds_m_s),
     )

@@ -183,6 +183,31 @@ def _common_span(na: int, nb: int, fs: float, ta, tb) -> tuple[int, int, int, fl
     return ka, kb, n, offset, overlap
 
 
+#: Sensor ids that name no particular sensor (two recordings sharing one are not the same sensor).
+_ANONYMOUS_IDS = ("", "unknown")
+
+
+def check_not_same_recording(rec_a: Recording, rec_b: Recording) -> None:
+    """Refuse the same recording given as both sensors of a pair.
+
+    Identical samples (the same file twice, or a copy), or one sensor id with one start time,
+    make a perfect correlation at zero delay: a leak at the midpoint with confidence 1.
+
+    Raises
+    ------
+    RecordingError
+        When both are the same recording.
+    """
+    same_id = rec_a.sensor_id == rec_b.sensor_id and str(rec_a.sensor_id).strip().lower() not in _ANONYMOUS_IDS
+    if same_id and rec_a.start_time is not None and rec_a.start_time == rec_b.start_time:
+        raise RecordingError(f"{rec_a.name} and {rec_b.name} are the same recording twice (sensor id "
+                             f"{rec_a.sensor_id!r}, start {rec_a.start_time.isoformat()}): give the two sensors' recordings")
+    if (rec_a.sample_rate == rec_b.sample_rate and rec_a.samples.size == rec_b.samples.size
+            and np.array_equal(rec_a.samples, rec_b.samples)):
+        raise RecordingError(f"{rec_a.name} and {rec_b.name} hold identical samples: the same recording twice; "
+                             "give the two sensors' recordings")
+
+
 def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 0.0,
                  use_numba: bool = False) -> PreparedPair:
     """Resample (if needed), align by start time and trim a pair to its common interval.
@@ -204,13 +229,14 @@ def prepare_pair(rec_a: Recording, rec_b: Recording, *, min_duration_s: float = 
     ------
     RecordingError
         Empty, NaN, silent recordings; recordings that do not overlap in time or overlap
-        for less than ``min_duration_s``.
+        for less than ``min_duration_s``; the same recording twice (:func:`check_not_same_recording`).
 
     Warns
     -----
     AcousticWarning
         Resampling, unknown start times, discarded non-overlapping parts, mixed sensor kinds.
     """
+    check_not_same_recording(rec_a, rec_b)
     fa, fb = rec_a.sample_rate, rec_b.sample_rate
     ta, tb = rec_a.start_time, rec_b.start_time
     # at one sample rate the common interval is known before the checks, whose sums then give

@@ -69,6 +69,8 @@ class VelocityResult:
             "wave_speed_m_s": r(self.wave_speed_m_s, 1),
             "wave_speed_sd_m_s": r(self.wave_speed_sd_m_s, 2),
             "interval_m_s": [r(self.interval_m_s[0], 1), r(self.interval_m_s[1], 1)],
+            # the convention's name (docs/cli.md); interval_m_s stays for a release
+            "wave_speed_interval_m_s": [r(self.interval_m_s[0], 1), r(self.interval_m_s[1], 1)],
             "delay_s": r(self.delay_s, 6),
             "delay_sd_s": r(self.delay_sd_s, 7),
             "distance_m": r(self.distance_m, 3),

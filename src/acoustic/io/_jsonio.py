@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 
 from .._errors import AcousticError, DataError
 from .._warnings import one_line
 from ._files import display_path, read_file_bytes
 
 __all__ = ["DEFAULT_JSON_MAX_BYTES", "DEFAULT_JSON_MAX_DEPTH", "MAX_INT_DIGITS", "loads_json_limited",
-           "read_json_file"]
+           "read_json_file", "to_jsonable"]
 
 #: Largest JSON input read by default, bytes (a 50,000-pipe GeoJSON network is about 20 MB).
 DEFAULT_JSON_MAX_BYTES = 64 * 1024 * 1024
@@ -268,3 +269,34 @@ def read_json_file(path, *, what: str = "JSON file", error: type[AcousticError] 
         raise error(f"{name}: {what} is empty (0 bytes of JSON)" if not data else f"{name}: {what} holds only whitespace")
     return loads_json_limited(text, source=path, what=what, error=error, max_depth=max_depth,
                               allow_nonfinite=allow_nonfinite, require_object=require_object)
+
+
+# -- output ------------------------------------------------------------------------------------
+def to_jsonable(obj):
+    """``obj`` made ready for :func:`json.dumps`: numpy scalars and arrays as Python numbers and
+    lists, non-finite floats as ``None`` (JSON null), text that is not UTF-8 (a file name's
+    undecodable bytes) as ``\\xNN``; dict keys as strings.
+
+    Examples
+    --------
+    >>> to_jsonable({"interval_m": (1.5, float("nan")), 3: "a"})
+    {'interval_m': [1.5, None], '3': 'a'}
+    """
+    np = sys.modules.get("numpy")  # (not imported here: without numpy loaded there are no numpy values)
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if np is not None:
+        if isinstance(obj, np.ndarray):
+            return to_jsonable(obj.tolist())
+        if isinstance(obj, np.generic):
+            obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, str) and not obj.isascii():
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:  # a file name that is not UTF-8: its bytes as \xNN, not lone surrogates
+            return display_path(obj)
+    return obj

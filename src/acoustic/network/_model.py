@@ -9,7 +9,7 @@ from collections import defaultdict
 import numpy as np
 
 from .._errors import DataError, PipeError
-from ..pipe import PipePath, PipeSegment
+from ..pipe import MAX_PIPE_LENGTH_M, PipePath, PipeSegment
 
 __all__ = ["NetworkPipe", "LoggerSite", "NetworkPath", "PipeNetwork"]
 
@@ -154,6 +154,10 @@ class PipeNetwork:
                 raise DataError(f"{source}: pipe {p.pipe_id} is defined twice")
             if p.length_m <= 0:
                 raise PipeError(f"{source}: pipe {p.pipe_id} has length {p.length_m} m; must be positive")
+            if p.length_m > MAX_PIPE_LENGTH_M:
+                raise PipeError(f"{source}: pipe {p.pipe_id} is {p.length_m / 1000.0:g} km long, longer than any pipe "
+                                f"sound can be followed along (at most {MAX_PIPE_LENGTH_M / 1000.0:g} km); check its "
+                                f"length and units, or leave it out of the survey's network")
             self.pipes[p.pipe_id] = p
         self.node_coords = {str(k): (float(v[0]), float(v[1])) for k, v in node_coords.items()}
         self._adj: dict[str, list[tuple[str, str]]] = defaultdict(list)

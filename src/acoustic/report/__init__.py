@@ -155,7 +155,7 @@ def _unit_of(scale, cs) -> str:
 
 
 def _jsonable(v):
-    from ..cli._common import to_jsonable
+    from ..io import to_jsonable
 
     return to_jsonable(v)
 

@@ -109,9 +109,11 @@ class PairCorrelogram:
     delay_sd_s : float or None
         The correlator's delay standard deviation of its main peak (s).
     result : dict
-        The correlator's JSON (kept as evidence).
+        The correlator's JSON (kept as evidence, and for its rounded fields in the output).
     length_m : float
         Route length between the loggers (m).
+    correlation : acoustic.correlate.CorrelationResult or None
+        The correlator's typed result (full precision), when the pair came from it.
     """
 
     a: str
@@ -128,6 +130,7 @@ class PairCorrelogram:
     envelope: np.ndarray | None = None
     z: np.ndarray | None = None
     zenv: np.ndarray | None = None
+    correlation: object | None = dataclasses.field(default=None, repr=False)
 
     def zscores(self) -> np.ndarray:
         """The correlogram in units of its noise standard deviation (the correlator's estimate

@@ -10,17 +10,25 @@
    of the pair-nights that hear it (pair-nights whose peak it does not explain are dropped), with
    a 95 % interval from Monte Carlo draws of every pipe's wave speed (its material's spread) and
    of the measured delays.  Its evidence score is the fused z of those pair-nights (each capped at
-   :data:`SCORE_CAP`); its ``confidence`` is the correlation's confidence (0.5 at
-   ``report_z``, 1 at ``strong_z``) times what the loggers' own recordings say about it, the
-   nearest loggers most (:data:`LEAKINESS_NEAR_M`).  Points at known noise equipment of the
-   network model (PRVs and other valves, pumps) are listed as noise sources, not leaks.
-4. **Line.**  Each neighbour pair's pipe run is scored by the evidence at both ends (logger
-   scores, and whether the calibrated levels heard at the two ends can come from one source
-   between them given the route's loss) and by the correlation between them (the located points
-   on the run; the pair's own detection when no point elsewhere explains it).
+   :data:`SCORE_CAP`); its ``confidence`` is the correlation's confidence (0.5 at ``report_z``, 1
+   at ``strong_z``).  **The correlation decides**: a point whose pair-nights cover every night
+   their pairs recorded and whose score reaches ``report_z`` is reported whatever the loggers'
+   own recordings say; what they say (classifier, level/spread history, the nearest loggers most,
+   :data:`LEAKINESS_NEAR_M`) is given as ``leakiness`` and orders points of equal correlation
+   confidence, never withholds one (a classifier's probability follows the absolute level that a
+   sensor's gain and coupling set; a uniform gain change must not change the points).  Points at
+   known noise equipment of the network model (PRVs and other valves, pumps) are listed as noise
+   sources, not leaks.
+4. **Line.**  Each neighbour pair's pipe run is scored by the correlation between them (the
+   located points on the run; the pair's own detection when no point elsewhere explains it) and
+   by the evidence at both ends (logger scores, and whether the calibrated levels heard at the
+   two ends can come from one source between them given the route's loss).  Lines are ranked by
+   the kind of evidence first (:data:`RANK_TIERS`: a located point, a correlation peak, logger
+   evidence only; ``ranked_by`` in the output), by score within a kind.
 5. **Area.**  Loggers are grouped by the ``area`` column of ``loggers.csv`` or, without it, into
-   connected clusters of alarmed loggers; an area scores as its strongest evidence (its loggers,
-   its lines, the points nearest to its loggers).
+   connected clusters of alarmed loggers; areas with located points come first (in the points'
+   order), then areas touched by a line with a correlation peak, then the rest, each by score
+   (its loggers, its lines, its points).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import AcousticError, AcousticWarning, DataError
+from .._progress import report_progress
 from ._evidence import LoggerEvidence, RecordingCache, band_level_db, load_classifier, logger_evidence
 from ._folder import SurveyFolder, read_survey
 from ._fusion import SITE_WINDOW, Z_CAP, FusedMap, PairCorrelogram, _DelayModel, extract_sources, fuse, local_fit, local_peak_delay, peak_near
@@ -41,6 +50,8 @@ from ._graph import SurveyGraph
 
 __all__ = ["SurveyOptions", "SurveyResult", "run_survey", "SCORE_CAP"]
 
+#: ``schema`` of the ``acoustic survey --json`` document.
+SURVEY_SCHEMA = "acoustic.survey/1"
 #: Largest z-score one pair-night contributes to a point's evidence score (the map caps lower,
 #: :data:`acoustic.survey._fusion.Z_CAP`, so that no pair outvotes the others while searching; a
 #: point's own evidence may show that a pair hears it far above the noise).
@@ -86,6 +97,43 @@ class SurveyOptions:
         source's); the point is fitted again without it.
     draws : int
         Monte Carlo draws for the point intervals.
+    max_points : int
+        Most points reported.
+    context_hops : int
+        An area surveyed on its own (``areas``) is surveyed with the loggers up to this many
+        neighbour pairs beyond it as context; only its own points, lines and loggers are reported.
+    require_every_night : bool
+        A point is reported only when the pair-nights that place it cover every night their
+        pairs recorded (a source heard on one night only is not confirmed).
+
+    The ranking weights below were set by hand on the simulated district and net3 surveys of
+    ``bench/survey_accuracy.py`` (our simulator only; never on ``bench/othersim``) and have not
+    been tuned since; they order lines and areas, they decide no point.
+
+    line_correlation_weight, line_ends_weight : float
+        A line's score is ``line_correlation_weight * c + line_ends_weight * ends * consistency``:
+        ``c`` the correlation between its ends, ``ends`` the geometric mean of the end loggers'
+        scores, ``consistency`` whether their levels can come from one source between them.
+    off_pair_point_factor : float
+        A located point on a line's pipes that the line's own pair does not hear counts this
+        fraction of its confidence for the line.
+    own_detection_factor : float
+        A pair's own detection (no located point on its run) counts this fraction of the
+        correlator's confidence for the line.
+    level_excess_scale_db : float
+        Level differences between a line's ends beyond the route's loss and
+        ``level_tolerance_db`` lower its consistency as ``exp(-excess / level_excess_scale_db)``.
+    default_band_hz : (float, float)
+        Band (Hz) for the level comparison of a line whose pair has no correlated night.
+    area_logger_weight, area_line_weight : float
+        An area without a located point scores
+        ``area_logger_weight * (best + mean of two best logger scores) / 2 + area_line_weight * best line``.
+    fit_radius_m, fit_radius_merge_factor : float
+        A point is fitted over the pipes within ``max(fit_radius_merge_factor * merge_m,
+        fit_radius_m)`` (m) of its grid candidate.
+    equipment_within_m : float
+        A point within this distance (m, or its interval's width when wider) of known noise
+        equipment is listed as that equipment's noise.
     """
 
     min_overlap_s: float = 2.0
@@ -100,6 +148,19 @@ class SurveyOptions:
     max_residual: float = 4.0
     draws: int = 300
     max_points: int = 10
+    require_every_night: bool = True
+    context_hops: int = 2
+    line_correlation_weight: float = 0.6
+    line_ends_weight: float = 0.4
+    off_pair_point_factor: float = 0.8
+    own_detection_factor: float = 0.5
+    level_excess_scale_db: float = 6.0
+    default_band_hz: tuple = (100.0, 400.0)
+    area_logger_weight: float = 0.6
+    area_line_weight: float = 0.4
+    fit_radius_m: float = 40.0
+    fit_radius_merge_factor: float = 3.0
+    equipment_within_m: float = 10.0
 
 
 @dataclasses.dataclass
@@ -116,6 +177,7 @@ class SurveyResult:
     survey_dir: str
     network: dict
     graph: SurveyGraph | None = dataclasses.field(default=None, repr=False)
+    inputs: dict | None = None
 
     def to_geojson(self) -> dict:
         """GeoJSON FeatureCollection: ranked lines, points (with their intervals), noise sources, loggers."""
@@ -128,8 +190,15 @@ class SurveyResult:
         return survey_geojson(self, g.network, routes, xy)
 
     def to_json(self) -> dict:
-        return {"survey_dir": self.survey_dir, "network": self.network, "areas": self.areas,
-                "lines": self.lines, "points": self.points, "noise_sources": self.noise_sources,
+        """The ``acoustic survey --json`` document (``docs/schemas/survey.schema.json``)."""
+        def located(p):  # the sd names its quantity (docs/cli.md); the old key stays for one release
+            return {**p, "offset_sd_m": p.get("sd_m")}
+
+        inputs = dict(self.inputs or {"survey_dir": self.survey_dir})
+        return {"schema": SURVEY_SCHEMA, **inputs, "survey_dir": inputs.get("survey_dir", self.survey_dir),
+                "network": self.network, "areas": self.areas,
+                "lines": self.lines, "points": [located(p) for p in self.points],
+                "noise_sources": [located(p) for p in self.noise_sources],
                 "loggers": [ev.to_json() for ev in self.loggers.values()], "pairs": self.pairs,
                 "warnings": list(self.warnings)}
 
@@ -166,19 +235,27 @@ def _correlogram_arrays(res):
 
 
 def correlate_pairs(folder: SurveyFolder, graph: SurveyGraph, pairs, cache: RecordingCache, *,
-                    min_overlap_s: float = 2.0, correlate_kw=None) -> tuple[list[PairCorrelogram], dict]:
+                    min_overlap_s: float = 2.0, correlate_kw=None, progress=None
+                    ) -> tuple[list[PairCorrelogram], dict]:
     """Correlate every overlapping night of every neighbour pair along its route.
 
     Returns the pair-night correlograms and, per logger, how many pair-nights it took part in.
+    ``progress(stage, done, total)`` hears ``correlating pairs`` per pair-night.
     """
     from ..correlate import correlate_pair
 
     out: list[PairCorrelogram] = []
     used = defaultdict(int)
-    for a, b in pairs:
+    todo = [(a, b, _night_pairs(folder, a, b, min_overlap_s)) for a, b in pairs]
+    total = sum(len(n) for *_, n in todo)
+    done = 0
+    report_progress(progress, "correlating pairs", 0, total)
+    for a, b, nights in todo:
         route = graph.network_path(a, b)
         path = route.pipe_path()
-        for ra, rb, ov in _night_pairs(folder, a, b, min_overlap_s):
+        for ra, rb, ov in nights:
+            done += 1
+            report_progress(progress, "correlating pairs", done, total)
             rec_a, rec_b = cache.get(ra), cache.get(rb)
             try:
                 with warnings.catch_warnings(record=True) as caught:
@@ -198,7 +275,7 @@ def correlate_pairs(folder: SurveyFolder, graph: SurveyGraph, pairs, cache: Reco
                 env = np.asarray(env, dtype=np.float64)[np.argsort(np.asarray(res.correlogram.lags_s))]
             out.append(PairCorrelogram(a, b, ra.night, lags, vals, band, peaks=list(js.get("peaks") or []),
                                        delay_sd_s=None if sd is None else float(sd), result=js,
-                                       length_m=route.length_m, noise_sd=noise, envelope=env))
+                                       length_m=route.length_m, noise_sd=noise, envelope=env, correlation=res))
             used[a] += 1
             used[b] += 1
     return out, used
@@ -357,86 +434,135 @@ def _measured_delay(pc: PairCorrelogram, tau0: float, tolerance_s: float, residu
     return peak_near(lags, zenv, tau0, tolerance_s)
 
 
+@dataclasses.dataclass
+class _Placement:
+    """What placing one CLEAN candidate gave: the point's record (None when it is not placed or
+    not reported), whether it is known equipment's noise, and the measured delays (s, per pair
+    index) at which its peaks are removed from the correlograms."""
+
+    record: dict | None
+    is_equipment: bool
+    delays: dict
+
+
+@dataclasses.dataclass
+class _LocateContext:
+    """The inputs every candidate placement reads (explicit, instead of a closure's outer names)."""
+
+    graph: SurveyGraph
+    pairs: list
+    fm: FusedMap
+    evidence: dict
+    opts: SurveyOptions
+    model: _DelayModel
+    taken: list  # (edge, fraction) of the points placed so far
+
+
+def _measure_candidate(ctx: _LocateContext, cand):
+    """Measure the supporting pair-nights' delays near the candidate, fit the point, predict again
+    (up to four rounds).  Returns ``(observed, best, picks, le, lf, coord)`` or None."""
+    graph, pairs, fm, opts, model = ctx.graph, ctx.pairs, ctx.fm, ctx.opts, ctx.model
+    j = cand.index
+    e, f = int(fm.edge_idx[j]), float(fm.frac[j])
+    pred = {k: float(fm.tau[k, j]) for k in cand.support}
+    radius = max(opts.fit_radius_merge_factor * opts.merge_m, opts.fit_radius_m)
+    le, lf, coord, _ = _local_points(graph, e, f, radius, spacing_m=0.2)
+    near_site = cand.at_logger
+    for _ in range(4):  # measure the delays near the prediction, fit, predict again
+        observed = []
+        for k, t0 in pred.items():
+            pc = pairs[k]
+            res = None if cand.residual is None else cand.residual[k]
+            window = (SITE_WINDOW if near_site in (pc.a, pc.b) else 1.5) * float(fm.tolerance[k])
+            d, z = _measured_delay(pc, t0, window, res)
+            if z >= fm.floors[k]:  # what is left there still supports this source
+                observed.append((k, d, _delay_sd(pc, d, z), z))
+        if not observed:
+            return None
+        best, picks, _, resid = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
+                                          draws=opts.draws, seed=j, model=model)
+        # pair-nights whose peak this point does not explain (another source's) are dropped
+        keep = np.abs(resid) <= opts.max_residual
+        if not np.all(keep):
+            observed = [o for o, kp in zip(observed, keep) if kp]
+            if not observed:
+                return None
+            best, picks, _, resid = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
+                                              draws=opts.draws, seed=j, model=model)
+        new = {k: _predicted_delay(graph, model, pairs[k], int(le[best]), float(lf[best]))
+               for k, *_ in observed}
+        # a point at a logger: the evidence may say only "beyond this logger"; every pair of
+        # that logger is measured too (one may hear the source just inside, which places it)
+        site = _logger_at(graph, int(le[best]), float(lf[best]), opts.merge_m / 2.0)
+        if site is not None and site != near_site:
+            near_site = site
+            for k, pc in enumerate(pairs):
+                if site in (pc.a, pc.b) and k not in new:
+                    new[k] = _predicted_delay(graph, model, pc, int(le[best]), float(lf[best]))
+        if all(abs(new[k] - pred.get(k, np.inf)) < 1e-5 for k in new):
+            break
+        pred = new
+    return observed, best, picks, le, lf, coord
+
+
+def place_candidate(ctx: _LocateContext, cand) -> _Placement:
+    """Place one candidate of the CLEAN loop (module docs, 3.): fit, score, and decide whether it
+    is reported as a point, listed as equipment noise, or neither."""
+    graph, pairs, fm, opts = ctx.graph, ctx.pairs, ctx.fm, ctx.opts
+    if cand.at_logger is None and not _bracketed(graph, pairs, fm, cand):
+        return _Placement(None, False, {})
+    fit = _measure_candidate(ctx, cand)
+    if fit is None:
+        return _Placement(None, False, {})
+    observed, best, picks, le, lf, coord = fit
+    delays = {k: d for k, d, _, _ in observed}
+    # a point at a logger must be heard from every direction the logger's pairs leave it (else
+    # what its pairs hear beyond it comes from elsewhere: the pair that does not hear it
+    # brackets the real source)
+    site = _logger_at(graph, int(le[best]), float(lf[best]), opts.merge_m / 2.0)
+    if site is not None and not _all_directions(graph, pairs, site, [k for k, *_ in observed]):
+        return _Placement(None, False, delays)
+    # the evidence actually measured: the fused z of the supporting pair-nights at this point
+    j = cand.index
+    wj = fm.weights[:, j]
+    norm = float(np.sqrt(max(np.sum(wj ** 2), 1e-12))) if cand.at_logger is None else float(np.sqrt(len(observed)))
+    wk = {k: (wj[k] if cand.at_logger is None else 1.0) for k, *_ in observed}
+    cand.score = float(sum(wk[k] * min(z, SCORE_CAP) for k, _, _, z in observed) / norm)
+    if cand.score < opts.report_z:
+        return _Placement(None, False, delays)
+    eb, fb = int(le[best]), float(lf[best])
+    if any(_graph_distance(graph, eb, fb, e2, f2) < opts.merge_m for e2, f2 in ctx.taken):
+        return _Placement(None, False, delays)
+    ctx.taken.append((eb, fb))
+    rec = _point_record(graph, pairs, ctx.evidence, opts, cand, observed, le, lf, coord, best, picks,
+                        int(fm.edge_idx[j]))
+    kit = _equipment_near(graph, eb, fb, max(opts.equipment_within_m, rec["interval_m"][1] - rec["interval_m"][0]))
+    if kit is not None:
+        rec["explained_by"] = kit
+        return _Placement(rec, True, delays)
+    if rec["confidence"] >= opts.report_confidence and (rec["every_night"] or not opts.require_every_night):
+        return _Placement(rec, False, delays)
+    return _Placement(None, False, delays)
+
+
 def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap, evidence: dict,
                   opts: SurveyOptions, model: _DelayModel) -> tuple[list, list]:
     """Sources taken from the fused map (CLEAN), placed and scored (module docs). Returns
     ``(points, noise_sources)``, most confident first."""
-    points, sources = [], []
-    taken: list[tuple[int, float]] = []
+    ctx = _LocateContext(graph, pairs, fm, evidence, opts, model, [])
+    placements: list[_Placement] = []
 
     def refine(cand):
-        j = cand.index
-        e, f = int(fm.edge_idx[j]), float(fm.frac[j])
-        if cand.at_logger is None and not _bracketed(graph, pairs, fm, cand):
-            return {}
-        pred = {k: float(fm.tau[k, j]) for k in cand.support}
-        radius = max(3.0 * opts.merge_m, 40.0)
-        le, lf, coord, _ = _local_points(graph, e, f, radius, spacing_m=0.2)
-        near_site = cand.at_logger
-        for _ in range(4):  # measure the delays near the prediction, fit, predict again
-            observed = []
-            for k, t0 in pred.items():
-                pc = pairs[k]
-                res = None if cand.residual is None else cand.residual[k]
-                window = (SITE_WINDOW if near_site in (pc.a, pc.b) else 1.5) * float(fm.tolerance[k])
-                d, z = _measured_delay(pc, t0, window, res)
-                if z >= fm.floors[k]:  # what is left there still supports this source
-                    observed.append((k, d, _delay_sd(pc, d, z), z))
-            if not observed:
-                return {}
-            best, picks, _, resid = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
-                                              draws=opts.draws, seed=j, model=model)
-            # pair-nights whose peak this point does not explain (another source's) are dropped
-            keep = np.abs(resid) <= opts.max_residual
-            if not np.all(keep):
-                observed = [o for o, kp in zip(observed, keep) if kp]
-                if not observed:
-                    return {}
-                best, picks, _, resid = local_fit(graph, pairs, le, lf, [(k, d, sd) for k, d, sd, _ in observed],
-                                                  draws=opts.draws, seed=j, model=model)
-            new = {k: _predicted_delay(graph, model, pairs[k], int(le[best]), float(lf[best]))
-                   for k, *_ in observed}
-            # a point at a logger: the evidence may say only "beyond this logger"; every pair of
-            # that logger is measured too (one may hear the source just inside, which places it)
-            site = _logger_at(graph, int(le[best]), float(lf[best]), opts.merge_m / 2.0)
-            if site is not None and site != near_site:
-                near_site = site
-                for k, pc in enumerate(pairs):
-                    if site in (pc.a, pc.b) and k not in new:
-                        new[k] = _predicted_delay(graph, model, pc, int(le[best]), float(lf[best]))
-            if all(abs(new[k] - pred.get(k, np.inf)) < 1e-5 for k in new):
-                break
-            pred = new
-        # a point at a logger must be heard from every direction the logger's pairs leave it (else
-        # what its pairs hear beyond it comes from elsewhere: the pair that does not hear it
-        # brackets the real source)
-        site = _logger_at(graph, int(le[best]), float(lf[best]), opts.merge_m / 2.0)
-        if site is not None and not _all_directions(graph, pairs, site, [k for k, *_ in observed]):
-            return {k: d for k, d, _, _ in observed}
-        # the evidence actually measured: the fused z of the supporting pair-nights at this point
-        wj = fm.weights[:, j]
-        norm = float(np.sqrt(max(np.sum(wj ** 2), 1e-12))) if cand.at_logger is None else float(np.sqrt(len(observed)))
-        wk = {k: (wj[k] if cand.at_logger is None else 1.0) for k, *_ in observed}
-        cand.score = float(sum(wk[k] * min(z, SCORE_CAP) for k, _, _, z in observed) / norm)
-        if cand.score < opts.report_z:
-            return {k: d for k, d, _, _ in observed}
-        eb, fb = int(le[best]), float(lf[best])
-        if any(_graph_distance(graph, eb, fb, e2, f2) < opts.merge_m for e2, f2 in taken):
-            return {k: d for k, d, _, _ in observed}
-        taken.append((eb, fb))
-        rec = _point_record(graph, pairs, evidence, opts, cand, observed, le, lf, coord, best, picks, e)
-        kit = _equipment_near(graph, eb, fb, max(10.0, rec["interval_m"][1] - rec["interval_m"][0]))
-        if kit is not None:
-            rec["explained_by"] = kit
-            sources.append(rec)
-        elif rec["confidence"] >= opts.report_confidence:
-            points.append(rec)
-        return {k: d for k, d, _, _ in observed}
+        placements.append(place_candidate(ctx, cand))
+        return placements[-1].delays
 
     levels = {lid: (ev.sensor_kind, ev.level_db) for lid, ev in evidence.items() if ev.level_db is not None}
     extract_sources(pairs, fm, detect_z=opts.detect_z, support_z=opts.support_z,
                     max_sources=2 * opts.max_points, refine=refine, graph=graph, logger_levels=levels)
-    points.sort(key=lambda r: (-round(r["confidence"], 2), -r["score_z"]))
+    points = [pl.record for pl in placements if pl.record is not None and not pl.is_equipment]
+    sources = [pl.record for pl in placements if pl.record is not None and pl.is_equipment]
+    # correlation first; what the loggers' own recordings say breaks ties
+    points.sort(key=lambda r: (-round(r["confidence"], 2), -round(r["leakiness"] or 0.0, 2), -r["score_z"]))
     sources.sort(key=lambda r: -r["score_z"])
     return points[: opts.max_points], sources
 
@@ -474,8 +600,13 @@ def _point_record(graph, pairs, evidence, opts, cand, observed, le, lf, coord, b
     ws = {l: 1.0 / (dist[l] + LEAKINESS_NEAR_M) for l in loggers
           if l in evidence and (evidence[l].leak_probability is not None or evidence[l].stats_score is not None)}
     leakiness = (float(sum(w * evidence[l].score for l, w in ws.items()) / sum(ws.values()))
-                 if ws else 1.0)
-    confidence = c_corr * leakiness
+                 if ws else None)
+    # the correlation decides; the loggers' own recordings explain and order, never veto (their
+    # scores follow the absolute level a sensor's gain and coupling set)
+    confidence = c_corr
+    seen = {pairs[k].night for k, *_ in observed}
+    pair_keys = {(pairs[k].a, pairs[k].b) for k, *_ in observed}
+    available = {pc.night for pc in pairs if (pc.a, pc.b) in pair_keys}
     near_node, near_d = ((pipe.start_node, off) if off <= pipe.length_m / 2 else (pipe.end_node, pipe.length_m - off))
     rec = {
         "pipe_id": pid, "offset_m": round(off, 2), "x": round(x, 3), "y": round(y, 3),
@@ -490,8 +621,11 @@ def _point_record(graph, pairs, evidence, opts, cand, observed, le, lf, coord, b
         "material": pipe.material, "diameter_mm": pipe.diameter_mm, "pipe_length_m": round(pipe.length_m, 2),
         "nearest_node": {"node_id": near_node, "distance_m": round(near_d, 2)},
         "nearest_logger": {"logger_id": near, "distance_m": round(dist[near], 2)},
+        "nights": sorted(seen),
+        "every_night": bool(seen >= available),
+        "decided_by": "correlation",
         "classifier_leak_probability": None if q is None else round(q, 3),
-        "leakiness": round(float(leakiness), 3),
+        "leakiness": None if leakiness is None else round(float(leakiness), 3),
         "evidence": [{"from_logger": pairs[k].a, "to_logger": pairs[k].b, "night": pairs[k].night,
                       "delay_s": round(d, 6), "delay_sd_s": round(sd, 7), "z": round(z, 2)}
                      for k, d, sd, z in observed],
@@ -575,7 +709,7 @@ def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights
         # levels heard at both ends against the route's loss
         consistency = 1.0
         level = None
-        band = pair_nights[ks[0]].band_hz if ks else (100.0, 400.0)
+        band = pair_nights[ks[0]].band_hz if ks else tuple(opts.default_band_hz)
         if folder.sites[a].sensor_kind == folder.sites[b].sensor_kind:
             la = [band_level_db(*cache.psd(r), band) for r in folder.recordings.get(a, [])]
             lb = [band_level_db(*cache.psd(r), band) for r in folder.recordings.get(b, [])]
@@ -583,7 +717,7 @@ def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights
                 dl = float(np.nanmedian(la) - np.nanmedian(lb))
                 loss = _route_loss_db(graph, a, b, band)
                 excess = abs(dl) - loss - opts.level_tolerance_db
-                consistency = 1.0 if excess <= 0 else float(np.exp(-excess / 6.0))
+                consistency = 1.0 if excess <= 0 else float(np.exp(-excess / opts.level_excess_scale_db))
                 level = {"band_hz": [round(band[0], 1), round(band[1], 1)], "level_difference_db": round(dl, 2),
                          "route_loss_db": round(loss, 2), "consistent": bool(excess <= 0)}
                 if excess > 0:
@@ -597,7 +731,7 @@ def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights
             if p["pipe_id"] in run and a in p["loggers"] and b in p["loggers"]:
                 s_corr = max(s_corr, p["confidence"])
             elif p["pipe_id"] in run:
-                s_corr = max(s_corr, 0.8 * p["confidence"])
+                s_corr = max(s_corr, opts.off_pair_point_factor * p["confidence"])
         own = 0.0
         for k in ks:
             js = pair_nights[k].result
@@ -608,25 +742,74 @@ def rank_lines(folder: SurveyFolder, graph: SurveyGraph, pairs_list, pair_nights
             reasons.append(f"located point on the run (confidence {s_corr:.2f})")
         elif own > 0:
             reasons.append(f"correlation peak between them (confidence {own:.2f})")
-        c = max(s_corr, 0.5 * own)
         for s in sources:
             if s["pipe_id"] in run:
                 reasons.append(f"known noise source on the run: {s['explained_by']}")
-        score = 0.6 * c + 0.4 * s_ends * consistency
+        score, carried = line_score(s_corr, own, s_ends, consistency, opts)
         lines.append({"pipe_ids": pipe_ids, "from_logger": a, "to_logger": b, "score": round(float(score), 4),
+                      "ranked_by": carried,
                       "length_m": round(route.length_m, 2),
                       "materials": sorted({graph.network.pipes[p].material for p in pipe_ids}),
                       "correlation": {"nights": len(ks), "confidence": round(own, 3),
                                       "detected": bool(any(pair_nights[k].result.get("detected") for k in ks))},
                       "levels": level, "reasons": reasons})
-    lines.sort(key=lambda r: (-r["score"], r["length_m"]))
+    lines.sort(key=lambda r: (RANK_TIERS.index(r["ranked_by"]), -r["score"], r["length_m"]))
     return lines
+
+
+#: What carried a line's or an area's rank, strongest first: lines and areas are ordered by the
+#: kind of their evidence (the fused correlation's located points, then a pair's own correlation
+#: peak, then what single loggers hear), and by their score within a kind.
+RANK_TIERS = ("located point", "correlation peak", "logger evidence")
+
+
+def line_score(s_corr: float, own: float, ends: float, consistency: float, opts: SurveyOptions
+               ) -> tuple[float, str]:
+    """Score (0..1) of a line and the kind of evidence that carries its rank (:data:`RANK_TIERS`).
+
+    Parameters
+    ----------
+    s_corr : float
+        Best confidence of a located point on the line's pipes (0 when none; points heard by
+        other pairs only already scaled by ``opts.off_pair_point_factor``).
+    own : float
+        The line's own pair's correlation confidence (0 when it detected nothing or its peak is
+        explained by a point elsewhere).
+    ends : float
+        Geometric mean of the end loggers' scores (0..1).
+    consistency : float
+        Whether the levels at the two ends can come from one source between them (0..1).
+    """
+    c = max(s_corr, opts.own_detection_factor * own)
+    score = opts.line_correlation_weight * c + opts.line_ends_weight * ends * consistency
+    carried = RANK_TIERS[0] if s_corr > 0 else RANK_TIERS[1] if own > 0 else RANK_TIERS[2]
+    return float(score), carried
+
+
+def area_score(s_pts: float, logger_scores: list, s_lines: float, line_kind: str | None, opts: SurveyOptions
+               ) -> tuple[float, str]:
+    """Score (0..1) of an area and the kind of evidence that carries its rank (:data:`RANK_TIERS`).
+
+    ``s_pts`` is the best confidence of a located point whose nearest logger is in the area (0
+    when none), ``logger_scores`` its loggers' scores, ``s_lines`` the best score of a line
+    touching it and ``line_kind`` the strongest kind of evidence among those lines.
+    """
+    scores = sorted(logger_scores, reverse=True)
+    s_log = scores[0] if scores else 0.0
+    s_two = float(np.mean(scores[:2])) if scores else 0.0
+    score = max(s_pts, 0.5 * (s_log + s_two) * opts.area_logger_weight + opts.area_line_weight * s_lines)
+    if s_pts > 0:
+        return float(score), RANK_TIERS[0]
+    if line_kind in RANK_TIERS[:2]:
+        return float(score), RANK_TIERS[1]
+    return float(score), RANK_TIERS[2]
 
 
 # -- areas ------------------------------------------------------------------------------------
 def rank_areas(folder: SurveyFolder, graph: SurveyGraph, loggers, pairs_list, evidence: dict, points: list,
-               lines: list) -> list[dict]:
+               lines: list, opts: SurveyOptions | None = None) -> list[dict]:
     """Areas from the ``area`` column or from clusters of alarmed neighbouring loggers, ranked."""
+    opts = opts or SurveyOptions()
     named = folder.areas()
     groups: dict[str, list[str]] = defaultdict(list)
     if named:
@@ -663,25 +846,59 @@ def rank_areas(folder: SurveyFolder, graph: SurveyGraph, loggers, pairs_list, ev
     out = []
     for name, members in groups.items():
         ms = set(members)
-        scores = sorted((evidence[l].score for l in members), reverse=True)
-        s_log = scores[0] if scores else 0.0
-        s_two = float(np.mean(scores[:2])) if scores else 0.0
+        scores = [evidence[l].score for l in members]
         # a point belongs to the area of the logger nearest to it along the pipes
         s_pts = max([p["confidence"] for p in points if p["nearest_logger"]["logger_id"] in ms] or [0.0])
-        s_lines = max([ln["score"] for ln in lines if ln["from_logger"] in ms or ln["to_logger"] in ms] or [0.0])
-        score = max(s_pts, 0.5 * (s_log + s_two) * 0.6 + 0.4 * s_lines)
-        reasons = [f"strongest logger score {s_log:.2f}"]
+        touching = [ln for ln in lines if ln["from_logger"] in ms or ln["to_logger"] in ms]
+        s_lines = max([ln["score"] for ln in touching] or [0.0])
+        line_kind = min((ln.get("ranked_by", RANK_TIERS[2]) for ln in touching), key=RANK_TIERS.index,
+                        default=None)
+        score, carried = area_score(s_pts, scores, s_lines, line_kind, opts)
+        reasons = [f"strongest logger score {max(scores or [0.0]):.2f}"]
         if s_pts:
             reasons.append(f"located point(s), best confidence {s_pts:.2f}")
-        out.append({"area": name, "loggers": members, "score": round(float(score), 4),
-                    "alarmed_loggers": [l for l in members if evidence[l].alarm], "reasons": reasons})
-    out.sort(key=lambda r: -r["score"])
+        elif carried == RANK_TIERS[1]:
+            reasons.append("a correlation peak on a line touching it")
+        # areas with points follow the points' ranking (correlation, then what the loggers say)
+        first = min([i for i, p in enumerate(points) if p["nearest_logger"]["logger_id"] in ms] or [len(points)])
+        out.append({"area": name, "loggers": members, "score": round(float(score), 4), "ranked_by": carried,
+                    "alarmed_loggers": [l for l in members if evidence[l].alarm], "reasons": reasons,
+                    "_first_point": first})
+    out.sort(key=lambda r: (RANK_TIERS.index(r["ranked_by"]), r["_first_point"], -r["score"]))
+    for r in out:
+        del r["_first_point"]
     return out
 
 
 # -- the whole survey -----------------------------------------------------------------------
+def context_loggers(folder: SurveyFolder, active: list, in_area: list, hops: int) -> list:
+    """The loggers an area is surveyed with: its own and those up to ``hops`` neighbour pairs away
+    (any area), so that sources near its edge are placed as the whole network's survey places them."""
+    graph = SurveyGraph(folder.network, [folder.sites[l] for l in active])
+    link = defaultdict(set)
+    for a, b in graph.neighbour_pairs(active):
+        link[a].add(b)
+        link[b].add(a)
+    keep, frontier = set(in_area), set(in_area)
+    for _ in range(max(int(hops), 0)):
+        frontier = {n for l in frontier for n in link[l]} - keep
+        keep |= frontier
+    return [l for l in active if l in keep]
+
+
+def _own_results(own: set, points, sources, lines, pair_nights, evidence):
+    """What an area surveyed with context loggers reports as its own: points and noise sources whose
+    nearest logger is its own (each source belongs to one area, as in the whole network's survey),
+    lines and pairs with an end among its loggers, its loggers' evidence."""
+    mine = [p for p in points if p["nearest_logger"]["logger_id"] in own]
+    srcs = [p for p in sources if p["nearest_logger"]["logger_id"] in own]
+    lines = [ln for ln in lines if ln["from_logger"] in own or ln["to_logger"] in own]
+    pairs = [pc for pc in pair_nights if pc.a in own or pc.b in own]
+    return mine, srcs, lines, pairs, {l: ev for l, ev in evidence.items() if l in own}
+
+
 def run_survey(survey_dir, *, model="default", areas=None, options: SurveyOptions | None = None,
-               correlate_kw=None) -> SurveyResult:
+               correlate_kw=None, progress=None) -> SurveyResult:
     """Narrow leak suspects from area to line to point on a survey folder.
 
     Parameters
@@ -691,8 +908,14 @@ def run_survey(survey_dir, *, model="default", areas=None, options: SurveyOption
     model : "default", path, LeakModel or None
         Leak classifier for the per-logger scores (None: no classifier).
     areas : iterable of str, optional
-        Only these areas (``area`` column of ``loggers.csv``), for nightly runs per area.
+        Only these areas (``area`` column of ``loggers.csv``), for nightly runs per area.  Each is
+        surveyed with the loggers up to ``options.context_hops`` neighbour pairs beyond it as
+        context, and reports the points whose nearest logger is its own: area by area, the
+        points are those of the whole network's survey.
     options : SurveyOptions, optional
+    progress : callable, optional
+        ``progress(stage, done, total)`` (:mod:`acoustic._progress`): stages ``scoring loggers``,
+        ``correlating pairs`` (pair-nights), ``fusing`` and ``ranking``.
 
     Returns
     -------
@@ -706,7 +929,7 @@ def run_survey(survey_dir, *, model="default", areas=None, options: SurveyOption
     opts = options or SurveyOptions()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AcousticWarning)
-        result = _run(survey_dir, model, areas, opts, correlate_kw)
+        result = _run(survey_dir, model, areas, opts, correlate_kw, progress)
     msgs = []
     for w in caught:
         if issubclass(w.category, AcousticWarning) and str(w.message) not in msgs:
@@ -714,10 +937,15 @@ def run_survey(survey_dir, *, model="default", areas=None, options: SurveyOption
     for m in msgs:  # re-issue for callers (the CLI prints them on stderr)
         warnings.warn(m, AcousticWarning, stacklevel=2)
     result.warnings = msgs
+    result.inputs = {"survey_dir": str(Path(survey_dir).resolve()),
+                     "model": None if model is None else (model if isinstance(model, str) else
+                                                          str(getattr(model, "path", None) or type(model).__name__)),
+                     "areas_requested": None if areas is None else sorted(set(areas)),
+                     "options": dataclasses.asdict(opts)}
     return result
 
 
-def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyResult:
+def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw, progress=None) -> SurveyResult:
     folder = read_survey(survey_dir)
     loggers = folder.active_loggers
     if areas is not None:
@@ -726,7 +954,10 @@ def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyR
         unknown = wanted - set(named.values())
         if unknown:
             raise DataError(f"{folder.root / 'loggers.csv'}: no logger in area(s) {', '.join(sorted(unknown))}")
-        loggers = [l for l in loggers if named.get(l) in wanted]
+        in_area = [l for l in loggers if named.get(l) in wanted]
+        loggers = context_loggers(folder, loggers, in_area, opts.context_hops)
+    else:
+        in_area = list(loggers)
     net_parts = folder.network.components()
     if len(net_parts) > 1:
         _warn(f"{folder.network.source}: the network has {len(net_parts)} separate parts; loggers are paired "
@@ -743,22 +974,32 @@ def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyR
     pairs_list = graph.neighbour_pairs(loggers)
     cache = RecordingCache()
     pair_nights, used = correlate_pairs(folder, graph, pairs_list, cache, min_overlap_s=opts.min_overlap_s,
-                                        correlate_kw=correlate_kw)
+                                        correlate_kw=correlate_kw, progress=progress)
     for lid in loggers:
         if used.get(lid, 0) == 0 and any(lid in p for p in pairs_list):
             _warn(f"logger {lid}: its recordings overlap no neighbour's in time; it is used for its own "
                   f"score only")
+    report_progress(progress, "scoring loggers", 0, len(loggers))
     classifier = load_classifier(model)
     evidence = logger_evidence(folder, loggers, classifier, cache)
+    report_progress(progress, "scoring loggers", len(loggers), len(loggers))
     model_d = _DelayModel(graph)
     if pair_nights:
+        report_progress(progress, "fusing", 0, 1)
         fm = fuse(graph, pair_nights, spacing_m=opts.grid_spacing_m, model=model_d, support_z=opts.support_z)
         points, sources = locate_points(graph, pair_nights, fm, evidence, opts, model_d)
+        report_progress(progress, "fusing", 1, 1)
     else:
         _warn("no pair of neighbouring loggers has recordings that overlap in time: no points can be located")
         fm, points, sources = None, [], []
+    report_progress(progress, "ranking", 0, 1)
     lines = rank_lines(folder, graph, pairs_list, pair_nights, evidence, points, sources, fm, cache, opts, model_d)
-    area_list = rank_areas(folder, graph, loggers, pairs_list, evidence, points, lines)
+    if len(in_area) < len(loggers):  # an area surveyed with its neighbours as context: keep what is its own
+        points, sources, lines, pair_nights, evidence = _own_results(set(in_area), points, sources, lines,
+                                                                     pair_nights, evidence)
+        pairs_list = [(a, b) for a, b in pairs_list if a in evidence or b in evidence]
+    area_list = rank_areas(folder, graph, in_area, pairs_list, evidence, points, lines, opts)
+    report_progress(progress, "ranking", 1, 1)
     pairs_json = [{"from_logger": pc.a, "to_logger": pc.b, "night": pc.night, "length_m": round(pc.length_m, 2),
                    **{k: pc.result.get(k) for k in ("detected", "distance_from_a_m", "interval_m", "delay_s",
                                                      "confidence", "band_hz", "warnings")}}
@@ -769,4 +1010,6 @@ def _run(survey_dir, model, areas, opts: SurveyOptions, correlate_kw) -> SurveyR
            "total_length_m": round(folder.network.total_length_m, 1), "bbox": [min(xs), min(ys), max(xs), max(ys)],
            "loggers": len(folder.sites), "loggers_with_recordings": len(folder.active_loggers),
            "neighbour_pairs": len(pairs_list), "pair_nights": len(pair_nights)}
+    if len(in_area) < len(loggers):
+        net["context_loggers"] = sorted(set(loggers) - set(in_area))
     return SurveyResult(area_list, lines, points, sources, evidence, pairs_json, [], str(Path(survey_dir)), net, graph)
