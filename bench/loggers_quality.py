@@ -97,7 +97,6 @@ METHODS = ("fleet scorer", "old scorer", "step test", "level-spread 7n")
 
 
 def summary(res):
-    neg = [v for v in res if not v["leak"]]
     subsets = {
         "all": (lambda v: True),
         "pre-existing": (lambda v: not v["leak"] or v["cat"] == "leak_old"),
@@ -118,7 +117,6 @@ def summary(res):
         out[name] = row
     out["empty_scores"] = sum(v["empty"] for v in res)
     out["n_visits"] = len(res)
-    del neg
     return out
 
 

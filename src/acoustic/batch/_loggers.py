@@ -45,7 +45,7 @@ def nightly_from_recordings(conn, logger_id: str) -> list[tuple]:
     return out
 
 
-def _fleet_rows(conn, pending_derived: dict, areas: dict | None) -> tuple[dict, list]:
+def _fleet_rows(conn, pending_derived: dict, areas: dict | None) -> dict:
     """Every logger's history in the ledger as StatsRows, one source per logger.
 
     Uploaded rows where the logger has any, else its nights derived from recordings (those of
@@ -75,7 +75,7 @@ def _fleet_rows(conn, pending_derived: dict, areas: dict | None) -> tuple[dict, 
         extra = {"area": str((areas or {}).get(lid) or ""), "model": f"source={kind[lid]}"}
         out[lid] = [StatsRow(lid, date.fromisoformat(d), float(lv), float(sp), 0, extra) for d, lv, sp in h
                     if lv is not None and sp is not None]
-    return out, [kind.get(lid, "") for lid in out]
+    return out
 
 
 def score_pending_loggers(conn, logger_ids: list[str], areas: dict | None = None) -> tuple[list[tuple], list[dict]]:
@@ -105,7 +105,7 @@ def score_pending_loggers(conn, logger_ids: list[str], areas: dict | None = None
         if not n_up:
             derived[lid] = nightly_from_recordings(conn, lid)
             nights_out.extend(derived[lid])
-    fleet, _ = _fleet_rows(conn, derived, areas)
+    fleet = _fleet_rows(conn, derived, areas)
     positions = fleet_positions([r for rs in fleet.values() for r in rs], FleetConfig())
     scores: list[dict] = []
     for lid in logger_ids:

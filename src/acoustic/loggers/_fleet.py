@@ -40,13 +40,13 @@ __all__ = ["FleetConfig", "fleet_positions", "score_fleet", "score_loggers", "Fl
 
 #: Logistic weights: p = sigmoid(b0 + c * (b_level * zl + b_spread * zs + b_diffc * (zl - zs))
 #: + b_step * step_score**2), zl / zs = mean fleet z of level / spread over the recent nights
-#: (clipped to +-Z_CLIP), step_score (squared: a weak step alone is no alarm) = the within-logger step score (0..1), c = nights used /
-#: recent_nights (<= 1).  Fitted (``bench/loggers_quality.py --fit``) by L2-penalised maximum
-#: likelihood (RIDGE = 1) on visits to our own simulated fleets (:func:`acoustic.loggers.simulate_real_fleet`,
-#: seeds 100-103, 4 x 600 loggers, 32 % of the 1,747 visits with a leak present; models with randomised
-#: level/spread statistics); never on
-#: othersim.  The probability is calibrated on those visits: with another share of leaks among
-#: the loggers visited, it shifts.
+#: (clipped to +-Z_CLIP), step_score = the within-logger step score (0..1; squared: a weak step
+#: alone is no alarm), c = nights with a fleet among the last recent_nights / recent_nights.
+#: Fitted (``bench/loggers_quality.py --fit``) by L2-penalised maximum likelihood (RIDGE = 1) on
+#: visits to our own simulated fleets (:func:`acoustic.loggers.simulate_real_fleet`, seeds
+#: 100-103, 4 x 600 loggers, models with randomised level/spread statistics; 32 % of the 1,747
+#: visits with a leak present); never on othersim.  The probability is calibrated on those
+#: visits: with another share of leaks among the loggers visited, it shifts.
 LOGIT_WEIGHTS = {"b0": -1.871, "b_level": -0.327, "b_spread": -1.256, "b_step": 5.204, "b_diffc": 0.93}
 #: fleet z values are clipped here (a logger 40 dB above its group is not 10x more of a leak).
 Z_CLIP = 8.0

@@ -170,7 +170,6 @@ def fleet_visits(rng, truths: dict, *, other_share: float = 0.6) -> list[tuple]:
     """Visits ``(logger_id, date, leak_present)`` (see the module docstring)."""
     out = []
     for lid, t in truths.items():
-        span = (t.last - t.first).days
         leak = t.category.startswith("leak")
         if not leak and rng.random() > other_share:
             continue
@@ -187,7 +186,6 @@ def fleet_visits(rng, truths: dict, *, other_share: float = 0.6) -> list[tuple]:
         out.append((lid, day, t.leak_at(day)))
         if t.category == "leak_new" and rng.random() < 0.3 and (t.onset - t.first).days > 2:
             out.append((lid, t.first + timedelta(days=int(rng.integers(1, (t.onset - t.first).days))), False))
-        del span
     return out
 
 
