@@ -157,8 +157,8 @@ def simulate_cmd(n_loggers, n_areas, nights, start, seed, out_path, truth_path, 
     if n_loggers < n_areas:
         raise ParameterError(f"--loggers {n_loggers} must be at least --areas {n_areas}")
     rng = np.random.default_rng(seed)
-    rows, truths = simulate_real_fleet(rng, n_areas=n_areas, n_per_area=n_loggers // n_areas, n_nights=nights,
-                                       start=day)
+    sizes = [n_loggers // n_areas + (1 if a < n_loggers % n_areas else 0) for a in range(n_areas)]
+    rows, truths = simulate_real_fleet(rng, n_areas=n_areas, n_per_area=sizes, n_nights=nights, start=day)
     write_stats(rows, out_path)
     if truth_path:
         Path(truth_path).write_text(json.dumps(
@@ -195,7 +195,8 @@ def evaluate_cmd(n_loggers, n_areas, nights, seed, as_json, warnings_out):
     """
     from ..loggers import evaluate_fleet
 
-    r = evaluate_fleet(seed=seed, n_areas=n_areas, n_per_area=max(n_loggers // n_areas, 1), n_nights=nights)
+    sizes = [n_loggers // n_areas + (1 if a < n_loggers % n_areas else 0) for a in range(n_areas)]
+    r = evaluate_fleet(seed=seed, n_areas=n_areas, n_per_area=sizes, n_nights=nights)
     if as_json:
         emit_json({"schema": "acoustic.loggers.evaluate/1", **r})
         return

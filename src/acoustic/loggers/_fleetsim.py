@@ -125,9 +125,13 @@ class FleetTruth:
         return self.category == "leak_old" or (self.category == "leak_new" and day >= self.onset)
 
 
-def simulate_real_fleet(rng, *, n_areas: int = 3, n_per_area: int = 200, n_nights: int = 85,
+def simulate_real_fleet(rng, *, n_areas: int = 3, n_per_area=200, n_nights: int = 85,
                         start: date = date(2026, 6, 1), categories=None):
-    """Simulate a fleet; returns ``(rows, truths)``: StatsRow list (extra ``area``, ``model``), id -> FleetTruth."""
+    """Simulate a fleet; returns ``(rows, truths)``: StatsRow list (extra ``area``, ``model``), id -> FleetTruth.
+
+    ``n_per_area`` is the loggers of every area, or a sequence of one count per area.
+    """
+    sizes = [int(n_per_area)] * n_areas if np.ndim(n_per_area) == 0 else [int(v) for v in n_per_area]
     cats = dict(FLEET_CATEGORIES if categories is None else categories)
     names = list(cats)
     probs = np.asarray([cats[k] for k in names], float)
@@ -138,7 +142,7 @@ def simulate_real_fleet(rng, *, n_areas: int = 3, n_per_area: int = 200, n_night
         area = f"A{a}"
         area_models = list(rng.choice(sorted(models), size=int(rng.integers(1, 3)), replace=False))
         area_base = rng.uniform(15, 35)
-        for k in range(n_per_area):
+        for k in range(sizes[a]):
             lid = f"{area}-{k:04d}"
             model = str(area_models[int(rng.integers(0, len(area_models)))])
             cal, sscale, lq, sq, dbs = models[model]
@@ -229,7 +233,7 @@ def visit_scores(rows, visits, scorer=None) -> list[dict]:
     return out
 
 
-def evaluate_fleet(*, seed: int = 2026, n_areas: int = 3, n_per_area: int = 200, n_nights: int = 85) -> dict:
+def evaluate_fleet(*, seed: int = 2026, n_areas: int = 3, n_per_area=200, n_nights: int = 85) -> dict:
     """Visit-style evaluation of :func:`acoustic.loggers.score_loggers` on a simulated real fleet.
 
     Returns ROC AUC over all visits, over pre-existing leaks (leak_old visits against every
