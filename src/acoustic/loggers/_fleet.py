@@ -72,6 +72,8 @@ class FleetPosition:
     spread_z: float
     group: str
     n_group: int
+    group_level_db: float = math.nan    #: the group's median level that night, dB
+    group_spread_db: float = math.nan   #: the group's median spread that night, dB
 
 
 def _group_keys(area: str, model: str) -> list[str]:
@@ -133,7 +135,7 @@ def fleet_positions(rows, config: FleetConfig = FleetConfig()) -> dict:
                 if k not in stats:
                     stats[k] = (_robust(lv[idx], config.mad_floor_db), _robust(sp[idx], config.mad_floor_db))
                 (ml, sl), (ms, ss) = stats[k]
-                out[(r.logger_id, night)] = FleetPosition((lv[i] - ml) / sl, (sp[i] - ms) / ss, k, len(idx))
+                out[(r.logger_id, night)] = FleetPosition((lv[i] - ml) / sl, (sp[i] - ms) / ss, k, len(idx), ml, ms)
                 break
     return out
 
@@ -183,6 +185,8 @@ def features_for(lid: str, hist: list, positions: dict, as_of: date, cfg: FleetC
             "stale": stale, "last": last, "n_hist": len(h), "groups": groups,
             "n_group": int(np.median([p.n_group for p in recent])) if recent else 0,
             "recent_dates": [r.date for r in h[::-1] if (lid, r.date) in positions][:cfg.recent_nights],
+            "group_level": float(np.median([p.group_level_db for p in recent])) if recent else math.nan,
+            "group_spread": float(np.median([p.group_spread_db for p in recent])) if recent else math.nan,
             "level_med": float(np.median([r.level for r in h[-cfg.recent_nights:]])),
             "spread_med": float(np.median([r.spread for r in h[-cfg.recent_nights:]]))}
 
@@ -193,7 +197,8 @@ def _reasons(f: dict, p: float, as_of: date, cfg: FleetConfig) -> list[str]:
         ds = f["recent_dates"]
         r.append(f"against the fleet ({', '.join(f['groups'])}, ~{f['n_group']} loggers a night) over "
                  f"{f['n_fleet']} night(s) {ds[-1]}..{ds[0]}: level {f['zl']:+.1f} and spread {f['zs']:+.1f} "
-                 f"robust z (its own median level {f['level_med']:.1f} dB, spread {f['spread_med']:.1f} dB)"
+                 f"robust z (its median level {f['level_med']:.1f} dB and spread {f['spread_med']:.1f} dB vs the group's "
+                 f"{f['group_level']:.1f} dB and {f['group_spread']:.1f} dB)"
                  + ("; high level with low spread: steady noise, as a leak (or a PRV/pump) makes"
                     if f["zl"] > 1.0 and f["zs"] < 0.0 else ""))
     else:
