@@ -25,5 +25,6 @@ __all__ = [
     "REQUIRED_COLUMNS", "STATS_COLUMNS", "StatsRow", "NightStats", "read_stats", "write_stats",
     "night_date", "night_statistics", "nightly_stats", "LoggerScore", "ScoringConfig", "score_history",
     "score_loggers", "score_steps", "score_fleet", "FleetConfig", "fleet_positions", "FLEET_CATEGORIES",
-    "simulate_real_fleet", "fleet_visits", "evaluate_fleet", "roc_auc", "LOGGER_KINDS", "simulate_logger", "simulate_fleet", "evaluate_scoring",
+    "simulate_real_fleet", "fleet_visits", "evaluate_fleet", "roc_auc", "LOGGER_KINDS", "simulate_logger",
+    "simulate_fleet", "evaluate_scoring",
 ]
