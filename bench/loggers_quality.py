@@ -115,9 +115,26 @@ def summary(res):
         row["detection"] = round(float(np.mean([v["alarm"] for v in pos])), 3) if pos else None
         row["false_alarm"] = round(float(np.mean([v["alarm"] for v in negs])), 3) if negs else None
         out[name] = row
+    out["calibration"] = calibration(res)
     out["empty_scores"] = sum(v["empty"] for v in res)
     out["n_visits"] = len(res)
     return out
+
+
+CAL_BINS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+
+
+def calibration(res):
+    """Brier score and, per probability bin, the share of visits that had a leak (fleet scorer)."""
+    p = np.asarray([v["fleet scorer"] for v in res])
+    y = np.asarray([v["leak"] for v in res], float)
+    bins = []
+    for lo, hi in zip(CAL_BINS[:-1], CAL_BINS[1:]):
+        m = (p >= lo) & ((p < hi) if hi < 1 else (p <= hi))
+        if m.any():
+            bins.append({"p_range": [lo, hi], "n": int(m.sum()), "mean_p": round(float(p[m].mean()), 3),
+                         "leak_share": round(float(y[m].mean()), 3)})
+    return {"brier": round(float(np.mean((p - y) ** 2)), 4), "bins": bins}
 
 
 def own_fleet(seed, n_per_area):
@@ -192,7 +209,10 @@ def main(argv=None):
             print(f"{kind:16s} {sub:13s} {r['n_leak']:4d}/{r['n_no_leak']:<4d} "
                   + " ".join(f"{r[f'auc {m}'] if r[f'auc {m}'] is not None else float('nan'):15.3f}" for m in METHODS)
                   + f" {r['detection'] or 0:5.2f} {r['false_alarm'] or 0:5.2f}")
-        print(f"{kind:16s} empty scores: {s['empty_scores']} of {s['n_visits']} visits")
+        print(f"{kind:16s} empty scores: {s['empty_scores']} of {s['n_visits']} visits; calibration of the fleet "
+              f"scorer: Brier {s['calibration']['brier']:.3f}; " + ", ".join(
+                  f"p {b['p_range'][0]:.1f}-{b['p_range'][1]:.1f}: {b['leak_share']:.2f} leaks (n {b['n']})"
+                  for b in s["calibration"]["bins"]))
     out = {"units": "AUC: dimensionless 0..1 (0.5 = chance); detection / false_alarm: share of visits alarmed",
            "small": a.small, "own_seeds": OWN_SEEDS, "othersim_seeds": OTHER_SEEDS, "fit_seeds": FIT_SEEDS,
            "wall_s": round(time.perf_counter() - t0, 1), "results": results}
