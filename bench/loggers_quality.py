@@ -16,7 +16,8 @@ seeds 200-201; the scorer's weights were fitted on seeds 100-103, ``--fit`` refi
 othersim fleets (``bench/othersim``, ``write_fleet`` seeds 1-2, its visits.csv labels, its
 truth.csv categories; never used for tuning).  AUC is reported for all visits, pre-existing
 leaks (leak_old visits against all no-leak visits), new leaks (leak_new) and stale visits (data
-stopped before the visit date); plus detection / false alarm at the scorer's alarm.
+stopped before the visit date); plus detection / false alarm at the scorer's alarm and at the old
+scorer's, and the fleet scorer's calibration (Brier score, leak share per probability bin).
 
 ``python bench/loggers_quality.py [--small] [--fit]``; writes bench/results/loggers_quality.json.
 """
@@ -72,10 +73,12 @@ def _level_spread(h, day):
 
 
 def _old(lid, h, day):
+    """The old scorer's (score, alarm) as of ``day``."""
     hh = [r for r in h if r.date <= day]
     if not hh:
-        return 0.0
-    return score_history(lid, [r.date for r in hh], [r.level for r in hh], [r.spread for r in hh], day).score
+        return 0.0, False
+    s = score_history(lid, [r.date for r in hh], [r.level for r in hh], [r.spread for r in hh], day)
+    return s.score, s.alarm
 
 
 def score_visits(rows, visits):
@@ -86,9 +89,10 @@ def score_visits(rows, visits):
     for lid, day, label, cat in visits:
         h = hist.get(lid, [])
         s = score_one(lid, h, pos, day)
-        out.append({"leak": bool(label), "cat": cat, "stale": s.stale_nights or 0, "alarm": s.alarm,
+        old, old_alarm = _old(lid, h, day)
+        out.append({"old alarm": old_alarm, "leak": bool(label), "cat": cat, "stale": s.stale_nights or 0, "alarm": s.alarm,
                     "empty": not np.isfinite(s.score) or s.confidence_label == "none",
-                    "fleet scorer": s.score, "old scorer": _old(lid, h, day), "step test": _step_test(h, day),
+                    "fleet scorer": s.score, "old scorer": old, "step test": _step_test(h, day),
                     "level-spread 7n": _level_spread(h, day)})
     return out
 
@@ -114,6 +118,8 @@ def summary(res):
             row[f"auc {m}"] = None if a is None else round(a, 3)
         row["detection"] = round(float(np.mean([v["alarm"] for v in pos])), 3) if pos else None
         row["false_alarm"] = round(float(np.mean([v["alarm"] for v in negs])), 3) if negs else None
+        row["old_detection"] = round(float(np.mean([v["old alarm"] for v in pos])), 3) if pos else None
+        row["old_false_alarm"] = round(float(np.mean([v["old alarm"] for v in negs])), 3) if negs else None
         out[name] = row
     out["calibration"] = calibration(res)
     out["empty_scores"] = sum(v["empty"] for v in res)
@@ -202,13 +208,14 @@ def main(argv=None):
                 res += score_visits(rows, visits)
             results[kind] = summary(res)
     print(f"{'fleet':16s} {'subset':13s} {'leak/no':>9s} " + " ".join(f"{m:>15s}" for m in METHODS)
-          + f" {'det':>5s} {'FA':>5s}")
+          + f" {'det':>5s} {'FA':>5s} {'old det':>7s} {'old FA':>6s}")
     for kind, s in results.items():
         for sub in ("all", "pre-existing", "new", "stale"):
             r = s[sub]
             print(f"{kind:16s} {sub:13s} {r['n_leak']:4d}/{r['n_no_leak']:<4d} "
                   + " ".join(f"{r[f'auc {m}'] if r[f'auc {m}'] is not None else float('nan'):15.3f}" for m in METHODS)
-                  + f" {r['detection'] or 0:5.2f} {r['false_alarm'] or 0:5.2f}")
+                  + f" {r['detection'] or 0:5.2f} {r['false_alarm'] or 0:5.2f} {r['old_detection'] or 0:7.2f}"
+                  f" {r['old_false_alarm'] or 0:6.2f}")
         print(f"{kind:16s} empty scores: {s['empty_scores']} of {s['n_visits']} visits; calibration of the fleet "
               f"scorer: Brier {s['calibration']['brier']:.3f}; " + ", ".join(
                   f"p {b['p_range'][0]:.1f}-{b['p_range'][1]:.1f}: {b['leak_share']:.2f} leaks (n {b['n']})"
