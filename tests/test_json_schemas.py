@@ -54,7 +54,7 @@ COMMAND_SCHEMAS = {
 #: Commands with --json arriving from other branches now; their schemas are written in phase B.
 PENDING_COMMANDS = {"ledger add", "ledger export", "loggers simulate"}
 #: Schemas whose documents already carry "schema" and their inputs (the others are phase B's).
-EMITS_SCHEMA = {"simulate.dataset", "correlate", "velocity", "survey"}
+EMITS_SCHEMA = {"simulate.dataset", "correlate", "velocity", "survey", "loggers.score", "loggers.evaluate"}
 #: Schemas of files a user writes (not command outputs), checked on the shipped samples.
 FILE_SCHEMAS = {"sidecar", "pipe", "model-card"}
 
@@ -163,7 +163,7 @@ def _scenario_loggers(ws: Path) -> dict:
         "loggers score (as of)": ("loggers.score", run(["loggers", "score", stats, "--as-of", "2026-09-20",
                                                         "--json"])),
         "loggers evaluate": ("loggers.evaluate", run(["loggers", "evaluate", "--loggers", 20, "--nights", 30,
-                                                      "--window", 5, "--json"])),
+                                                      "--json"])),
     }
 
 

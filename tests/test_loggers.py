@@ -16,7 +16,7 @@ from acoustic.loggers import (
     night_statistics,
     nightly_stats,
     score_history,
-    score_loggers,
+    score_steps,
     simulate_logger,
 )
 from acoustic.recording import Recording
@@ -31,7 +31,7 @@ def _history(levels, spreads=None, start=START, lid="L1", skip=()):
 
 
 def _score(rows, as_of=None):
-    (s,) = score_loggers(rows, as_of=as_of)
+    (s,) = score_steps(rows, as_of=as_of)  # the within-logger step test alone
     return s
 
 
@@ -175,7 +175,7 @@ def test_missing_nights_stale_and_short_histories(leak_history):
 def test_ranking_highest_first(leak_history, rng):
     levels, spreads = leak_history
     rows = _history(levels, spreads, lid="LEAK") + _history(20 + rng.normal(0, 1, 40), lid="QUIET")
-    out = score_loggers(rows)
+    out = score_steps(rows)
     assert [s.logger_id for s in out] == ["LEAK", "QUIET"]
 
 

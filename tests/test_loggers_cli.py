@@ -118,27 +118,35 @@ def test_score_bad_files(tmp_path):
 
 
 def test_simulate_then_score(tmp_path):
-    out, truth = tmp_path / "sim.csv", tmp_path / "truth.json"
-    r = CliRunner().invoke(cli, ["loggers", "simulate", "--loggers", "9", "--nights", "40", "--seed", "3",
-                                 "--out", str(out), "--truth", str(truth)])
+    out, truth, visits = tmp_path / "sim.csv", tmp_path / "truth.json", tmp_path / "visits.csv"
+    r = CliRunner().invoke(cli, ["loggers", "simulate", "--loggers", "60", "--areas", "2", "--nights", "30",
+                                 "--seed", "3", "--out", str(out), "--truth", str(truth), "--visits", str(visits)])
     assert r.exit_code == 0, r.output
-    assert "logger-nights of 9 logger(s) (1 quiet, 1 traffic" in r.stderr
-    kinds = {k: v["kind"] for k, v in json.loads(truth.read_text()).items()}
-    assert len(kinds) == 9 and "prv" in kinds.values() and any(k.startswith("leak") for k in kinds.values())
+    assert "logger-nights of 60 logger(s) in 2 area(s)" in r.stderr
+    t = json.loads(truth.read_text())
+    assert {v["area"] for v in t.values()} == {"A0", "A1"}
+    assert any(v["leak_onset"] == "before" for v in t.values())
+    rows = read_stats(out)
+    assert {r.extra["area"] for r in rows} == {"A0", "A1"} and all(r.extra["model"] for r in rows)
+    assert visits.read_text().startswith("logger_id,date,leak_found\n")
     doc = json.loads(CliRunner().invoke(cli, ["loggers", "score", str(out), "--json"]).stdout)
-    assert {d["logger_id"] for d in doc} == set(kinds)
-    for d in doc:
-        if d["alarm"]:
-            assert kinds[d["logger_id"]] in ("leak", "leak_traffic", "leak_missing", "prv_onset")
+    assert {d["logger_id"] for d in doc} == set(t)
+    assert all(d["schema"] == "acoustic.loggers.score/1" and d["stats_file"] == str(out) for d in doc)
+    leak = [d["score"] for d in doc if t[d["logger_id"]]["category"] == "leak_old"]
+    quiet = [d["score"] for d in doc if t[d["logger_id"]]["category"] == "quiet"]
+    assert np.median(leak) > np.median(quiet)
     r = CliRunner().invoke(cli, ["loggers", "simulate", "--start", "1 Sept", "--out", str(out)])
     assert r.exit_code == 2 and "must be a date YYYY-MM-DD" in r.stderr
 
 
 def test_evaluate_small(tmp_path):
-    r = CliRunner().invoke(cli, ["loggers", "evaluate", "--loggers", "30", "--nights", "40", "--window", "3",
+    r = CliRunner().invoke(cli, ["loggers", "evaluate", "--loggers", "60", "--areas", "2", "--nights", "30",
                                  "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert doc["n_loggers"] == 30 and 0 <= doc["detection"]["rate"] <= 1
+    assert doc["schema"] == "acoustic.loggers.evaluate/1" and doc["n_loggers"] == 60
+    for k in ("all", "pre_existing", "new", "stale"):
+        assert set(doc[k]) >= {"auc", "detection", "false_alarm", "n_leak", "n_no_leak"}
+    assert doc["empty_scores"] == 0 and doc["pre_existing"]["auc"] > 0.6
     r = CliRunner().invoke(cli, ["loggers", "evaluate", "--nights", "40", "--window", "35"])
-    assert r.exit_code == 2 and "--window 35 must be shorter" in r.stderr
+    assert r.exit_code == 2

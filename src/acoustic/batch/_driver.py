@@ -854,7 +854,7 @@ class _Driver:
         self.progress("note", message=f"scoring {len(pending)} logger(s)")
         for i in range(0, len(pending), 200):
             part = pending[i:i + 200]
-            nights, scores = score_pending_loggers(conn, part)
+            nights, scores = score_pending_loggers(conn, part, self.area_of)
             with self.led.transaction():
                 self.summary.logger_scores_updated += _store.commit_logger_scores(
                     conn, self.summary.batch_id, scores, nights, part)

@@ -95,97 +95,121 @@ def _parse_as_of(value):
 @json_option
 @command_errors
 def score_cmd(stats_path, as_of, as_json, warnings_out):
-    """Leak score of each logger from its nightly level and spread, most suspect first.
+    """Leak probability of each logger from its nightly level and spread, most suspect first.
 
-    Each logger is compared with its own history (loggers are not calibrated against each
-    other): a lasting step up of the level against its robust baseline, persistence (at
-    least 2 of the last 3 nights high, most nights since the change), and level against
-    spread (a leak raises the level without widening the spread).  Score 0..1; alarm at
-    0.5.  Noise present since the start of the history (a PRV, a pump) is not a step; a
-    PRV that starts mid-history looks like a leak without spectra.
+    Two kinds of evidence, combined into one probability (calibrated on simulated site
+    visits, see docs/loggers.md): (1) against the fleet -- each night, the logger's level and
+    spread placed within the same night's loggers of its area and model (optional stats.csv
+    columns area, model): a high level with a low spread is steady noise, as a leak makes,
+    even when it never changed; (2) against its own history -- a lasting step up of the
+    level.  Every logger with a night on or before --as-of is scored: short histories with a
+    low confidence, loggers whose data stopped with "stale_nights".  A PRV or pump running
+    all along looks like a leak from level and spread alone.
     """
     from ..loggers import read_stats, score_loggers
 
     day = _parse_as_of(as_of)
     rows = read_stats(stats_path)
-    scores = score_loggers(rows, as_of=day)
-    if as_json:
-        emit_json([s.as_dict() for s in scores])
-        return
     used_as_of = day or max(r.date for r in rows)
-    click.echo(f"as of {used_as_of}: {sum(s.alarm for s in scores)} alarm(s) among {len(scores)} logger(s)")
-    click.echo(f"{'logger':12s} {'score':>5s} {'alarm':5s} {'nights':>6s} {'step dB':>8s}  reason")
+    scores = score_loggers(rows, as_of=used_as_of)
+    if as_json:
+        emit_json([{"schema": "acoustic.loggers.score/1", "stats_file": str(stats_path),
+                    "as_of": used_as_of.isoformat(), **s.as_dict()} for s in scores])
+        return
+    click.echo(f"as of {used_as_of}: {sum(s.alarm for s in scores)} alarm(s) among {len(scores)} logger(s) "
+               f"(probability >= 0.5)")
+    click.echo(f"{'logger':12s} {'prob':>5s} {'conf':6s} {'alarm':5s} {'nights':>6s} {'stale':>5s} "
+               f"{'evidence':10s} reason")
     for s in scores:
-        step = f"{s.step_db:+8.1f}" if s.step_db == s.step_db and s.score > 0 else f"{'-':>8s}"
-        click.echo(f"{s.logger_id[:12]:12s} {s.score:5.2f} {'yes' if s.alarm else 'no':5s} {s.nights_used:6d} "
-                   f"{step}  {s.reasons[0] if s.reasons else ''}")
+        click.echo(f"{s.logger_id[:12]:12s} {s.score:5.2f} {s.confidence_label or '-':6s} "
+                   f"{'yes' if s.alarm else 'no':5s} {s.nights_used:6d} {s.stale_nights:5d} "
+                   f"{'+'.join(s.evidence or []) or '-':10s} {s.reasons[0] if s.reasons else ''}")
 
 
 @loggers.command("simulate")
-@click.option("--loggers", "n_loggers", type=click.IntRange(1, 100000), default=20, show_default=True,
-              help="Number of simulated loggers.")
-@click.option("--nights", type=click.IntRange(10, 3650), default=60, show_default=True, help="Nights of history.")
-@click.option("--start", "start", default="2026-09-01", show_default=True, metavar="YYYY-MM-DD", help="First night.")
+@click.option("--loggers", "n_loggers", type=click.IntRange(1, 100000), default=400, show_default=True,
+              help="Number of simulated loggers (split evenly over the areas).")
+@click.option("--areas", "n_areas", type=click.IntRange(1, 100), default=2, show_default=True,
+              help="Areas (each with one or two logger models).")
+@click.option("--nights", type=click.IntRange(10, 3650), default=85, show_default=True, help="Nights of history.")
+@click.option("--start", "start", default="2026-06-01", show_default=True, metavar="YYYY-MM-DD", help="First night.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="stats.csv to write.")
+              help="stats.csv to write (logger_id,date,level,spread,area,model).")
 @click.option("--truth", "truth_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write each logger's truth (kind, leak onset, source level) as JSON.")
+              help="Also write each logger's truth (category, area, model, dates, leak onset) as JSON.")
+@click.option("--visits", "visits_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write simulated site visits (logger_id,date,leak_found) as CSV.")
 @command_errors
-def simulate_cmd(n_loggers, nights, start, seed, out_path, truth_path, warnings_out):
-    """Write a simulated multi-night stats.csv (leaks appearing mid-history, PRVs, traffic,
-    night consumption, missing nights), for trying and testing the scoring."""
+def simulate_cmd(n_loggers, n_areas, nights, start, seed, out_path, truth_path, visits_path, warnings_out):
+    """Write a simulated fleet's stats.csv: areas of loggers sharing a model calibration
+    within +-3 dB, most leaks present from the first night and some starting later, PRVs and
+    pumps running all along, traffic, night consumption, upload gaps, histories starting and
+    stopping at different dates (docs/loggers.md)."""
     import json
 
     import numpy as np
 
-    from ..loggers import simulate_fleet, write_stats
+    from .._errors import ParameterError
+    from ..loggers import fleet_visits, simulate_real_fleet, write_stats
 
     day = _parse_as_of(start)
-    rows, truths = simulate_fleet(n_loggers, np.random.default_rng(seed), n_nights=nights, start=day)
+    if n_loggers < n_areas:
+        raise ParameterError(f"--loggers {n_loggers} must be at least --areas {n_areas}")
+    rng = np.random.default_rng(seed)
+    sizes = [n_loggers // n_areas + (1 if a < n_loggers % n_areas else 0) for a in range(n_areas)]
+    rows, truths = simulate_real_fleet(rng, n_areas=n_areas, n_per_area=sizes, n_nights=nights, start=day)
     write_stats(rows, out_path)
     if truth_path:
         Path(truth_path).write_text(json.dumps(
-            {k: {**v, "onset_date": v["onset_date"].isoformat() if v["onset_date"] else None}
-             for k, v in truths.items()}, indent=2) + "\n", encoding="utf-8")
+            {k: {"category": t.category, "area": t.area, "model": t.model, "first_date": t.first.isoformat(),
+                 "last_date": t.last.isoformat(), "leak_onset": t.onset.isoformat() if t.onset else
+                 ("before" if t.category == "leak_old" else None)} for k, t in truths.items()}, indent=2) + "\n",
+            encoding="utf-8")
+    if visits_path:
+        lines = ["logger_id,date,leak_found"] + [f"{lid},{d.isoformat()},{int(lab)}"
+                                                 for lid, d, lab in fleet_visits(rng, truths)]
+        Path(visits_path).write_text("\n".join(lines) + "\n", encoding="utf-8")
     kinds: dict[str, int] = {}
     for t in truths.values():
-        kinds[t["kind"]] = kinds.get(t["kind"], 0) + 1
-    click.echo(f"wrote {out_path}: {len(rows)} logger-nights of {n_loggers} logger(s) "
-               f"({', '.join(f'{v} {k}' for k, v in kinds.items())})", err=True)
+        kinds[t.category] = kinds.get(t.category, 0) + 1
+    click.echo(f"wrote {out_path}: {len(rows)} logger-nights of {len(truths)} logger(s) in {n_areas} area(s) "
+               f"({', '.join(f'{v} {k}' for k, v in sorted(kinds.items()))})", err=True)
 
 
 @loggers.command("evaluate")
-@click.option("--loggers", "n_loggers", type=click.IntRange(20, 100000), default=300, show_default=True)
-@click.option("--nights", type=click.IntRange(30, 3650), default=60, show_default=True)
-@click.option("--window", type=click.IntRange(1, 365), default=30, show_default=True,
-              help="Score every logger as of each of its last WINDOW nights.")
+@click.option("--loggers", "n_loggers", type=click.IntRange(20, 100000), default=600, show_default=True,
+              help="Simulated loggers (split evenly over the areas).")
+@click.option("--areas", "n_areas", type=click.IntRange(1, 100), default=3, show_default=True)
+@click.option("--nights", type=click.IntRange(20, 3650), default=85, show_default=True)
 @click.option("--seed", type=int, default=2026, show_default=True)
 @json_option
 @command_errors
-def evaluate_cmd(n_loggers, nights, window, seed, as_json, warnings_out):
-    """Measure detection and false-alarm rates of `loggers score` on simulated loggers."""
-    from ..loggers import evaluate_scoring
+def evaluate_cmd(n_loggers, n_areas, nights, seed, as_json, warnings_out):
+    """Visit-style quality of `loggers score` on a simulated fleet.
 
-    if window >= nights - 7:
-        from .._errors import ParameterError
+    Each simulated site visit is scored with the nights on or before its date only.  Reports
+    ROC AUC, detection (share of leak visits alarmed) and false alarms (share of no-leak
+    visits alarmed) for all visits, leaks older than the history (pre-existing), leaks that
+    start during it (new), and visits after the logger's data stopped (stale).
+    """
+    from ..loggers import evaluate_fleet
 
-        raise ParameterError(f"--window {window} must be shorter than --nights {nights} minus 7")
-    r = evaluate_scoring(n_loggers, seed=seed, n_nights=nights, fa_window=window)
+    sizes = [n_loggers // n_areas + (1 if a < n_loggers % n_areas else 0) for a in range(n_areas)]
+    r = evaluate_fleet(seed=seed, n_areas=n_areas, n_per_area=sizes, n_nights=nights)
     if as_json:
-        emit_json(r)
+        emit_json({"schema": "acoustic.loggers.evaluate/1", **r})
         return
-    det = r["detection"]
-    click.echo(f"{n_loggers} simulated loggers, {nights} nights, scored as of each of the last {window} nights")
-    click.echo(f"detection (leak loggers alarmed on the last night, onset >= 3 nights before): "
-               f"{det['rate']:.1%} of {det['n']}; leaks >= 3 dB above background: {det['rate_leak_at_least_3db']:.1%}")
-    for k, v in det["by_leak_level_re_background"].items():
-        if v["n"]:
-            click.echo(f"  leak {k:>12s} re background: {v['rate']:.1%} of {v['n']}")
-    click.echo(f"median nights from onset to first alarm: {r['nights_to_detect_median']}")
-    click.echo("false alarms per scored logger-night:")
-    for k, v in r["false_alarm_logger_night"].items():
-        if v["nights"]:
-            click.echo(f"  {k:28s} {v['alarms']:5d} / {v['nights']:6d} = {v['rate']:.2%}")
-    click.echo(f"no-leak loggers alarmed on any night of the window: {r['false_alarm_any_in_window']:.1%}; "
-               f"PRV starting mid-history (looks like a leak): {r['prv_onset_alarm_any']:.1%}")
+    click.echo(f"{r['n_loggers']} simulated loggers in {n_areas} area(s), {nights} nights, {r['n_visits']} visits "
+               f"scored as of their dates")
+    click.echo(f"{'visits':14s} {'leak':>5s} {'no leak':>7s} {'ROC AUC':>7s} {'detection':>9s} {'false alarm':>11s}")
+    for k in ("all", "pre_existing", "new", "stale"):
+        v = r[k]
+
+        def pct(x):
+            return "-" if x is None else f"{x:.1%}"
+
+        auc = "-" if v["auc"] is None else f"{v['auc']:.3f}"
+        click.echo(f"{k:14s} {v['n_leak']:5d} {v['n_no_leak']:7d} {auc:>7s} {pct(v['detection']):>9s} "
+                   f"{pct(v['false_alarm']):>11s}")
+    click.echo(f"visits without a score: {r['empty_scores']}")

@@ -39,7 +39,7 @@ import numpy as np
 
 from .._errors import ParameterError
 
-__all__ = ["ScoringConfig", "LoggerScore", "score_loggers", "score_history"]
+__all__ = ["ScoringConfig", "LoggerScore", "score_steps", "score_history"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,12 +78,25 @@ class LoggerScore:
     scatter_db: float = math.nan
     change_date: str | None = None
     last_date: str | None = None
+    #: fields filled by the fleet scorer (:func:`acoustic.loggers.score_loggers`)
+    confidence: float | None = None        #: 0..1, how much the score rests on (nights of evidence)
+    confidence_label: str | None = None    #: low / medium / high
+    stale_nights: int = 0                  #: nights from the last night with data to as_of
+    fleet_level_z: float = math.nan        #: mean robust z of level within the night's group
+    fleet_spread_z: float = math.nan       #: mean robust z of spread within the night's group
+    fleet_nights: int = 0                  #: nights averaged for the fleet evidence
+    fleet_group: str | None = None         #: the group(s) the logger was placed in
+    step_score: float | None = None        #: the within-logger step score, 0..1
+    evidence: list | None = None           #: which evidence the score rests on (fleet, step)
 
     def as_dict(self) -> dict:
         """The JSON object of ``interfaces.md`` (plus the numbers behind the score; NaN -> None)."""
         d = dataclasses.asdict(self)
         d["score"] = round(float(self.score), 3)
-        for k in ("baseline_level_db", "recent_level_db", "step_db", "step_z", "scatter_db"):
+        if d["step_score"] is not None:
+            d["step_score"] = round(float(d["step_score"]), 3)
+        for k in ("baseline_level_db", "recent_level_db", "step_db", "step_z", "scatter_db",
+                  "fleet_level_z", "fleet_spread_z"):
             v = d[k]
             d[k] = None if v is None or not math.isfinite(v) else round(float(v), 2)
         return d
@@ -221,8 +234,8 @@ def score_history(logger_id: str, dates, levels, spreads, as_of: date,
     return out
 
 
-def score_loggers(rows, as_of: date | None = None, config: ScoringConfig = ScoringConfig()) -> list[LoggerScore]:
-    """Score every logger of a stats table.
+def score_steps(rows, as_of: date | None = None, config: ScoringConfig = ScoringConfig()) -> list[LoggerScore]:
+    """Score every logger of a stats table by the within-logger step alone (the scorer before issue 18).
 
     Parameters
     ----------
