@@ -137,3 +137,21 @@ def test_points_do_not_follow_the_gain(leak_survey):
         assert shifted == base, db
         levels[db] = np.median([lg["level_db"] for lg in js["loggers"]])
     assert abs(abs(levels[20.0] - levels[-20.0]) - 40.0) < 1.0  # the shift did reach the calibrated levels
+
+
+def test_night_balance_tells_a_steady_source_from_one_that_comes_and_goes():
+    from acoustic.survey._run import SCORE_CAP, night_balance
+
+    def pc(a, b, night):
+        lags = np.linspace(-0.1, 0.1, 11)
+        return PairCorrelogram(a, b, night, lags, np.zeros_like(lags), (100.0, 400.0))
+
+    pairs = [pc("A", "B", "n1"), pc("A", "B", "n2"), pc("B", "C", "n1"), pc("B", "C", "n2"), pc("C", "D", "n1")]
+    steady = [(0, 0.0, 1e-4, 40.0), (1, 0.0, 1e-4, 35.0), (2, 0.0, 1e-4, 20.0), (3, 0.0, 1e-4, 18.0)]
+    assert night_balance(pairs, steady) == pytest.approx((SCORE_CAP + 18.0) / (SCORE_CAP + 20.0))
+    # heard loudly by two pairs on the first night, weakly by one on the second: comes and goes
+    tap = [(0, 0.0, 1e-4, 90.0), (2, 0.0, 1e-4, 60.0), (3, 0.0, 1e-4, 9.0)]
+    assert night_balance(pairs, tap) == pytest.approx(9.0 / 60.0)
+    assert night_balance(pairs, tap) < SurveyOptions().night_balance < night_balance(pairs, steady)
+    # one night only (a pair that recorded once): nothing to compare, balanced
+    assert night_balance(pairs, [(4, 0.0, 1e-4, 15.0)]) == 1.0
