@@ -155,3 +155,22 @@ def test_night_balance_tells_a_steady_source_from_one_that_comes_and_goes():
     assert night_balance(pairs, tap) < SurveyOptions().night_balance < night_balance(pairs, steady)
     # one night only (a pair that recorded once): nothing to compare, balanced
     assert night_balance(pairs, [(4, 0.0, 1e-4, 15.0)]) == 1.0
+
+
+def test_a_point_whose_peaks_all_come_and_go_is_consumption():
+    from acoustic.survey._run import _comes_and_goes
+
+    lags = np.linspace(-0.1, 0.1, 11)
+    fm = types.SimpleNamespace(tolerance=np.array([1e-3, 1e-3]))
+
+    def pc(flag, shared=False):
+        return PairCorrelogram("A", "B", "n1", lags, np.zeros_like(lags), (100.0, 400.0),
+                               peaks=[{"delay_s": 0.010, "strength": 0.5, "intermittent": flag,
+                                       "shared_with_intermittent": shared},
+                                      {"delay_s": -0.050, "strength": 0.9, "intermittent": False}])
+
+    obs = [(0, 0.0102, 1e-4, 20.0), (1, 0.0099, 1e-4, 15.0)]
+    assert _comes_and_goes([pc(True), pc(True)], fm, obs)
+    assert not _comes_and_goes([pc(True), pc(False)], fm, obs)       # one pair-night hears it steady
+    assert not _comes_and_goes([pc(True, shared=True), pc(True)], fm, obs)  # a steady source under the tap
+    assert not _comes_and_goes([pc(True), pc(True)], fm, [(0, 0.03, 1e-4, 20.0)])  # no peak of the correlator there
