@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from acoustic.network import LoggerSite, NetworkPipe, PipeNetwork
-from acoustic.survey import SurveyGraph, SurveyOptions
+from acoustic.survey import SurveyGraph, SurveyOptions, SurveyPoint
 from acoustic.survey._evidence import LoggerEvidence
 from acoustic.survey._fusion import PairCorrelogram
 from acoustic.survey._run import RANK_TIERS, area_score, line_score, rank_areas, rank_lines
@@ -51,8 +51,7 @@ def _pair(a, b, detected, confidence):
 
 
 def _point(pipe, a, b, confidence, leakiness):
-    return {"pipe_id": pipe, "offset_m": 50.0, "confidence": confidence, "loggers": [a, b], "leakiness": leakiness,
-            "nearest_logger": {"logger_id": a, "distance_m": 50.0}}
+    return SurveyPoint(pipe, 50.0, confidence, [a, b], {"logger_id": a, "distance_m": 50.0}, leakiness=leakiness)
 
 
 def test_line_and_area_scores_follow_their_evidence():
@@ -77,12 +76,12 @@ def test_a_located_point_outranks_loud_loggers(chain):
     nights = [_pair(a, b, (a, b) == ("LC", "LD"), 0.9 if (a, b) == ("LC", "LD") else 0.0) for a, b in pairs_list]
     points = [_point("P2", "LC", "LD", 0.8, 0.02)]
     lines = rank_lines(folder, graph, pairs_list, nights, ev, points, [], None, None, SurveyOptions())
-    assert (lines[0]["from_logger"], lines[0]["to_logger"]) == ("LC", "LD")
-    assert lines[0]["ranked_by"] == "located point" and lines[-1]["ranked_by"] == "logger evidence"
-    assert lines[1]["from_logger"] == "LA"  # loud ends rank the rest
+    assert (lines[0].from_logger, lines[0].to_logger) == ("LC", "LD")
+    assert lines[0].ranked_by == "located point" and lines[-1].ranked_by == "logger evidence"
+    assert lines[1].from_logger == "LA"  # loud ends rank the rest
     areas = rank_areas(folder, graph, list(ev), pairs_list, ev, points, lines, SurveyOptions())
-    assert [a["area"] for a in areas] == ["east", "west"]
-    assert areas[0]["ranked_by"] == "located point" and areas[1]["ranked_by"] == "logger evidence"
+    assert [a.area for a in areas] == ["east", "west"]
+    assert areas[0].ranked_by == "located point" and areas[1].ranked_by == "logger evidence"
 
 
 def test_a_pair_peak_outranks_logger_scores_and_points_order_areas(chain):
@@ -91,13 +90,13 @@ def test_a_pair_peak_outranks_logger_scores_and_points_order_areas(chain):
     pairs_list = graph.neighbour_pairs()
     nights = [_pair(a, b, (a, b) == ("LC", "LD"), 0.6) for a, b in pairs_list]
     lines = rank_lines(folder, graph, pairs_list, nights, ev, [], [], None, None, SurveyOptions())
-    assert lines[0]["ranked_by"] == "correlation peak" and lines[0]["from_logger"] == "LC"
+    assert lines[0].ranked_by == "correlation peak" and lines[0].from_logger == "LC"
     areas = rank_areas(folder, graph, list(ev), pairs_list, ev, [], lines, SurveyOptions())
-    assert areas[0]["area"] == "east" and areas[0]["ranked_by"] == "correlation peak"
+    assert areas[0].area == "east" and areas[0].ranked_by == "correlation peak"
     # two points of equal correlation confidence: the areas follow the points' order
     pts = [_point("P0", "LA", "LB", 1.0, 0.9), _point("P2", "LC", "LD", 1.0, 0.1)]
     areas = rank_areas(folder, graph, list(ev), pairs_list, ev, pts, lines, SurveyOptions())
-    assert [a["area"] for a in areas] == ["west", "east"]
+    assert [a.area for a in areas] == ["west", "east"]
 
 
 def _shift_gains(src, dst, db):
