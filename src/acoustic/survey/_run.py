@@ -14,8 +14,8 @@
    at ``strong_z``).  **The correlation decides**: a point whose pair-nights cover every night
    their pairs recorded and whose score reaches ``report_z`` is reported whatever the loggers'
    own recordings say; what they say (classifier, level/spread history, the nearest loggers most,
-   :data:`LEAKINESS_NEAR_M`) is given as ``leakiness`` and orders points of equal correlation
-   confidence, never withholds one (a classifier's probability follows the absolute level that a
+   :data:`LEAKINESS_NEAR_M`) is given as ``leakiness`` and breaks exact ties between points of
+   equal correlation confidence and evidence score, never withholds one (a classifier's probability follows the absolute level that a
    sensor's gain and coupling set; a uniform gain change must not change the points).  Points at
    known noise equipment of the network model (PRVs and other valves, pumps) are listed as noise
    sources, not leaks.
@@ -582,8 +582,10 @@ def locate_points(graph: SurveyGraph, pairs: list[PairCorrelogram], fm: FusedMap
                     max_sources=2 * opts.max_points, refine=refine, graph=graph, logger_levels=levels)
     points = [pl.record for pl in placements if pl.record is not None and not pl.is_equipment]
     sources = [pl.record for pl in placements if pl.record is not None and pl.is_equipment]
-    # correlation first; what the loggers' own recordings say breaks ties
-    points.sort(key=lambda r: (-round(r.confidence, 2), -round(r.leakiness or 0.0, 2), -r.score_z))
+    # by the correlation (confidence, then the evidence score: neither follows a sensor's gain); what
+    # the loggers' own recordings say only breaks exact ties (on net2 with a customer's pump the
+    # classifier scored the pump's point 0.67 and the leak's 0.49; ordered by it, the pump came first)
+    points.sort(key=lambda r: (-round(r.confidence, 2), -r.score_z, -round(r.leakiness or 0.0, 2)))
     sources.sort(key=lambda r: -r.score_z)
     return points[: opts.max_points], sources
 
