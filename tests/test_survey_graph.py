@@ -100,9 +100,9 @@ def test_three_loggers_find_a_leak_on_a_branch(tee, rng):
     points, noise = locate_points(g, pcs, fm, {}, SurveyOptions(draws=100), model)
     assert len(points) == 1 and not noise
     p = points[0]
-    assert p["pipe_id"] == "P3" and p["offset_m"] == pytest.approx(25.0, abs=1.0)
-    assert p["interval_m"][0] <= 25.0 <= p["interval_m"][1]
-    assert set(p["loggers"]) >= {"LA", "LC"}
+    assert p.pipe_id == "P3" and p.offset_m == pytest.approx(25.0, abs=1.0)
+    assert p.interval_m[0] <= 25.0 <= p.interval_m[1]
+    assert set(p.loggers) >= {"LA", "LC"}
 
 
 def test_a_leak_off_every_route_is_placed_where_the_constraints_cross(rng):
@@ -117,8 +117,8 @@ def test_a_leak_off_every_route_is_placed_where_the_constraints_cross(rng):
     points, _ = locate_points(g, pcs, fuse(g, pcs, model=model), {}, SurveyOptions(draws=100), model)
     assert len(points) == 1
     p = points[0]
-    at_j = (p["pipe_id"] == "P3" and p["offset_m"] > 75.0) or p["nearest_node"]["node_id"] == "J"
-    assert at_j and p["nearest_node"]["distance_m"] < 5.0
+    at_j = (p.pipe_id == "P3" and p.offset_m > 75.0) or p.nearest_node["node_id"] == "J"
+    assert at_j and p.nearest_node["distance_m"] < 5.0
 
 
 def test_clean_takes_two_sources_without_ghosts(tee, rng):
@@ -127,7 +127,7 @@ def test_clean_takes_two_sources_without_ghosts(tee, rng):
     model = _DelayModel(g)
     fm = fuse(g, pcs, model=model)
     points, _ = locate_points(g, pcs, fm, {}, SurveyOptions(draws=100), model)
-    found = sorted((p["pipe_id"], round(p["offset_m"])) for p in points)
+    found = sorted((p.pipe_id, round(p.offset_m)) for p in points)
     assert len(points) == 2, points
     assert found[0][0] == "P1" and abs(found[0][1] - 40) <= 1
     assert found[1][0] == "P2" and abs(found[1][1] - 60) <= 1
@@ -159,5 +159,5 @@ def test_source_at_a_logger_is_found_from_the_edges(tee, rng):
     points, _ = locate_points(g, pcs, fm, {}, SurveyOptions(draws=100), model)
     assert len(points) == 1
     p = points[0]
-    assert p["pipe_id"] == "P2" and p["offset_m"] == pytest.approx(90.0, abs=2.0)
-    assert json.dumps(p)  # JSON-serialisable
+    assert p.pipe_id == "P2" and p.offset_m == pytest.approx(90.0, abs=2.0)
+    assert json.loads(json.dumps(p.to_json()))["offset_m"] == p.offset_m  # JSON-serialisable

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from acoustic.network import LoggerSite, NetworkPipe, PipeNetwork
-from acoustic.survey import SurveyGraph, SurveyOptions
+from acoustic.survey import SurveyGraph, SurveyOptions, SurveyPoint
 from acoustic.survey._evidence import LoggerEvidence
 from acoustic.survey._fusion import PairCorrelogram
 from acoustic.survey._run import RANK_TIERS, area_score, line_score, rank_areas, rank_lines
@@ -51,8 +51,7 @@ def _pair(a, b, detected, confidence):
 
 
 def _point(pipe, a, b, confidence, leakiness):
-    return {"pipe_id": pipe, "offset_m": 50.0, "confidence": confidence, "loggers": [a, b], "leakiness": leakiness,
-            "nearest_logger": {"logger_id": a, "distance_m": 50.0}}
+    return SurveyPoint(pipe, 50.0, confidence, [a, b], {"logger_id": a, "distance_m": 50.0}, leakiness=leakiness)
 
 
 def test_line_and_area_scores_follow_their_evidence():
@@ -77,12 +76,12 @@ def test_a_located_point_outranks_loud_loggers(chain):
     nights = [_pair(a, b, (a, b) == ("LC", "LD"), 0.9 if (a, b) == ("LC", "LD") else 0.0) for a, b in pairs_list]
     points = [_point("P2", "LC", "LD", 0.8, 0.02)]
     lines = rank_lines(folder, graph, pairs_list, nights, ev, points, [], None, None, SurveyOptions())
-    assert (lines[0]["from_logger"], lines[0]["to_logger"]) == ("LC", "LD")
-    assert lines[0]["ranked_by"] == "located point" and lines[-1]["ranked_by"] == "logger evidence"
-    assert lines[1]["from_logger"] == "LA"  # loud ends rank the rest
+    assert (lines[0].from_logger, lines[0].to_logger) == ("LC", "LD")
+    assert lines[0].ranked_by == "located point" and lines[-1].ranked_by == "logger evidence"
+    assert lines[1].from_logger == "LA"  # loud ends rank the rest
     areas = rank_areas(folder, graph, list(ev), pairs_list, ev, points, lines, SurveyOptions())
-    assert [a["area"] for a in areas] == ["east", "west"]
-    assert areas[0]["ranked_by"] == "located point" and areas[1]["ranked_by"] == "logger evidence"
+    assert [a.area for a in areas] == ["east", "west"]
+    assert areas[0].ranked_by == "located point" and areas[1].ranked_by == "logger evidence"
 
 
 def test_a_pair_peak_outranks_logger_scores_and_points_order_areas(chain):
@@ -91,13 +90,13 @@ def test_a_pair_peak_outranks_logger_scores_and_points_order_areas(chain):
     pairs_list = graph.neighbour_pairs()
     nights = [_pair(a, b, (a, b) == ("LC", "LD"), 0.6) for a, b in pairs_list]
     lines = rank_lines(folder, graph, pairs_list, nights, ev, [], [], None, None, SurveyOptions())
-    assert lines[0]["ranked_by"] == "correlation peak" and lines[0]["from_logger"] == "LC"
+    assert lines[0].ranked_by == "correlation peak" and lines[0].from_logger == "LC"
     areas = rank_areas(folder, graph, list(ev), pairs_list, ev, [], lines, SurveyOptions())
-    assert areas[0]["area"] == "east" and areas[0]["ranked_by"] == "correlation peak"
+    assert areas[0].area == "east" and areas[0].ranked_by == "correlation peak"
     # two points of equal correlation confidence: the areas follow the points' order
     pts = [_point("P0", "LA", "LB", 1.0, 0.9), _point("P2", "LC", "LD", 1.0, 0.1)]
     areas = rank_areas(folder, graph, list(ev), pairs_list, ev, pts, lines, SurveyOptions())
-    assert [a["area"] for a in areas] == ["west", "east"]
+    assert [a.area for a in areas] == ["west", "east"]
 
 
 def _shift_gains(src, dst, db):
@@ -137,3 +136,40 @@ def test_points_do_not_follow_the_gain(leak_survey):
         assert shifted == base, db
         levels[db] = np.median([lg["level_db"] for lg in js["loggers"]])
     assert abs(abs(levels[20.0] - levels[-20.0]) - 40.0) < 1.0  # the shift did reach the calibrated levels
+
+
+def test_night_balance_tells_a_steady_source_from_one_that_comes_and_goes():
+    from acoustic.survey._run import SCORE_CAP, night_balance
+
+    def pc(a, b, night):
+        lags = np.linspace(-0.1, 0.1, 11)
+        return PairCorrelogram(a, b, night, lags, np.zeros_like(lags), (100.0, 400.0))
+
+    pairs = [pc("A", "B", "n1"), pc("A", "B", "n2"), pc("B", "C", "n1"), pc("B", "C", "n2"), pc("C", "D", "n1")]
+    steady = [(0, 0.0, 1e-4, 40.0), (1, 0.0, 1e-4, 35.0), (2, 0.0, 1e-4, 20.0), (3, 0.0, 1e-4, 18.0)]
+    assert night_balance(pairs, steady) == pytest.approx((SCORE_CAP + 18.0) / (SCORE_CAP + 20.0))
+    # heard loudly by two pairs on the first night, weakly by one on the second: comes and goes
+    tap = [(0, 0.0, 1e-4, 90.0), (2, 0.0, 1e-4, 60.0), (3, 0.0, 1e-4, 9.0)]
+    assert night_balance(pairs, tap) == pytest.approx(9.0 / 60.0)
+    assert night_balance(pairs, tap) < SurveyOptions().night_balance < night_balance(pairs, steady)
+    # one night only (a pair that recorded once): nothing to compare, balanced
+    assert night_balance(pairs, [(4, 0.0, 1e-4, 15.0)]) == 1.0
+
+
+def test_a_point_whose_peaks_all_come_and_go_is_consumption():
+    from acoustic.survey._run import _comes_and_goes
+
+    lags = np.linspace(-0.1, 0.1, 11)
+    fm = types.SimpleNamespace(tolerance=np.array([1e-3, 1e-3]))
+
+    def pc(flag, shared=False):
+        return PairCorrelogram("A", "B", "n1", lags, np.zeros_like(lags), (100.0, 400.0),
+                               peaks=[{"delay_s": 0.010, "strength": 0.5, "intermittent": flag,
+                                       "shared_with_intermittent": shared},
+                                      {"delay_s": -0.050, "strength": 0.9, "intermittent": False}])
+
+    obs = [(0, 0.0102, 1e-4, 20.0), (1, 0.0099, 1e-4, 15.0)]
+    assert _comes_and_goes([pc(True), pc(True)], fm, obs)
+    assert not _comes_and_goes([pc(True), pc(False)], fm, obs)       # one pair-night hears it steady
+    assert not _comes_and_goes([pc(True, shared=True), pc(True)], fm, obs)  # a steady source under the tap
+    assert not _comes_and_goes([pc(True), pc(True)], fm, [(0, 0.03, 1e-4, 20.0)])  # no peak of the correlator there

@@ -55,7 +55,8 @@ def survey_geojson(result, network: PipeNetwork, routes: dict, logger_xy: dict) 
     Every feature has ``kind`` (``line``, ``point``, ``noise_source``, ``logger``) and ``rank``.
     """
     feats = []
-    for rank, ln in enumerate(result.lines, start=1):
+    lines = [ln.to_json() if hasattr(ln, "to_json") else ln for ln in result.lines]
+    for rank, ln in enumerate(lines, start=1):
         pieces = routes[(ln["from_logger"], ln["to_logger"])]
         props = {"kind": "line", "rank": rank, "score": ln["score"], "from_logger": ln["from_logger"],
                  "to_logger": ln["to_logger"], "pipe_ids": ",".join(ln["pipe_ids"]), "length_m": ln["length_m"],
@@ -64,6 +65,7 @@ def survey_geojson(result, network: PipeNetwork, routes: dict, logger_xy: dict) 
                       "properties": props})
     for kind, items in (("point", result.points), ("noise_source", result.noise_sources)):
         for rank, p in enumerate(items, start=1):
+            p = p.to_json() if hasattr(p, "to_json") else p
             props = {"kind": kind, "rank": rank, "pipe_id": p["pipe_id"], "offset_m": p["offset_m"],
                      "interval_lo_m": p["interval_m"][0], "interval_hi_m": p["interval_m"][1],
                      "confidence": p["confidence"], "score_z": p["score_z"], "loggers": ",".join(p["loggers"]),
