@@ -33,39 +33,32 @@ def _num(value, what, where, *, positive=True, optional=False):
     return v
 
 
-def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict]:
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            cols = [c.strip() for c in (reader.fieldnames or [])]
-            missing = [c for c in required if c not in cols]
-            if missing:
-                raise DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(cols) or 'none'}")
-            return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
+def _read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = (), *, what: str):
+    """Rows of a network CSV through the shared reader (BOM, trailing separators, extra fields,
+    non-UTF-8 and special files handled as everywhere else; see :func:`acoustic.io.read_csv_table`)."""
+    from ..io import read_csv_table
+
+    return read_csv_table(path, required=required, optional=optional, what=what, error=DataError).rows
 
 
 def read_pipes_table(path) -> dict[str, dict]:
-    """``pipes.csv``: ``pipe_id,material,diameter_mm,wall_mm`` -> {pipe_id: {...}}."""
+    """``pipes.csv``: ``pipe_id,material,diameter_mm,wall_mm[,install_year]`` -> {pipe_id: {...}}."""
     path = Path(path)
     out = {}
-    for i, r in enumerate(_read_csv(path, ("pipe_id", "material")), start=2):
-        where = f"{path}: line {i}"
-        pid = r["pipe_id"]
+    for r in _read_csv(path, ("pipe_id", "material"), ("diameter_mm", "wall_mm"), what="pipes.csv"):
+        where = r.where()
+        pid = r.cells["pipe_id"]
         if not pid:
             raise DataError(f"{where}: empty pipe_id")
         if pid in out:
             raise DataError(f"{where}: pipe {pid} listed twice")
         try:
-            mat = get_material(r["material"]).name if r["material"] else None
+            mat = get_material(r.cells["material"]).name if r.cells["material"] else None
         except PipeError as exc:
             raise DataError(f"{where}: pipe {pid}: {exc}") from None
         out[pid] = {"material": mat,
-                    "diameter_mm": _num(r.get("diameter_mm"), "diameter_mm", where, optional=True),
-                    "wall_mm": _num(r.get("wall_mm"), "wall_mm", where, optional=True)}
+                    "diameter_mm": _num(r.cells.get("diameter_mm"), "diameter_mm", where, optional=True),
+                    "wall_mm": _num(r.cells.get("wall_mm"), "wall_mm", where, optional=True)}
     return out
 
 
@@ -76,7 +69,8 @@ VALVE_MATERIAL = "ductile_iron"
 
 
 def read_inp_network(inp_path, pipes_csv=None) -> PipeNetwork:
-    """Read an EPANET ``.inp`` file through WNTR, with materials and walls from ``pipes.csv``.
+    """Read an EPANET ``.inp`` file (:func:`acoustic.network._inp.parse_inp`, one linear pass; lengths
+    in m and diameters in mm whatever its units), with materials and walls from ``pipes.csv``.
 
     EPANET has no pipe material or wall thickness, so every pipe needs a row in ``pipes.csv``
     (``diameter_mm`` there overrides the model's diameter; the model's is used when blank).
@@ -89,55 +83,46 @@ def read_inp_network(inp_path, pipes_csv=None) -> PipeNetwork:
     Raises
     ------
     DataError
-        The file does not load, or pipes lack a material (the message names them).
+        The file does not load (the message names the line), or pipes lack a material (the
+        message names them).
     """
+    from ._inp import parse_inp
+
     inp_path = Path(inp_path)
-    if not inp_path.exists():
-        raise DataError(f"{inp_path}: file not found")
-    try:
-        import wntr
-    except ImportError as exc:  # pragma: no cover - declared in the 'network' extra
-        raise DataError(f"reading EPANET files needs wntr (pip install 'acoustic[network]'): {exc}") from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wn = wntr.network.WaterNetworkModel(str(inp_path))
-    except Exception as exc:
-        raise DataError(f"{inp_path}: EPANET network does not load ({type(exc).__name__}: "
-                        f"{' '.join(str(exc).split())[:200]})") from None
+    inp = parse_inp(inp_path)
     table = read_pipes_table(pipes_csv) if pipes_csv is not None else {}
-    coords = {name: tuple(wn.get_node(name).coordinates) for name in wn.node_name_list}
+    # A node that [COORDINATES] does not list is placed at the origin, as EPANET and WNTR do.
+    coords = {name: (xy if xy is not None else (0.0, 0.0)) for name, xy in inp.nodes.items()}
     pipes, unknown = [], []
-    for name in wn.pipe_name_list:
-        p = wn.get_link(name)
-        row = table.get(name, {})
+    for p in inp.pipes:
+        row = table.get(p.link_id, {})
         if not row.get("material"):
-            unknown.append(name)
+            unknown.append(p.link_id)
             continue
-        xy = np.array([coords[p.start_node_name], *[tuple(v) for v in (p.vertices or [])], coords[p.end_node_name]],
-                      dtype=np.float64)
-        pipes.append(NetworkPipe(name, p.start_node_name, p.end_node_name, float(p.length), row["material"],
-                                 row.get("diameter_mm") or float(p.diameter) * 1000.0, row.get("wall_mm"), xy))
+        xy = np.array([coords[p.start_node], *inp.vertices.get(p.link_id, []), coords[p.end_node]], dtype=np.float64)
+        diameter = row.get("diameter_mm") or p.diameter_mm
+        if diameter is None:
+            raise DataError(f"{inp_path}, line {p.line}: pipe {p.link_id} has no diameter (give it in pipes.csv)")
+        pipes.append(NetworkPipe(p.link_id, p.start_node, p.end_node, float(p.length_m), row["material"],
+                                 float(diameter), row.get("wall_mm"), xy))
     if unknown:
         raise DataError(f"{pipes_csv or inp_path}: {len(unknown)} pipe(s) have no material: "
                         f"{', '.join(unknown[:8])}{' ...' if len(unknown) > 8 else ''} (add them to pipes.csv)")
     equipment: dict[str, str] = {}
-    for name in wn.valve_name_list:
-        v = wn.get_link(name)
-        vtype = str(getattr(v, "valve_type", "valve") or "valve")
-        row = table.get(name, {})
-        xy = np.array([coords[v.start_node_name], coords[v.end_node_name]], dtype=np.float64)
-        pipes.append(NetworkPipe(name, v.start_node_name, v.end_node_name, VALVE_LENGTH_M,
+    for v in inp.valves:
+        row = table.get(v.link_id, {})
+        xy = np.array([coords[v.start_node], coords[v.end_node]], dtype=np.float64)
+        pipes.append(NetworkPipe(v.link_id, v.start_node, v.end_node, VALVE_LENGTH_M,
                                  row.get("material") or VALVE_MATERIAL,
-                                 row.get("diameter_mm") or float(v.diameter) * 1000.0, row.get("wall_mm"), xy,
-                                 kind=vtype))
-        for n in (v.start_node_name, v.end_node_name):
-            equipment.setdefault(n, f"{vtype} valve {name}")
-    for name in wn.pump_name_list:
-        pu = wn.get_link(name)
-        for n in (pu.start_node_name, pu.end_node_name):
-            equipment.setdefault(n, f"pump {name}")
-    extra = [p for p in table if p not in {q.pipe_id for q in pipes}]
+                                 float(row.get("diameter_mm") or v.diameter_mm), row.get("wall_mm"), xy,
+                                 kind=v.kind))
+        for n in (v.start_node, v.end_node):
+            equipment.setdefault(n, f"{v.kind} valve {v.link_id}")
+    for pu in inp.pumps:
+        for n in (pu.start_node, pu.end_node):
+            equipment.setdefault(n, f"pump {pu.link_id}")
+    known = {q.pipe_id for q in pipes} | {pu.link_id for pu in inp.pumps}
+    extra = [p for p in table if p not in known]
     if extra:
         warnings.warn(f"{pipes_csv}: {len(extra)} pipe(s) not in the network ignored: {', '.join(extra[:5])}",
                       AcousticWarning, stacklevel=2)
@@ -228,10 +213,11 @@ def read_geojson_network(path) -> PipeNetwork:
 def read_loggers(path, network: PipeNetwork) -> list[LoggerSite]:
     """``loggers.csv``: ``logger_id,node_id`` or ``logger_id,pipe_id,offset_m`` (+ area, sensor_kind)."""
     path = Path(path)
-    rows = _read_csv(path, ("logger_id",))
+    rows = _read_csv(path, ("logger_id",), ("node_id", "pipe_id", "offset_m", "area", "sensor_kind"),
+                     what="loggers.csv")
     sites, seen = [], set()
-    for i, r in enumerate(rows, start=2):
-        where = f"{path}: line {i}"
+    for r in rows:
+        where = r.where()
         lid = r.get("logger_id", "")
         if not lid:
             raise DataError(f"{where}: empty logger_id")
