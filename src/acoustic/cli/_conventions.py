@@ -232,22 +232,32 @@ def renamed_options(renames: dict[str, str | tuple[str, ...]]):
 
 def looks_like_sqlite(arg: str) -> bool:
     """A path that names an SQLite database: its header says so, or (missing file) its suffix."""
-    p = Path(arg)
-    try:
-        with open(p, "rb") as fh:
-            return fh.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return p.suffix.lower() in (".db", ".sqlite", ".sqlite3", ".ledger")
+    head = _file_head(arg, 16)
+    if head is None:
+        return Path(arg).suffix.lower() in (".db", ".sqlite", ".sqlite3", ".ledger")
+    return head == b"SQLite format 3\x00"
 
 
 def looks_like_hdf5(arg: str) -> bool:
     """A path that names an HDF5 file: its signature says so, or (missing file) its suffix."""
-    p = Path(arg)
+    head = _file_head(arg, 8)
+    if head is None:
+        return Path(arg).suffix.lower() in (".h5", ".hdf5")
+    return head == b"\x89HDF\r\n\x1a\n"
+
+
+def _file_head(arg: str, n: int) -> bytes | None:
+    """The first ``n`` bytes of a regular file; ``None`` for anything else (missing, a folder, a FIFO
+    or device, which are never opened: opening a FIFO blocks until a writer comes)."""
+    import stat
+
     try:
-        with open(p, "rb") as fh:
-            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
-    except OSError:
-        return p.suffix.lower() in (".h5", ".hdf5")
+        if not stat.S_ISREG(os.stat(arg).st_mode):
+            return None
+        with open(arg, "rb") as fh:
+            return fh.read(n)
+    except (OSError, ValueError):
+        return None
 
 
 def _value_options(cmd: click.Command) -> set[str]:
