@@ -182,7 +182,7 @@ def _scenario_ledger(ws: Path) -> dict:
     shutil.copy(DISTRICT / "stats.csv", uploads / "district_stats.csv")
     ledger = ws / "ledger.db"
     out = {"batch run": ("batch.run", run(["batch", "run", uploads, "--ledger", ledger, "--survey", DISTRICT,
-                                           "--workers", 0, "--json"]))}
+                                           "--jobs", 0, "--json"]))}
     out["batch status"] = ("batch.status", run(["batch", "status", ledger, "--json"]))
     suspects = run(["ledger", "list", ledger, "--json"])
     out["ledger list"] = ("ledger.list", suspects)
@@ -207,7 +207,7 @@ def _scenario_ledger(ws: Path) -> dict:
     (bad / "broken.json").write_text('{"sensor_id": "L01"}')
     bad_ledger = ws / "bad.db"
     out["batch run (quarantined)"] = ("batch.run", run(["batch", "run", bad.parent, "--ledger", bad_ledger,
-                                                        "--no-model", "--workers", 0, "--json"], expect=3))
+                                                        "--no-model", "--jobs", 0, "--json"], expect=3))
     out["batch status (quarantined)"] = ("batch.status", run(["batch", "status", bad_ledger, "--json"]))
     return out
 

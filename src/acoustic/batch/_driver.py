@@ -187,7 +187,7 @@ class _Driver:
             raise ParameterError(f"UPLOAD_DIR {self.upload_dir}: not a folder")
         if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
                                          or self.workers < 0):
-            raise ParameterError(f"--workers must be 0 (in-process) or a positive number of processes, "
+            raise ParameterError(f"--jobs must be 0 (in-process) or a positive number of processes, "
                                  f"got {self.workers!r}")
         _check_ledger_writable(self.ledger_path)
         if self.chunk_size is not None and self.chunk_size < 1:
