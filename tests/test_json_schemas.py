@@ -54,7 +54,13 @@ COMMAND_SCHEMAS = {
 #: Commands with --json arriving from other branches now; their schemas are written in phase B.
 PENDING_COMMANDS = {"ledger add", "ledger export", "loggers simulate"}
 #: Schemas whose documents already carry "schema" and their inputs (the others are phase B's).
-EMITS_SCHEMA = {"simulate.dataset"}
+EMITS_SCHEMA = {
+    "simulate.dataset", "simulate.pair", "simulate.recording", "simulate.ledger",
+    "library.build", "library.add", "library.list", "library.match",
+    "batch.run", "batch.status", "report",
+    "ledger.list", "ledger.show", "ledger.dispatch", "ledger.confirm", "ledger.amend", "ledger.undo",
+    "ledger.history", "ledger.stats", "ledger.grade",
+}
 #: Schemas of files a user writes (not command outputs), checked on the shipped samples.
 FILE_SCHEMAS = {"sidecar", "pipe", "model-card"}
 
@@ -144,7 +150,7 @@ def _scenario_dataset(ws: Path) -> dict:
     lib = ws / "lib.h5"
     out = {
         "simulate dataset": ("simulate.dataset", made),
-        "library build": ("library.build", run(["library", "build", ds, "-o", lib, "--json"])),
+        "library build": ("library.build", run(["library", "build", ds, "-L", lib, "--json"])),
         "library add": ("library.add", run(["library", "add", ds / "site0000_0.wav", "-L", lib, "--label", "pump",
                                             "--json"])),
         "library list (built)": ("library.list", run(["library", "list", "-L", lib, "--json"])),

@@ -7,19 +7,20 @@ from pathlib import Path
 import click
 
 from ._common import command_errors, emit_json, json_option
+from ._conventions import ledger_option, library_option, renamed_options
 
 
+@renamed_options({"--survey-dir": "--survey"})
 @click.command("report")
 @click.argument("survey_result", required=False, metavar="[SURVEY_RESULT]",
                 type=click.Path(dir_okay=True, path_type=Path))
-@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=True, path_type=Path),
-              help="Ledger database: contractor summary, and the suspects when no SURVEY_RESULT is given.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+@ledger_option(required=False, help="The ledger (SQLite file): contractor summary, and the suspects when no "
+                                    "SURVEY_RESULT is given.")
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Folder to write index.html, dig-sheets.html and report.json into (created).")
-@click.option("--survey-dir", type=click.Path(path_type=Path),
+@click.option("--survey", "survey_dir", type=click.Path(path_type=Path),
               help="Survey folder (network, loggers, recordings, stats.csv) if not the one the inputs name.")
-@click.option("--library", type=click.Path(path_type=Path),
-              help="Signature library (.h5) for the spectra; default the shipped one when present.")
+@library_option(help="Signature library (.h5) for the spectra; default the shipped one when present.")
 @click.option("--tolerance-m", type=float, default=1.0, show_default=True,
               help="Payable when the location error is within this many m ...")
 @click.option("--tolerance-pct", type=float, default=None,
@@ -39,7 +40,7 @@ from ._common import command_errors, emit_json, json_option
 @click.option("--until", help="Only suspects of survey nights (and digs) on or before this date (YYYY-MM-DD).")
 @json_option
 @command_errors
-def report(survey_result, ledger_path, out_dir, survey_dir, library, tolerance_m, tolerance_pct, max_suspects, title,
+def report(survey_result, ledger_path, out_dir, survey_dir, library_path, tolerance_m, tolerance_pct, max_suspects, title,
            images, crs, statuses, since, until, as_json, warnings_out):
     """Self-contained HTML field report for crews and contractors.
 
@@ -57,7 +58,7 @@ def report(survey_result, ledger_path, out_dir, survey_dir, library, tolerance_m
     since = parse_day(since, "--since", future_ok=True) if since else None
     until = parse_day(until, "--until", future_ok=True) if until else None
     res = build_report(out_dir, survey_result=survey_result, ledger=ledger_path, survey_dir=survey_dir,
-                       library=library, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct,
+                       library=library_path, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct,
                        max_suspects=max_suspects, title=title, images=images, crs=crs, statuses=statuses,
                        since=since, until=until)
     s = res.summary
@@ -73,7 +74,7 @@ def report(survey_result, ledger_path, out_dir, survey_dir, library, tolerance_m
         d = sp.get("dig_sheet")
         ref = "sensor" if d and d.get("reference") == "sensor" else "node"
         near = (f", {d['nearest_node']['distance_m']:.1f} m from {ref} {d['nearest_node']['node_id']}" if d else "")
-        sd = "" if sp.get("sd_m") is None else f" +/- {sp['sd_m']:.1f}"
+        sd = "" if sp.get("offset_sd_m") is None else f" +/- {sp['offset_sd_m']:.1f}"
         ll = f"; lat {sp['lat']:.6f}, lon {sp['lon']:.6f}" if sp.get("lat") is not None else ""
         click.echo(f"  #{sp['rank']} {'pair' if sp.get('origin') == 'pair' else 'pipe'} {sp['pipe_id']} at "
                    f"{sp['offset_m']:.1f}{sd} m [{sp['interval_m'][0]:.1f}, {sp['interval_m'][1]:.1f}] m{near}{ll}; "

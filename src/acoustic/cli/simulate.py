@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._common import FiniteFloat, command_errors, emit_json, json_option
+from ._common import FiniteFloat, command_errors, document, emit_json, json_option, path_text
 
 #: = acoustic.pipe.MAX_PIPE_LENGTH_M (not imported: ``acoustic simulate --help`` stays free of numpy)
 MAX_PIPE_LENGTH_M = 100_000.0
@@ -53,7 +53,7 @@ def _common_options(func):
 
 
 @simulate.command("pair")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output directory: A.wav, A.json, B.wav, B.json, pipe.json, truth.json.")
 @click.option("--pipe", "pipe_file", type=click.Path(dir_okay=False, path_type=Path),
               help="pipe.json describing the path from A to B.")
@@ -115,7 +115,8 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
     files = sim.write(out_dir, subtype=subtype)
     t = sim.truth
     if as_json:
-        emit_json({**t, "files": {k: str(v) for k, v in files.items()}, "warnings": warnings_out})
+        emit_json(document("simulate.pair", {**t, "files": {k: path_text(v) for k, v in files.items()},
+                                             "warnings": warnings_out}))
         return
     band = t["band_hz"]
     speeds = ", ".join(f"{c:.1f}" for c in t["speeds_m_s"])
@@ -132,7 +133,7 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
 
 
 @simulate.command("recording")
-@click.option("--out", "out_file", required=True, type=click.Path(path_type=Path),
+@click.option("--out", "-o", "out_file", required=True, type=click.Path(path_type=Path),
               help="Output audio file (.wav or .flac); the sidecar is <stem>.json and the truth <stem>.truth.json.")
 @click.option("--leak-distance-m", type=FiniteFloat(0.0, 5000.0, unit="m"), default=None,
               help="Distance in m from a leak to the logger [default: no leak].")
@@ -179,7 +180,8 @@ def recording_cmd(out_file, leak_distance_m, material, diameter_mm, wall_mm, soi
     files = sim.write(out_file, subtype=subtype)
     t = sim.truth
     if as_json:
-        emit_json({**t, "files": {k: str(v) for k, v in files.items()}, "warnings": warnings_out})
+        emit_json(document("simulate.recording", {**t, "files": {k: path_text(v) for k, v in files.items()},
+                                                  "warnings": warnings_out}))
         return
     unit = "Pa" if t["sensor_kind"] == "hydrophone" else "m/s^2"
     click.echo(f"wrote {files['audio']} (+ {files['sidecar'].name}, {files['truth'].name}); "

@@ -334,7 +334,7 @@ def _page_context(g: _Gathered, suspects: list, maps: dict, title, tolerance_m, 
         contractor_plot = _plots.plot_location_errors(contractor["errors_m"], tolerance_m=tolerance_m,
                                                       rule=contractor["rule"])
     return {"title": title or "Leak survey field report",
-            "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "version": __version__,
+            "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "version": __version__,
             "sources": inputs.sources, "survey_dir": str(inputs.survey_dir) if inputs.survey_dir else None,
             "network_summary": maps["net_summary"], "suspects": suspects, "map_svg": maps["map_svg"],
             "areas": inputs.areas, "lines": inputs.lines, "contractor": contractor, "contractor_plot": contractor_plot,
@@ -348,12 +348,17 @@ def _page_context(g: _Gathered, suspects: list, maps: dict, title, tolerance_m, 
             "health": g.health, "health_map": maps["health_map"]}
 
 
+#: The kind and version of ``report.json`` and of ``acoustic report --json`` (docs/schemas/report.schema.json).
+REPORT_SCHEMA = "acoustic.report/1"
+
+
 def _suspect_json(ev) -> dict:
     """One suspect of ``report.json``."""
     return {"rank": ev.rank, "pipe_id": ev.point["pipe_id"], "offset_m": ev.point["offset_m"],
             "status": ev.point.get("status"), "origin": ev.point.get("origin") or "survey",
             "lat": (ev.dig or {}).get("lat"), "lon": (ev.dig or {}).get("lon"),
-            "sd_m": ev.point.get("sd_m"), "interval_m": ev.point["interval_m"],
+            "offset_sd_m": ev.point.get("sd_m"), "sd_m": ev.point.get("sd_m"),  # (sd_m: the old key, one release)
+            "interval_m": ev.point["interval_m"],
             "confidence": ev.point.get("confidence"), "ledger_id": ev.point.get("ledger_id"),
             "plots": sorted(ev.plots), "dig_sheet": ev.dig, "pair": ev.pair,
             "correlation": None if ev.correlation is None else
@@ -368,6 +373,7 @@ def _report_json(g: _Gathered, ctx: dict, suspects: list, paths: tuple) -> dict:
     index, sheets = paths
     site, inputs, health, contractor = g.site, g.inputs, g.health, g.contractor
     return {
+        "schema": REPORT_SCHEMA,
         "index_html": str(index), "dig_sheets_html": str(sheets), "generated_utc": ctx["generated_utc"],
         "sources": inputs.sources, "survey_dir": ctx["survey_dir"], "network": ctx["network_summary"],
         "map": None if site is None else {"pipes": len(site.network.pipes), "loggers": len(site.sites),
