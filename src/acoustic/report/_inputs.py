@@ -156,7 +156,7 @@ def resolve_survey_dir(name, *, relative_to: Path | None = None, what: str = "su
     Returns None (with a warning) when it cannot be found.
     """
     if not name:
-        _warn(f"the {what} names no survey folder; give --survey-dir for the map and the evidence plots")
+        _warn(f"the {what} names no survey folder; give --survey DIR for the map and the evidence plots")
         return None
     p = Path(name)
     candidates = [p]
@@ -165,7 +165,7 @@ def resolve_survey_dir(name, *, relative_to: Path | None = None, what: str = "su
     for c in candidates:
         if c.is_dir():
             return c
-    _warn(f"survey folder {name} named by the {what} is not there; give --survey-dir for the map and the "
+    _warn(f"survey folder {name} named by the {what} is not there; give --survey DIR for the map and the "
           f"evidence plots")
     return None
 
