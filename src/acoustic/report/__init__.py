@@ -34,11 +34,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .._errors import AcousticError, AcousticWarning, ParameterError
+from .._errors import AcousticError, ParameterError
+from .._warnings import collect_warnings
+from .._warnings import warn as _warn
 from ._contractor import allowed_error_m, check_tolerance, contractor_summary
 from ._dig import dig_sheet
 from ._inputs import load_survey_result
@@ -66,8 +67,6 @@ class ReportResult:
     summary: dict
 
 
-def _warn(msg: str) -> None:
-    warnings.warn(msg, AcousticWarning, stacklevel=3)
 
 
 def _open_library(library):
@@ -468,8 +467,7 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
     statuses = list(statuses or [])
     _check_options(tolerance_m, tolerance_pct, max_suspects, images, out_dir, statuses)
     filters = dict(statuses=statuses, since=since, until=until)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", AcousticWarning)
+    with collect_warnings(reemit=True) as caught:  # (re-issued for callers: the CLI prints them on stderr)
         g = _gather(survey_result, ledger, survey_dir, filters, crs, tolerance_m, tolerance_pct)
         points = g.inputs.points[:max_suspects]
         if len(g.inputs.points) > max_suspects:
@@ -478,14 +476,9 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
         suspects = _suspects(points, g, library, correlate_kw)
         maps = _maps(g, suspects)
         ctx = _page_context(g, suspects, maps, title, tolerance_m, filters)
-    ctx["warnings"] = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, AcousticWarning)))
+    ctx["warnings"] = caught.messages
     index, sheets = _write_outputs(out_dir, ctx, maps["sketches"], images)
     summary = _report_json(g, ctx, suspects, (index, sheets))
     report_json = out_dir / "report.json"
     _atomic_write(report_json, (json.dumps(_jsonable(summary), indent=1) + "\n").encode("utf-8"))
-    for m in ctx["warnings"]:  # re-issue for callers (the CLI prints them on stderr)
-        warnings.warn(m, AcousticWarning, stacklevel=2)
-    for w in caught:
-        if not issubclass(w.category, AcousticWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return ReportResult(index, sheets, report_json, summary)
