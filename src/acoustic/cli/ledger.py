@@ -676,7 +676,7 @@ def simulate_ledger_cmd(network, out_dir, years, end, seed, as_json, warnings_ou
     Leaks start as a Poisson process per pipe, more often on old cast iron and asbestos
     cement; monitoring locates them, crews dig and confirm them; noise sources give suspects
     that are dug dry; the loggers next to a running leak alarm. Then:
-    acoustic ledger grade OUT/ledger.db --survey OUT/survey
+    acoustic ledger grade -l OUT/ledger.db --survey OUT/survey
     """
     from ..ledger._history import simulate_history
 
@@ -697,4 +697,4 @@ def simulate_ledger_cmd(network, out_dir, years, end, seed, as_json, warnings_ou
     click.echo(f"Wrote {h.ledger} and {h.survey_dir}: {h.truth['first_night']} to {h.truth['last_night']}, "
                f"{len(leaks)} leak(s) ({sum(1 for e in leaks if e['dug_on'])} dug), "
                f"{len(ev) - len(leaks)} suspect(s) dug dry or open, seed {h.truth['seed']}")
-    click.echo(f"Truth in {Path(out_dir) / 'truth.json'}; run: acoustic ledger grade {h.ledger} --survey {h.survey_dir}")
+    click.echo(f"Truth in {Path(out_dir) / 'truth.json'}; run: acoustic ledger grade -l {h.ledger} --survey {h.survey_dir}")
