@@ -35,7 +35,7 @@ __all__ = [
     "ENV_LEDGER", "ENV_LIBRARY", "ENV_MODEL", "REMOVED_IN", "STDOUT",
     "run_standalone", "ledger_option", "library_option", "model_option", "out_option", "is_stdout",
     "open_output", "check_stdout_users", "progress_options", "make_progress", "renamed_options",
-    "legacy_leading_path", "looks_like_sqlite", "looks_like_hdf5", "deprecation_warning",
+    "legacy_leading_path", "looks_like_sqlite", "looks_like_hdf5", "deprecation_warning", "quiet_option", "note",
 ]
 
 #: Everything asked was done.
@@ -174,6 +174,30 @@ def progress_options(func):
     func = click.option("--quiet", "-q", is_flag=True,
                         help="No progress or notes on stderr (warnings and errors still show).")(func)
     return func
+
+
+def quiet_option(func):
+    """``--quiet/-q`` for a command without progress: it hides the command's notes on stderr
+    (:func:`note`: ``wrote PATH`` ...); warnings and errors still show.  The body does not receive it."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, quiet=False, **kwargs):
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.meta["acoustic.quiet"] = bool(quiet)
+        return func(*args, **kwargs)
+
+    return click.option("--quiet", "-q", "quiet", is_flag=True,
+                        help="No notes on stderr (warnings and errors still show).")(wrapper)
+
+
+def note(message: str) -> None:
+    """A note on stderr (``wrote PATH``), unless the command was given ``--quiet``."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get("acoustic.quiet"):
+        return
+    click.echo(message, err=True)
 
 
 def make_progress(command: str, quiet: bool = False, progress: bool | None = None) -> ProgressReporter:

@@ -9,7 +9,7 @@ import click
 
 from ._common import FiniteFloat, command_errors, document, emit_json, json_option
 from ._conventions import (ENV_LEDGER, EXIT_BUSY, EXIT_FAILURES, ledger_option,
-                           legacy_leading_path, looks_like_sqlite, make_progress, model_option, progress_options,
+                           legacy_leading_path, looks_like_sqlite, make_progress, model_option, progress_options, quiet_option,
                            renamed_options)
 
 #: Exit code of a batch stopped by a signal: 128 + the signal number (130 SIGINT, 143 SIGTERM); committed work kept.
@@ -152,6 +152,7 @@ def _renamed_times(d: dict) -> dict:
 @ledger_option()
 @click.option("--last", type=click.IntRange(1, 100_000), default=5, show_default=True,
               help="How many recent batch runs to show.")
+@quiet_option
 @json_option
 @command_errors
 def status_cmd(ledger_path, last, as_json, warnings_out):

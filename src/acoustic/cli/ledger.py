@@ -10,7 +10,7 @@ import click
 
 from ._common import command_errors, document, emit_json, json_option, records
 from ._conventions import (ENV_LEDGER, check_stdout_users, deprecation_warning, is_stdout, ledger_option,
-                           legacy_leading_path, looks_like_sqlite, open_output, out_option)
+                           legacy_leading_path, looks_like_sqlite, note, open_output, out_option, quiet_option)
 
 #: ``--ledger/-l PATH`` ($ACOUSTIC_LEDGER) on every ledger command
 ledger_store = ledger_option(help="The ledger (SQLite file).")
@@ -102,6 +102,7 @@ def ledger():
 @click.option("--all", "include_superseded", is_flag=True,
               help="Also suspects a later survey of their area no longer found (superseded).")
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def list_cmd(ledger_path, kind, statuses, since, until, include_superseded, as_json, warnings_out):
@@ -135,6 +136,7 @@ def list_cmd(ledger_path, kind, statuses, since, until, include_superseded, as_j
 @ledger_store
 @click.argument("suspect", type=int)
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def show_cmd(ledger_path, suspect, as_json, warnings_out):
@@ -218,6 +220,7 @@ def _nested_text(value, indent: str) -> list[str]:
 @click.option("--note", help="Free text kept with the dispatch.")
 @by_option
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def dispatch_cmd(ledger_path, suspect, crew, note, by, as_json, warnings_out):
@@ -273,6 +276,7 @@ def _echo_outcome(suspect, out, verb):
 @click.argument("suspect", type=int)
 @_outcome_options
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def confirm_cmd(ledger_path, suspect, found_at_m, from_node, pipe_id, no_leak, dug_on, note, by, survey_dir, as_json,
@@ -302,6 +306,7 @@ def confirm_cmd(ledger_path, suspect, found_at_m, from_node, pipe_id, no_leak, d
 @_outcome_options
 @click.option("--reason", required=True, help="Why the outcome is corrected (kept in the history).")
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def amend_cmd(ledger_path, suspect, found_at_m, from_node, pipe_id, no_leak, dug_on, note, by, survey_dir, reason,
@@ -327,6 +332,7 @@ def amend_cmd(ledger_path, suspect, found_at_m, from_node, pipe_id, no_leak, dug
 @click.option("--reason", required=True, help="Why the outcome is taken back (kept in the history).")
 @by_option
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def undo_cmd(ledger_path, suspect, reason, by, as_json, warnings_out):
@@ -352,6 +358,7 @@ def undo_cmd(ledger_path, suspect, reason, by, as_json, warnings_out):
 @ledger_store
 @click.argument("suspect", type=int)
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def history_cmd(ledger_path, suspect, as_json, warnings_out):
@@ -410,6 +417,7 @@ def history_cmd(ledger_path, suspect, as_json, warnings_out):
 @click.option("--area", default=None, help="Area (district / DMA) the pair belongs to.")
 @by_option
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def add_cmd(ledger_path, result, area, by, as_json, warnings_out):
@@ -451,6 +459,7 @@ def add_cmd(ledger_path, result, area, by, as_json, warnings_out):
               help="Survey folder: merge digs through more than one node along the network's pipes (without it, "
                    "digs on one pipe or on two pipes meeting at a node merge).")
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def stats_cmd(ledger_path, tolerance_m, tolerance_pct, merge_m, since, until, survey_dir, as_json, warnings_out):
@@ -502,6 +511,7 @@ def stats_cmd(ledger_path, tolerance_m, tolerance_pct, merge_m, since, until, su
 @click.option("--crs", default=None, help="Coordinate system of the network's coordinates, e.g. EPSG:27700 "
                                          "[default: the survey folder's network.geojson crs, if any].")
 @survey_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def export_cmd(ledger_path, fmt, out, csv_out, geojson_out, crs, survey_dir, warnings_out):
@@ -546,7 +556,7 @@ def _write_output(out, text: str) -> None:
     with open_output(out) as fh:
         fh.write(text)
     if not is_stdout(out):
-        click.echo(f"wrote {out}", err=True)
+        note(f"wrote {out}")
 
 
 @old_positional_ledger
@@ -581,6 +591,7 @@ def _write_output(out, text: str) -> None:
 @click.option("--csv", "csv_out", hidden=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--crs", default=None, help="Coordinate system of the network's coordinates, e.g. EPSG:27700.")
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def grade_cmd(ledger_path, survey_dir, since, until, a_leaks, b_leaks, a_rate, old_age, old_materials, alarm_share,
@@ -636,7 +647,7 @@ def _write_grades(res, net, fmt, out, crs, survey_dir) -> None:
     gj = grade_geojson(res, net, coordinate_system_for(crs, survey_dir))
     _write_output(out, _geojson_text(gj))
     if not gj["acoustic:coordinates"]["rfc7946"]:
-        click.echo("Note: network coordinates, not RFC 7946 longitude/latitude: give --crs", err=True)
+        note("Note: network coordinates, not RFC 7946 longitude/latitude: give --crs")
 
 
 def _grade_summary(res, top: int) -> None:
@@ -668,6 +679,7 @@ def _grade_summary(res, top: int) -> None:
 @click.option("--end", default=None, help="Last night of the history (YYYY-MM-DD) [default: yesterday].")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed (recorded in truth.json).")
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def simulate_ledger_cmd(network, out_dir, years, end, seed, as_json, warnings_out):

@@ -9,7 +9,8 @@ import click
 
 from ._common import command_errors, document, emit_json, json_option, path_text, records
 from ._conventions import (ENV_LIBRARY, EXIT_FAILURES, EXIT_USAGE, is_stdout, legacy_leading_path, library_option,
-                           looks_like_hdf5, make_progress, open_output, out_option, progress_options, renamed_options)
+                           looks_like_hdf5, make_progress, note, open_output, out_option, progress_options, quiet_option,
+                           renamed_options)
 
 #: ``--library/-L PATH`` ($ACOUSTIC_LIBRARY) for reading: the shipped library by default
 library_to_read = library_option()
@@ -90,6 +91,7 @@ def build_cmd(dataset, library_path, overwrite, jobs, wait_s, quiet, progress, a
 @click.option("--create", is_flag=True, help="Create the library if it does not exist.")
 @jobs_option
 @wait_option
+@quiet_option
 @json_option
 @command_errors
 def add_cmd(recordings, library_path, label, site, material, diameter_mm, pressure_bar, provenance, create, jobs,
@@ -115,6 +117,7 @@ def add_cmd(recordings, library_path, label, site, material, diameter_mm, pressu
 @old_positional_library
 @library.command("list")
 @library_to_read
+@quiet_option
 @json_option
 @command_errors
 def list_cmd(library_path, as_json, warnings_out):
@@ -139,6 +142,7 @@ def list_cmd(library_path, as_json, warnings_out):
 @library_to_read
 @click.option("--k", "-k", "k", type=click.IntRange(min=1, max=1000), default=5, show_default=True,
               help="Nearest signatures per recording.")
+@quiet_option
 @json_option
 @command_errors
 def match_cmd(recordings, library_path, k, as_json, warnings_out):
@@ -184,6 +188,7 @@ def match_cmd(recordings, library_path, k, as_json, warnings_out):
               help="Output format (default: from the --out suffix, else csv).")
 @click.option("--no-features", is_flag=True, help="Leave out the feature columns.")
 @click.option("--bands", is_flag=True, help="Add the 1/3-octave band levels (dB) as columns.")
+@quiet_option
 @command_errors
 def export_cmd(library_path, out, fmt, no_features, bands, warnings_out):
     """Export the signatures as CSV (one row each) or JSON."""
@@ -196,4 +201,4 @@ def export_cmd(library_path, out, fmt, no_features, bands, warnings_out):
     with open_output(out if out is not None else "-") as fh:
         fh.write(text)
     if out is not None and not is_stdout(out):
-        click.echo(f"{out}: {len(lib)} signature(s) as {fmt}", err=True)
+        note(f"{out}: {len(lib)} signature(s) as {fmt}")

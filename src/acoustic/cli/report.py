@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ._common import command_errors, emit_json, json_option
-from ._conventions import ledger_option, library_option, renamed_options
+from ._conventions import ledger_option, library_option, note, quiet_option, renamed_options
 
 
 @renamed_options({"--survey-dir": "--survey"})
@@ -38,6 +38,7 @@ from ._conventions import ledger_option, library_option, renamed_options
               help="Only suspects with this status (a survey point not in the ledger is open); repeatable.")
 @click.option("--since", help="Only suspects of survey nights (and digs) on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only suspects of survey nights (and digs) on or before this date (YYYY-MM-DD).")
+@quiet_option
 @json_option
 @command_errors
 def report(survey_result, ledger_path, out_dir, survey_dir, library_path, tolerance_m, tolerance_pct, max_suspects, title,
@@ -62,7 +63,7 @@ def report(survey_result, ledger_path, out_dir, survey_dir, library_path, tolera
                        max_suspects=max_suspects, title=title, images=images, crs=crs, statuses=statuses,
                        since=since, until=until)
     s = res.summary
-    click.echo(f"wrote {res.index_html}, {res.dig_sheets_html} and {res.report_json}", err=True)
+    note(f"wrote {res.index_html}, {res.dig_sheets_html} and {res.report_json}")
     if as_json:
         emit_json(s)
         return

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ._common import FiniteFloat, command_errors, document, emit_json, json_option, path_text
+from ._conventions import quiet_option
 
 #: = acoustic.pipe.MAX_PIPE_LENGTH_M (not imported: ``acoustic simulate --help`` stays free of numpy)
 MAX_PIPE_LENGTH_M = 100_000.0
@@ -80,6 +81,7 @@ def _common_options(func):
 @click.option("--offset-s", type=FiniteFloat(-3600.0, 3600.0, unit="s"), default=None,
               help="B's logger starts this many seconds after A's (0 = synchronised) [default: random within +-2 s].")
 @_common_options
+@quiet_option
 @json_option
 @command_errors
 def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil, leak_m, snr_db, duration,
@@ -153,6 +155,7 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
               help="Length in s (1-3600).")
 @click.option("--sensor-id", default="L001", show_default=True, help="Logger id for the sidecar.")
 @_common_options
+@quiet_option
 @json_option
 @command_errors
 def recording_cmd(out_file, leak_distance_m, material, diameter_mm, wall_mm, soil, noises, snr_db, duration,
