@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ._common import command_errors, emit_json, json_option
-from ._conventions import ledger_option, library_option, note, quiet_option, renamed_options
+from ._conventions import ledger_option, library_option, make_progress, note, progress_options, renamed_options
 
 
 @renamed_options({"--survey-dir": "--survey"})
@@ -38,11 +38,11 @@ from ._conventions import ledger_option, library_option, note, quiet_option, ren
               help="Only suspects with this status (a survey point not in the ledger is open); repeatable.")
 @click.option("--since", help="Only suspects of survey nights (and digs) on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only suspects of survey nights (and digs) on or before this date (YYYY-MM-DD).")
-@quiet_option
+@progress_options
 @json_option
 @command_errors
 def report(survey_result, ledger_path, out_dir, survey_dir, library_path, tolerance_m, tolerance_pct, max_suspects, title,
-           images, crs, statuses, since, until, as_json, warnings_out):
+           images, crs, statuses, since, until, quiet, progress, as_json, warnings_out):
     """Self-contained HTML field report for crews and contractors.
 
     SURVEY_RESULT is the JSON of 'acoustic survey --json' (its points are the suspects) or of
@@ -58,12 +58,14 @@ def report(survey_result, ledger_path, out_dir, survey_dir, library_path, tolera
 
     since = parse_day(since, "--since", future_ok=True) if since else None
     until = parse_day(until, "--until", future_ok=True) if until else None
-    res = build_report(out_dir, survey_result=survey_result, ledger=ledger_path, survey_dir=survey_dir,
-                       library=library_path, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct,
-                       max_suspects=max_suspects, title=title, images=images, crs=crs, statuses=statuses,
-                       since=since, until=until)
+    with make_progress("report", quiet, progress) as rep:
+        res = build_report(out_dir, survey_result=survey_result, ledger=ledger_path, survey_dir=survey_dir,
+                           library=library_path, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct,
+                           max_suspects=max_suspects, title=title, images=images, crs=crs, statuses=statuses,
+                           since=since, until=until, progress=rep)
     s = res.summary
-    note(f"wrote {res.index_html}, {res.dig_sheets_html} and {res.report_json}")
+    if not quiet:
+        click.echo(f"wrote {res.index_html}, {res.dig_sheets_html} and {res.report_json}", err=True)
     if as_json:
         emit_json(s)
         return

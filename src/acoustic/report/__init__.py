@@ -274,15 +274,16 @@ def _gather(survey_result, ledger, survey_dir, filters: dict, crs, tolerance_m, 
     return _Gathered(inputs, site, history, contractor, cs, scale, health)
 
 
-def _suspects(points: list, g: _Gathered, library, correlate_kw) -> list:
+def _suspects(points: list, g: _Gathered, library, correlate_kw, progress=None) -> list:
     """Each point suspect's evidence (recomputed), with longitude/latitude on its dig sheet."""
+    from .._progress import iter_progress
     from ._evidence import SuspectEvidence, suspect_evidence
     from ._pair import pair_evidence
 
     lib = _open_library(library)
     cache: dict = {}
     suspects = []
-    for rank, p in enumerate(points, start=1):
+    for rank, p in enumerate(iter_progress(points, progress, "plots", len(points)), start=1):
         if p.get("origin") == "pair":
             try:
                 suspects.append(pair_evidence(rank, p, correlate_kw=correlate_kw, cache=cache))
@@ -407,7 +408,7 @@ def _write_outputs(out_dir: Path, ctx: dict, sketches: dict, images: str) -> tup
 def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, library=None,
                  tolerance_m: float = 1.0, tolerance_pct: float | None = None, max_suspects: int = 10,
                  title: str | None = None, images: str = "embed", correlate_kw=None, crs: str | None = None,
-                 statuses=None, since: str | None = None, until: str | None = None) -> ReportResult:
+                 statuses=None, since: str | None = None, until: str | None = None, progress=None) -> ReportResult:
     """Write a field report into ``out_dir``.
 
     Parameters
@@ -445,6 +446,8 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
         a survey point not in the ledger counts as ``open``).
     since, until : str, optional
         Only suspects of survey nights within (``YYYY-MM-DD``, inclusive).
+    progress : callable, optional
+        ``progress(stage, done, total)`` (:mod:`acoustic._progress`): stage ``plots`` (suspects).
 
     ``survey_result`` may also be the JSON of ``acoustic correlate --json`` (a pair job): the
     report then shows that pair's correlogram, interval and dig sheet (distances from the
@@ -473,7 +476,7 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
         if len(g.inputs.points) > max_suspects:
             _warn(f"{len(g.inputs.points)} point suspects; the report shows the {max_suspects} most suspect "
                   f"(--max-suspects)")
-        suspects = _suspects(points, g, library, correlate_kw)
+        suspects = _suspects(points, g, library, correlate_kw, progress)
         maps = _maps(g, suspects)
         ctx = _page_context(g, suspects, maps, title, tolerance_m, filters)
     ctx["warnings"] = caught.messages
