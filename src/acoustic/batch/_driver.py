@@ -174,6 +174,7 @@ class _Driver:
         self.n_settled = 0                # files found that needed no work (unchanged, duplicate, unreadable)
         self.n_files_total = 0            # recordings + statistics files found: the stage total, fixed
         self.n_areas = 0
+        self.survey_results: dict = {}    # area -> (task, result) of surveys back from the workers
         self.n_areas_done = 0
         self.deaths_in_a_row = 0
         self.known_good = None            # an item processed successfully in this run (health checks)
@@ -400,7 +401,10 @@ class _Driver:
         elif task["type"] == "stats":
             self._handle_stats(result)
         elif task["type"] == "survey":
-            self._handle_survey(task, result)
+            # kept, and committed in the order of the areas once all are back (_survey): suspect
+            # numbers do not depend on which worker finished first
+            self.survey_results[task["area"]] = (task, result)
+            self._area_done()
             return
         self._tick()
 
@@ -487,7 +491,6 @@ class _Driver:
         self.progress("stage", stage="surveying areas", done=self.n_areas_done, total=self.n_areas)
 
     def _handle_survey(self, task: dict, result: dict):
-        self._area_done()
         s = self.summary
         area, night = task["area"], task["night"]
         if result.get("error"):
@@ -922,6 +925,9 @@ class _Driver:
                 continue
             self._submit({"type": "survey", "area": area, "night": payload["night"], "payload": payload})
         self._wait()
+        for area in pending:
+            if area in self.survey_results:
+                self._handle_survey(*self.survey_results.pop(area))
 
 
 def _unknown_loggers_message(unknown: list[str]) -> str:
