@@ -54,12 +54,29 @@ def test_result_without_pair_keys_says_what_is_missing(pair, tmp_path):
     assert r.exit_code == 2 and "same sensor twice" in r.stderr
 
 
+def _valid(name: str, doc) -> None:
+    """``doc`` validates against docs/schemas/<name>.schema.json (when jsonschema is installed)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    referencing = pytest.importorskip("referencing")
+    from pathlib import Path
+
+    schemas = [json.loads(p.read_text()) for p in (Path(__file__).resolve().parents[1] / "docs" / "schemas").glob("*.json")]
+    registry = referencing.Registry().with_resources(
+        [(s["$id"], referencing.Resource.from_contents(s)) for s in schemas])
+    schema = next(s for s in schemas if s["$id"] == f"urn:acoustic:schemas:{name}")
+    errors = [e.message for e in jsonschema.Draft202012Validator(schema, registry=registry).iter_errors(doc)]
+    assert not errors, errors
+
+
 def test_pair_job_enters_once_and_is_dug_from_either_sensor(pair, tmp_path):
     led = tmp_path / "l.db"
     r = run("ledger", "add", "-l", led, pair["full"], "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
+    _valid("ledger.add", out)
+    assert out["schema"] == "acoustic.ledger.add/1" and out["ledger"] == str(led.resolve())
     s = out["suspect"]
+    assert s["interval_m"] == [s["interval_lo_m"], s["interval_hi_m"]]
     a, b = pair["doc"]["sensor_ids"]
     assert out["action"] == "new" and s["origin"] == "pair" and s["pipe_id"] == f"pair:{a}-{b}"
     assert s["offset_m"] == pytest.approx(pair["doc"]["distance_from_a_m"]) and s["spacing_m"] == pytest.approx(76.0)
