@@ -117,7 +117,8 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
     files = sim.write(out_dir, subtype=subtype)
     t = sim.truth
     if as_json:
-        emit_json(document("simulate.pair", {**t, "files": {k: path_text(v) for k, v in files.items()},
+        emit_json(document("simulate.pair", {**t, **_pair_vocabulary(t),
+                                             "files": {k: path_text(v) for k, v in files.items()},
                                              "warnings": warnings_out}))
         return
     band = t["band_hz"]
@@ -132,6 +133,14 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
     click.echo(f"SNR {t['snr_db']:g} dB over {t['snr_band_hz'][0]:.0f}-{t['snr_band_hz'][1]:.0f} Hz; "
                + (f"leak above background {band[0]:.0f}-{band[1]:.0f} Hz" if band else "leak below background everywhere"))
     click.echo(f"confounders: {', '.join(t['confounders']) or 'none'}; seed {t['seed']}")
+
+
+def _pair_vocabulary(truth: dict) -> dict:
+    """The pair keys of ``correlate``'s JSON (``{"a": ..., "b": ...}``) beside the truth's own
+    ``start_time_a``/``_b`` and ``gain_db_a``/``_b`` (kept one release).  ``sensor_ids`` stays the
+    list ``[A, B]`` this release: changing its type cannot keep an old key beside it."""
+    return {"start_times": {"a": truth.get("start_time_a"), "b": truth.get("start_time_b")},
+            "gain_db": {"a": truth.get("gain_db_a"), "b": truth.get("gain_db_b")}}
 
 
 @simulate.command("recording")
