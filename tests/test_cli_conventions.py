@@ -254,3 +254,16 @@ def test_quiet_hides_notes_not_results(tmp_path):
     assert res.exit_code == 0 and res.stderr == "" and out.read_text().startswith("# Model card")
     res = CliRunner().invoke(cli, ["model-card", "--quiet"])
     assert res.exit_code == 0 and res.stdout.startswith("# Model card")
+
+
+@pytest.mark.parametrize("args", [
+    ["report", "-l", "x.db", "-o", "-"],
+    ["simulate", "pair", "-o", "-", "--distance", "50", "--material", "pvc", "--leak-m", "10"],
+    ["simulate", "dataset", "-o", "-", "--n", "1"],
+])
+def test_a_folder_output_cannot_be_stdout(args, tmp_path, monkeypatch):
+    from acoustic.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2 and "'-' (stdout) cannot be one" in res.stderr and not (tmp_path / "-").exists()

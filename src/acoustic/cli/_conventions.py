@@ -36,6 +36,7 @@ __all__ = [
     "run_standalone", "ledger_option", "library_option", "model_option", "out_option", "is_stdout",
     "open_output", "check_stdout_users", "progress_options", "make_progress", "renamed_options",
     "legacy_leading_path", "looks_like_sqlite", "looks_like_hdf5", "deprecation_warning", "quiet_option", "note",
+    "refuse_stdout",
 ]
 
 #: Everything asked was done.
@@ -153,6 +154,12 @@ def open_output(path, *, binary: bool = False, encoding: str = "utf-8"):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def refuse_stdout(path, option: str = "--out", what: str = "a folder") -> None:
+    """A usage error (exit 2) for ``-`` where the output is a folder or a database (it cannot be stdout)."""
+    if is_stdout(path):
+        raise click.UsageError(f"{option} is {what}; '-' (stdout) cannot be one")
 
 
 def check_stdout_users(as_json: bool = False, **outputs) -> None:

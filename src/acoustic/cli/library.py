@@ -9,7 +9,7 @@ import click
 
 from ._common import command_errors, document, emit_json, json_option, path_text, records
 from ._conventions import (ENV_LIBRARY, EXIT_FAILURES, EXIT_USAGE, is_stdout, legacy_leading_path, library_option,
-                           looks_like_hdf5, make_progress, note, open_output, out_option, progress_options, quiet_option,
+                           looks_like_hdf5, make_progress, note, open_output, out_option, progress_options, quiet_option, refuse_stdout,
                            renamed_options)
 
 #: ``--library/-L PATH`` ($ACOUSTIC_LIBRARY) for reading: the shipped library by default
@@ -66,6 +66,7 @@ def build_cmd(dataset, library_path, overwrite, jobs, wait_s, quiet, progress, a
     from ..library import build_library
 
     out = library_path
+    refuse_stdout(out, "--library", "an HDF5 file")
     with make_progress("library build", quiet, progress) as rep:
         result = build_library(dataset, out, overwrite=overwrite, jobs=jobs, wait_s=wait_s, progress=rep)
     if as_json:

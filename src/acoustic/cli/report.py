@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ._common import command_errors, emit_json, json_option
-from ._conventions import ledger_option, library_option, make_progress, note, progress_options, renamed_options
+from ._conventions import ledger_option, library_option, make_progress, progress_options, refuse_stdout, renamed_options
 
 
 @renamed_options({"--survey-dir": "--survey"})
@@ -56,6 +56,7 @@ def report(survey_result, ledger_path, out_dir, survey_dir, library_path, tolera
     from ..ledger._outcomes import parse_day
     from ..report import build_report
 
+    refuse_stdout(out_dir)
     since = parse_day(since, "--since", future_ok=True) if since else None
     until = parse_day(until, "--until", future_ok=True) if until else None
     with make_progress("report", quiet, progress) as rep:

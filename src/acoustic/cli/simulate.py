@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ._common import FiniteFloat, command_errors, document, emit_json, json_option, path_text
-from ._conventions import quiet_option
+from ._conventions import quiet_option, refuse_stdout
 
 #: = acoustic.pipe.MAX_PIPE_LENGTH_M (not imported: ``acoustic simulate --help`` stays free of numpy)
 MAX_PIPE_LENGTH_M = 100_000.0
@@ -109,6 +109,7 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
             path = PipePath.uniform(distance, material, diameter_mm=diameter_mm, wall_mm=wall_mm, soil=soil)
         except PipeError as exc:
             raise PipeError(f"the pipe of --distance/--material/--diameter-mm/--wall-mm: {exc}") from None
+    refuse_stdout(out_dir)
     _check_start_time(start_time, duration)
     sim = simulate_pair(path, leak_m, sample_rate_hz=sample_rate, duration_s=duration, snr_db=snr_db,
                         sensor_kind=sensor_kind, confounders=confounders, second_leak_m=second_leak_m,
