@@ -410,3 +410,20 @@ def test_progress_stages_have_fixed_totals(recordings, tmp_path):
     assert "processing uploads" not in quiet.stderr and "batch: found" not in quiet.stderr
     default = run(up, "--ledger", tmp_path / "l3.db", "--jobs", 0, "--no-model", env={"ACOUSTIC_PROGRESS": None})
     assert "processing uploads" not in default.stderr and "batch: found 7 recording(s)" in default.stderr
+
+
+def test_old_spellings_work_one_release(recordings, tmp_path, monkeypatch):
+    """--workers (now -j/--jobs) and 'batch status LEDGER' (now -l/--ledger, $ACOUSTIC_LEDGER) still work, with a warning."""
+    up = make_upload(recordings / "L1", tmp_path / "up")
+    ledger = tmp_path / "ledger.db"
+    r = run(up, "--ledger", ledger, "--workers", 0, "--no-model", "--json")
+    assert r.exit_code == 0, r.output
+    assert "--workers is deprecated" in r.stderr and "use --jobs" in r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == "acoustic.batch.run/1" and doc["ledger"] == str(ledger.resolve())
+    assert doc["upload_dir"] == str(up.resolve()) and doc["elapsed_s"] == doc["seconds"]
+    old = CliRunner().invoke(cli, ["batch", "status", str(ledger), "--json"])
+    assert old.exit_code == 0 and "is deprecated" in old.stderr
+    monkeypatch.setenv("ACOUSTIC_LEDGER", str(ledger))
+    new = CliRunner().invoke(cli, ["batch", "status", "--json"])
+    assert new.exit_code == 0 and json.loads(new.stdout) == json.loads(old.stdout) and new.stderr == ""
