@@ -65,7 +65,7 @@ def run(*args, **kw):
 
 
 def run_json(upload, ledger, *extra):
-    r = run(upload, "--ledger", ledger, "--workers", 0, "--no-model", "--json", *extra)
+    r = run(upload, "--ledger", ledger, "--jobs", 0, "--no-model", "--json", *extra)
     assert r.exit_code in (0, 3), r.output
     return r, json.loads(r.stdout)
 
@@ -275,13 +275,13 @@ def test_busy_ledger_refused_or_waited_for(recordings, tmp_path):
     ledger = tmp_path / "ledger.db"
     holder = Ledger(ledger, create=True)
     holder.acquire_writer()
-    r = run(up, "--ledger", ledger, "--workers", 0, "--no-model")
+    r = run(up, "--ledger", ledger, "--jobs", 0, "--no-model")
     assert r.exit_code == 4 and "another batch" in r.stderr and "Traceback" not in r.output
     assert len(r.stderr.strip().splitlines()) == 1
-    r = run(up, "--ledger", ledger, "--workers", 0, "--no-model", "--wait", 0.3)
+    r = run(up, "--ledger", ledger, "--jobs", 0, "--no-model", "--wait", 0.3)
     assert r.exit_code == 4
     holder.close()
-    r = run(up, "--ledger", ledger, "--workers", 0, "--no-model", "--wait", 0.3)
+    r = run(up, "--ledger", ledger, "--jobs", 0, "--no-model", "--wait", 0.3)
     assert r.exit_code == 0, r.output
     assert q(ledger, "SELECT count(*) FROM recordings")[0][0] == 2
 
@@ -290,7 +290,7 @@ def test_bad_arguments_give_one_line_errors(tmp_path, recordings):
     ledger = tmp_path / "ledger.db"
     cases = [
         ((tmp_path / "nope", "--ledger", ledger), "UPLOAD_DIR"),
-        ((recordings, "--ledger", ledger, "--workers", -1, "--no-model"), "--workers"),
+        ((recordings, "--ledger", ledger, "--jobs", -1, "--no-model"), "--jobs"),
         ((recordings, "--ledger", ledger, "--model", tmp_path / "nomodel"), "model not found"),
         ((recordings, "--ledger", ledger, "--model", tmp_path, "--no-model"), "not both"),
         ((recordings, "--ledger", ledger, "--chunk-size", 0, "--no-model"), "--chunk-size"),
@@ -302,7 +302,7 @@ def test_bad_arguments_give_one_line_errors(tmp_path, recordings):
         assert msg in r.stderr and "Traceback" not in r.output
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"garbage" * 200)
-    r = run(recordings, "--ledger", junk, "--no-model", "--workers", 0)
+    r = run(recordings, "--ledger", junk, "--no-model", "--jobs", 0)
     assert r.exit_code == 2 and "not a ledger database" in r.stderr
 
 
@@ -389,3 +389,41 @@ def test_loggers_missing_from_the_survey_are_reported(recordings, tmp_path):
     assert "Warning: 1 logger(s) with new recordings are not in the survey's loggers.csv" in r.stderr
     r = run(up, "--ledger", tmp_path / "l2.db", "--no-model", "--survey", recordings)
     assert r.exit_code == 2 and "no network.inp" in r.stderr
+
+
+def test_progress_stages_have_fixed_totals(recordings, tmp_path):
+    """Issue 21 item 4: one stage over every file found (no denominator that grows as work is queued),
+    shown with --progress even when stderr is not a terminal; --quiet and the default (no terminal) hide it."""
+    import re
+
+    up = make_upload(recordings, tmp_path / "up")
+    (up / "L1" / "again.wav").write_bytes((up / "L1" / "L1_n0.wav").read_bytes())  # a duplicate: settled, no work
+    shutil.copy(up / "L1" / "L1_n0.json", up / "L1" / "again.json")
+    age(up)
+    r = run(up, "--ledger", tmp_path / "l.db", "--jobs", 0, "--no-model", "--chunk-size", 1, "--progress")
+    assert r.exit_code == 0, r.output
+    counts = re.findall(r"batch: processing uploads (\d+)/(\d+)", r.stderr)
+    assert counts and {t for _, t in counts} == {"7"} and counts[-1][0] == "7"
+    assert [int(d) for d, _ in counts] == sorted(int(d) for d, _ in counts)
+    assert "batch: scoring loggers 3/3" in r.stderr
+    quiet = run(up, "--ledger", tmp_path / "l2.db", "--jobs", 0, "--no-model", "--progress", "--quiet")
+    assert "processing uploads" not in quiet.stderr and "batch: found" not in quiet.stderr
+    default = run(up, "--ledger", tmp_path / "l3.db", "--jobs", 0, "--no-model", env={"ACOUSTIC_PROGRESS": None})
+    assert "processing uploads" not in default.stderr and "batch: found 7 recording(s)" in default.stderr
+
+
+def test_old_spellings_work_one_release(recordings, tmp_path, monkeypatch):
+    """--workers (now -j/--jobs) and 'batch status LEDGER' (now -l/--ledger, $ACOUSTIC_LEDGER) still work, with a warning."""
+    up = make_upload(recordings / "L1", tmp_path / "up")
+    ledger = tmp_path / "ledger.db"
+    r = run(up, "--ledger", ledger, "--workers", 0, "--no-model", "--json")
+    assert r.exit_code == 0, r.output
+    assert "--workers is deprecated" in r.stderr and "use --jobs" in r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == "acoustic.batch.run/1" and doc["ledger"] == str(ledger.resolve())
+    assert doc["upload_dir"] == str(up.resolve()) and doc["elapsed_s"] == doc["seconds"]
+    old = CliRunner().invoke(cli, ["batch", "status", str(ledger), "--json"])
+    assert old.exit_code == 0 and "is deprecated" in old.stderr
+    monkeypatch.setenv("ACOUSTIC_LEDGER", str(ledger))
+    new = CliRunner().invoke(cli, ["batch", "status", "--json"])
+    assert new.exit_code == 0 and json.loads(new.stdout) == json.loads(old.stdout) and new.stderr == ""

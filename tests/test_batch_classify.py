@@ -71,7 +71,7 @@ def upload(tmp_path_factory):
 def test_batch_classifies_like_acoustic_classify(model_dir, upload, tmp_path):
     ledger = tmp_path / "ledger.db"
     r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(ledger), "--model", str(model_dir),
-                                 "--workers", "0", "--json"])
+                                 "--jobs", "0", "--json"])
     assert r.exit_code == 3, r.output                                   # the 1 kHz file is quarantined
     s = json.loads(r.stdout)
     assert (s["new"], s["failed"]) == (9, 1) and s["classification"].startswith("small@")
@@ -104,7 +104,7 @@ def test_second_batch_takes_the_model_from_the_compiled_cache(model_dir, upload,
     for i in range(2):
         ledger = tmp_path / f"l{i}.db"
         r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(ledger), "--model", str(model_dir),
-                                     "--workers", "0", "--json"])
+                                     "--jobs", "0", "--json"])
         assert r.exit_code == 3, r.output
         assert len(list((tmp_path / "cache" / "compiled-models").glob("*.npz"))) == 1
         con = sqlite3.connect(ledger)

@@ -43,7 +43,7 @@ def upload(tmp_path_factory):
 
 
 def start_batch(upload, ledger, *extra):
-    cmd = [ACOUSTIC, "batch", "run", str(upload), "--ledger", str(ledger), "--no-model", "--workers", "1",
+    cmd = [ACOUSTIC, "batch", "run", str(upload), "--ledger", str(ledger), "--no-model", "--jobs", "1",
            "--chunk-size", "1", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -117,7 +117,7 @@ def test_sigkill_mid_run_then_rerun_processes_every_file_once(upload, tmp_path):
     assert count(ledger, "SELECT count(*) FROM batches WHERE status = 'running'") == 1
 
     r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(ledger), "--no-model",
-                                 "--workers", "0", "--json"])
+                                 "--jobs", "0", "--json"])
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert (s["new"], s["unchanged"], s["failed"]) == (N_FILES - done, done, 0)
@@ -131,7 +131,7 @@ def test_sigkill_mid_run_then_rerun_processes_every_file_once(upload, tmp_path):
 
     before = dump(ledger)
     r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(ledger), "--no-model",
-                                 "--workers", "0", "--json"])
+                                 "--jobs", "0", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["new"] == 0
     assert dump(ledger) == before
 
@@ -145,7 +145,7 @@ def test_two_batches_at_once_second_refuses_or_waits(upload, tmp_path):
         assert wait_for(lambda: lock.exists() and lock.read_text().strip() == str(first.pid), proc=first)
         # refused at once, cleanly
         r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(ledger), "--no-model",
-                                     "--workers", "0"])
+                                     "--jobs", "0"])
         assert r.exit_code == 4, r.output
         assert r.stderr.strip().startswith("Error:") and f"pid {first.pid}" in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1

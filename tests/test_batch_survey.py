@@ -41,7 +41,7 @@ def _age(folder):
 
 def _run(up, ledger, sv):
     r = CliRunner().invoke(cli, ["batch", "run", str(up), "--ledger", str(ledger), "--survey", str(sv),
-                                 "--workers", "0", "--no-model", "--json"])
+                                 "--jobs", "0", "--no-model", "--json"])
     assert r.exit_code == 0, r.output
     return json.loads(r.stdout)
 

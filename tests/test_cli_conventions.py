@@ -242,3 +242,28 @@ def test_dataset_and_model_card_are_registered(tmp_path):
     res = CliRunner().invoke(cli, ["model-card"])
     assert res.exit_code == 0 and res.stdout.startswith("# Model card: default")
     assert "model-card" in CliRunner().invoke(cli, ["--help"]).stdout
+
+
+def test_quiet_hides_notes_not_results(tmp_path):
+    from acoustic.cli import cli
+
+    out = tmp_path / "card.md"
+    res = CliRunner().invoke(cli, ["model-card", "-o", str(out)])
+    assert res.exit_code == 0 and res.stderr == f"wrote {out}\n"
+    res = CliRunner().invoke(cli, ["model-card", "-o", str(out), "-q"])
+    assert res.exit_code == 0 and res.stderr == "" and out.read_text().startswith("# Model card")
+    res = CliRunner().invoke(cli, ["model-card", "--quiet"])
+    assert res.exit_code == 0 and res.stdout.startswith("# Model card")
+
+
+@pytest.mark.parametrize("args", [
+    ["report", "-l", "x.db", "-o", "-"],
+    ["simulate", "pair", "-o", "-", "--distance", "50", "--material", "pvc", "--leak-m", "10"],
+    ["simulate", "dataset", "-o", "-", "--n", "1"],
+])
+def test_a_folder_output_cannot_be_stdout(args, tmp_path, monkeypatch):
+    from acoustic.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2 and "'-' (stdout) cannot be one" in res.stderr and not (tmp_path / "-").exists()

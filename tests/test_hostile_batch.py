@@ -50,7 +50,7 @@ def age(folder: Path):
 
 
 def run(upload: Path, ledger: Path, *extra):
-    r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(ledger), "--workers", "0", "--no-model",
+    r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(ledger), "--jobs", "0", "--no-model",
                                  "--json", *map(str, extra)])
     assert r.exit_code in (0, 3), r.output
     return r, json.loads(r.stdout)
@@ -85,7 +85,7 @@ def test_fifo_dev_zero_and_fifo_sidecar_are_quarantined_not_read(tmp_path):
     os.mkfifo(up / "L3stats.csv")
     age(up)
     ledger = tmp_path / "ledger.db"
-    r = run_process(up, ledger, "--workers", "0")
+    r = run_process(up, ledger, "--jobs", "0")
     assert r.returncode == 3, r.stderr
     assert "Traceback" not in r.stderr
     assert "fifo.wav: file is a FIFO (named pipe), not a regular file" in r.stderr
@@ -94,7 +94,7 @@ def test_fifo_dev_zero_and_fifo_sidecar_are_quarantined_not_read(tmp_path):
     assert "L3stats.csv: file is a FIFO (named pipe), not a regular file" in r.stderr
     assert "1 new" in r.stdout and "4 failed" in r.stdout
     # the next night: nothing new, nothing hangs, nothing failed again
-    r = run_process(up, ledger, "--workers", "0")
+    r = run_process(up, ledger, "--jobs", "0")
     assert r.returncode == 0 and "5 unchanged" in r.stdout, r.stdout + r.stderr
 
 
@@ -104,7 +104,7 @@ def test_special_files_on_the_process_pool_do_not_hang(tmp_path):
     os.mkfifo(up / "fifo.wav")
     (up / "zero.flac").symlink_to("/dev/zero")
     age(up)
-    r = run_process(up, tmp_path / "ledger.db", "--workers", "2")
+    r = run_process(up, tmp_path / "ledger.db", "--jobs", "2")
     assert r.returncode == 3 and "1 new" in r.stdout and "2 failed" in r.stdout, r.stdout + r.stderr
 
 
@@ -212,7 +212,7 @@ def test_a_sidecarless_copy_of_a_known_recording_is_matched_not_a_correction(tmp
     (up / "resend2").mkdir()
     shutil.copy(up / "L1" / "A.wav", up / "resend2" / "A.wav")
     age(up)
-    text = CliRunner().invoke(cli, ["batch", "run", str(up), "--ledger", str(ledger), "--workers", "0",
+    text = CliRunner().invoke(cli, ["batch", "run", str(up), "--ledger", str(ledger), "--jobs", "0",
                                     "--no-model"])
     assert text.exit_code == 0 and "1 matched without sidecar" in text.stdout and "corrected" in text.stdout
 
@@ -275,9 +275,9 @@ def test_a_thousand_workers_are_capped_with_a_warning(tmp_path):
     rec(up / "a.wav")
     rec(up / "b.wav", logger="L2", seed=1)
     age(up)
-    r = run_process(up, tmp_path / "ledger.db", "--workers", "1000", timeout=300)
+    r = run_process(up, tmp_path / "ledger.db", "--jobs", "1000", timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "Warning: --workers 1000 is more than useful here" in r.stderr and "; using " in r.stderr
+    assert "Warning: --jobs 1000 is more than useful here" in r.stderr and "; using " in r.stderr
     assert "2 new" in r.stdout
 
 
@@ -303,7 +303,7 @@ def test_a_garbage_scheduler_address_is_one_clear_line(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--wait", "nan"], "Invalid value for '--wait': 'nan' is not a finite number"),
     (["--wait", "-1"], "Invalid value for '--wait'"),
-    (["--workers", "-1"], "Invalid value for '--workers'"),
+    (["--jobs", "-1"], "Invalid value for '--jobs'"),
     (["--window-nights", "0"], "Invalid value for '--window-nights'"),
     (["--chunk-size", "0"], "Invalid value for '--chunk-size'"),
 ])
@@ -331,7 +331,7 @@ def test_a_damaged_ledger_is_a_one_line_error(tmp_path):
     con.close()
     rec(up / "b.wav", seed=7, start=T0 + timedelta(days=1))
     age(up)
-    r = CliRunner().invoke(cli, ["batch", "run", str(up), "--ledger", str(ledger), "--workers", "0", "--no-model"])
+    r = CliRunner().invoke(cli, ["batch", "run", str(up), "--ledger", str(ledger), "--jobs", "0", "--no-model"])
     assert r.exit_code == 2, r.output
     lines = r.stderr.strip().splitlines()
     assert lines[-1] == (f"Error: {ledger}: the ledger cannot be used: it is damaged or not a ledger (no such table: "
@@ -357,7 +357,7 @@ def test_a_read_only_or_special_ledger_is_said_so_up_front(tmp_path):
     r = CliRunner().invoke(cli, ["batch", "run", str(up), "--ledger", str(tmp_path / "none" / "l.db")])
     assert r.exit_code == 2 and f"--ledger {tmp_path}/none/l.db: folder {tmp_path}/none not found" in r.stderr
     os.mkfifo(tmp_path / "fifo.db")
-    r = run_process(up, tmp_path / "fifo.db", "--workers", "0", timeout=60)
+    r = run_process(up, tmp_path / "fifo.db", "--jobs", "0", timeout=60)
     assert r.returncode == 2 and "fifo.db: ledger is a FIFO (named pipe), not a regular file" in r.stderr
 
 
@@ -371,7 +371,7 @@ def test_a_ledger_on_a_read_only_mount(tmp_path):
     try:
         if subprocess.run(["mount", "-o", "remount,ro,bind", str(mnt)], capture_output=True).returncode != 0:
             pytest.skip("no read-only remount here")
-        r = CliRunner().invoke(cli, ["batch", "run", str(mnt / "up"), "--ledger", str(mnt / "l.db"), "--workers", "0"])
+        r = CliRunner().invoke(cli, ["batch", "run", str(mnt / "up"), "--ledger", str(mnt / "l.db"), "--jobs", "0"])
         assert r.exit_code == 2
         assert r.stderr.strip() == (f"Error: --ledger {mnt}/l.db: {mnt} is read-only (file, folder or mount); the "
                                     "batch writes the ledger and its journal and lock files beside it")

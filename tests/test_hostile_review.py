@@ -155,7 +155,7 @@ def _batch(upload, ledger):
 
     from acoustic.cli import cli
 
-    r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(ledger), "--workers", "0", "--no-model",
+    r = CliRunner().invoke(cli, ["batch", "run", str(upload), "--ledger", str(ledger), "--jobs", "0", "--no-model",
                                  "--json"])
     assert r.exit_code in (0, 3), r.output
     return r, json.loads(r.stdout)

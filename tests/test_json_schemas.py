@@ -52,9 +52,16 @@ COMMAND_SCHEMAS = {
     "simulate ledger": "simulate.ledger",
 }
 #: Commands with --json arriving from other branches now; their schemas are written in phase B.
-PENDING_COMMANDS = {"ledger add", "ledger export", "loggers simulate"}
+PENDING_COMMANDS = {"ledger add", "loggers simulate"}  # (ledger add: validated in test_ledger_pairs.py)
 #: Schemas whose documents already carry "schema" and their inputs (the others are phase B's).
-EMITS_SCHEMA = {"simulate.dataset", "correlate", "velocity", "survey", "loggers.score", "loggers.evaluate"}
+EMITS_SCHEMA = {
+    "simulate.dataset", "simulate.pair", "simulate.recording", "simulate.ledger",
+    "library.build", "library.add", "library.list", "library.match",
+    "batch.run", "batch.status", "report",
+    "ledger.list", "ledger.show", "ledger.dispatch", "ledger.confirm", "ledger.amend", "ledger.undo",
+    "ledger.history", "ledger.stats", "ledger.grade",
+    "correlate", "velocity", "survey", "loggers.score", "loggers.evaluate",
+}
 #: Schemas of files a user writes (not command outputs), checked on the shipped samples.
 FILE_SCHEMAS = {"sidecar", "pipe", "model-card"}
 
@@ -144,7 +151,7 @@ def _scenario_dataset(ws: Path) -> dict:
     lib = ws / "lib.h5"
     out = {
         "simulate dataset": ("simulate.dataset", made),
-        "library build": ("library.build", run(["library", "build", ds, "-o", lib, "--json"])),
+        "library build": ("library.build", run(["library", "build", ds, "-L", lib, "--json"])),
         "library add": ("library.add", run(["library", "add", ds / "site0000_0.wav", "-L", lib, "--label", "pump",
                                             "--json"])),
         "library list (built)": ("library.list", run(["library", "list", "-L", lib, "--json"])),
@@ -182,7 +189,7 @@ def _scenario_ledger(ws: Path) -> dict:
     shutil.copy(DISTRICT / "stats.csv", uploads / "district_stats.csv")
     ledger = ws / "ledger.db"
     out = {"batch run": ("batch.run", run(["batch", "run", uploads, "--ledger", ledger, "--survey", DISTRICT,
-                                           "--workers", 0, "--json"]))}
+                                           "--jobs", 0, "--json"]))}
     out["batch status"] = ("batch.status", run(["batch", "status", ledger, "--json"]))
     suspects = run(["ledger", "list", ledger, "--json"])
     out["ledger list"] = ("ledger.list", suspects)
@@ -207,7 +214,7 @@ def _scenario_ledger(ws: Path) -> dict:
     (bad / "broken.json").write_text('{"sensor_id": "L01"}')
     bad_ledger = ws / "bad.db"
     out["batch run (quarantined)"] = ("batch.run", run(["batch", "run", bad.parent, "--ledger", bad_ledger,
-                                                        "--no-model", "--workers", 0, "--json"], expect=3))
+                                                        "--no-model", "--jobs", 0, "--json"], expect=3))
     out["batch status (quarantined)"] = ("batch.status", run(["batch", "status", bad_ledger, "--json"]))
     return out
 

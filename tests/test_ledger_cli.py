@@ -77,4 +77,35 @@ def test_export(ledger_path, tmp_path):
     assert len(rows) == 5 and rows[1]["error_m"] == "0.5"
     gj = json.loads((tmp_path / "s.geojson").read_text())
     assert len(gj["features"]) == 4 and gj["features"][0]["geometry"]["coordinates"] == [100.0, 200.0]
-    assert run("export", ledger_path).exit_code == 2
+    assert r.stderr.count("is deprecated") == 3  # the old spellings (positional ledger, --csv, --geojson)
+    # the new spelling: CSV on stdout by default, '-' is stdout, -o PATH with the format from its suffix
+    r = run("export", "-l", ledger_path)
+    assert r.exit_code == 0 and r.stdout == (tmp_path / "s.csv").read_text() and "deprecated" not in r.stderr
+    assert run("export", "-l", ledger_path, "--format", "csv", "-o", "-").stdout == r.stdout
+    r = run("export", "-l", ledger_path, "-o", tmp_path / "n.geojson")
+    assert r.exit_code == 0 and json.loads((tmp_path / "n.geojson").read_text()) == gj and r.stdout == ""
+    assert json.loads(run("export", "-l", ledger_path, "--format", "geojson").stdout) == gj
+    assert not (tmp_path / "-").exists()
+
+
+def test_ledger_option_environment_and_old_positional(ledger_path, monkeypatch):
+    new = run("list", "--ledger", ledger_path, "--json")
+    assert new.exit_code == 0 and "deprecated" not in new.stderr
+    assert run("list", "-l", ledger_path, "--json").stdout == new.stdout
+    old = run("list", ledger_path, "--json")
+    assert old.stdout == new.stdout and "is deprecated" in old.stderr and "ACOUSTIC_LEDGER" in old.stderr
+    monkeypatch.setenv("ACOUSTIC_LEDGER", str(ledger_path))
+    assert run("list", "--json").stdout == new.stdout
+    assert run("show", 2, "--json").exit_code == 0
+    monkeypatch.delenv("ACOUSTIC_LEDGER")
+    r = run("list")
+    assert r.exit_code == 2 and "--ledger" in r.stderr
+
+
+def test_show_prints_text_unless_json(ledger_path):
+    r = run("show", "-l", ledger_path, 2)
+    assert r.exit_code == 0 and r.stdout.startswith("suspect 2 (point")
+    assert "status " in r.stdout and not r.stdout.lstrip().startswith("{")
+    doc = json.loads(run("show", "-l", ledger_path, 2, "--json").stdout)
+    assert doc["schema"] == "acoustic.ledger.show/1" and doc["ledger"] == str(ledger_path.resolve())
+    assert doc["interval_m"] == [doc["interval_lo_m"], doc["interval_hi_m"]]

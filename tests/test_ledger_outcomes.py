@@ -68,8 +68,9 @@ def ledger(tmp_path):
     return path, ids, net
 
 
-def run(*args, env=None):
-    return CliRunner().invoke(cli, ["ledger", *map(str, args)], env=env)
+def run(command, ledger, *args, env=None):
+    """``acoustic ledger COMMAND -l LEDGER ARGS``."""
+    return CliRunner().invoke(cli, ["ledger", command, "-l", str(ledger), *map(str, args)], env=env)
 
 
 def one_line_error(r, *fragments):

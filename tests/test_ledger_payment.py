@@ -19,8 +19,9 @@ from acoustic.cli import cli
 from acoustic.ledger import Ledger, utc_now
 
 
-def run(*args):
-    return CliRunner().invoke(cli, ["ledger", *map(str, args)])
+def run(command, ledger, *args):
+    """``acoustic ledger COMMAND -l LEDGER ARGS``."""
+    return CliRunner().invoke(cli, ["ledger", command, "-l", str(ledger), *map(str, args)])
 
 
 def stats(path, *args) -> dict:

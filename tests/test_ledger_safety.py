@@ -34,7 +34,7 @@ def test_read_only_mount_with_an_unread_write_ahead_log(tmp_path):
             shutil.copy(str(path) + "-wal", mnt / "l.db-wal")
             if subprocess.run(["mount", "-o", "remount,ro", str(mnt)], capture_output=True).returncode != 0:
                 pytest.skip("cannot remount read-only here")
-            r = run("ledger", "stats", mnt / "l.db", "--json")
+            r = run("ledger", "stats", "-l", mnt / "l.db", "--json")
             assert r.exit_code == 2, r.output
             err = r.stderr.strip()
             assert err.startswith("Error: ") and "\n" not in err and "l.db-wal" in err, err

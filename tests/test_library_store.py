@@ -313,6 +313,25 @@ def test_cli_list_and_export(lib_path, tmp_path):
     assert r.exit_code == 0 and r.stdout.count("\n") == 41 and "feat_0" not in r.stdout
 
 
+def test_cli_library_named_the_same_way_everywhere(lib_path, tmp_path, monkeypatch):
+    """Issue 21 item 1: -L/--library and $ACOUSTIC_LIBRARY; 'library list lib.h5' (old) works with a
+    warning instead of 'unexpected extra argument'; a JSON document names its library; '-o -' is stdout."""
+    new = CliRunner().invoke(cli, ["library", "list", "-L", str(lib_path), "--json"])
+    doc = json.loads(new.stdout)
+    assert doc["schema"] == "acoustic.library.list/1" and doc["library"] == str(lib_path.resolve())
+    assert doc["path"] == str(lib_path)  # the old key, one release
+    old = CliRunner().invoke(cli, ["library", "list", str(lib_path), "--json"])
+    assert old.exit_code == 0 and json.loads(old.stdout) == doc
+    assert "is deprecated" in old.stderr and "--library" in old.stderr
+    monkeypatch.setenv("ACOUSTIC_LIBRARY", str(lib_path))
+    assert json.loads(CliRunner().invoke(cli, ["library", "list", "--json"]).stdout) == doc
+    monkeypatch.delenv("ACOUSTIC_LIBRARY")
+    r = CliRunner().invoke(cli, ["library", "list", "not-a-library.txt"])
+    assert r.exit_code == 2 and "unexpected extra argument" in r.stderr  # never the shipped library
+    r = CliRunner().invoke(cli, ["library", "export", "-L", str(lib_path), "-o", "-", "--no-features"])
+    assert r.exit_code == 0 and r.stdout.count("\n") == 41 and not (tmp_path / "-").exists()
+
+
 def test_cli_bad_library_is_one_line_error(tmp_path):
     (tmp_path / "x.h5").write_text("hello")
     for args in (["library", "list", "-L", str(tmp_path / "x.h5")],
@@ -332,3 +351,24 @@ def test_new_library_is_world_readable_and_keeps_its_mode(tmp_path, rng):
     path.chmod(0o640)
     _add(path, X + 1, S, meta)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_cli_match_takes_an_old_leading_library_as_L(tmp_path):
+    """'library match lib.h5 x.wav' matched lib.h5 as a recording against the shipped library; now
+    lib.h5 is the library (with a warning), and a missing recording among others exits 1, not 2."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    lib = tmp_path / "lib.h5"
+    shutil.copy(root / "models" / "default" / "signatures.h5", lib)
+    rec = root / "recordings" / "samples" / "single" / "leak_di_25m.wav"
+    r = CliRunner().invoke(cli, ["library", "match", str(lib), str(rec), "-k", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    docs = json.loads(r.stdout)
+    assert [d["library"] for d in docs] == [str(lib.resolve())] and docs[0]["schema"] == "acoustic.library.match/1"
+    assert len(docs[0]["nearest"]) == 2 and "is deprecated" in r.stderr
+    r = CliRunner().invoke(cli, ["library", "match", "-L", str(lib), str(tmp_path / "gone.wav"), str(rec), "--json"])
+    assert r.exit_code == 1 and "1 of 2 recording(s) could not be used" in r.stderr
+    r = CliRunner().invoke(cli, ["library", "match", "-L", str(lib), str(tmp_path / "gone.wav")])
+    assert r.exit_code == 2

@@ -52,27 +52,9 @@ KNOWN_FAILURES = {
         "the glob matches 9 recordings; the README shows 5 of them",
     "acoustic classify recordings/samples/single/*.wav":
         "the README's lines lack the 'nearest:' column the command prints",
-    "acoustic batch run uploads --ledger ledger.db --survey district":
-        "no uploads/ or district/ folder is shipped or made by an earlier example",
-    "acoustic ledger confirm ledger.db 13 --found-at-m 500 --from-node N2":
-        "needs the ledger of the batch example (which cannot run)",
-    "acoustic ledger confirm ledger.db 13 --found-at-m 61.7 --from-node N2 --dug-on 2026-11-05":
-        "needs the ledger of the batch example (which cannot run)",
-    'acoustic ledger amend ledger.db 13 --found-at-m 61.3 --from-node N2 --reason "tape read again: 61.3 m"':
-        "needs the ledger of the batch example (which cannot run)",
-    "acoustic ledger history ledger.db 13":
-        "needs the ledger of the batch example (which cannot run); the times it shows differ on every run "
-        "(they need '...')",
-    "acoustic ledger stats ledger.db":
-        "needs the ledger of the batch example (which cannot run)",
-    "acoustic simulate ledger --out hist --seed 1 --end 2026-10-31":
-        "the README leaves out the stdout line 'Truth in hist/truth.json; run: ...'",
-    "acoustic report result.json --out report":
-        "no result.json (no example writes one), and the point shown (P06) is not what the sample district gives",
 }
 #: command line -> its exit code when it is not 0 and the README shows no ``Error:`` line.
 EXIT_CODES = {
-    "acoustic batch run uploads --ledger ledger.db --survey district": 3,  # a quarantined upload
 }
 
 
@@ -313,3 +295,14 @@ def test_globs_expand_sorted_like_a_shell(tmp_path):
     assert _argv("acoustic features *.wav --json", tmp_path) == ["features", "a.wav", "b.wav", "--json"]
     assert _argv("acoustic features none*.wav", tmp_path) == ["features", "none*.wav"]
     assert _argv("acoustic x 'a b'", tmp_path) == ["x", "a b"]
+
+
+def test_readme_links_only_what_the_repository_has():
+    """Issue 21 item 3: every relative link of the README names a file or folder of the repository."""
+    text = README.read_text(encoding="utf-8")
+    assert "../shared" not in text
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if "://" not in link and not link.startswith("mailto:")]
+    assert local, "the README links no in-repository document"
+    missing = [link for link in local if not (ROOT / link).exists()]
+    assert not missing, f"README links that the repository does not have: {missing}"

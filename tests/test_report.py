@@ -504,7 +504,7 @@ def test_no_survey_folder_still_reports_numbers(site, tmp_path):
     (tmp_path / "r.json").write_text(json.dumps(doc))
     r = CliRunner().invoke(cli, ["report", str(tmp_path / "r.json"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
-    assert "is not there; give --survey-dir" in r.stderr
+    assert "is not there; give --survey DIR" in r.stderr
     html = (tmp_path / "o" / "index.html").read_text()
     tree = parse_html(html)
     assert tree.find("svg", cls="network-map") is None and "No map" in html

@@ -125,7 +125,7 @@ def test_survey_dir_without_network(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     p = result_file(tmp_path)
-    assert_one_line_error(run(p, "--out", tmp_path / "o", "--survey-dir", empty), str(empty),
+    assert_one_line_error(run(p, "--out", tmp_path / "o", "--survey", empty), str(empty),
                           "no network.inp (with pipes.csv) or network.geojson")
 
 

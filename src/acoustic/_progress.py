@@ -295,6 +295,14 @@ class ProgressReporter:
             if now - self._last_draw >= interval:
                 self._draw(now, final=False)
 
+    def clear(self) -> None:
+        """Erase an unfinished interactive line, so that a line written next on the same stream
+        (a warning, a failure) starts at the left; the stage is redrawn at its next call."""
+        with self._lock:
+            if self._open_line:
+                self._write("\r" + " " * self._open_line + "\r")
+                self._open_line = 0
+
     def note(self, message: str) -> None:
         """A line of its own (``command: message``), e.g. which engine a batch uses; kept out of
         the way of an interactive progress line.  Silent when the reporter is not enabled."""

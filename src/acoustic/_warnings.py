@@ -21,7 +21,7 @@ import warnings
 
 from ._errors import AcousticWarning
 
-__all__ = ["WarningLog", "collect_warnings", "one_line", "warn"]
+__all__ = ["WarningLog", "collect_warnings", "one_line", "silenced", "warn"]
 
 
 def warn(message: str, *, stacklevel: int = 2) -> None:
@@ -54,6 +54,30 @@ def one_line(exc_or_text) -> str:
     if text:
         return text
     return type(exc_or_text).__name__ if isinstance(exc_or_text, BaseException) else ""
+
+
+def silenced():
+    """Context manager that drops the :class:`AcousticWarning` s raised inside it (work whose
+    warnings were already reported, or whose result is optional); other warnings pass.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with silenced():
+    ...     warn("not shown")
+    """
+    return _Silenced()
+
+
+class _Silenced:
+    def __enter__(self):
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", AcousticWarning)
+        return self
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
 
 
 class WarningLog:

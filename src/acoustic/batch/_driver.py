@@ -171,6 +171,11 @@ class _Driver:
         self.last_done = -1
         self.n_queued = 0
         self.n_done = 0
+        self.n_settled = 0                # files found that needed no work (unchanged, duplicate, unreadable)
+        self.n_files_total = 0            # recordings + statistics files found: the stage total, fixed
+        self.n_areas = 0
+        self.survey_results: dict = {}    # area -> (task, result) of surveys back from the workers
+        self.n_areas_done = 0
         self.deaths_in_a_row = 0
         self.known_good = None            # an item processed successfully in this run (health checks)
         self.limbo: list = []             # (task, exc): died alone, judged once the engine is shown healthy
@@ -183,7 +188,7 @@ class _Driver:
             raise ParameterError(f"UPLOAD_DIR {self.upload_dir}: not a folder")
         if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
                                          or self.workers < 0):
-            raise ParameterError(f"--workers must be 0 (in-process) or a positive number of processes, "
+            raise ParameterError(f"--jobs must be 0 (in-process) or a positive number of processes, "
                                  f"got {self.workers!r}")
         _check_ledger_writable(self.ledger_path)
         if self.chunk_size is not None and self.chunk_size < 1:
@@ -396,7 +401,10 @@ class _Driver:
         elif task["type"] == "stats":
             self._handle_stats(result)
         elif task["type"] == "survey":
-            self._handle_survey(task, result)
+            # kept, and committed in the order of the areas once all are back (_survey): suspect
+            # numbers do not depend on which worker finished first
+            self.survey_results[task["area"]] = (task, result)
+            self._area_done()
             return
         self._tick()
 
@@ -477,6 +485,11 @@ class _Driver:
                 self._tell(w)
         self.n_done += 1
 
+    def _area_done(self, n: int = 1):
+        """One more area settled: the ``surveying areas`` stage (its total fixed when it starts)."""
+        self.n_areas_done += n
+        self.progress("stage", stage="surveying areas", done=self.n_areas_done, total=self.n_areas)
+
     def _handle_survey(self, task: dict, result: dict):
         s = self.summary
         area, night = task["area"], task["night"]
@@ -511,6 +524,10 @@ class _Driver:
         self.progress("failure", path=str(path), error=error, kind=kind, logger_id=logger_id)
 
     def _tick(self, force=False):
+        if self.n_files_total:
+            self.progress("stage", stage="processing uploads", done=min(self.n_settled + self.n_done,
+                                                                         self.n_files_total),
+                          total=self.n_files_total)
         now = time.monotonic()
         if (force and self.n_done != self.last_done) or now - self.last_progress >= 1.0:
             self.last_progress = now
@@ -640,6 +657,10 @@ class _Driver:
                                           "(.part/.tmp or names starting with '.')")
         self.summary.files = len(found.recordings) + len(found.stats_files) + len(found.bad_names)
         self.progress("scan", recordings=len(found.recordings), stats_files=len(found.stats_files))
+        # one stage over every file found, its total fixed here: a file counts when it is settled (no work
+        # needed) or its result committed (the queue's size, learned on the way, is not a denominator)
+        self.n_files_total = len(found.recordings) + len(found.stats_files)
+        self._tick()
         for folder, why in found.unreadable_dirs:
             self._tell(f"{display_path(folder)}: folder cannot be read ({why}); the uploads in it are not "
                        "processed until it can be")
@@ -652,7 +673,13 @@ class _Driver:
         """Statistics files: small, one task each; a copy of one still in flight waits for it."""
         todo = list(self.found.stats_files)
         while todo:
-            deferred = [path for path in todo if self._classify_stats(path, dups) == "defer"]
+            deferred = []
+            for path in todo:
+                what = self._classify_stats(path, dups)
+                if what == "defer":
+                    deferred.append(path)
+                elif what is None:
+                    self.n_settled += 1
             if deferred:
                 self._wait()
                 self._judge_limbo(final=True)
@@ -671,7 +698,9 @@ class _Driver:
                 item = self._classify_recording(path, in_round, dups)
                 if item == "defer":
                     deferred.append(path)
-                elif item is not None:
+                elif item is None:
+                    self.n_settled += 1
+                else:
                     in_round.add(item["sha256"])
                     self.pending_audio.add(item["sha256"])
                     chunk.append(item)
@@ -736,6 +765,7 @@ class _Driver:
             self.n_queued += 1
             self._submit({"type": "stats", "items": [{"path": str(path), "sha256": sha, "now": self.now,
                                                       "identities": {str(path): self.hashes.identities.get(str(path))}}]})
+            return "queued"
         return None
 
     def _classify_recording(self, path: Path, in_round: set, dups: list):
@@ -852,12 +882,14 @@ class _Driver:
         if not pending:
             return
         self.progress("note", message=f"scoring {len(pending)} logger(s)")
+        self.progress("stage", stage="scoring loggers", done=0, total=len(pending))
         for i in range(0, len(pending), 200):
             part = pending[i:i + 200]
             nights, scores = score_pending_loggers(conn, part, self.area_of)
             with self.led.transaction():
                 self.summary.logger_scores_updated += _store.commit_logger_scores(
                     conn, self.summary.batch_id, scores, nights, part)
+            self.progress("stage", stage="scoring loggers", done=i + len(part), total=len(pending))
 
     def _warn_unknown_loggers(self):
         rows = self.led.conn.execute("SELECT DISTINCT logger_id FROM recordings WHERE batch_id = ? AND status = 'ok'",
@@ -882,14 +914,20 @@ class _Driver:
         self.summary.survey = f"{len(pending)} area(s), {self.window_nights} night window"
         self._warn_unknown_loggers()
         self.progress("note", message=f"surveying {len(pending)} area(s)")
+        self.n_areas = len(pending)
+        self._area_done(0)
         for area in pending:
             payload = survey_task(conn, self.survey_dir, self.area_of, area, self.model_path, self.window_nights)
             if payload is None:
                 with self.led.transaction():
                     _store.clear_area(conn, area)
+                self._area_done()
                 continue
             self._submit({"type": "survey", "area": area, "night": payload["night"], "payload": payload})
         self._wait()
+        for area in pending:
+            if area in self.survey_results:
+                self._handle_survey(*self.survey_results.pop(area))
 
 
 def _unknown_loggers_message(unknown: list[str]) -> str:
@@ -999,7 +1037,9 @@ def run_batch(upload_dir, ledger_path, *, survey_dir=None, workers: int | None =
     window_nights : int, default 7
         An affected area is surveyed with its recordings of this many nights up to its latest.
     progress : callable, optional
-        ``progress(event, **info)`` with events ``engine``, ``scan``, ``progress``, ``failure``, ``note``.
+        ``progress(event, **info)`` with events ``engine``, ``scan``, ``progress``, ``failure``, ``note``,
+        and ``stage`` (``stage``, ``done``, ``total``: ``processing uploads`` over every file found,
+        ``scoring loggers``, ``surveying areas``; each total is fixed when its stage starts).
     _recording_task : callable, optional
         Replaces :func:`acoustic.batch._work.process_recordings` (same signature; tests inject
         faults such as a worker process that dies).

@@ -155,7 +155,7 @@ def resolve_workers(requested: int | None, n_tasks: int, cpus: int | None = None
     Parameters
     ----------
     requested : int or None
-        ``--workers`` (None: as many as useful; 0: in-process).
+        ``--jobs`` (None: as many as useful; 0: in-process).
     n_tasks : int
         Files found plus area surveys pending: the most work that can run at once.
     cpus : int, optional
@@ -173,20 +173,20 @@ def resolve_workers(requested: int | None, n_tasks: int, cpus: int | None = None
     Examples
     --------
     >>> resolve_workers(1000, 2, cpus=8)
-    (2, '--workers 1000 is more than useful here (8 CPU(s) available, 2 file(s) or survey(s) to process); using 2')
+    (2, '--jobs 1000 is more than useful here (8 CPU(s) available, 2 file(s) or survey(s) to process); using 2')
     >>> resolve_workers(None, 500, cpus=4)
     (4, None)
     """
     cpus = available_cpus() if cpus is None else cpus
     if requested is not None and (isinstance(requested, bool) or requested < 0):
-        raise ParameterError(f"--workers must be 0 (in-process) or a positive number of processes, got {requested}")
+        raise ParameterError(f"--jobs must be 0 (in-process) or a positive number of processes, got {requested}")
     if requested == 0:
         return 0, None
     cap = max(1, min(cpus, n_tasks))
     if requested is None:
         return cap, None
     if requested > cap:
-        return cap, (f"--workers {requested} is more than useful here ({cpus} CPU(s) available, {n_tasks} file(s) "
+        return cap, (f"--jobs {requested} is more than useful here ({cpus} CPU(s) available, {n_tasks} file(s) "
                      f"or survey(s) to process); using {cap}")
     return requested, None
 
@@ -262,7 +262,7 @@ def open_engine(workers: int | None = None, scheduler: str | None = None, *,
     if workers is None:
         workers = available_cpus()
     if workers < 0:
-        raise ParameterError(f"--workers must be 0 (in-process) or a positive number of processes, got {workers}")
+        raise ParameterError(f"--jobs must be 0 (in-process) or a positive number of processes, got {workers}")
     if workers == 0:
         return Engine(InlineExecutor(), "inline", 0, "in-process (no workers)")
     return Engine(_process_pool(workers), "process-pool", workers,

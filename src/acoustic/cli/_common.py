@@ -13,7 +13,7 @@ from .._errors import AcousticError
 from .._warnings import collect_warnings, one_line
 from ..io._jsonio import to_jsonable  # (its home; kept importable from here)
 
-__all__ = ["FiniteFloat", "command_errors", "emit_json", "json_option", "to_jsonable"]
+__all__ = ["FiniteFloat", "command_errors", "document", "emit_json", "json_option", "path_text", "records", "to_jsonable"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
@@ -165,3 +165,34 @@ def _os_error(exc: OSError) -> str:
 def emit_json(obj) -> None:
     """Print exactly one JSON document on stdout."""
     click.echo(json.dumps(to_jsonable(obj), indent=2))
+
+
+def path_text(path) -> str | None:
+    """A path as JSON documents name inputs: absolute, ``None`` stays ``None``."""
+    import os
+
+    return None if path is None else os.path.abspath(os.fspath(path))
+
+
+def document(kind: str, body: dict, *, version: int = 1, **inputs) -> dict:
+    """A JSON document of ``acoustic.<kind>/<version>`` (docs/cli.md): ``schema`` first, then the
+    inputs given as keywords (paths made absolute where they are :class:`os.PathLike`), then ``body``
+    (whose keys win over the inputs'; ``None`` inputs are left to the body).
+
+    Examples
+    --------
+    >>> document("ledger.stats", {"dug": 3}, ledger="/tmp/l.db")
+    {'schema': 'acoustic.ledger.stats/1', 'ledger': '/tmp/l.db', 'dug': 3}
+    """
+    import os
+
+    head = {"schema": f"acoustic.{kind}/{version}"}
+    for key, value in inputs.items():
+        head[key] = path_text(value) if isinstance(value, os.PathLike) else value
+    return {**head, **{k: v for k, v in body.items() if k != "schema"}}
+
+
+def records(kind: str, items, *, version: int = 1, **inputs) -> list[dict]:
+    """Per-item documents (``ledger list``, ``library match``): each record carries ``schema`` and
+    the inputs, as :func:`document`."""
+    return [document(kind, dict(item), version=version, **inputs) for item in items]

@@ -35,7 +35,8 @@ __all__ = [
     "ENV_LEDGER", "ENV_LIBRARY", "ENV_MODEL", "REMOVED_IN", "STDOUT",
     "run_standalone", "ledger_option", "library_option", "model_option", "out_option", "is_stdout",
     "open_output", "check_stdout_users", "progress_options", "make_progress", "renamed_options",
-    "legacy_leading_path", "looks_like_sqlite", "looks_like_hdf5", "deprecation_warning",
+    "legacy_leading_path", "looks_like_sqlite", "looks_like_hdf5", "deprecation_warning", "quiet_option", "note",
+    "refuse_stdout",
 ]
 
 #: Everything asked was done.
@@ -155,6 +156,12 @@ def open_output(path, *, binary: bool = False, encoding: str = "utf-8"):
         raise
 
 
+def refuse_stdout(path, option: str = "--out", what: str = "a folder") -> None:
+    """A usage error (exit 2) for ``-`` where the output is a folder or a database (it cannot be stdout)."""
+    if is_stdout(path):
+        raise click.UsageError(f"{option} is {what}; '-' (stdout) cannot be one")
+
+
 def check_stdout_users(as_json: bool = False, **outputs) -> None:
     """Refuse (usage error, exit 2) two things on stdout: ``--json`` with an output ``-``, or two
     outputs ``-``.  ``outputs`` maps option names (``geojson``) to their values."""
@@ -174,6 +181,30 @@ def progress_options(func):
     func = click.option("--quiet", "-q", is_flag=True,
                         help="No progress or notes on stderr (warnings and errors still show).")(func)
     return func
+
+
+def quiet_option(func):
+    """``--quiet/-q`` for a command without progress: it hides the command's notes on stderr
+    (:func:`note`: ``wrote PATH`` ...); warnings and errors still show.  The body does not receive it."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, quiet=False, **kwargs):
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.meta["acoustic.quiet"] = bool(quiet)
+        return func(*args, **kwargs)
+
+    return click.option("--quiet", "-q", "quiet", is_flag=True,
+                        help="No notes on stderr (warnings and errors still show).")(wrapper)
+
+
+def note(message: str) -> None:
+    """A note on stderr (``wrote PATH``), unless the command was given ``--quiet``."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get("acoustic.quiet"):
+        return
+    click.echo(message, err=True)
 
 
 def make_progress(command: str, quiet: bool = False, progress: bool | None = None) -> ProgressReporter:
@@ -232,22 +263,32 @@ def renamed_options(renames: dict[str, str | tuple[str, ...]]):
 
 def looks_like_sqlite(arg: str) -> bool:
     """A path that names an SQLite database: its header says so, or (missing file) its suffix."""
-    p = Path(arg)
-    try:
-        with open(p, "rb") as fh:
-            return fh.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return p.suffix.lower() in (".db", ".sqlite", ".sqlite3", ".ledger")
+    head = _file_head(arg, 16)
+    if head is None:
+        return Path(arg).suffix.lower() in (".db", ".sqlite", ".sqlite3", ".ledger")
+    return head == b"SQLite format 3\x00"
 
 
 def looks_like_hdf5(arg: str) -> bool:
     """A path that names an HDF5 file: its signature says so, or (missing file) its suffix."""
-    p = Path(arg)
+    head = _file_head(arg, 8)
+    if head is None:
+        return Path(arg).suffix.lower() in (".h5", ".hdf5")
+    return head == b"\x89HDF\r\n\x1a\n"
+
+
+def _file_head(arg: str, n: int) -> bytes | None:
+    """The first ``n`` bytes of a regular file; ``None`` for anything else (missing, a folder, a FIFO
+    or device, which are never opened: opening a FIFO blocks until a writer comes)."""
+    import stat
+
     try:
-        with open(p, "rb") as fh:
-            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
-    except OSError:
-        return p.suffix.lower() in (".h5", ".hdf5")
+        if not stat.S_ISREG(os.stat(arg).st_mode):
+            return None
+        with open(arg, "rb") as fh:
+            return fh.read(n)
+    except (OSError, ValueError):
+        return None
 
 
 def _value_options(cmd: click.Command) -> set[str]:

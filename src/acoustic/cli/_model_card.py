@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ._common import command_errors
-from ._conventions import open_output, out_option
+from ._conventions import note, open_output, out_option, quiet_option
 
 __all__ = ["model_card_cmd"]
 
@@ -20,6 +20,7 @@ __all__ = ["model_card_cmd"]
 @click.command("model-card")
 @click.argument("model_dir", metavar="[MODEL]", required=False, type=click.Path(path_type=Path))
 @out_option("Write the Markdown here (default: stdout).")
+@quiet_option
 @command_errors
 def model_card_cmd(model_dir, out, warnings_out):
     """Print a model's card (data, cross-validation, metrics, features, ...) as Markdown.
@@ -42,4 +43,4 @@ def model_card_cmd(model_dir, out, warnings_out):
     with open_output(out if out is not None else "-") as fh:
         fh.write(text)
     if out is not None and str(out) != "-":
-        click.echo(f"wrote {out}", err=True)
+        note(f"wrote {out}")

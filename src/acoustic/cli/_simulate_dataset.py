@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from ._common import command_errors, emit_json, json_option
-from ._conventions import make_progress, progress_options
+from ._conventions import make_progress, progress_options, refuse_stdout
 
 __all__ = ["simulate_dataset_cmd"]
 
@@ -72,6 +72,7 @@ def simulate_dataset_cmd(out_arg, out_opt, n, seed, per_site, leak_fraction, dur
     out_dir = out_opt if out_opt is not None else out_arg
     if out_dir is None:
         raise click.UsageError("give the folder to write: -o OUT")
+    refuse_stdout(out_dir)
 
     with make_progress("simulate dataset", quiet, progress) as rep:
         ds = write_dataset(out_dir, n=n, seed=seed, per_site=per_site, leak_fraction=leak_fraction,

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import click
 
-from ._common import FiniteFloat, command_errors, emit_json, json_option
+from ._common import FiniteFloat, command_errors, document, emit_json, json_option
+from ._conventions import (ENV_LEDGER, EXIT_BUSY, EXIT_FAILURES, ledger_option,
+                           legacy_leading_path, looks_like_sqlite, make_progress, model_option, progress_options, quiet_option,
+                           renamed_options)
 
-#: Exit codes of ``acoustic batch run`` (besides 0 = completed and 2 = unusable input).
-EXIT_FAILURES = 3      # completed, but some files were quarantined (or an area survey failed)
-EXIT_BUSY = 4          # another batch holds the ledger
-EXIT_INTERRUPTED = 128  # + signal number (130 SIGINT, 143 SIGTERM): committed work kept
+#: Exit code of a batch stopped by a signal: 128 + the signal number (130 SIGINT, 143 SIGTERM); committed work kept.
+EXIT_SIGNAL_BASE = 128
+EXIT_INTERRUPTED = EXIT_SIGNAL_BASE  # (the old name, kept importable)
 #: Longest --wait for another batch, s (a day: a nightly batch that waits longer has missed its night).
 MAX_WAIT_S = 86_400.0
 
@@ -23,43 +25,46 @@ def batch():
 
 
 class _Progress:
-    def __init__(self, quiet: bool):
+    """The batch's events on stderr: failures always; notes unless --quiet; stages through the
+    command's :class:`~acoustic._progress.ProgressReporter` (on a terminal, or when asked)."""
+
+    def __init__(self, quiet: bool, reporter):
         self.quiet = quiet
+        self.reporter = reporter
 
     def __call__(self, event, **info):
         if event == "failure":
             err, kind = info["error"] or "", info.get("kind", "quarantined")
             who = f"[logger {info['logger_id']}] " if info.get("logger_id") else ""
+            self.reporter.clear()
             click.echo(f"{kind}: {who}{err}" if info["path"] in err else f"{kind}: {who}{info['path']}: {err}",
                        err=True)
             return
-        if self.quiet:
+        if event == "stage":
+            self.reporter(info["stage"], info["done"], info["total"])
+            return
+        if self.quiet or event == "progress":  # ("progress": the queue's counts, whose total grows; not shown)
             return
         if event == "engine":
             click.echo(f"batch: engine: {info['description']}", err=True)
         elif event == "scan":
             click.echo(f"batch: found {info['recordings']} recording(s) and {info['stats_files']} stats file(s)", err=True)
-        elif event == "progress":
-            if info["queued"] and info["done"]:
-                click.echo(f"batch: {info['done']}/{info['queued']} processed, {info['failed']} failed, "
-                           f"{info['rate']:.1f} files/s, {info['seconds']:.1f} s", err=True)
         elif event == "note":
             click.echo(f"batch: {info['message']}", err=True)
 
 
+@renamed_options({"--workers": "--jobs"})
 @batch.command("run")
 @click.argument("upload_dir", type=click.Path(path_type=Path))
-@click.option("--ledger", "ledger_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The SQLite ledger (created if missing).")
+@ledger_option(help="The SQLite ledger (created if missing).")
 @click.option("--survey", "survey_dir", type=click.Path(path_type=Path),
               help="Survey folder (network, loggers.csv with areas): survey every affected area.")
-@click.option("--workers", type=click.IntRange(min=0), default=None,
+@click.option("--jobs", "-j", "workers", type=click.IntRange(min=0), default=None,
               help="Worker processes (default: number of CPUs; 0 = run in this process); more than the CPUs or the "
                    "files to process are not started (with a warning).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS); the cluster does the work.")
-@click.option("--model", "model", type=click.Path(path_type=Path), default=None,
-              help="Classifier model folder (default: the shipped models/default).")
+@model_option()
 @click.option("--no-model", is_flag=True, help="Do not classify recordings (features and levels only).")
 @click.option("--wait", "wait_s", type=FiniteFloat(0.0, MAX_WAIT_S, unit="s"), default=0.0, show_default=True,
               help="Seconds to wait for another batch writing this ledger (0 = refuse at once).")
@@ -68,7 +73,7 @@ class _Progress:
 @click.option("--rehash", is_flag=True, help="Hash every file again (ignore the size/mtime cache).")
 @click.option("--chunk-size", type=click.IntRange(1, 100_000), default=None,
               help="Recordings per worker task (default 32 on the process pool, 64 on Dask).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress lines (quarantined files are still listed).")
+@progress_options
 @json_option
 def run_cmd(**kwargs):
     """Process what is new in UPLOAD_DIR into the ledger.
@@ -79,9 +84,9 @@ def run_cmd(**kwargs):
     point) over its last --window-nights nights and its current suspects written.  Running the same folder again changes nothing; a
     killed run is finished by the next one.  Progress goes to stderr, the summary to stdout.
 
-    Exit codes: 0 completed, 3 completed with failures (quarantined files), 2 unusable input,
-    4 ledger busy (another batch), 1 batch stopped (workers keep dying), 130/143 interrupted
-    (SIGINT/SIGTERM).
+    Exit codes: 0 completed, 3 completed with quarantined files (or a failed area survey),
+    2 unusable input, 4 ledger busy (another batch), 1 batch stopped (workers keep dying),
+    130/143 interrupted (SIGINT/SIGTERM).
     """
     code = _run(**kwargs)
     if code:
@@ -89,31 +94,34 @@ def run_cmd(**kwargs):
 
 
 @command_errors
-def _run(upload_dir, ledger_path, survey_dir, workers, scheduler, model, no_model, wait_s, window_nights, rehash,
-         chunk_size, quiet, as_json, warnings_out) -> int:
+def _run(upload_dir, ledger_path, survey_dir, workers, scheduler, model_path, no_model, wait_s, window_nights, rehash,
+         chunk_size, quiet, progress, as_json, warnings_out) -> int:
     from .._errors import ParameterError
     from ..batch import BatchError, BatchInterrupted, run_batch
     from ..ledger import LedgerBusyError
 
-    if no_model and model is not None:
+    ctx = click.get_current_context(silent=True)
+    given = ctx is not None and ctx.get_parameter_source("model_path") == click.core.ParameterSource.COMMANDLINE
+    if no_model and given:
         raise ParameterError("give --model PATH or --no-model, not both")
     try:
-        summary = run_batch(upload_dir, ledger_path, survey_dir=survey_dir, workers=workers, scheduler=scheduler,
-                            model=None if no_model else (model or "default"), wait_s=wait_s, rehash=rehash,
-                            chunk_size=chunk_size, window_nights=window_nights, progress=_Progress(quiet))
+        with make_progress("batch", quiet, progress) as rep:
+            summary = run_batch(upload_dir, ledger_path, survey_dir=survey_dir, workers=workers, scheduler=scheduler,
+                                model=None if no_model else (model_path or "default"), wait_s=wait_s, rehash=rehash,
+                                chunk_size=chunk_size, window_nights=window_nights, progress=_Progress(quiet, rep))
     except LedgerBusyError as exc:
         click.echo(f"Error: {exc}", err=True)
         return EXIT_BUSY
     except BatchError as exc:
         click.echo(f"Error: {exc}", err=True)
-        return 1
+        return EXIT_FAILURES
     except BatchInterrupted as exc:
         click.echo(f"Error: batch {exc}; committed work is kept, run again to finish", err=True)
-        return EXIT_INTERRUPTED + exc.signum
+        return EXIT_SIGNAL_BASE + exc.signum
     d = summary.as_dict()
     d["warnings"] = list(dict.fromkeys([*d.get("warnings", []), *warnings_out]))
     if as_json:
-        emit_json(d)
+        emit_json(document("batch.run", _renamed_times(d), upload_dir=Path(upload_dir), ledger=Path(ledger_path)))
     else:
         rate = f", {summary.recordings_per_s:.1f} recordings/s" if summary.recordings_per_s else ""
         extra = "".join(f", {n} {what}" for n, what in (
@@ -129,10 +137,22 @@ def _run(upload_dir, ledger_path, survey_dir, workers, scheduler, model, no_mode
     return summary.exit_code
 
 
+def _renamed_times(d: dict) -> dict:
+    """Times with their unit in the key (``elapsed_s`` ...) beside the old ``seconds`` keys (kept one release)."""
+    out = dict(d)
+    for old, new in (("seconds", "elapsed_s"), ("recordings_seconds", "recordings_elapsed_s"),
+                     ("worker_seconds", "worker_elapsed_s")):
+        if old in d:
+            out[new] = d[old]
+    return out
+
+
+@legacy_leading_path("--ledger", looks_like_sqlite, env=ENV_LEDGER)
 @batch.command("status")
-@click.argument("ledger_path", metavar="LEDGER", type=click.Path(dir_okay=False, path_type=Path))
+@ledger_option()
 @click.option("--last", type=click.IntRange(1, 100_000), default=5, show_default=True,
               help="How many recent batch runs to show.")
+@quiet_option
 @json_option
 @command_errors
 def status_cmd(ledger_path, last, as_json, warnings_out):
@@ -146,7 +166,7 @@ def status_cmd(ledger_path, last, as_json, warnings_out):
     with Ledger(ledger_path, readonly=True) as led:
         st = batch_status(led, last=last)
     if as_json:
-        emit_json(st)
+        emit_json(document("batch.status", st, ledger=Path(ledger_path)))
         return
     click.echo(f"{'batch':>5} {'started (UTC)':27} {'status':24} {'files':>6} {'new':>6} {'dupl':>5} {'failed':>6} "
                f"{'suspects':>8}")

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import click
 
-from ._common import command_errors, emit_json, json_option
+from ._common import command_errors, document, emit_json, json_option, records
+from ._conventions import (ENV_LEDGER, check_stdout_users, deprecation_warning, is_stdout, ledger_option,
+                           legacy_leading_path, looks_like_sqlite, note, open_output, out_option, quiet_option)
 
-ledger_arg = click.argument("ledger_path", metavar="LEDGER", type=click.Path(dir_okay=False, path_type=Path))
+#: ``--ledger/-l PATH`` ($ACOUSTIC_LEDGER) on every ledger command
+ledger_store = ledger_option(help="The ledger (SQLite file).")
+#: ``acoustic ledger COMMAND LEDGER ...`` (the ledger as first argument, before phase B of issue 21)
+#: keeps working for one release, with a deprecation warning
+old_positional_ledger = legacy_leading_path("--ledger", looks_like_sqlite, env=ENV_LEDGER)
 survey_option = click.option(
     "--survey", "survey_dir", type=click.Path(path_type=Path), default=None,
     help="Survey folder (network, loggers.csv) to check positions against [default: the one the ledger's batch "
@@ -60,6 +66,22 @@ def _day(value, what):
     return parse_day(value, what, future_ok=True)  # a period's end, not a dig date
 
 
+def _interval(d: dict | None) -> dict | None:
+    """``interval_m: [lo, hi]`` (m) beside the old ``interval_lo_m``/``interval_hi_m``, which stay one
+    release (docs/cli.md, keys to rename)."""
+    if d is None or not ("interval_lo_m" in d or "interval_hi_m" in d):
+        return d
+    lo, hi = d.get("interval_lo_m"), d.get("interval_hi_m")
+    return {**d, "interval_m": [lo, hi] if lo is not None and hi is not None else None}
+
+
+def _booleans(d: dict | None) -> dict | None:
+    """``leak_found`` as true/false (the ledger stores 1/0)."""
+    if d is None or d.get("leak_found") is None:
+        return d
+    return {**d, "leak_found": bool(d["leak_found"])}
+
+
 @click.group("ledger")
 def ledger():
     """Suspects, dig outcomes and contractor statistics in the ledger (SQLite).
@@ -69,8 +91,9 @@ def ledger():
     """
 
 
+@old_positional_ledger
 @ledger.command("list")
-@ledger_arg
+@ledger_store
 @click.option("--kind", type=click.Choice(["area", "line", "point"]), help="Only this kind of suspect.")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
               help="Only suspects with this status; repeatable.")
@@ -79,6 +102,7 @@ def ledger():
 @click.option("--all", "include_superseded", is_flag=True,
               help="Also suspects a later survey of their area no longer found (superseded).")
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def list_cmd(ledger_path, kind, statuses, since, until, include_superseded, as_json, warnings_out):
@@ -91,7 +115,7 @@ def list_cmd(ledger_path, kind, statuses, since, until, include_superseded, as_j
         rows = list_suspects(led, kind=kind, status=list(statuses) or None, include_superseded=include_superseded,
                              since=since, until=until)
     if as_json:
-        emit_json(rows)
+        emit_json(records("ledger.list", [_interval(r) for r in rows], ledger=ledger_path))
         return
     click.echo(f"{'id':>5} {'kind':5} {'status':10} {'score':>5} {'where':40}")
     for r in rows:
@@ -107,10 +131,12 @@ def list_cmd(ledger_path, kind, statuses, since, until, include_superseded, as_j
         click.echo(f"{r['id']:>5} {r['kind']:5} {r['status']:10} {r['score'] or 0:5.2f} {where}")
 
 
+@old_positional_ledger
 @ledger.command("show")
-@ledger_arg
+@ledger_store
 @click.argument("suspect", type=int)
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def show_cmd(ledger_path, suspect, as_json, warnings_out):
@@ -121,18 +147,80 @@ def show_cmd(ledger_path, suspect, as_json, warnings_out):
     with Ledger(ledger_path, readonly=True) as led:
         d = show_suspect(led, suspect)
     if as_json:
-        emit_json(d)
+        emit_json(document("ledger.show", _interval(d), ledger=ledger_path))
     else:
-        click.echo(json.dumps(d, indent=2, default=str))
+        for line in _suspect_text(d):
+            click.echo(line)
 
 
+#: Suspect columns the text of ``ledger show`` states in its first lines (the others follow as they are).
+_SHOWN_FIRST = ("id", "kind", "origin", "status", "score", "pipe_id", "offset_m", "interval_lo_m", "interval_hi_m",
+                "area", "from_logger", "to_logger", "pipe_ids", "evidence", "params", "dispatches", "outcome")
+
+
+def _suspect_text(d: dict) -> list[str]:
+    """``ledger show`` for people: where, status, dispatches, outcome, then every other field and
+    the evidence, indented (all of the --json document's content)."""
+    if d.get("offset_m") is not None:
+        lo, hi = d.get("interval_lo_m"), d.get("interval_hi_m")
+        iv = f" [{lo:.2f}, {hi:.2f}] m" if lo is not None and hi is not None else ""
+        where = f"pipe {d.get('pipe_id')} at {d['offset_m']:.2f} m{iv}"
+    elif d.get("from_logger"):
+        where = f"{d['from_logger']} - {d.get('to_logger')} via pipe(s) {', '.join(d.get('pipe_ids') or []) or '?'}"
+    else:
+        where = f"area {d.get('area')}"
+    score = "n/a" if d.get("score") is None else f"{d['score']:.2f}"
+    lines = [f"suspect {d['id']} ({d['kind']}, {d.get('origin') or 'survey'}): {where}",
+             f"  status {d['status']}, score {score}" + (f", area {d['area']}" if d.get("area") else "")]
+    if d.get("from_logger") and d.get("offset_m") is not None:
+        lines.append(f"  between loggers {d['from_logger']} and {d.get('to_logger')}")
+    for disp in d.get("dispatches") or []:
+        lines.append(f"  dispatched {disp.get('dispatched_utc')}" + (f" to {disp['crew']}" if disp.get("crew") else "")
+                     + (f": {disp['note']}" if disp.get("note") else ""))
+    out = d.get("outcome")
+    if out:
+        found = (f"leak found at {out['found_at_m']:.2f} m" if out.get("leak_found") and out.get("found_at_m") is not None
+                 else "leak found" if out.get("leak_found") else "no leak found")
+        err = "" if out.get("error_m") is None else f", location error {out['error_m']:.2f} m"
+        lines.append(f"  outcome: {found}{err}" + (f", dug {out['dug_on']}" if out.get("dug_on") else ""))
+    rest = {k: v for k, v in d.items() if k not in _SHOWN_FIRST and v is not None}
+    lines += [f"  {k}: {v}" for k, v in rest.items()]
+    for key in ("evidence", "params"):
+        if d.get(key):
+            lines.append(f"  {key}:")
+            lines += _nested_text(d[key], "    ")
+    return lines
+
+
+def _nested_text(value, indent: str) -> list[str]:
+    """A parsed JSON value as indented ``key: value`` lines (lists of records one line each)."""
+    lines = []
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for k, v in items:
+        if isinstance(v, dict) and any(isinstance(x, (dict, list)) for x in v.values()):
+            lines.append(f"{indent}{k}:")
+            lines += _nested_text(v, indent + "  ")
+        elif isinstance(v, dict):
+            lines.append(f"{indent}{k}: " + ", ".join(f"{a} {b}" for a, b in v.items()))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            lines.append(f"{indent}{k}:")
+            lines += [f"{indent}  - " + ", ".join(f"{a} {b}" for a, b in x.items()) for x in v]
+        elif isinstance(v, list):
+            lines.append(f"{indent}{k}: " + ", ".join(str(x) for x in v))
+        else:
+            lines.append(f"{indent}{k}: {v}")
+    return lines
+
+
+@old_positional_ledger
 @ledger.command("dispatch")
-@ledger_arg
+@ledger_store
 @click.argument("suspect", type=int)
 @click.option("--crew", help="Who was sent.")
 @click.option("--note", help="Free text kept with the dispatch.")
 @by_option
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def dispatch_cmd(ledger_path, suspect, crew, note, by, as_json, warnings_out):
@@ -143,7 +231,7 @@ def dispatch_cmd(ledger_path, suspect, crew, note, by, as_json, warnings_out):
     with Ledger(ledger_path) as led:
         out = dispatch_suspect(led, suspect, crew=crew, note=note, by=by)
     if as_json:
-        emit_json(out)
+        emit_json(document("ledger.dispatch", out, ledger=ledger_path))
     else:
         click.echo(f"suspect {suspect}: dispatched" + (f" to {crew}" if crew else "") + f" at {out['dispatched_utc']}")
 
@@ -182,11 +270,13 @@ def _echo_outcome(suspect, out, verb):
                    "counted once")
 
 
+@old_positional_ledger
 @ledger.command("confirm")
-@ledger_arg
+@ledger_store
 @click.argument("suspect", type=int)
 @_outcome_options
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def confirm_cmd(ledger_path, suspect, found_at_m, from_node, pipe_id, no_leak, dug_on, note, by, survey_dir, as_json,
@@ -204,17 +294,19 @@ def confirm_cmd(ledger_path, suspect, found_at_m, from_node, pipe_id, no_leak, d
         out = confirm_suspect(led, suspect, found_at_m=found_at_m, no_leak=no_leak, from_node=from_node,
                               pipe_id=pipe_id, net=net, by=by, dug_on=dug_on, note=note)
     if as_json:
-        emit_json(out)
+        emit_json(document("ledger.confirm", _booleans(out), ledger=ledger_path))
     else:
         _echo_outcome(suspect, out, "recorded:")
 
 
+@old_positional_ledger
 @ledger.command("amend")
-@ledger_arg
+@ledger_store
 @click.argument("suspect", type=int)
 @_outcome_options
 @click.option("--reason", required=True, help="Why the outcome is corrected (kept in the history).")
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def amend_cmd(ledger_path, suspect, found_at_m, from_node, pipe_id, no_leak, dug_on, note, by, survey_dir, reason,
@@ -228,17 +320,19 @@ def amend_cmd(ledger_path, suspect, found_at_m, from_node, pipe_id, no_leak, dug
         out = amend_outcome(led, suspect, reason=reason, found_at_m=found_at_m, no_leak=no_leak, from_node=from_node,
                             pipe_id=pipe_id, net=net, by=by, dug_on=dug_on, note=note)
     if as_json:
-        emit_json(out)
+        emit_json(document("ledger.amend", _booleans(out), ledger=ledger_path))
     else:
         _echo_outcome(suspect, out, "amended:")
 
 
+@old_positional_ledger
 @ledger.command("undo")
-@ledger_arg
+@ledger_store
 @click.argument("suspect", type=int)
 @click.option("--reason", required=True, help="Why the outcome is taken back (kept in the history).")
 @by_option
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def undo_cmd(ledger_path, suspect, reason, by, as_json, warnings_out):
@@ -249,7 +343,7 @@ def undo_cmd(ledger_path, suspect, reason, by, as_json, warnings_out):
     with Ledger(ledger_path) as led:
         out = undo_outcome(led, suspect, reason=reason, by=by)
     if as_json:
-        emit_json(out)
+        emit_json(document("ledger.undo", {**out, "in_force": _booleans(out.get("in_force"))}, ledger=ledger_path))
         return
     now = out["in_force"]
     if now is None:
@@ -259,10 +353,12 @@ def undo_cmd(ledger_path, suspect, reason, by, as_json, warnings_out):
         click.echo(f"suspect {suspect}: outcome taken back; in force again: {what} (recorded {now['recorded_utc']})")
 
 
+@old_positional_ledger
 @ledger.command("history")
-@ledger_arg
+@ledger_store
 @click.argument("suspect", type=int)
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def history_cmd(ledger_path, suspect, as_json, warnings_out):
@@ -273,7 +369,8 @@ def history_cmd(ledger_path, suspect, as_json, warnings_out):
     with Ledger(ledger_path, readonly=True) as led:
         h = suspect_history(led, suspect)
     if as_json:
-        emit_json(h)
+        emit_json(document("ledger.history", {**h, "suspect": _interval(h["suspect"]),
+                                              "events": [_booleans(e) for e in h["events"]]}, ledger=ledger_path))
         return
     s = h["suspect"]
     where = f"pipe {s['pipe_id']} at {s['offset_m']:.2f} m" if s.get("offset_m") is not None else f"area {s['area']}"
@@ -313,12 +410,14 @@ def history_cmd(ledger_path, suspect, as_json, warnings_out):
         click.echo(f"  {e.get('utc') or '?':27} {ev:12} {detail}")
 
 
+@old_positional_ledger
 @ledger.command("add")
-@ledger_arg
+@ledger_store
 @click.argument("result", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--area", default=None, help="Area (district / DMA) the pair belongs to.")
 @by_option
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def add_cmd(ledger_path, result, area, by, as_json, warnings_out):
@@ -334,7 +433,8 @@ def add_cmd(ledger_path, result, area, by, as_json, warnings_out):
     with Ledger(ledger_path, create=True) as led:
         out = add_pair_job(led, result, area=area, by=by)
     if as_json:
-        emit_json(out)
+        emit_json(document("ledger.add", {**out, "suspect": _interval(out.get("suspect"))}, ledger=ledger_path,
+                           result=result))
         return
     s = out["suspect"]
     verb = {"new": "added as", "updated": "updated", "unchanged": "already in the ledger as"}[out["action"]]
@@ -346,8 +446,9 @@ def add_cmd(ledger_path, result, area, by, as_json, warnings_out):
                f"along {s['spacing_m']:.1f} m of pipe")
 
 
+@old_positional_ledger
 @ledger.command("stats")
-@ledger_arg
+@ledger_store
 @click.option("--tolerance-m", type=float, default=1.0, show_default=True, help="Payable within this error (m).")
 @click.option("--tolerance-pct", type=float, default=None, help="... or within this % of the sensor spacing.")
 @click.option("--merge-m", type=float, default=None,
@@ -358,6 +459,7 @@ def add_cmd(ledger_path, result, area, by, as_json, warnings_out):
               help="Survey folder: merge digs through more than one node along the network's pipes (without it, "
                    "digs on one pipe or on two pipes meeting at a node merge).")
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def stats_cmd(ledger_path, tolerance_m, tolerance_pct, merge_m, since, until, survey_dir, as_json, warnings_out):
@@ -383,7 +485,7 @@ def stats_cmd(ledger_path, tolerance_m, tolerance_pct, merge_m, since, until, su
     for w in st["warnings"]:
         warnings.warn(w, AcousticWarning, stacklevel=1)
     if as_json:
-        emit_json(st)
+        emit_json(document("ledger.stats", st, ledger=ledger_path))
         return
     s = st["suspects"]
     click.echo(f"suspects: {s['point']} points, {s['line']} lines, {s['area']} areas")
@@ -397,50 +499,69 @@ def stats_cmd(ledger_path, tolerance_m, tolerance_pct, merge_m, since, until, su
     click.echo(f"payable ({st['payable']['rule']}): {st['payable']['count']}")
 
 
+@old_positional_ledger
 @ledger.command("export")
-@ledger_arg
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Write suspects as CSV.")
-@click.option("--geojson", "geojson_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write point suspects as GeoJSON (RFC 7946 longitude/latitude when the coordinate system is "
-                   "known).")
+@ledger_store
+@click.option("--format", "fmt", type=click.Choice(["csv", "geojson"]), default=None,
+              help="csv: every suspect and its outcome, one row each; geojson: the point suspects (RFC 7946 "
+                   "longitude/latitude when the coordinate system is known) [default: from the -o suffix, else csv].")
+@out_option("Write the export here [default: stdout].")
+@click.option("--csv", "csv_out", hidden=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--geojson", "geojson_out", hidden=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--crs", default=None, help="Coordinate system of the network's coordinates, e.g. EPSG:27700 "
                                          "[default: the survey folder's network.geojson crs, if any].")
 @survey_option
+@quiet_option
 @command_errors
 @ledger_db_errors
-def export_cmd(ledger_path, csv_out, geojson_out, crs, survey_dir, warnings_out):
-    """Export suspects and outcomes as CSV and/or GeoJSON."""
-    from .._errors import ParameterError
+def export_cmd(ledger_path, fmt, out, csv_out, geojson_out, crs, survey_dir, warnings_out):
+    """Export suspects and outcomes as CSV or GeoJSON, on stdout or into -o PATH.
+
+    Example: acoustic ledger export -l ledger.db --format geojson -o suspects.geojson
+    """
     from ..ledger import Ledger
+
+    with Ledger(ledger_path, readonly=True) as led:
+        # the old --csv PATH / --geojson PATH (both at once allowed then): each with a deprecation warning
+        old = [(name, path) for name, path in (("csv", csv_out), ("geojson", geojson_out)) if path is not None]
+        for name, path in old:
+            deprecation_warning(f"--{name} PATH", f"--format {name} -o PATH")
+            _write_output(path, _export_text(led, name, crs, survey_dir))
+        if old and fmt is None and out is None:
+            return
+        if fmt is None:
+            fmt = "geojson" if out is not None and out.suffix.lower() in (".geojson", ".json") else "csv"
+        _write_output(out if out is not None else Path("-"), _export_text(led, fmt, crs, survey_dir))
+
+
+def _export_text(led, fmt: str, crs, survey_dir) -> str:
     from ..ledger._ops import export_csv, export_geojson
 
-    if not csv_out and not geojson_out:
-        raise ParameterError("give --csv OUT and/or --geojson OUT")
-    with Ledger(ledger_path, readonly=True) as led:
-        if csv_out:
-            _write_text(csv_out, export_csv(led))
-            click.echo(f"wrote {csv_out}", err=True)
-        if geojson_out:
-            from ..survey._geojson import write_geojson
-            from ..survey._crs import coordinate_system_for
+    if fmt == "csv":
+        return export_csv(led)
+    from ..ledger._network import survey_dir_of
+    from ..survey._crs import coordinate_system_for
 
-            from ..ledger._network import survey_dir_of
-
-            cs = coordinate_system_for(crs, survey_dir or survey_dir_of(led))
-            write_geojson(export_geojson(led, cs), geojson_out)
-            click.echo(f"wrote {geojson_out}", err=True)
+    return _geojson_text(export_geojson(led, coordinate_system_for(crs, survey_dir or survey_dir_of(led))))
 
 
-def _write_text(path: Path, text: str) -> None:
-    import os
+def _geojson_text(obj: dict) -> str:
+    from ._common import to_jsonable
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    return json.dumps(to_jsonable(obj)) + "\n"
 
 
+def _write_output(out, text: str) -> None:
+    """``text`` on stdout (``-``) or into a file (atomically, with a ``wrote PATH`` note on stderr)."""
+    with open_output(out) as fh:
+        fh.write(text)
+    if not is_stdout(out):
+        note(f"wrote {out}")
+
+
+@old_positional_ledger
 @ledger.command("grade")
-@ledger_arg
+@ledger_store
 @click.option("--survey", "survey_dir", type=click.Path(path_type=Path), default=None,
               help="Survey folder (network, pipes.csv with optional install_year, loggers.csv) [default: the one the "
                    "ledger's batch runs name].")
@@ -461,16 +582,20 @@ def _write_text(path: Path, text: str) -> None:
 @click.option("--merge-m", type=float, default=5.0, show_default=True,
               help="Digs within this distance along the pipes found one leak.")
 @click.option("--top", type=click.IntRange(1, 100000), default=15, show_default=True,
-              help="Pipes shown in the human summary (all are in --json, --csv, --geojson).")
-@click.option("--geojson", "geojson_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the graded pipes as GeoJSON (RFC 7946 when the coordinate system is known).")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the graded pipes as CSV.")
+              help="Pipes shown in the human summary (all are in --json and --format csv|geojson).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "geojson"]), default=None,
+              help="Also write the graded pipes as CSV or GeoJSON (RFC 7946 when the coordinate system is known), "
+                   "into -o PATH or, without -o, on stdout instead of the summary.")
+@out_option("Where --format writes [default: stdout].")
+@click.option("--geojson", "geojson_out", hidden=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--csv", "csv_out", hidden=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--crs", default=None, help="Coordinate system of the network's coordinates, e.g. EPSG:27700.")
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def grade_cmd(ledger_path, survey_dir, since, until, a_leaks, b_leaks, a_rate, old_age, old_materials, alarm_share,
-              merge_m, top, geojson_out, csv_out, crs, as_json, warnings_out):
+              merge_m, top, fmt, out, geojson_out, csv_out, crs, as_json, warnings_out):
     """Grade every pipe from its leak history: A renew now, B repair and watch, C monitor.
 
     Per pipe: confirmed leaks (each physical leak once) and leaks per km per year, open and
@@ -480,7 +605,7 @@ def grade_cmd(ledger_path, survey_dir, since, until, a_leaks, b_leaks, a_rate, o
     """
     from .._errors import DataError
     from ..ledger import Ledger
-    from ..ledger._grade import GradeRules, grade_csv, grade_geojson, grade_pipes
+    from ..ledger._grade import GradeRules, grade_pipes
     from ..ledger._network import load_network, survey_dir_of
 
     rules = GradeRules(a_leaks=a_leaks, b_leaks=b_leaks, a_rate=a_rate, old_age=old_age, alarm_share=alarm_share,
@@ -492,20 +617,41 @@ def grade_cmd(ledger_path, survey_dir, since, until, a_leaks, b_leaks, a_rate, o
             raise DataError(f"{ledger_path}: no survey folder named by its batch runs; give --survey DIR")
         net = load_network(sdir)
         res = grade_pipes(led, net, rules=rules, since=since, until=until)
-    if csv_out:
-        _write_text(csv_out, grade_csv(res))
-        click.echo(f"wrote {csv_out}", err=True)
-    if geojson_out:
-        from ..survey._crs import coordinate_system_for
-        from ..survey._geojson import write_geojson
-
-        gj = grade_geojson(res, net, coordinate_system_for(crs, sdir))
-        write_geojson(gj, geojson_out)
-        click.echo(f"wrote {geojson_out}" + ("" if gj["acoustic:coordinates"]["rfc7946"] else
-                                             " (network coordinates, not RFC 7946: give --crs)"), err=True)
+    # the old --csv PATH and --geojson PATH (both at once allowed then): each with a deprecation warning
+    for name, path in (("csv", csv_out), ("geojson", geojson_out)):
+        if path is not None:
+            deprecation_warning(f"--{name} PATH", f"--format {name} -o PATH")
+            _write_grades(res, net, name, path, crs, sdir)
+    if fmt is None and out is not None:
+        raise click.UsageError("-o PATH needs --format csv|geojson (the summary goes to stdout; --json for JSON)")
+    if fmt is not None:
+        out = out if out is not None else Path("-")
+        check_stdout_users(as_json, out=out)
+        _write_grades(res, net, fmt, out, crs, sdir)
+        if is_stdout(out):
+            return
     if as_json:
-        emit_json(res.to_json())
+        emit_json(document("ledger.grade", res.to_json(), ledger=ledger_path, survey_dir=Path(sdir)))
         return
+    _grade_summary(res, top)
+
+
+def _write_grades(res, net, fmt, out, crs, survey_dir) -> None:
+    from ..ledger._grade import grade_csv, grade_geojson
+
+    if fmt == "csv":
+        _write_output(out, grade_csv(res))
+        return
+    from ..survey._crs import coordinate_system_for
+
+    gj = grade_geojson(res, net, coordinate_system_for(crs, survey_dir))
+    _write_output(out, _geojson_text(gj))
+    if not gj["acoustic:coordinates"]["rfc7946"]:
+        note("Note: network coordinates, not RFC 7946 longitude/latitude: give --crs")
+
+
+def _grade_summary(res, top: int) -> None:
+    """The human summary of ``ledger grade``: grades, the worst pipes, by material."""
     t = res.totals["by_grade"]
     click.echo(f"Pipe health {res.describe_period()}, {len(res.pipes)} pipes: "
                + ", ".join(f"{g} {t[g]['pipes']} ({t[g]['length_km']:.2f} km, {t[g]['action']})" for g in "ABC"))
@@ -518,7 +664,7 @@ def grade_cmd(ledger_path, survey_dir, since, until, a_leaks, b_leaks, a_rate, o
         click.echo(f"{p.pipe_id:>8} {p.grade:5} {p.material:16} {p.length_m:7.1f}m {age:>4} {len(p.leaks):>5} "
                    f"{rate:>9} {p.open_suspects:>4} {p.dismissed_suspects:>5} {share:>7}  {p.reasons[0]}")
     if len(res.pipes) > top:
-        click.echo(f"... {len(res.pipes) - top} more (--top, --json, --csv)")
+        click.echo(f"... {len(res.pipes) - top} more (--top, --json, --format csv)")
     mats = res.totals["by_material"]
     click.echo("By material: " + "; ".join(f"{m} {v['length_km']:.2f} km, {v['leaks']} leak(s), A {v['A']} B {v['B']} "
                                          f"C {v['C']}" for m, v in sorted(mats.items())))
@@ -527,12 +673,13 @@ def grade_cmd(ledger_path, survey_dir, since, until, a_leaks, b_leaks, a_rate, o
 @click.command("ledger")
 @click.option("--network", "network", default="district", show_default=True,
               help="'district' (the shipped sample district) or a survey folder (network + loggers.csv).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write: ledger.db, survey/ (pipes.csv with install_year) and truth.json.")
 @click.option("--years", type=float, default=8.0, show_default=True, help="Length of the history in years (0.5-50).")
 @click.option("--end", default=None, help="Last night of the history (YYYY-MM-DD) [default: yesterday].")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed (recorded in truth.json).")
 @json_option
+@quiet_option
 @command_errors
 @ledger_db_errors
 def simulate_ledger_cmd(network, out_dir, years, end, seed, as_json, warnings_out):
@@ -541,7 +688,7 @@ def simulate_ledger_cmd(network, out_dir, years, end, seed, as_json, warnings_ou
     Leaks start as a Poisson process per pipe, more often on old cast iron and asbestos
     cement; monitoring locates them, crews dig and confirm them; noise sources give suspects
     that are dug dry; the loggers next to a running leak alarm. Then:
-    acoustic ledger grade OUT/ledger.db --survey OUT/survey
+    acoustic ledger grade -l OUT/ledger.db --survey OUT/survey
     """
     from ..ledger._history import simulate_history
 
@@ -556,9 +703,10 @@ def simulate_ledger_cmd(network, out_dir, years, end, seed, as_json, warnings_ou
     ev = h.truth["events"]
     leaks = [e for e in ev if e["leak"]]
     if as_json:
-        emit_json({"ledger": str(h.ledger), "survey_dir": str(h.survey_dir), "truth": h.truth})
+        emit_json(document("simulate.ledger", {"ledger": str(h.ledger), "survey_dir": str(h.survey_dir),
+                                               "truth": h.truth, "warnings": list(warnings_out)}))
         return
     click.echo(f"Wrote {h.ledger} and {h.survey_dir}: {h.truth['first_night']} to {h.truth['last_night']}, "
                f"{len(leaks)} leak(s) ({sum(1 for e in leaks if e['dug_on'])} dug), "
                f"{len(ev) - len(leaks)} suspect(s) dug dry or open, seed {h.truth['seed']}")
-    click.echo(f"Truth in {Path(out_dir) / 'truth.json'}; run: acoustic ledger grade {h.ledger} --survey {h.survey_dir}")
+    click.echo(f"Truth in {Path(out_dir) / 'truth.json'}; run: acoustic ledger grade -l {h.ledger} --survey {h.survey_dir}")

@@ -7,12 +7,17 @@ from pathlib import Path
 
 import click
 
-from ._common import command_errors, emit_json, json_option
+from ._common import command_errors, document, emit_json, json_option, path_text, records
+from ._conventions import (ENV_LIBRARY, EXIT_FAILURES, EXIT_USAGE, is_stdout, legacy_leading_path, library_option,
+                           looks_like_hdf5, make_progress, note, open_output, out_option, progress_options, quiet_option, refuse_stdout,
+                           renamed_options)
 
-_lib_path = click.Path(dir_okay=False, path_type=Path)
-library_option = click.option(
-    "--library", "-L", "library_path", type=_lib_path, default=None,
-    help="Signature library file (.h5). Default: the shipped models/default/signatures.h5.")
+#: ``--library/-L PATH`` ($ACOUSTIC_LIBRARY) for reading: the shipped library by default
+library_to_read = library_option()
+#: ... for writing: required
+library_to_write = library_option(required=True, help="Signature library file (.h5) to write.")
+#: ``acoustic library list|match lib.h5 ...`` (the library as first argument): taken as -L, with a warning
+old_positional_library = legacy_leading_path("--library", looks_like_hdf5, env=ENV_LIBRARY)
 wait_option = click.option("--wait", "wait_s", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
                            help="Seconds to wait when another process is writing the library.")
 jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
@@ -42,15 +47,17 @@ def library():
     """
 
 
+@renamed_options({"--out": "--library", "-o": "--library"})
 @library.command("build")
 @click.argument("dataset", type=click.Path(path_type=Path))
-@click.option("--out", "-o", "out", type=_lib_path, required=True, help="Library file to write (.h5).")
+@library_to_write
 @click.option("--overwrite", is_flag=True, help="Replace an existing library (default: append to it).")
 @jobs_option
 @wait_option
+@progress_options
 @json_option
 @command_errors
-def build_cmd(dataset, out, overwrite, jobs, wait_s, as_json, warnings_out):
+def build_cmd(dataset, library_path, overwrite, jobs, wait_s, quiet, progress, as_json, warnings_out):
     """Build a library from DATASET, a folder with labels.csv (file,label[,site,material,...]).
 
     Optional labels.csv columns: site, material, diameter_mm, pressure_bar, sensor_kind,
@@ -58,10 +65,14 @@ def build_cmd(dataset, out, overwrite, jobs, wait_s, as_json, warnings_out):
     """
     from ..library import build_library
 
-    result = build_library(dataset, out, overwrite=overwrite, jobs=jobs, wait_s=wait_s)
+    out = library_path
+    refuse_stdout(out, "--library", "an HDF5 file")
+    with make_progress("library build", quiet, progress) as rep:
+        result = build_library(dataset, out, overwrite=overwrite, jobs=jobs, wait_s=wait_s, progress=rep)
     if as_json:
-        emit_json({"library": str(out), "added": len(result["added"]), "skipped": len(result["skipped"]),
-                   "n_signatures": result["n_signatures"], "warnings": warnings_out})
+        emit_json(document("library.build", {"added": len(result["added"]), "skipped": len(result["skipped"]),
+                                             "n_signatures": result["n_signatures"], "warnings": warnings_out},
+                           library=out, dataset=dataset))
         return
     click.echo(f"{out}: added {len(result['added'])} signature(s)"
                + (f", skipped {len(result['skipped'])} already present" if result["skipped"] else "")
@@ -70,7 +81,7 @@ def build_cmd(dataset, out, overwrite, jobs, wait_s, as_json, warnings_out):
 
 @library.command("add")
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--library", "-L", "library_path", type=_lib_path, required=True, help="Library file (.h5).")
+@library_to_write
 @click.option("--label", required=True, help="leak, or the noise kind: pump, prv, traffic, consumption, hum, quiet, "
                                               "other, no_leak.")
 @click.option("--site", default="", help="Site name.")
@@ -81,6 +92,7 @@ def build_cmd(dataset, out, overwrite, jobs, wait_s, as_json, warnings_out):
 @click.option("--create", is_flag=True, help="Create the library if it does not exist.")
 @jobs_option
 @wait_option
+@quiet_option
 @json_option
 @command_errors
 def add_cmd(recordings, library_path, label, site, material, diameter_mm, pressure_bar, provenance, create, jobs,
@@ -92,8 +104,9 @@ def add_cmd(recordings, library_path, label, site, material, diameter_mm, pressu
                             diameter_mm=diameter_mm, pressure_bar=pressure_bar, provenance=provenance,
                             create=create, jobs=jobs, wait_s=wait_s)
     if as_json:
-        emit_json({"library": str(library_path), "added": result["added"], "skipped": result["skipped"],
-                   "n_signatures": result["n_signatures"], "warnings": warnings_out})
+        emit_json(document("library.add", {"added": result["added"], "skipped": result["skipped"],
+                                           "n_signatures": result["n_signatures"], "warnings": warnings_out},
+                           library=library_path, files=[path_text(p) for p in recordings]))
         return
     for sid in result["added"]:
         click.echo(f"added {sid}")
@@ -102,16 +115,18 @@ def add_cmd(recordings, library_path, label, site, material, diameter_mm, pressu
     click.echo(f"{library_path}: {result['n_signatures']} signature(s)")
 
 
+@old_positional_library
 @library.command("list")
-@library_option
+@library_to_read
+@quiet_option
 @json_option
 @command_errors
 def list_cmd(library_path, as_json, warnings_out):
     """Summarise a library: counts by label, material and sensor kind; sites; features version."""
     lib = _open_library(library_path)
     s = lib.summary()
-    if as_json:
-        emit_json(s)
+    if as_json:  # "path" is the old name of "library" (kept one release)
+        emit_json(document("library.list", s, library=path_text(s["path"])))
         return
     click.echo(f"{s['path']}: {s['n_signatures']} signature(s), features version {s['features_version']} "
                f"({s['n_features']} features, {s['n_bands']} bands), {s['n_sites']} site(s)")
@@ -122,11 +137,13 @@ def list_cmd(library_path, as_json, warnings_out):
         click.echo(f"by {title}: " + ", ".join(f"{k} {v}" for k, v in s[key].items()))
 
 
+@old_positional_library
 @library.command("match")
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
-@library_option
-@click.option("--k", "k", type=click.IntRange(min=1, max=1000), default=5, show_default=True,
+@library_to_read
+@click.option("--k", "-k", "k", type=click.IntRange(min=1, max=1000), default=5, show_default=True,
               help="Nearest signatures per recording.")
+@quiet_option
 @json_option
 @command_errors
 def match_cmd(recordings, library_path, k, as_json, warnings_out):
@@ -150,9 +167,9 @@ def match_cmd(recordings, library_path, k, as_json, warnings_out):
             continue
         lib.check_features(rf.names, rf.version)  # ModelError: the library does not fit any recording
         near = lib.match(rf.values, k=k, sensor_kinds=rf.sensor_kind)[0]
-        results.append({"file": str(path), "nearest": near})
+        results.append({"file": path_text(path), "nearest": near})
     if as_json:
-        emit_json(results)
+        emit_json(records("library.match", results, library=path_text(lib.path)))
     else:
         for r in results:
             click.echo(r["file"])
@@ -160,18 +177,19 @@ def match_cmd(recordings, library_path, k, as_json, warnings_out):
                 click.echo(f"  {i}. {n['label']:12s} similarity {n['similarity']:.3f}  {n['signature_id']}  "
                            f"({n['material'] or '?'}, {n['sensor_kind'] or '?'}, site {n['site'] or '?'})")
     if failed:
-        click.echo(f"Error: {failed} of {len(recordings)} recording(s) failed", err=True)
-        sys.exit(2)
+        click.echo(f"Error: completed with failures: {failed} of {len(recordings)} recording(s) could not be used",
+                   err=True)
+        sys.exit(EXIT_USAGE if failed == len(recordings) else EXIT_FAILURES)
 
 
 @library.command("export")
-@library_option
-@click.option("--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Output file (default: stdout).")
+@library_to_read
+@out_option("Output file [default: stdout].")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default=None,
               help="Output format (default: from the --out suffix, else csv).")
 @click.option("--no-features", is_flag=True, help="Leave out the feature columns.")
 @click.option("--bands", is_flag=True, help="Add the 1/3-octave band levels (dB) as columns.")
+@quiet_option
 @command_errors
 def export_cmd(library_path, out, fmt, no_features, bands, warnings_out):
     """Export the signatures as CSV (one row each) or JSON."""
@@ -180,8 +198,8 @@ def export_cmd(library_path, out, fmt, no_features, bands, warnings_out):
     if fmt is None:
         fmt = "json" if out is not None and out.suffix.lower() == ".json" else "csv"
     lib = _open_library(library_path)
-    text = export_library(lib, out, fmt=fmt, include_features=not no_features, include_bands=bands)
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        click.echo(f"{out}: {len(lib)} signature(s) as {fmt}", err=True)
+    text = export_library(lib, None, fmt=fmt, include_features=not no_features, include_bands=bands)
+    with open_output(out if out is not None else "-") as fh:
+        fh.write(text)
+    if out is not None and not is_stdout(out):
+        note(f"{out}: {len(lib)} signature(s) as {fmt}")

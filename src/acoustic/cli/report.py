@@ -7,19 +7,20 @@ from pathlib import Path
 import click
 
 from ._common import command_errors, emit_json, json_option
+from ._conventions import ledger_option, library_option, make_progress, progress_options, refuse_stdout, renamed_options
 
 
+@renamed_options({"--survey-dir": "--survey"})
 @click.command("report")
 @click.argument("survey_result", required=False, metavar="[SURVEY_RESULT]",
                 type=click.Path(dir_okay=True, path_type=Path))
-@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=True, path_type=Path),
-              help="Ledger database: contractor summary, and the suspects when no SURVEY_RESULT is given.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+@ledger_option(required=False, help="The ledger (SQLite file): contractor summary, and the suspects when no "
+                                    "SURVEY_RESULT is given.")
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Folder to write index.html, dig-sheets.html and report.json into (created).")
-@click.option("--survey-dir", type=click.Path(path_type=Path),
+@click.option("--survey", "survey_dir", type=click.Path(path_type=Path),
               help="Survey folder (network, loggers, recordings, stats.csv) if not the one the inputs name.")
-@click.option("--library", type=click.Path(path_type=Path),
-              help="Signature library (.h5) for the spectra; default the shipped one when present.")
+@library_option(help="Signature library (.h5) for the spectra; default the shipped one when present.")
 @click.option("--tolerance-m", type=float, default=1.0, show_default=True,
               help="Payable when the location error is within this many m ...")
 @click.option("--tolerance-pct", type=float, default=None,
@@ -37,10 +38,11 @@ from ._common import command_errors, emit_json, json_option
               help="Only suspects with this status (a survey point not in the ledger is open); repeatable.")
 @click.option("--since", help="Only suspects of survey nights (and digs) on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only suspects of survey nights (and digs) on or before this date (YYYY-MM-DD).")
+@progress_options
 @json_option
 @command_errors
-def report(survey_result, ledger_path, out_dir, survey_dir, library, tolerance_m, tolerance_pct, max_suspects, title,
-           images, crs, statuses, since, until, as_json, warnings_out):
+def report(survey_result, ledger_path, out_dir, survey_dir, library_path, tolerance_m, tolerance_pct, max_suspects, title,
+           images, crs, statuses, since, until, quiet, progress, as_json, warnings_out):
     """Self-contained HTML field report for crews and contractors.
 
     SURVEY_RESULT is the JSON of 'acoustic survey --json' (its points are the suspects) or of
@@ -54,14 +56,17 @@ def report(survey_result, ledger_path, out_dir, survey_dir, library, tolerance_m
     from ..ledger._outcomes import parse_day
     from ..report import build_report
 
+    refuse_stdout(out_dir)
     since = parse_day(since, "--since", future_ok=True) if since else None
     until = parse_day(until, "--until", future_ok=True) if until else None
-    res = build_report(out_dir, survey_result=survey_result, ledger=ledger_path, survey_dir=survey_dir,
-                       library=library, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct,
-                       max_suspects=max_suspects, title=title, images=images, crs=crs, statuses=statuses,
-                       since=since, until=until)
+    with make_progress("report", quiet, progress) as rep:
+        res = build_report(out_dir, survey_result=survey_result, ledger=ledger_path, survey_dir=survey_dir,
+                           library=library_path, tolerance_m=tolerance_m, tolerance_pct=tolerance_pct,
+                           max_suspects=max_suspects, title=title, images=images, crs=crs, statuses=statuses,
+                           since=since, until=until, progress=rep)
     s = res.summary
-    click.echo(f"wrote {res.index_html}, {res.dig_sheets_html} and {res.report_json}", err=True)
+    if not quiet:
+        click.echo(f"wrote {res.index_html}, {res.dig_sheets_html} and {res.report_json}", err=True)
     if as_json:
         emit_json(s)
         return
@@ -73,7 +78,7 @@ def report(survey_result, ledger_path, out_dir, survey_dir, library, tolerance_m
         d = sp.get("dig_sheet")
         ref = "sensor" if d and d.get("reference") == "sensor" else "node"
         near = (f", {d['nearest_node']['distance_m']:.1f} m from {ref} {d['nearest_node']['node_id']}" if d else "")
-        sd = "" if sp.get("sd_m") is None else f" +/- {sp['sd_m']:.1f}"
+        sd = "" if sp.get("offset_sd_m") is None else f" +/- {sp['offset_sd_m']:.1f}"
         ll = f"; lat {sp['lat']:.6f}, lon {sp['lon']:.6f}" if sp.get("lat") is not None else ""
         click.echo(f"  #{sp['rank']} {'pair' if sp.get('origin') == 'pair' else 'pipe'} {sp['pipe_id']} at "
                    f"{sp['offset_m']:.1f}{sd} m [{sp['interval_m'][0]:.1f}, {sp['interval_m'][1]:.1f}] m{near}{ll}; "

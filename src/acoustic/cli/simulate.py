@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from ._common import FiniteFloat, command_errors, emit_json, json_option
+from ._common import FiniteFloat, command_errors, document, emit_json, json_option, path_text
+from ._conventions import quiet_option, refuse_stdout
 
 #: = acoustic.pipe.MAX_PIPE_LENGTH_M (not imported: ``acoustic simulate --help`` stays free of numpy)
 MAX_PIPE_LENGTH_M = 100_000.0
@@ -53,7 +54,7 @@ def _common_options(func):
 
 
 @simulate.command("pair")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output directory: A.wav, A.json, B.wav, B.json, pipe.json, truth.json.")
 @click.option("--pipe", "pipe_file", type=click.Path(dir_okay=False, path_type=Path),
               help="pipe.json describing the path from A to B.")
@@ -80,6 +81,7 @@ def _common_options(func):
 @click.option("--offset-s", type=FiniteFloat(-3600.0, 3600.0, unit="s"), default=None,
               help="B's logger starts this many seconds after A's (0 = synchronised) [default: random within +-2 s].")
 @_common_options
+@quiet_option
 @json_option
 @command_errors
 def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil, leak_m, snr_db, duration,
@@ -107,6 +109,7 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
             path = PipePath.uniform(distance, material, diameter_mm=diameter_mm, wall_mm=wall_mm, soil=soil)
         except PipeError as exc:
             raise PipeError(f"the pipe of --distance/--material/--diameter-mm/--wall-mm: {exc}") from None
+    refuse_stdout(out_dir)
     _check_start_time(start_time, duration)
     sim = simulate_pair(path, leak_m, sample_rate_hz=sample_rate, duration_s=duration, snr_db=snr_db,
                         sensor_kind=sensor_kind, confounders=confounders, second_leak_m=second_leak_m,
@@ -115,7 +118,9 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
     files = sim.write(out_dir, subtype=subtype)
     t = sim.truth
     if as_json:
-        emit_json({**t, "files": {k: str(v) for k, v in files.items()}, "warnings": warnings_out})
+        emit_json(document("simulate.pair", {**t, **_pair_vocabulary(t),
+                                             "files": {k: path_text(v) for k, v in files.items()},
+                                             "warnings": warnings_out}))
         return
     band = t["band_hz"]
     speeds = ", ".join(f"{c:.1f}" for c in t["speeds_m_s"])
@@ -131,8 +136,16 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
     click.echo(f"confounders: {', '.join(t['confounders']) or 'none'}; seed {t['seed']}")
 
 
+def _pair_vocabulary(truth: dict) -> dict:
+    """The pair keys of ``correlate``'s JSON (``{"a": ..., "b": ...}``) beside the truth's own
+    ``start_time_a``/``_b`` and ``gain_db_a``/``_b`` (kept one release).  ``sensor_ids`` stays the
+    list ``[A, B]`` this release: changing its type cannot keep an old key beside it."""
+    return {"start_times": {"a": truth.get("start_time_a"), "b": truth.get("start_time_b")},
+            "gain_db": {"a": truth.get("gain_db_a"), "b": truth.get("gain_db_b")}}
+
+
 @simulate.command("recording")
-@click.option("--out", "out_file", required=True, type=click.Path(path_type=Path),
+@click.option("--out", "-o", "out_file", required=True, type=click.Path(path_type=Path),
               help="Output audio file (.wav or .flac); the sidecar is <stem>.json and the truth <stem>.truth.json.")
 @click.option("--leak-distance-m", type=FiniteFloat(0.0, 5000.0, unit="m"), default=None,
               help="Distance in m from a leak to the logger [default: no leak].")
@@ -152,6 +165,7 @@ def pair_cmd(out_dir, pipe_file, distance, material, diameter_mm, wall_mm, soil,
               help="Length in s (1-3600).")
 @click.option("--sensor-id", default="L001", show_default=True, help="Logger id for the sidecar.")
 @_common_options
+@quiet_option
 @json_option
 @command_errors
 def recording_cmd(out_file, leak_distance_m, material, diameter_mm, wall_mm, soil, noises, snr_db, duration,
@@ -179,7 +193,8 @@ def recording_cmd(out_file, leak_distance_m, material, diameter_mm, wall_mm, soi
     files = sim.write(out_file, subtype=subtype)
     t = sim.truth
     if as_json:
-        emit_json({**t, "files": {k: str(v) for k, v in files.items()}, "warnings": warnings_out})
+        emit_json(document("simulate.recording", {**t, "files": {k: path_text(v) for k, v in files.items()},
+                                                  "warnings": warnings_out}))
         return
     unit = "Pa" if t["sensor_kind"] == "hydrophone" else "m/s^2"
     click.echo(f"wrote {files['audio']} (+ {files['sidecar'].name}, {files['truth'].name}); "

@@ -336,6 +336,20 @@ def read_recording(path, *, channel: int = 0, sidecar: bool = True) -> Recording
     AcousticWarning
         Truncated file (the readable part is used), a few NaN/Inf samples (zeroed),
         heavy clipping, missing sidecar keys.
+
+    Examples
+    --------
+    One logger of the shipped PVC pair (``recordings/samples/pvc_pair/A.wav`` and its sidecar ``A.json``):
+
+    >>> from pathlib import Path
+    >>> import acoustic
+    >>> from acoustic.io import read_recording
+    >>> samples = Path(acoustic.__file__).resolve().parents[2] / "recordings" / "samples"
+    >>> rec = read_recording(samples / "pvc_pair" / "A.wav")
+    >>> rec.sample_rate, len(rec.samples), rec.sensor_id, rec.sensor_kind  # Hz, samples (20 s)
+    (8000.0, 160000, 'L101', 'hydrophone')
+    >>> rec.start_time.isoformat(), rec.gain_db  # UTC of the first sample, dB
+    ('2026-11-03T02:00:00+00:00', -31.3)
     """
     path = Path(path)
     name = display_path(path)

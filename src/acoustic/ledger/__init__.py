@@ -13,6 +13,33 @@ Public API
     Enter a crew's ``acoustic correlate --json`` result as a point suspect.
 :func:`grade_pipes`
     Pipe health grades from the leak history (renew / repair and watch / monitor).
+
+Examples
+--------
+Half a year of simulated history on the shipped sample district (``acoustic simulate ledger``),
+then the operations a crew and the office use (``acoustic ledger list|amend|undo|history|stats``):
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> import acoustic
+>>> from acoustic.ledger import Ledger, amend_outcome, ledger_stats, suspect_history, undo_outcome
+>>> from acoustic.ledger._history import simulate_history
+>>> from acoustic.ledger._ops import list_suspects
+>>> district = Path(acoustic.__file__).resolve().parents[2] / "recordings" / "samples" / "district"
+>>> out = Path(tempfile.mkdtemp()) / "hist"
+>>> hist = simulate_history(district, out, years=0.5, seed=1, end="2026-10-31")
+>>> with Ledger(hist.ledger) as led:
+...     points = list_suspects(led, kind="point")
+...     before = ledger_stats(led)
+...     fix = amend_outcome(led, 2, reason="tape read again", found_at_m=88.0, by="office")
+...     taken_back = undo_outcome(led, 2, reason="the first reading was right", by="office")
+...     trail = [e["event"] for e in suspect_history(led, 2)["events"]]
+>>> [(p["id"], p["status"], p["pipe_id"], p["offset_m"]) for p in points]  # offsets in m along the pipe
+[(1, 'no_leak', 'P07', 80.06), (2, 'confirmed', 'P09', 88.51)]
+>>> before["dug"], before["leaks_found"], before["no_leak"], before["hit_rate"]
+(2, 1, 1, 0.5)
+>>> fix["found_at_m"], taken_back["status"], trail
+(88.0, 'confirmed', ['created', 'confirm', 'amend', 'undo'])
 """
 
 from ._db import SCHEMA_VERSION, Ledger, LedgerBusyError, LedgerError, utc_now

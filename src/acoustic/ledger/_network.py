@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 
 from .._errors import DataError
+from .._warnings import silenced
 
 __all__ = ["PipeFacts", "LedgerNetwork", "POSITION_ROUNDING_M", "load_network", "survey_dir_of", "pipe_facts",
            "clamp_offset"]
@@ -176,8 +177,7 @@ def load_network(survey_dir) -> LedgerNetwork:
     if not root.is_dir():
         raise DataError(f"--survey {root}: survey folder not found")
     inp, geo = root / "network.inp", root / "network.geojson"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AcousticWarning)
+    with silenced():
         if inp.is_file():
             pipes = root / "pipes.csv"
             if not pipes.is_file():

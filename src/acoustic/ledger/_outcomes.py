@@ -27,9 +27,9 @@ import datetime as _dt
 import getpass
 import math
 import os
-import warnings
 
-from .._errors import AcousticWarning, DataError, ParameterError
+from .._errors import DataError, ParameterError
+from .._warnings import warn as _warn
 from ._db import Ledger, utc_now
 from ._network import POSITION_ROUNDING_M, LedgerNetwork, PipeFacts, clamp_offset, pipe_facts
 
@@ -37,8 +37,6 @@ __all__ = ["FoundPosition", "confirm_suspect", "amend_outcome", "undo_outcome", 
            "current_outcome", "default_user", "parse_day"]
 
 
-def _warn(msg: str) -> None:
-    warnings.warn(msg, AcousticWarning, stacklevel=3)
 
 
 def default_user() -> str:

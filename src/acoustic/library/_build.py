@@ -38,18 +38,33 @@ def build_library(dataset_dir, out, *, overwrite: bool = False, jobs: int = 1, w
         Worker processes for feature extraction.
     wait_s : float, default 0
         How long to wait for another writer (s).
+    progress : callable, optional
+        ``progress(stage, done, total)`` (:mod:`acoustic._progress`): stages ``extracting features``
+        (recordings) and ``writing`` (1).
 
     Returns
     -------
     dict
         ``added``, ``skipped`` (signature ids), ``n_signatures``.
     """
+    from .._progress import report_progress
+    from ..classify._dataset import read_labels
     from ..classify._extract import extract_dataset
 
-    data = extract_dataset(dataset_dir, jobs=jobs, progress=progress)
+    step = None
+    if progress is not None:
+        total = len(read_labels(dataset_dir))  # (labels.csv is read again by extract_dataset: small)
+        report_progress(progress, "extracting features", 0, total)
+
+        def step(done: int) -> None:
+            report_progress(progress, "extracting features", done, total)
+
+    data = extract_dataset(dataset_dir, jobs=jobs, progress=step)
     prov = f"acoustic library build {Path(dataset_dir).resolve().name} (labels.csv)"
-    return add_signatures(out, create=True, overwrite=overwrite, wait_s=wait_s,
-                          **signatures_from_dataset(data, prov))
+    report_progress(progress, "writing", 0, 1)
+    out = add_signatures(out, create=True, overwrite=overwrite, wait_s=wait_s, **signatures_from_dataset(data, prov))
+    report_progress(progress, "writing", 1, 1)
+    return out
 
 
 def add_recordings(library_path, paths, *, label: str, site: str = "", material: str = "",

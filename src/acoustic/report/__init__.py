@@ -34,11 +34,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .._errors import AcousticError, AcousticWarning, ParameterError
+from .._errors import AcousticError, ParameterError
+from .._warnings import collect_warnings
+from .._warnings import warn as _warn
 from ._contractor import allowed_error_m, check_tolerance, contractor_summary
 from ._dig import dig_sheet
 from ._inputs import load_survey_result
@@ -66,8 +67,6 @@ class ReportResult:
     summary: dict
 
 
-def _warn(msg: str) -> None:
-    warnings.warn(msg, AcousticWarning, stacklevel=3)
 
 
 def _open_library(library):
@@ -275,15 +274,16 @@ def _gather(survey_result, ledger, survey_dir, filters: dict, crs, tolerance_m, 
     return _Gathered(inputs, site, history, contractor, cs, scale, health)
 
 
-def _suspects(points: list, g: _Gathered, library, correlate_kw) -> list:
+def _suspects(points: list, g: _Gathered, library, correlate_kw, progress=None) -> list:
     """Each point suspect's evidence (recomputed), with longitude/latitude on its dig sheet."""
+    from .._progress import iter_progress
     from ._evidence import SuspectEvidence, suspect_evidence
     from ._pair import pair_evidence
 
     lib = _open_library(library)
     cache: dict = {}
     suspects = []
-    for rank, p in enumerate(points, start=1):
+    for rank, p in enumerate(iter_progress(points, progress, "plots", len(points)), start=1):
         if p.get("origin") == "pair":
             try:
                 suspects.append(pair_evidence(rank, p, correlate_kw=correlate_kw, cache=cache))
@@ -334,7 +334,7 @@ def _page_context(g: _Gathered, suspects: list, maps: dict, title, tolerance_m, 
         contractor_plot = _plots.plot_location_errors(contractor["errors_m"], tolerance_m=tolerance_m,
                                                       rule=contractor["rule"])
     return {"title": title or "Leak survey field report",
-            "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "version": __version__,
+            "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "version": __version__,
             "sources": inputs.sources, "survey_dir": str(inputs.survey_dir) if inputs.survey_dir else None,
             "network_summary": maps["net_summary"], "suspects": suspects, "map_svg": maps["map_svg"],
             "areas": inputs.areas, "lines": inputs.lines, "contractor": contractor, "contractor_plot": contractor_plot,
@@ -348,12 +348,17 @@ def _page_context(g: _Gathered, suspects: list, maps: dict, title, tolerance_m, 
             "health": g.health, "health_map": maps["health_map"]}
 
 
+#: The kind and version of ``report.json`` and of ``acoustic report --json`` (docs/schemas/report.schema.json).
+REPORT_SCHEMA = "acoustic.report/1"
+
+
 def _suspect_json(ev) -> dict:
     """One suspect of ``report.json``."""
     return {"rank": ev.rank, "pipe_id": ev.point["pipe_id"], "offset_m": ev.point["offset_m"],
             "status": ev.point.get("status"), "origin": ev.point.get("origin") or "survey",
             "lat": (ev.dig or {}).get("lat"), "lon": (ev.dig or {}).get("lon"),
-            "sd_m": ev.point.get("sd_m"), "interval_m": ev.point["interval_m"],
+            "offset_sd_m": ev.point.get("sd_m"), "sd_m": ev.point.get("sd_m"),  # (sd_m: the old key, one release)
+            "interval_m": ev.point["interval_m"],
             "confidence": ev.point.get("confidence"), "ledger_id": ev.point.get("ledger_id"),
             "plots": sorted(ev.plots), "dig_sheet": ev.dig, "pair": ev.pair,
             "correlation": None if ev.correlation is None else
@@ -368,6 +373,7 @@ def _report_json(g: _Gathered, ctx: dict, suspects: list, paths: tuple) -> dict:
     index, sheets = paths
     site, inputs, health, contractor = g.site, g.inputs, g.health, g.contractor
     return {
+        "schema": REPORT_SCHEMA,
         "index_html": str(index), "dig_sheets_html": str(sheets), "generated_utc": ctx["generated_utc"],
         "sources": inputs.sources, "survey_dir": ctx["survey_dir"], "network": ctx["network_summary"],
         "map": None if site is None else {"pipes": len(site.network.pipes), "loggers": len(site.sites),
@@ -402,7 +408,7 @@ def _write_outputs(out_dir: Path, ctx: dict, sketches: dict, images: str) -> tup
 def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, library=None,
                  tolerance_m: float = 1.0, tolerance_pct: float | None = None, max_suspects: int = 10,
                  title: str | None = None, images: str = "embed", correlate_kw=None, crs: str | None = None,
-                 statuses=None, since: str | None = None, until: str | None = None) -> ReportResult:
+                 statuses=None, since: str | None = None, until: str | None = None, progress=None) -> ReportResult:
     """Write a field report into ``out_dir``.
 
     Parameters
@@ -440,6 +446,8 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
         a survey point not in the ledger counts as ``open``).
     since, until : str, optional
         Only suspects of survey nights within (``YYYY-MM-DD``, inclusive).
+    progress : callable, optional
+        ``progress(stage, done, total)`` (:mod:`acoustic._progress`): stage ``plots`` (suspects).
 
     ``survey_result`` may also be the JSON of ``acoustic correlate --json`` (a pair job): the
     report then shows that pair's correlogram, interval and dig sheet (distances from the
@@ -462,24 +470,18 @@ def build_report(out_dir, *, survey_result=None, ledger=None, survey_dir=None, l
     statuses = list(statuses or [])
     _check_options(tolerance_m, tolerance_pct, max_suspects, images, out_dir, statuses)
     filters = dict(statuses=statuses, since=since, until=until)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", AcousticWarning)
+    with collect_warnings(reemit=True) as caught:  # (re-issued for callers: the CLI prints them on stderr)
         g = _gather(survey_result, ledger, survey_dir, filters, crs, tolerance_m, tolerance_pct)
         points = g.inputs.points[:max_suspects]
         if len(g.inputs.points) > max_suspects:
             _warn(f"{len(g.inputs.points)} point suspects; the report shows the {max_suspects} most suspect "
                   f"(--max-suspects)")
-        suspects = _suspects(points, g, library, correlate_kw)
+        suspects = _suspects(points, g, library, correlate_kw, progress)
         maps = _maps(g, suspects)
         ctx = _page_context(g, suspects, maps, title, tolerance_m, filters)
-    ctx["warnings"] = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, AcousticWarning)))
+    ctx["warnings"] = caught.messages
     index, sheets = _write_outputs(out_dir, ctx, maps["sketches"], images)
     summary = _report_json(g, ctx, suspects, (index, sheets))
     report_json = out_dir / "report.json"
     _atomic_write(report_json, (json.dumps(_jsonable(summary), indent=1) + "\n").encode("utf-8"))
-    for m in ctx["warnings"]:  # re-issue for callers (the CLI prints them on stderr)
-        warnings.warn(m, AcousticWarning, stacklevel=2)
-    for w in caught:
-        if not issubclass(w.category, AcousticWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return ReportResult(index, sheets, report_json, summary)

@@ -13,12 +13,12 @@ is said in ``notes`` and left out of the page.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from datetime import date
 
 import numpy as np
 
-from .._errors import AcousticError, AcousticWarning
+from .._errors import AcousticError
+from .._warnings import collect_warnings, silenced
 from ._dig import dig_sheet, route_position
 
 __all__ = ["SuspectEvidence", "suspect_evidence"]
@@ -176,14 +176,13 @@ def _correlate(ev: SuspectEvidence, site, route, found, night, correlate_kw, cac
     key = ("corr", str(ia.path), str(ib.path))
     try:
         if key not in cache:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", AcousticWarning)
+            with collect_warnings(foreign="ignore") as caught:
                 rec_a = cache.get(("rec", str(ia.path))) or _read(ia)
                 rec_b = cache.get(("rec", str(ib.path))) or _read(ib)
                 cache[("rec", str(ia.path))], cache[("rec", str(ib.path))] = rec_a, rec_b
                 path = route.pipe_path()
                 res = correlate_pair(rec_a, rec_b, path, **(correlate_kw or {}))
-            cache[key] = (res, path, [str(w.message) for w in caught if issubclass(w.category, AcousticWarning)])
+            cache[key] = (res, path, caught.messages)
         res, path, corr_warnings = cache[key]
     except AcousticError as exc:
         return (f"pair {route.from_logger}-{route.to_logger} ({ia.path.name}, {ib.path.name}) could not be "
@@ -301,8 +300,7 @@ def _spectrum(ev: SuspectEvidence, site, point, chosen, library, cache) -> None:
     key = ("feat", str(info.path))
     try:
         if key not in cache:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", AcousticWarning)
+            with silenced():
                 rec = cache.get(("rec", str(info.path))) or _read(info)
                 cache[("rec", str(info.path))] = rec
                 cache[key] = extract_features(rec)
@@ -352,8 +350,7 @@ def _history(ev: SuspectEvidence, point, loggers, history, night=None) -> None:
         from ..loggers import StatsRow, score_loggers
 
         rows = [StatsRow(l, d, lv, sp) for l, rr in hist.items() for d, lv, sp in rr]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", AcousticWarning)
+        with silenced():
             for s in score_loggers(rows):
                 baselines[s.logger_id] = s.baseline_level_db
                 if s.change_date:

@@ -18,18 +18,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import warnings
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from .._errors import AcousticError, AcousticWarning, DataError
+from .._errors import AcousticError, DataError
+from .._warnings import collect_warnings
+from .._warnings import warn as _warn
 
 __all__ = ["ReportInputs", "Site", "RecordingIndex", "load_survey_result", "ledger_inputs", "open_site",
            "read_history", "resolve_survey_dir"]
 
 
-def _warn(msg: str) -> None:
-    warnings.warn(msg, AcousticWarning, stacklevel=3)
 
 
 def _finite(v) -> bool:
@@ -156,7 +155,7 @@ def resolve_survey_dir(name, *, relative_to: Path | None = None, what: str = "su
     Returns None (with a warning) when it cannot be found.
     """
     if not name:
-        _warn(f"the {what} names no survey folder; give --survey-dir for the map and the evidence plots")
+        _warn(f"the {what} names no survey folder; give --survey DIR for the map and the evidence plots")
         return None
     p = Path(name)
     candidates = [p]
@@ -165,7 +164,7 @@ def resolve_survey_dir(name, *, relative_to: Path | None = None, what: str = "su
     for c in candidates:
         if c.is_dir():
             return c
-    _warn(f"survey folder {name} named by the {what} is not there; give --survey-dir for the map and the "
+    _warn(f"survey folder {name} named by the {what} is not there; give --survey DIR for the map and the "
           f"evidence plots")
     return None
 
@@ -421,8 +420,7 @@ def open_site(survey_dir) -> Site:
         raise DataError(f"{root}: not a folder (expected a survey folder with network, loggers.csv, recordings/)")
     folder = None
     problem = None
-    with warnings.catch_warnings(record=True):  # the survey already reported them
-        warnings.simplefilter("always", AcousticWarning)
+    with collect_warnings(foreign="ignore"):  # the survey already reported them (dropped here)
         try:
             from ..survey import read_survey
 

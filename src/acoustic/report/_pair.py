@@ -9,12 +9,12 @@ the notes and the result's own numbers are shown.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .._errors import AcousticError, AcousticWarning
+from .._errors import AcousticError
+from .._warnings import collect_warnings
 from ._evidence import SuspectEvidence
 
 __all__ = ["pair_point", "pair_dig_sheet", "pair_evidence"]
@@ -85,13 +85,12 @@ def pair_evidence(rank: int, point: dict, *, correlate_kw=None, cache: dict | No
     key = ("pair", str(files[0]), str(files[1]))
     try:
         if key not in cache:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", AcousticWarning)
+            with collect_warnings(foreign="ignore") as caught:
                 from ..correlate import correlate_pair
 
                 path = pipe_from_dict(point["pipe_doc"], where=f"pair {a}-{b} pipe")
                 res = correlate_pair(read_recording(files[0]), read_recording(files[1]), path, **(correlate_kw or {}))
-            cache[key] = (res, [str(w.message) for w in caught if issubclass(w.category, AcousticWarning)])
+            cache[key] = (res, caught.messages)
         res, corr_warnings = cache[key]
     except AcousticError as exc:
         ev.notes.append(f"correlogram left out: the pair {a}-{b} could not be correlated again ({exc})")
