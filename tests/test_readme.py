@@ -52,8 +52,6 @@ KNOWN_FAILURES = {
         "the glob matches 9 recordings; the README shows 5 of them",
     "acoustic loggers score stats.csv":
         "the README shows 2 of the 9 loggers' rows (no '...' marks the ones left out)",
-    "acoustic classify recordings/samples/single/*.wav":
-        "the README's lines lack the 'nearest:' column the command prints",
     "acoustic batch run uploads --ledger ledger.db --survey district":
         "no uploads/ or district/ folder is shipped or made by an earlier example",
     "acoustic ledger confirm ledger.db 13 --found-at-m 500 --from-node N2":
