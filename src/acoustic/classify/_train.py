@@ -70,7 +70,10 @@ def classification_metrics(scores, labels, threshold: float, groups: dict | None
     threshold : float
         Decision threshold on the probability.
     groups : dict of str -> sequence, optional
-        Breakdowns: for each key (e.g. ``material``) the per-recording value.
+        Breakdowns: for each key (e.g. ``material``) the per-recording value.  A key starting with
+        ``leak_`` (e.g. ``leak_distance_m``) breaks down the leaks only: each of its groups is
+        reported together with all non-leak recordings (so its AUC is "these leaks against every
+        non-leak"), and ``no_leak`` is the non-leaks alone.
     target_far : float, optional
         Also report ``recall_at_target_far``: the fraction of leaks detected when the threshold is
         re-chosen on *these* scores for a false-alarm rate of at most ``target_far`` (a
@@ -113,7 +116,11 @@ def classification_metrics(scores, labels, threshold: float, groups: dict | None
     result["by"] = {}
     for key, values in (groups or {}).items():
         values = np.asarray([str(v) for v in values])
-        result["by"][key] = {v: block(values == v) for v in sorted(set(values.tolist()))}
+        if key.startswith("leak_"):  # a breakdown of the leaks only: each group against all non-leaks
+            result["by"][key] = {v: block((values == v) | (~y if v != "no_leak" else False))
+                                 for v in sorted(set(values.tolist()))}
+        else:
+            result["by"][key] = {v: block(values == v) for v in sorted(set(values.tolist()))}
     return result
 
 
