@@ -68,6 +68,23 @@ def _other_chunk(args):
     return rows
 
 
+def _cached_other_chunk(args):
+    """:func:`_other_chunk` through an npz cache (``cache_dir``: None for none)."""
+    n, seed, cache_dir = args
+    if cache_dir is None:
+        return _other_chunk((n, seed))
+    path = Path(cache_dir) / f"othersim_{seed}_{n}.npz"
+    if path.is_file():
+        z = np.load(path, allow_pickle=False)
+        return [(x, str(lab), str(site), float(lv), str(k), float(fs))
+                for x, lab, site, lv, k, fs in zip(z["X"], z["label"], z["site"], z["level"], z["kind"], z["fs"])]
+    rows = _other_chunk((n, seed))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, X=np.vstack([r[0] for r in rows]), label=[r[1] for r in rows], site=[r[2] for r in rows],
+             level=[r[3] for r in rows], kind=[r[4] for r in rows], fs=[r[5] for r in rows])
+    return rows
+
+
 def _pool_map(fn, tasks, jobs):
     if jobs <= 1:
         return [fn(t) for t in tasks]
@@ -84,10 +101,18 @@ def _as_set(rows):
             "kinds": np.array([r[4] for r in rows])}
 
 
-def _rand_set(n, seed, jobs):
+def _rand_set(n, seed, jobs, cache=None):
     from acoustic.classify._randomised import randomised_features
 
+    path = Path(cache) / f"randomised_{seed}_{n}.npz" if cache is not None else None
+    if path is not None and path.is_file():
+        z = np.load(path, allow_pickle=False)
+        return {"X": z["X"], "labels": z["labels"], "sites": np.array([f"r{seed}/{i}" for i in range(n)]),
+                "levels": z["levels"], "kinds": z["kinds"]}
     d = randomised_features(n, seed, jobs=jobs)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, X=d.X, labels=np.asarray(d.labels), levels=d.levels_db, kinds=np.asarray(d.sensor_kinds))
     return {"X": d.X, "labels": np.asarray(d.labels), "sites": np.array([f"r{seed}/{i}" for i in range(n)]),
             "levels": d.levels_db, "kinds": np.asarray(d.sensor_kinds)}
 
@@ -137,6 +162,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", type=Path, default=None, help="model folder (default: the shipped default)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "classify_quality.json")
+    ap.add_argument("--cache", type=Path, default=None, help="folder caching the othersim features (npz)")
     args = ap.parse_args(argv)
 
     from acoustic.classify import load_model, train_model
@@ -144,15 +170,16 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     k = len(OTHER_TRAIN_SEEDS)
-    tasks = [(args.other_train // k, s) for s in OTHER_TRAIN_SEEDS] + [(args.other_test, OTHER_TEST_SEED)]
-    chunks = _pool_map(_other_chunk, tasks, args.jobs)
+    cache = str(args.cache) if args.cache is not None else None
+    tasks = [(args.other_train // k, s, cache) for s in OTHER_TRAIN_SEEDS] + [(args.other_test, OTHER_TEST_SEED, cache)]
+    chunks = _pool_map(_cached_other_chunk, tasks, args.jobs)
     o_train = _as_set([r for c in chunks[:k] for r in c])
     o_test = _as_set(chunks[k])
-    r_test = _rand_set(args.rand_test, RAND_TEST_SEED, args.jobs)
+    r_test = _rand_set(args.rand_test, RAND_TEST_SEED, args.jobs, cache)
     t_data = time.perf_counter() - t0
 
     if args.fresh:
-        r_train = _rand_set(args.fresh, RAND_FRESH_SEED, args.jobs)
+        r_train = _rand_set(args.fresh, RAND_FRESH_SEED, args.jobs, cache)
         from acoustic.features import SHAPE_VERSION, shape_feature_names
 
         rand_model = train_model(r_train["X"], r_train["labels"], r_train["sites"],

@@ -62,7 +62,8 @@ def test_shipped_features_are_what_the_extractor_computes_now(library):
     names = library.metadata["source_file"]
     for i in range(3):
         idx = int(names[i].rsplit("#", 1)[1])
-        r = randomised_recording(card["seed"], idx, leak_fraction=card["leak_fraction"])
+        r = randomised_recording(card["seed"], idx, leak_fraction=card["leak_fraction"],
+                                 min_leak_snr_db=card.get("min_leak_snr_db"))
         sf = shape_features(r.samples, r.sample_rate_hz, r.gain_db)
         np.testing.assert_allclose(sf.values, library.features[i], rtol=1e-6, atol=1e-9, equal_nan=True,
                                    err_msg=f"{names[i]}: features changed since the default model was trained; "

@@ -54,6 +54,8 @@ MAX_SAMPLES = 250_000
 NON_LEAK_KINDS = {"quiet": 0.16, "hum": 0.14, "pump": 0.14, "prv": 0.14, "consumption": 0.14, "traffic": 0.14,
                   "other": 0.14}
 CONFOUNDERS = ("hum", "pump", "prv", "consumption", "traffic", "other")
+#: Leak power over everything else in the recording, dB (drawn uniformly).
+LEAK_SNR_DB = (-8.0, 15.0)
 #: Ambient level range per sensor kind, dB re 1 Pa / 1 m/s^2 (for the calibrated level only; assumed).
 AMBIENT_DB = {"hydrophone": (-50.0, -10.0), "accelerometer": (-105.0, -65.0)}
 
@@ -340,8 +342,13 @@ def _digitise(rng, x, meta):
     return y, scale
 
 
-def randomised_recording(seed: int, index: int, *, leak_fraction: float = 0.5) -> RandomisedRecording:
-    """Draw recording ``index`` of the randomised set ``seed`` (see module docs)."""
+def randomised_recording(seed: int, index: int, *, leak_fraction: float = 0.5,
+                         min_leak_snr_db: float | None = None) -> RandomisedRecording:
+    """Draw recording ``index`` of the randomised set ``seed`` (see module docs).
+
+    ``min_leak_snr_db`` narrows the leak SNR range to ``[min_leak_snr_db, 15]`` dB by mapping the same
+    draw (every other draw of the recording is unchanged).
+    """
     rng = np.random.default_rng([int(seed), int(index)])
     fs = float(SAMPLE_RATES_HZ[int(rng.integers(0, len(SAMPLE_RATES_HZ)))])
     dur = _lu(rng, 2.0, 120.0)
@@ -384,7 +391,10 @@ def randomised_recording(seed: int, index: int, *, leak_fraction: float = 0.5) -
         total += s * math.sqrt(p_amb / _power(s) * 10 ** (rel_db / 10))
     if is_leak:
         leak = _through(_leak(rng, f, n, fs, meta), h_sensor * h_aa)
-        snr = rng.uniform(-8.0, 15.0)
+        snr = rng.uniform(LEAK_SNR_DB[0], LEAK_SNR_DB[1])
+        if min_leak_snr_db is not None and min_leak_snr_db > LEAK_SNR_DB[0]:  # same draw, mapped into the range
+            snr = min_leak_snr_db + (snr - LEAK_SNR_DB[0]) * (LEAK_SNR_DB[1] - min_leak_snr_db) / (
+                LEAK_SNR_DB[1] - LEAK_SNR_DB[0])
         total += leak * math.sqrt(_power(total) / _power(leak) * 10 ** (snr / 10))
         meta["snr_db"] = snr
     meta["sources"] = extras
@@ -431,8 +441,8 @@ def _features_one(args):
     from ..features import extract_features, shape_features
     from ..recording import Recording
 
-    seed, i, leak_fraction, with_bands = args
-    r = randomised_recording(seed, i, leak_fraction=leak_fraction)
+    seed, i, leak_fraction, with_bands, min_snr = args
+    r = randomised_recording(seed, i, leak_fraction=leak_fraction, min_leak_snr_db=min_snr)
     sf = shape_features(r.samples, r.sample_rate_hz, r.gain_db)
     bands = centres = None
     if with_bands:  # the calibrated 1/3-octave spectrum, for signature-library rows only
@@ -448,7 +458,7 @@ def _features_one(args):
 
 
 def randomised_features(n: int, seed: int, *, jobs: int = 1, leak_fraction: float = 0.5, progress=None,
-                        bands_for=()):
+                        bands_for=(), min_leak_snr_db: float | None = None):
     """Draw ``n`` randomised recordings and extract their features (``jobs`` spawn processes).
 
     ``bands_for``: indices whose calibrated 1/3-octave band levels are also computed (library rows);
@@ -457,7 +467,7 @@ def randomised_features(n: int, seed: int, *, jobs: int = 1, leak_fraction: floa
     from ..features import SHAPE_VERSION, shape_feature_names, shape_feature_units
 
     want = set(int(i) for i in bands_for)
-    tasks = [(int(seed), i, float(leak_fraction), i in want) for i in range(n)]
+    tasks = [(int(seed), i, float(leak_fraction), i in want, min_leak_snr_db) for i in range(n)]
     if jobs <= 1:
         rows = []
         for k, t in enumerate(tasks, 1):
