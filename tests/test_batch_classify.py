@@ -22,7 +22,7 @@ OLD = time.time() - 3600.0
 def model_dir(tmp_path_factory):
     """A small leak model trained on simulated recordings of 8 sites (leak and noise at each)."""
     from acoustic.classify import save_model, train_model
-    from acoustic.features import FEATURES_VERSION, extract_features, feature_names
+    from acoustic.features import SHAPE_VERSION, shape_feature_names, shape_features
     from acoustic.simulate import simulate_recording
 
     rng = np.random.default_rng(5)
@@ -35,12 +35,13 @@ def model_dir(tmp_path_factory):
                                      noises=() if leak else (noises[(site + j) % len(noises)],),
                                      material=["ductile_iron", "pvc"][site % 2], sample_rate_hz=4000.0,
                                      duration_s=2.0, seed=int(rng.integers(1 << 30)))
-            X.append(extract_features(sim.recording).values)
+            rec = sim.recording
+            X.append(shape_features(rec.samples, rec.sample_rate, rec.gain_db).values)
             labels.append("leak" if leak else sim.truth["label"])
             sites.append(f"S{site}")
             kinds.append(sim.recording.sensor_kind)
-    model = train_model(np.array(X), labels, sites, feature_names=list(feature_names()),
-                        features_version=FEATURES_VERSION, target_far=0.1, n_splits=3, seed=1, sensor_kinds=kinds,
+    model = train_model(np.array(X), labels, sites, feature_names=list(shape_feature_names()),
+                        features_version=SHAPE_VERSION, target_far=0.1, n_splits=3, seed=1, sensor_kinds=kinds,
                         data_summary={"sample_rate_hz_range": [4000.0, 4000.0]})
     folder = tmp_path_factory.mktemp("model") / "small"
     save_model(model, folder)

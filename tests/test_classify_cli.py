@@ -51,7 +51,11 @@ def test_train_writes_model_and_card(work):
     assert "leak" in m["confusion_by_kind"]
     assert card["data"]["n_recordings"] == 48 and card["data"]["sample_rate_hz_range"] == [8000.0, 16000.0]
     assert card["features"]["extra_inputs"] == []  # acoustic train: features only
-    assert "third_octave_1000hz_db" in card["features"]["always_defined"]
+    assert card["features"]["version"] == "shape-1"
+    assert "band_5_7hz_rel_db" in card["features"]["always_defined"]
+    assert "band_3600_7200hz_rel_db" not in card["features"]["always_defined"]  # NaN at 8 kHz
+    assert card["level_term"] is None  # no recording of the set is marked calibrated
+    assert len(card["domain"]["median"]) == len(card["features"]["names"])
 
 
 def test_evaluate_prints_the_training_metrics_structure(work):
@@ -75,6 +79,9 @@ def test_classify_json_contract(work):
     for o in out:
         assert 0.0 <= o["leak_probability"] <= 1.0
         assert o["label"] == ("leak" if o["leak_probability"] >= o["threshold"] else "no_leak")
+        assert o["calibrated"] is False and o["evidence"] == "shape"  # no sidecar says calibrated
+        assert isinstance(o["in_domain"], bool) and (o["in_domain"] or o["in_domain_reason"])
+        assert set(o["tonal"]) == {"mains_50hz", "mains_60hz"}
         assert len(o["nearest"]) == 2
         for n in o["nearest"]:
             assert set(n) >= {"signature_id", "label", "similarity"} and 0.0 <= n["similarity"] <= 1.0
@@ -230,7 +237,7 @@ def test_classify_refuses_a_heavily_clipped_recording(work, tmp_path):
 
 def test_classify_warns_about_a_very_quiet_recording(work, tmp_path):
     quiet = write_synthetic_dataset(synthetic_specs(1, seed=8, per_site=1, duration_s=2.0, sample_rates_hz=(8000.0,),
-                                                    gain_offset_db=(-50.0, -50.0)), tmp_path / "q")
+                                                    gain_offset_db=(-70.0, -70.0)), tmp_path / "q")
     r = run("classify", quiet / "site0000_0.wav", "--model", work["model"], "--no-library", "--json")
     assert r.exit_code == 0, r.output
     assert "dB re full scale; quantisation noise may dominate" in r.stderr

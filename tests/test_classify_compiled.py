@@ -39,7 +39,8 @@ def test_default_model_compiles_and_matches_sklearn_bit_for_bit(default_model, r
 
 def test_compiled_model_classifies_like_the_model(default_model, rng):
     from acoustic.classify import RecordingFeatures, classify_features
-    from acoustic.features import FEATURES_VERSION, feature_names
+    from acoustic.features import SHAPE_VERSION as FEATURES_VERSION
+    from acoustic.features import shape_feature_names as feature_names
 
     fast = compile_model(default_model)
     assert isinstance(fast.pipeline, CompiledPipeline) and fast.card is default_model.card

@@ -28,53 +28,70 @@ def library():
 
 
 def test_default_model_card_describes_its_training(model, library):
-    from acoustic.features import FEATURES_VERSION, feature_names
+    from acoustic.features import SHAPE_VERSION, shape_feature_names
 
     card = model.card
     assert model.path == REPO / "models" / "default"
-    assert model.features_version == str(FEATURES_VERSION) and model.feature_names == list(feature_names())
+    assert model.features_version == SHAPE_VERSION and model.feature_names == list(shape_feature_names())
     rec = card["data"]["training_data"]
-    assert rec["seed"] == card["seed"] and rec["n_sites"] >= 500
-    assert card["data"]["sample_rate_hz_range"] == [4000.0, 48000.0]
+    assert rec["seed"] == card["seed"] and rec["n"] >= 2000
+    assert "randomised" in rec["generator"]
+    assert card["data"]["sample_rate_hz_range"] == [2000.0, 48000.0]
     assert set(card["data"]["by_sensor_kind"]) == {"hydrophone", "accelerometer"}
-    assert set(card["data"]["by_material"]) == set(rec["materials"])
     assert set(card["metrics"]["confusion_by_kind"]) == {"leak", "traffic", "pump", "prv", "consumption", "hum",
-                                                         "quiet"}
+                                                         "quiet", "other"}
     assert card["metrics"]["false_alarm_rate"] <= 0.05 + 1e-9
+    term = card["level_term"]
+    assert 0 < term["max_logit"] <= 2.0 and 0 <= term["max_probability_change_per_10db"] <= 0.5
+    assert set(term["centre_db"]) == {"hydrophone", "accelerometer"}
+    assert len(card["domain"]["median"]) == len(model.feature_names)
     assert library.features_version == model.features_version and library.feature_names == model.feature_names
     assert (REPO / "models" / "default" / "model.skops").stat().st_size < 5_000_000
 
 
 def test_shipped_features_are_what_the_extractor_computes_now(library):
-    """Re-simulate a few training recordings from their recorded seeds: same features as stored.
+    """Re-draw a few training recordings from their seeds: the same features as stored.
 
-    Fails when the simulator or the feature extractor changed since the default model was made:
+    Fails when the generator or the feature extractor changed since the default model was made:
     then run scripts/train_default.py again.
     """
-    sys.path.insert(0, str(REPO / "scripts"))
-    from train_default import RECIPE
-
-    from acoustic.classify._synthetic import simulate_spec, synthetic_specs
-    from acoustic.features import extract_features
+    from acoustic.classify._randomised import randomised_recording
+    from acoustic.features import shape_features
 
     card = load_model(default_model_dir()).card["data"]["training_data"]
-    specs = {s.name: s for s in synthetic_specs(card["n_sites"], seed=card["seed"], per_site=RECIPE["per_site"],
-                                                leak_fraction=RECIPE["leak_fraction"],
-                                                duration_s=RECIPE["duration_s"],
-                                                gain_offset_db=tuple(RECIPE["gain_offset_db"]), site_prefix="train-")}
     names = library.metadata["source_file"]
-    rates = library.metadata["sample_rate_hz"]
-    picks = [i for i in range(len(library)) if rates[i] <= 8000.0][:3]
-    assert picks
-    for i in picks:
-        rec, _ = simulate_spec(specs[names[i].removesuffix(".wav")])
-        fv = extract_features(rec)
-        np.testing.assert_allclose(fv.values, library.features[i], rtol=1e-6, atol=1e-9, equal_nan=True,
+    for i in range(3):
+        idx = int(names[i].rsplit("#", 1)[1])
+        r = randomised_recording(card["seed"], idx, leak_fraction=card["leak_fraction"],
+                                 min_leak_snr_db=card.get("min_leak_snr_db"))
+        sf = shape_features(r.samples, r.sample_rate_hz, r.gain_db)
+        np.testing.assert_allclose(sf.values, library.features[i], rtol=1e-6, atol=1e-9, equal_nan=True,
                                    err_msg=f"{names[i]}: features changed since the default model was trained; "
                                            "run scripts/train_default.py")
 
 
-def test_default_model_separates_fresh_leaks_from_noise(model, tmp_path):
+def test_default_model_separates_fresh_randomised_leaks_from_noise(model):
+    """Fresh draws of the training generator (another seed): a sanity floor, not the acceptance figure
+    (bench/classify_quality.py measures the model on an independent generator)."""
+    from sklearn.metrics import roc_auc_score
+
+    from acoustic.classify._randomised import randomised_features
+
+    d = randomised_features(120, 31337)
+    y = np.array([lab == "leak" for lab in d.labels])
+    p = model.leak_probability(d.X, d.sensor_kinds)
+    assert 0 < y.sum() < y.size
+    assert roc_auc_score(y, p) >= 0.8
+
+
+def test_default_model_on_simulator_recordings(model, tmp_path):
+    """The physics simulator's recordings (not used in training) are told apart better than chance.
+
+    A floor, not a target: the shape-only model measured ROC AUC 0.68 on these 32 recordings
+    (the old level-trained model, trained on this very simulator, scored higher here and 0.35 on an
+    independent one)."""
+    from sklearn.metrics import roc_auc_score
+
     from acoustic.classify import classify_features, extract_paths
     from acoustic.classify._synthetic import synthetic_specs, write_synthetic_dataset
 
@@ -86,9 +103,7 @@ def test_default_model_separates_fresh_leaks_from_noise(model, tmp_path):
     y = np.array([r[1] == "leak" for r in rows])
     p = np.array([o["leak_probability"] for o in out])
     assert 0 < y.sum() < y.size
-    from sklearn.metrics import roc_auc_score
-
-    assert roc_auc_score(y, p) >= 0.9
+    assert roc_auc_score(y, p) >= 0.6
 
 
 def test_classify_shipped_samples_with_defaults():

@@ -50,8 +50,6 @@ KNOWN_FAILURES = {
         "the README does not say where A.wav and B.wav come from (no such files)",
     "acoustic features recordings/samples/single/*.wav":
         "the glob matches 9 recordings; the README shows 5 of them",
-    "acoustic classify recordings/samples/single/*.wav":
-        "the README's lines lack the 'nearest:' column the command prints",
 }
 #: command line -> its exit code when it is not 0 and the README shows no ``Error:`` line.
 EXIT_CODES = {

@@ -205,7 +205,7 @@ class _Driver:
         self.classification = "off (--no-model)"
         if self.model_arg is not None:
             from ..classify._model import read_model_card
-            from ..features import FEATURES_VERSION
+            from ..features import SHAPE_VERSION as FEATURES_VERSION  # the classifier's features (issue 15)
 
             path = _default_model_path() if self.model_arg == "default" else Path(self.model_arg)
             if path is None:

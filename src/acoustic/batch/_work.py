@@ -233,19 +233,13 @@ def _changed_since_hashed(item: dict) -> str | None:
 
 
 def _classifier_input(model, rec, fv, values, sha256: str):
-    """The :class:`acoustic.classify.RecordingFeatures` of one recording, checked against the model
+    """The :class:`acoustic.classify.RecordingFeatures` of one recording (the classifier's level-invariant
+    features, :func:`acoustic.classify.classifier_features`), checked against the model
     (:func:`acoustic.classify.check_supported` raises for a recording it cannot handle)."""
-    from ..classify import RecordingFeatures, check_supported
-    from ..classify._extract import sample_peak_stats
+    from ..classify import check_supported
+    from ..classify._extract import classifier_features
 
-    clipped, peak = sample_peak_stats(rec.samples)
-    rf = RecordingFeatures(
-        path=rec.source, values=values, names=tuple(fv.names), units=tuple(fv.units),
-        version=str(fv.version), band_centres_hz=fv.band_centres_hz,
-        band_levels_db=fv.band_levels_db, sensor_kind=rec.sensor_kind,
-        sample_rate_hz=float(rec.sample_rate), gain_db=float(rec.gain_db),
-        duration_s=float(rec.duration_s), start_time=rec.start_time, sha256=sha256,
-        warnings=[], clipped_fraction=clipped, peak_dbfs=peak)
+    rf = classifier_features(rec, fv, path=rec.source, sha256=sha256)
     check_supported(model, rf)
     return rf
 

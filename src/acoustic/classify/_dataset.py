@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import warnings
 from pathlib import Path
@@ -25,6 +24,7 @@ class LabelledFile:
     label: str
     site: str
     extra: dict
+    distance_m: float | None = None  # distance to the leak, m (optional labels.csv column)
 
     @property
     def is_leak(self) -> bool:
@@ -32,7 +32,11 @@ class LabelledFile:
 
 
 def read_labels(dataset_dir, *, allow_missing: bool = False) -> list[LabelledFile]:
-    """Read ``DATASET/labels.csv``.
+    """Read ``DATASET/labels.csv`` (with the shared reader :func:`acoustic.io.read_csv_table`).
+
+    Columns: ``file`` and ``label`` (required), ``distance_m`` (optional: distance from the
+    recording point to the leak, m; empty when unknown or for non-leaks), ``site`` and any
+    further columns (kept in :attr:`LabelledFile.extra`).
 
     Parameters
     ----------
@@ -44,50 +48,46 @@ def read_labels(dataset_dir, *, allow_missing: bool = False) -> list[LabelledFil
     Raises
     ------
     DataError
-        No ``labels.csv``, missing ``file``/``label`` columns, empty or unknown labels, missing
-        files (unless ``allow_missing``), duplicate files, or no rows.
+        No ``labels.csv``, missing ``file``/``label`` columns, empty or unknown labels, a
+        ``distance_m`` that is not a number >= 0, missing files (unless ``allow_missing``),
+        duplicate files, or no rows.
     """
+    from ..io import read_csv_table
+
     root = Path(dataset_dir)
     if not root.is_dir():
         raise DataError(f"{root}: dataset folder not found")
-    table = root / "labels.csv"
-    if not table.exists():
-        raise DataError(f"{table}: not found (a dataset needs labels.csv with columns file,label)")
-    try:
-        with open(table, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            cols = [c.strip() for c in (reader.fieldnames or [])]
-            missing = [c for c in ("file", "label") if c not in cols]
-            if missing:
-                raise DataError(f"{table}: missing column(s) {', '.join(missing)}; found {', '.join(cols) or 'none'}")
-            rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{table}: not UTF-8 text ({exc})") from None
+    table_path = root / "labels.csv"
+    if not table_path.exists():
+        raise DataError(f"{table_path}: not found (a dataset needs labels.csv with columns file,label[,distance_m])")
+    table = read_csv_table(table_path, required=("file", "label"), optional=("distance_m", "site"),
+                           what="labels.csv", error=DataError)
     out, absent, seen = [], [], set()
-    for i, r in enumerate(rows, start=2):
-        name, label = r.get("file", ""), r.get("label", "").lower()
+    for row in table:
+        name, label = row["file"], row["label"].lower()
         if not name:
-            raise DataError(f"{table}: line {i}: empty file name")
+            raise DataError(f"{row.where('file')}: empty file name")
         if not label:
-            raise DataError(f"{table}: line {i}: {name} has no label; labels: {', '.join(LABELS)}")
+            raise DataError(f"{row.where('label')}: {name} has no label; labels: {', '.join(LABELS)}")
         if label not in LABELS:
-            raise DataError(f"{table}: line {i}: unknown label {label!r} for {name}; labels: {', '.join(LABELS)}")
+            raise DataError(f"{row.where('label')}: unknown label {label!r} for {name}; labels: {', '.join(LABELS)}")
         if name in seen:
-            raise DataError(f"{table}: line {i}: {name} is listed twice")
+            raise DataError(f"{row.where('file')}: {name} is listed twice")
         seen.add(name)
+        distance = row.number("distance_m", optional=True, min_value=0.0) if "distance_m" in table.columns else None
         path = root / name
         if not path.is_file():
             absent.append(name)
             continue
-        site = r.get("site") or f"file:{name}"
-        extra = {k: v for k, v in r.items() if k not in ("file", "label", "site") and v != ""}
-        out.append(LabelledFile(path, label, site, extra))
+        site = row.get("site") or f"file:{name}"
+        extra = {k: v for k, v in row.cells.items() if k not in ("file", "label", "site", "distance_m") and v != ""}
+        out.append(LabelledFile(path, label, site, extra, distance))
     if absent:
-        msg = f"{table}: {len(absent)} listed recording(s) missing: {', '.join(absent[:5])}" + (
+        msg = f"{table_path}: {len(absent)} listed recording(s) missing: {', '.join(absent[:5])}" + (
             " ..." if len(absent) > 5 else "")
         if not allow_missing:
             raise DataError(msg)
         warnings.warn(msg + " (skipped)", AcousticWarning, stacklevel=2)
     if not out:
-        raise DataError(f"{table}: no usable rows")
+        raise DataError(f"{table_path}: no usable rows")
     return out

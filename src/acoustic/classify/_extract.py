@@ -1,6 +1,9 @@
 """Feature extraction for labelled datasets and lists of recordings (optionally in worker processes).
 
-The worker reads one recording, extracts its feature vector and band spectrum and hashes the file;
+The worker reads one recording, extracts the classifier's level-invariant feature vector
+(:func:`acoustic.features.shape_features`, the model input and the signature-library vector), the
+calibrated 1/3-octave band spectrum (:func:`acoustic.features.extract_features`, for the library)
+and the sidecar's ``"calibrated"`` flag, and hashes the file;
 warnings raised in a worker are sent back as text and re-issued in the calling process.  Worker
 processes use the ``spawn`` start method (numba's OpenMP layer is not fork-safe) and one numba
 thread each.
@@ -19,8 +22,8 @@ import numpy as np
 from .._errors import AcousticError, AcousticWarning, DataError, ParameterError
 from ._dataset import read_labels
 
-__all__ = ["DatasetFeatures", "RecordingFeatures", "clipped_fraction", "extract_dataset", "extract_paths",
-           "file_sha256", "peak_dbfs", "sample_peak_stats"]
+__all__ = ["DatasetFeatures", "RecordingFeatures", "classifier_features", "clipped_fraction", "extract_dataset",
+           "extract_paths", "file_sha256", "peak_dbfs", "sample_peak_stats", "sidecar_calibrated"]
 
 #: labels.csv columns copied into the metadata (and the metric breakdowns when present).
 META_COLUMNS = ("material", "diameter_mm", "pressure_bar", "sensor_kind", "confounder", "date")
@@ -57,6 +60,11 @@ class RecordingFeatures:
     warnings: list
     clipped_fraction: float = 0.0  # fraction of samples at full scale (see clipped_fraction())
     peak_dbfs: float = 0.0  # largest |sample| in dB re full scale (quantisation matters far below 0)
+    calibrated: bool = False  # the sidecar says "calibrated": true (gain_db makes physical units)
+    level_p10_db: float = float("nan")  # 10th-percentile 5-900 Hz frame level, dB re 1 calibrated unit
+    in_band_fraction: float = 1.0  # share of the energy (5 Hz - 0.45 fs) inside the 5-900 Hz analysis band
+    mains_50hz: bool = False
+    mains_60hz: bool = False
 
 
 def peak_dbfs(samples) -> float:
@@ -88,6 +96,54 @@ def sample_peak_stats(samples) -> tuple[float, float]:
     return clipped, (20.0 * np.log10(peak) if peak > 0 else -np.inf)
 
 
+def sidecar_calibrated(rec) -> bool:
+    """The sidecar's optional ``"calibrated"`` flag (default False).
+
+    Raises
+    ------
+    RecordingError
+        The key is present but not ``true`` or ``false``.
+    """
+    from .._errors import RecordingError
+
+    flag = (rec.extra or {}).get("calibrated", False)
+    if not isinstance(flag, bool):
+        raise RecordingError(f"{rec.name}: sidecar key \"calibrated\" must be true or false, got {flag!r}")
+    return flag
+
+
+def classifier_features(rec, fv, *, path=None, sha256: str = "", caught=()) -> RecordingFeatures:
+    """The classifier's :class:`RecordingFeatures` of a read recording.
+
+    Parameters
+    ----------
+    rec : Recording
+    fv : FeatureVector
+        Its :func:`acoustic.features.extract_features` result (only the 1/3-octave bands are used).
+    path : Path, optional
+        Default ``rec.source``.
+    sha256 : str
+        Hash of the file.
+    caught : sequence of warnings.WarningMessage
+        Warnings to keep as text.
+    """
+    from ..features import shape_features
+
+    sf = shape_features(rec.samples, rec.sample_rate, rec.gain_db, name=rec.name)
+    clipped, peak = sample_peak_stats(rec.samples)
+    return RecordingFeatures(
+        path=Path(path if path is not None else (rec.source or rec.name)), values=sf.values, names=tuple(sf.names),
+        units=tuple(sf.units), version=str(sf.version),
+        band_centres_hz=np.asarray(fv.band_centres_hz, dtype=np.float64),
+        band_levels_db=np.asarray(fv.band_levels_db, dtype=np.float64), sensor_kind=rec.sensor_kind,
+        sample_rate_hz=float(rec.sample_rate), gain_db=float(rec.gain_db), duration_s=float(rec.duration_s),
+        start_time=rec.start_time, sha256=sha256,
+        warnings=[str(w.message) for w in caught if issubclass(w.category, AcousticWarning)],
+        clipped_fraction=clipped, peak_dbfs=peak, calibrated=sidecar_calibrated(rec),
+        level_p10_db=float(sf.level_p10_db), in_band_fraction=float(sf.in_band_fraction),
+        mains_50hz=bool(sf.mains_50hz), mains_60hz=bool(sf.mains_60hz))
+
+
 def _features_of(path: str) -> RecordingFeatures:
     """Worker body: read, extract, hash (warnings collected as text)."""
     from ..features import extract_features
@@ -97,15 +153,7 @@ def _features_of(path: str) -> RecordingFeatures:
         warnings.simplefilter("always", AcousticWarning)
         rec = read_recording(path)
         fv = extract_features(rec)
-    return RecordingFeatures(
-        path=Path(path), values=np.asarray(fv.values, dtype=np.float64), names=tuple(fv.names),
-        units=tuple(fv.units), version=str(fv.version),
-        band_centres_hz=np.asarray(fv.band_centres_hz, dtype=np.float64),
-        band_levels_db=np.asarray(fv.band_levels_db, dtype=np.float64), sensor_kind=rec.sensor_kind,
-        sample_rate_hz=float(rec.sample_rate), gain_db=float(rec.gain_db), duration_s=float(rec.duration_s),
-        start_time=rec.start_time, sha256=file_sha256(path),
-        warnings=[str(w.message) for w in caught if issubclass(w.category, AcousticWarning)],
-        clipped_fraction=clipped_fraction(rec.samples), peak_dbfs=peak_dbfs(rec.samples))
+    return classifier_features(rec, fv, path=Path(path), sha256=file_sha256(path), caught=caught)
 
 
 def _worker_init():
@@ -211,7 +259,12 @@ class DatasetFeatures:
             sample_rate_hz=m["sample_rate_hz"][i], gain_db=m["gain_db"][i], duration_s=m["duration_s"][i],
             start_time=m["start_time"][i], sha256=m["source_sha256"][i], warnings=[],
             clipped_fraction=float(m.get("clipped_fraction", [0.0] * len(self))[i]),
-            peak_dbfs=float(m.get("peak_dbfs", [0.0] * len(self))[i]))
+            peak_dbfs=float(m.get("peak_dbfs", [0.0] * len(self))[i]),
+            calibrated=bool(m.get("calibrated", [False] * len(self))[i]),
+            level_p10_db=float(m.get("level_p10_db", [float("nan")] * len(self))[i]),
+            in_band_fraction=float(m.get("in_band_fraction", [1.0] * len(self))[i]),
+            mains_50hz=bool(m.get("mains_50hz", [False] * len(self))[i]),
+            mains_60hz=bool(m.get("mains_60hz", [False] * len(self))[i]))
 
     def groups(self) -> dict:
         """Breakdowns for the metrics: confounder (noise kind for non-leaks), material, sensor kind, rate."""
@@ -223,6 +276,11 @@ class DatasetFeatures:
             out["material"] = [m or "unknown" for m in self.meta["material"]]
         out["sensor_kind"] = list(self.meta["sensor_kind"])
         out["sample_rate_hz"] = [f"{r:g}" for r in self.meta["sample_rate_hz"]]
+        out["calibrated"] = ["yes" if c else "no" for c in self.meta.get("calibrated", [False] * len(self))]
+        dist = self.meta.get("distance_m") or []
+        if any(d is not None for d in dist):
+            out["leak_distance_m"] = [distance_band(d) if lab == "leak" else "no_leak"
+                                      for d, lab in zip(dist, self.labels)]
         return out
 
     def summary(self) -> dict:
@@ -235,6 +293,12 @@ class DatasetFeatures:
             "sample_rates_hz": sorted({float(r) for r in rates}),
             "gain_db_range": [float(gains.min()), float(gains.max())],
         }
+        lv = np.asarray(self.meta.get("level_p10_db", []), dtype=float)
+        cal = np.asarray(self.meta.get("calibrated", []), dtype=bool)
+        kinds = np.asarray(self.meta["sensor_kind"])
+        if lv.size and cal.any():
+            summary["level_p10_db_range"] = {str(k): [float(lv[cal & (kinds == k)].min()), float(lv[cal & (kinds == k)].max())]
+                                             for k in sorted(set(kinds[cal].tolist()))}
         for key, values in self.groups().items():
             vals, cnt = np.unique(np.asarray(values, dtype=str), return_counts=True)
             summary[f"by_{key}"] = {str(v): int(c) for v, c in zip(vals, cnt)}
@@ -252,6 +316,22 @@ class DatasetFeatures:
             "duration_s": self.meta["duration_s"], "source_file": [_relative(f, self.root) for f in self.files],
             "source_sha256": self.meta["source_sha256"], "provenance": [provenance] * len(self),
         }
+
+
+#: Leak-distance bands (m) of the evaluation breakdown.
+DISTANCE_BANDS_M = (3.0, 10.0, 30.0, 100.0)
+
+
+def distance_band(d) -> str:
+    """The ``leak_distance_m`` breakdown value of a distance (m; None: unknown)."""
+    if d is None:
+        return "unknown"
+    lo = 0.0
+    for hi in DISTANCE_BANDS_M:
+        if d <= hi:
+            return f"{lo:g}-{hi:g}"
+        lo = hi
+    return f">{lo:g}"
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -292,7 +372,8 @@ def extract_dataset(dataset_dir, *, jobs: int = 1, allow_missing: bool = False, 
     columns = set()
     meta = {k: [] for k in ("material", "diameter_mm", "pressure_bar", "sensor_kind", "confounder", "date",
                             "sample_rate_hz", "gain_db", "duration_s", "start_time", "source_sha256",
-                            "clipped_fraction", "peak_dbfs")}
+                            "clipped_fraction", "peak_dbfs", "calibrated", "level_p10_db", "in_band_fraction",
+                            "mains_50hz", "mains_60hz", "distance_m")}
     for r, f in zip(rows, feats):
         columns |= {c for c in META_COLUMNS if c in r.extra}
         meta["material"].append(r.extra.get("material", "").lower())
@@ -316,6 +397,9 @@ def extract_dataset(dataset_dir, *, jobs: int = 1, allow_missing: bool = False, 
         meta["source_sha256"].append(f.sha256)
         meta["clipped_fraction"].append(f.clipped_fraction)
         meta["peak_dbfs"].append(f.peak_dbfs)
+        for key in ("calibrated", "level_p10_db", "in_band_fraction", "mains_50hz", "mains_60hz"):
+            meta[key].append(getattr(f, key))
+        meta["distance_m"].append(r.distance_m)
     first = feats[0]
     return DatasetFeatures(
         X=np.vstack([f.values for f in feats]), feature_names=list(first.names), feature_units=list(first.units),

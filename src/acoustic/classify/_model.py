@@ -85,18 +85,77 @@ class LeakModel:
     def features_version(self) -> str:
         return str(self.card["features"]["version"])
 
-    def leak_probability(self, X, sensor_kinds=None):
+    @property
+    def level_term(self) -> dict | None:
+        """The bounded calibrated-level term of the card (None: the model uses shape evidence only)."""
+        return self.card.get("level_term")
+
+    def leak_probability(self, X, sensor_kinds=None, *, levels_db=None, calibrated=None):
         """Leak probability (0..1) for each row of the feature matrix ``X``.
 
         Parameters
         ----------
         X : array_like, shape (n, n_features)
-            Extracted features in the order of :attr:`feature_names`.
+            Extracted features in the order of :attr:`feature_names` (level-invariant).
         sensor_kinds : sequence of str, optional
-            Sensor kind per row; required when the model has :attr:`extra_inputs`.
+            Sensor kind per row; required when the model has :attr:`extra_inputs` or when a
+            calibrated level is used.
+        levels_db : sequence of float, optional
+            10th-percentile level per row, dB re 1 calibrated unit (``RecordingFeatures.level_p10_db``).
+        calibrated : sequence of bool, optional
+            Per row: may the level be used (the sidecar says ``"calibrated": true``)?  Rows that are
+            not calibrated, or any row when the model has no level term, get the shape-only
+            probability, which no gain can change.
         """
-        return self.pipeline.predict_proba(model_inputs(X, sensor_kinds, self.feature_names,
-                                                        self.extra_inputs))[:, 1]
+        p = self.pipeline.predict_proba(model_inputs(X, sensor_kinds, self.feature_names, self.extra_inputs))[:, 1]
+        if levels_db is None or calibrated is None or self.level_term is None:
+            return p
+        return apply_level_term(p, self.level_term, levels_db, calibrated, sensor_kinds)
+
+
+def level_logit(term: dict, level_db: float, sensor_kind: str) -> float:
+    """The bounded logit added for a calibrated level: ``clip(slope (L - centre[kind]), -max, max)``."""
+    import math
+
+    centre = term["centre_db"].get(sensor_kind)
+    if centre is None or not math.isfinite(level_db):
+        return 0.0
+    v = float(term["slope_per_db"]) * (float(level_db) - float(centre))
+    m = float(term["max_logit"])
+    return max(-m, min(m, v))
+
+
+def apply_level_term(p, term: dict, levels_db, calibrated, sensor_kinds):
+    """Shape-only probabilities ``p`` moved by the bounded level term on the calibrated rows."""
+    import numpy as np
+
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    logit = np.log(p / (1 - p))
+    kinds = sensor_kinds if sensor_kinds is not None else ["hydrophone"] * p.size
+    add = np.array([level_logit(term, L, k) if c else 0.0 for L, c, k in zip(levels_db, calibrated, kinds)])
+    return 1.0 / (1.0 + np.exp(-(logit + add)))
+
+
+def check_level_term(term, where) -> None:
+    """Refuse a card whose level term is not plain finite numbers within bounds."""
+    import math
+
+    if term is None:
+        return
+    try:
+        ok = (isinstance(term, dict) and all(math.isfinite(float(term[k])) for k in ("slope_per_db", "max_logit"))
+              and 0 <= float(term["max_logit"]) <= MAX_LEVEL_LOGIT
+              and isinstance(term["centre_db"], dict)
+              and all(math.isfinite(float(v)) for v in term["centre_db"].values()))
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ModelError(f"{where}: model card's level_term is malformed (needs finite slope_per_db, centre_db per "
+                         f"sensor kind and 0 <= max_logit <= {MAX_LEVEL_LOGIT})")
+
+
+#: Largest bound a card may give the calibrated-level term, logits (0.5 -> 0.88 at most).
+MAX_LEVEL_LOGIT = 2.0
 
 
 #: Inputs a model may take besides the extracted features.
@@ -192,6 +251,7 @@ def read_model_card(folder) -> tuple[Path, dict]:
     for key in ("threshold", "model_sha256", "features"):
         if key not in card:
             raise ModelError(f"{card_path}: model card lacks {key!r}")
+    check_level_term(card.get("level_term"), card_path)
     if _sha256(model_path) != card["model_sha256"]:
         raise ModelError(f"{model_path}: checksum does not match the model card; the file was changed or corrupted")
     return folder, card

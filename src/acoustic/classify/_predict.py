@@ -1,5 +1,19 @@
 """Classify recordings with a trained model, with the nearest library signatures as evidence.
 
+Evidence.  The model reads level-invariant features only (:func:`acoustic.features.shape_features`:
+band energies relative to the recording's own total, spectral shape, lines, stationarity), so a
+recording's probability does not depend on its ``gain_db`` at all.  Only a recording whose sidecar
+says ``"calibrated": true`` adds its absolute level (10th-percentile level in calibrated units), and
+then through a bounded term (the model card's ``level_term``: at most ``max_logit`` logits, with
+``max_probability_change_per_10db`` the largest change a 10 dB gain error can cause).  The result
+says which evidence was used (``"calibrated"``).
+
+Domain.  A recording gets ``"in_domain": false`` and a reason when it is shorter than the training
+recordings (:data:`acoustic.features._shape.MIN_DURATION_S`), when less than
+:data:`MIN_IN_BAND_FRACTION` of its energy lies in the 5-900 Hz analysis band, or when its features
+are farther from the training data than the card's ``domain.max_distance``; its probability is then
+a guess.
+
 Clipping and gain.  A recording with more than 1 % of its samples at full scale is refused:
 clipping spreads energy over the whole spectrum and makes noise look like a leak.  One whose peak
 is below -40 dB re full scale gets a warning (coarse quantisation).
@@ -33,9 +47,12 @@ MODELS_ENV = "ACOUSTIC_MODELS_DIR"
 #: a median 0.5 % of samples clipped, 32 % at 12 %; 5 % without clipping).
 MAX_CLIPPED_FRACTION = 0.01
 #: Below this peak level (dB re full scale) a warning says quantisation noise may dominate: the default
-#: model was trained down to peaks near -36 dBFS; at -51 dBFS its false alarms rose to 17 %.
-MIN_PEAK_DBFS = -40.0
+#: model's randomised training recordings go down to an RMS of -70 dBFS (peaks near -58 dBFS) in PCM16.
+MIN_PEAK_DBFS = -60.0
 DEFAULT_LIBRARY_FILE = "signatures.h5"
+#: Below this share of its energy in the 5-900 Hz analysis band a recording is out of domain (the model
+#: sees only its band-edge tail).  Judgement: one percent, i.e. 20 dB more energy outside than inside.
+MIN_IN_BAND_FRACTION = 0.01
 
 
 def _models_root() -> Path:
@@ -119,11 +136,15 @@ def check_supported(model, rf) -> None:
     if lo is not None and not (lo <= rate <= hi):
         warnings.warn(f"{name}: sample rate {rate:g} Hz is outside the {lo:g}-{hi:g} Hz the model was "
                       "trained on; its probability is less certain", AcousticWarning, stacklevel=2)
-    glo, ghi = (card.get("data", {}).get("gain_db_range") or [None, None])
-    if glo is not None and not (glo - 1e-9 <= rf.gain_db <= ghi + 1e-9):
-        warnings.warn(f"{name}: gain {rf.gain_db:g} dB is outside the {glo:g}..{ghi:g} dB the model was trained "
-                      "on (levels are calibrated, so this matters only through quantisation and clipping)",
-                      AcousticWarning, stacklevel=2)
+    term = model.level_term
+    if getattr(rf, "calibrated", False) and term is not None:
+        lo_l, hi_l = (card.get("data", {}).get("level_p10_db_range", {}).get(rf.sensor_kind) or [None, None])
+        lvl = float(getattr(rf, "level_p10_db", float("nan")))
+        if lo_l is not None and not (lo_l <= lvl <= hi_l):
+            warnings.warn(f"{name}: calibrated level {lvl:.0f} dB is outside the {lo_l:.0f}..{hi_l:.0f} dB of the "
+                          f"training data; the level can move the probability by at most "
+                          f"{term['max_logit']:g} logit, the rest of the evidence is the spectral shape",
+                          AcousticWarning, stacklevel=2)
 
 
 def classify_features(model, feats, *, library=None, k: int = 3, check: bool = True) -> list[dict]:
@@ -155,20 +176,54 @@ def classify_features(model, feats, *, library=None, k: int = 3, check: bool = T
         for rf in feats:
             check_supported(model, rf)
     X = np.vstack([rf.values for rf in feats])
-    p = model.leak_probability(X, [rf.sensor_kind for rf in feats])
+    kinds = [rf.sensor_kind for rf in feats]
+    cal = [bool(getattr(rf, "calibrated", False)) for rf in feats]
+    p = model.leak_probability(X, kinds, levels_db=[float(getattr(rf, "level_p10_db", np.nan)) for rf in feats],
+                               calibrated=cal)
+    domain = in_domain(model, feats, X)
     nearest = [[] for _ in feats]
     if library is not None and len(library):
         library.check_features(feats[0].names, feats[0].version)
         nearest = library.match(X, k=k, sensor_kinds=[rf.sensor_kind for rf in feats])
     out = []
-    for rf, prob, near in zip(feats, p, nearest):
+    used_level = model.level_term is not None
+    for rf, prob, near, c, (ok, why) in zip(feats, p, nearest, cal, domain):
         out.append({
             "file": str(rf.path),
             "leak_probability": float(prob),
             "label": "leak" if prob >= model.threshold else "no_leak",
             "threshold": float(model.threshold),
+            "calibrated": bool(c and used_level),
+            "evidence": "shape+level" if (c and used_level) else "shape",
+            "in_domain": ok,
+            "in_domain_reason": why,
+            "tonal": {"mains_50hz": bool(getattr(rf, "mains_50hz", False)),
+                      "mains_60hz": bool(getattr(rf, "mains_60hz", False))},
             "nearest": near,
             "sample_rate_hz": rf.sample_rate_hz,
             "sensor_kind": rf.sensor_kind,
         })
+    return out
+
+
+def in_domain(model, feats, X=None) -> list[tuple[bool, str | None]]:
+    """``(in_domain, reason)`` per recording (see module docs); reason None when in domain."""
+    from ..features._shape import MIN_DURATION_S
+    from ._train import domain_distance
+
+    if X is None:
+        X = np.vstack([rf.values for rf in feats])
+    dom = model.card.get("domain")
+    dist = (domain_distance(X, dom["median"], dom["scale"]) if dom else np.zeros(len(feats)))
+    out = []
+    for rf, d in zip(feats, dist):
+        reasons = []
+        if rf.duration_s < MIN_DURATION_S:
+            reasons.append(f"too short ({rf.duration_s:.1f} s; the model was trained on {MIN_DURATION_S:g} s and longer)")
+        frac = float(getattr(rf, "in_band_fraction", 1.0))
+        if frac < MIN_IN_BAND_FRACTION:
+            reasons.append(f"energy mostly outside the 5-900 Hz analysis band ({100 * frac:.2g} % inside)")
+        if dom and np.isfinite(d) and d > float(dom["max_distance"]):
+            reasons.append(f"far from the training data (feature distance {d:.1f} > {float(dom['max_distance']):.1f})")
+        out.append((not reasons, "; ".join(reasons) or None))
     return out

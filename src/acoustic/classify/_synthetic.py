@@ -1,4 +1,5 @@
-"""Labelled synthetic datasets from the physics simulator (training the default model, quality checks, tests).
+"""Labelled synthetic datasets from the physics simulator (quality checks, tests, `acoustic simulate dataset`;
+the default model is trained on :mod:`acoustic.classify._randomised` instead).
 
 A dataset is a set of *sites*.  Each site draws a pipe (material, internal diameter, soil), a
 sensor kind and a sample rate; its recordings are leaks at random distances (alone or with one

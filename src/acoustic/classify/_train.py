@@ -11,7 +11,16 @@ from .._errors import DataError
 from ._dataset import LEAK_LABEL
 from ._model import LeakModel, model_inputs
 
-__all__ = ["train_model", "evaluate_model", "classification_metrics", "threshold_for_false_alarm_rate", "MIN_SITES"]
+__all__ = ["train_model", "evaluate_model", "classification_metrics", "threshold_for_false_alarm_rate", "MIN_SITES",
+           "fit_level_term", "domain_stats", "domain_distance"]
+
+#: Bound of the calibrated-level term, logits: a chosen cap (not fitted), so that a calibrated level can
+#: move a probability of 0.5 at most to 0.27..0.73 whatever the gain error.
+LEVEL_TERM_MAX_LOGIT = 1.0
+#: L2 penalty of the level-term fit (per row, on the slope in logits/dB) - keeps a weak level weak.
+LEVEL_TERM_L2 = 1e-3
+#: Training-distance quantile beyond which a recording is "far from the training data".
+DOMAIN_QUANTILE = 0.999
 
 #: Fewest distinct sites that allow grouped cross-validation.
 MIN_SITES = 3
@@ -61,7 +70,10 @@ def classification_metrics(scores, labels, threshold: float, groups: dict | None
     threshold : float
         Decision threshold on the probability.
     groups : dict of str -> sequence, optional
-        Breakdowns: for each key (e.g. ``material``) the per-recording value.
+        Breakdowns: for each key (e.g. ``material``) the per-recording value.  A key starting with
+        ``leak_`` (e.g. ``leak_distance_m``) breaks down the leaks only: each of its groups is
+        reported together with all non-leak recordings (so its AUC is "these leaks against every
+        non-leak"), and ``no_leak`` is the non-leaks alone.
     target_far : float, optional
         Also report ``recall_at_target_far``: the fraction of leaks detected when the threshold is
         re-chosen on *these* scores for a false-alarm rate of at most ``target_far`` (a
@@ -104,13 +116,90 @@ def classification_metrics(scores, labels, threshold: float, groups: dict | None
     result["by"] = {}
     for key, values in (groups or {}).items():
         values = np.asarray([str(v) for v in values])
-        result["by"][key] = {v: block(values == v) for v in sorted(set(values.tolist()))}
+        if key.startswith("leak_"):  # a breakdown of the leaks only: each group against all non-leaks
+            result["by"][key] = {v: block((values == v) | (~y if v != "no_leak" else False))
+                                 for v in sorted(set(values.tolist()))}
+        else:
+            result["by"][key] = {v: block(values == v) for v in sorted(set(values.tolist()))}
     return result
+
+
+def fit_level_term(scores, y, levels_db, sensor_kinds, *, max_logit: float = LEVEL_TERM_MAX_LOGIT) -> dict | None:
+    """Fit the bounded calibrated-level term on out-of-fold shape scores.
+
+    The model is ``logit p = logit p_shape + clip(slope (L - centre[kind]), -max_logit, max_logit)``,
+    fitted (Newton, without the clip, small L2 on the slope) as a logistic regression with the shape
+    logit as offset, on the rows whose level is known.
+
+    Returns
+    -------
+    dict or None
+        ``slope_per_db`` (logits/dB), ``centre_db`` per sensor kind (dB re 1 calibrated unit),
+        ``max_logit``, ``max_probability_change_per_10db`` (largest change of a probability a
+        10 dB gain error can cause), ``n_rows``; None when fewer than 20 rows have a level.
+    """
+    L = np.asarray(levels_db, dtype=np.float64)
+    ok = np.isfinite(L)
+    if ok.sum() < 20:
+        return None
+    kinds = np.asarray(sensor_kinds)[ok]
+    kind_names = sorted(set(kinds.tolist()))
+    p = np.clip(np.asarray(scores, dtype=np.float64)[ok], 1e-6, 1 - 1e-6)
+    off = np.log(p / (1 - p))
+    yy = np.asarray(y, dtype=np.float64)[ok]
+    mu = float(L[ok].mean())
+    Z = np.column_stack([L[ok] - mu] + [(kinds == k).astype(float) for k in kind_names])
+    w = np.zeros(Z.shape[1])
+    pen = np.zeros(Z.shape[1])
+    pen[0] = LEVEL_TERM_L2 * yy.size
+    for _ in range(50):
+        eta = off + Z @ w
+        q = 1.0 / (1.0 + np.exp(-eta))
+        g = Z.T @ (q - yy) + pen * w
+        H = (Z * (q * (1 - q))[:, None]).T @ Z + np.diag(pen + 1e-9)
+        step = np.linalg.solve(H, g)
+        w -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    slope = float(w[0])
+    centre = {}
+    for j, k in enumerate(kind_names):
+        lk = L[ok][kinds == k]
+        centre[str(k)] = float(mu - w[1 + j] / slope) if abs(slope) > 1e-6 else float(np.median(lk))
+        lo, hi = np.percentile(lk, [1, 99])
+        centre[str(k)] = float(np.clip(centre[str(k)], lo, hi))
+    delta = min(abs(slope) * 10.0, 2.0 * max_logit)
+    return {"slope_per_db": slope, "centre_db": centre, "max_logit": float(max_logit),
+            "max_probability_change_per_10db": float(2.0 / (1.0 + np.exp(-delta / 2.0)) - 1.0),
+            "n_rows": int(ok.sum()), "level": "10th-percentile 5-900 Hz frame level, dB re 1 calibrated unit"}
+
+
+def domain_stats(X) -> dict:
+    """Per-feature median and robust scale of the training features, and the distance threshold."""
+    X = np.asarray(X, dtype=np.float64)
+    med = np.nanmedian(X, axis=0)
+    q25, q75 = np.nanpercentile(X, [25, 75], axis=0)
+    scale = (q75 - q25) / 1.349
+    scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
+    med = np.where(np.isfinite(med), med, 0.0)
+    d = domain_distance(X, med, scale)
+    return {"median": med.tolist(), "scale": scale.tolist(),
+            "max_distance": float(np.quantile(d, DOMAIN_QUANTILE)), "quantile": DOMAIN_QUANTILE,
+            "distance": "root-mean-square robust z-score over defined features, each capped at 10"}
+
+
+def domain_distance(X, median, scale) -> np.ndarray:
+    """Distance of each row from the training data (see :func:`domain_stats`)."""
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    z = np.minimum(((X - np.asarray(median)) / np.asarray(scale)) ** 2, 100.0)
+    z = np.where(np.isfinite(X), z, np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(np.nanmean(z, axis=1))
 
 
 def train_model(X, labels, sites, *, feature_names, features_version, target_far=0.05, seed=0,
                 groups: dict | None = None, data_summary: dict | None = None, n_splits=5,
-                sensor_kinds=None, n_threads: int = 1) -> LeakModel:
+                sensor_kinds=None, n_threads: int = 1, levels_db=None, level_sensor_kinds=None) -> LeakModel:
     """Fit a leak classifier with cross-validation grouped by site.
 
     No site appears in both a training and a test fold, so the reported metrics are
@@ -143,6 +232,12 @@ def train_model(X, labels, sites, *, feature_names, features_version, target_far
         input (callers must then pass sensor kinds to :meth:`LeakModel.leak_probability`).  The
         default model and ``acoustic train`` do not use it: on 4,800 simulated recordings it moved
         the leave-site-out ROC AUC only from 0.9817 to 0.9821 (the spectra already tell the kinds apart).
+    levels_db : sequence of float, optional
+        Calibrated 10th-percentile level per row (NaN where the calibration is unknown); when given,
+        the card gets a bounded ``level_term`` (:func:`fit_level_term`) that
+        :meth:`LeakModel.leak_probability` applies to recordings marked calibrated.
+    level_sensor_kinds : sequence of str, optional
+        Sensor kind per row for the level term (required with ``levels_db``).
     n_threads : int, default 1
         OpenMP threads for the boosted trees.  One by default: on the project's shared 2-core
         machine two threads made a small training 8x slower (21 s against 2.6 s) when other
@@ -192,7 +287,22 @@ def train_model(X, labels, sites, *, feature_names, features_version, target_far
     metrics = classification_metrics(oof, labels, threshold, groups, target_far=target_far)
     with threadpool_limits(limits=int(n_threads)):
         pipeline = _make_pipeline(seed, labels.size).fit(inputs, y)
+    level_term = metrics_cal = None
+    if levels_db is not None:
+        level_term = fit_level_term(oof, y, levels_db, level_sensor_kinds)
+    if level_term is not None:
+        from ._model import apply_level_term
+
+        lv = np.asarray(levels_db, dtype=np.float64)
+        known = np.isfinite(lv)
+        p_cal = apply_level_term(oof[known], level_term, lv[known], [True] * int(known.sum()),
+                                 list(np.asarray(level_sensor_kinds)[known]))
+        metrics_cal = classification_metrics(p_cal, labels[known], threshold, target_far=target_far)
+        metrics_cal.pop("by", None)
     card = {
+        "level_term": level_term,
+        "metrics_calibrated": metrics_cal,
+        "domain": domain_stats(X),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "package_version": __version__,
         "python": platform.python_version(),
@@ -212,8 +322,12 @@ def train_model(X, labels, sites, *, feature_names, features_version, target_far
     return LeakModel(pipeline=pipeline, threshold=threshold, card=card)
 
 
-def evaluate_model(model: LeakModel, X, labels, groups: dict | None = None, sensor_kinds=None) -> dict:
+def evaluate_model(model: LeakModel, X, labels, groups: dict | None = None, sensor_kinds=None, *,
+                   levels_db=None, calibrated=None) -> dict:
     """Metrics of a trained model on a labelled (held-out) set, at the model's own threshold.
+
+    ``levels_db`` and ``calibrated`` (per row) let the model use the calibrated level of the
+    recordings marked calibrated, as :func:`acoustic.classify.classify_features` does.
 
     Returns the same structure as the model card's ``metrics`` (:func:`classification_metrics`),
     with ``recall_at_target_far`` for the model's target false-alarm rate.
@@ -229,6 +343,6 @@ def evaluate_model(model: LeakModel, X, labels, groups: dict | None = None, sens
         raise DataError(f"feature rows ({X.shape[0]}) and labels ({labels.size}) differ")
     if labels.size == 0:
         raise DataError("nothing to evaluate: no recordings")
-    p = model.leak_probability(X, sensor_kinds)
+    p = model.leak_probability(X, sensor_kinds, levels_db=levels_db, calibrated=calibrated)
     return classification_metrics(p, labels, model.threshold, groups,
                                   target_far=model.card.get("target_false_alarm_rate", 0.05))

@@ -85,8 +85,13 @@ def classify(recordings, model_path, library_path, no_library, k, as_json, warni
     else:
         for r in results:
             near = ", ".join(f"{n['label']} {n['similarity']:.2f}" for n in r["nearest"])
-            click.echo(f"{r['file']}: {r['label']:7s} leak probability {r['leak_probability']:.3f}"
+            evidence = "calibrated: shape + level" if r["calibrated"] else "uncalibrated: shape only"
+            mains = [f for f, k in (("50 Hz", "mains_50hz"), ("60 Hz", "mains_60hz")) if r["tonal"][k]]
+            click.echo(f"{r['file']}: {r['label']:7s} leak probability {r['leak_probability']:.3f} ({evidence})"
+                       + (f"   mains lines: {', '.join(mains)}" if mains else "")
                        + (f"   nearest: {near}" if near else ""))
+            if not r["in_domain"]:
+                click.echo(f"  OUT OF DOMAIN: {r['in_domain_reason']}; the probability is a guess")
     if failed:
         click.echo(f"Error: {failed} of {len(recordings)} recording(s) failed", err=True)
         sys.exit(2)
@@ -116,7 +121,10 @@ def train(dataset, out, far, seed, folds, allow_missing, jobs, as_json, warnings
     data = extract_dataset(dataset, jobs=jobs, allow_missing=allow_missing)
     model = train_model(data.X, data.labels, data.sites, feature_names=data.feature_names,
                         features_version=data.features_version, target_far=far, seed=seed,
-                        groups=data.groups(), data_summary=data.summary(), n_splits=folds)
+                        groups=data.groups(), data_summary=data.summary(), n_splits=folds,
+                        levels_db=[lv if c else float("nan") for lv, c in zip(data.meta["level_p10_db"],
+                                                                               data.meta["calibrated"])],
+                        level_sensor_kinds=data.meta["sensor_kind"])
     save_model(model, out)
     if as_json:
         emit_json({"model": str(out), "card": model.card, "warnings": warnings_out})
@@ -137,14 +145,21 @@ def train(dataset, out, far, seed, folds, allow_missing, jobs, as_json, warnings
 @json_option
 @command_errors
 def evaluate(dataset, model_path, allow_missing, jobs, as_json, warnings_out):
-    """Evaluate a trained model on a held-out labelled DATASET (same metrics as training)."""
+    """Evaluate a model on a labelled DATASET: your own recordings with labels.csv (file,label[,distance_m]).
+
+    Labels: leak, or the kind of non-leak noise (pump, prv, traffic, consumption, hum, quiet,
+    other, no_leak). Reports ROC AUC, detection and false alarms at the model's threshold, leaks
+    detected at <= 5 % false alarms, and breakdowns (sensor kind, sample rate, calibrated or not,
+    leak distance band when distance_m is given).
+    """
     from ..classify import check_supported, default_model_dir, evaluate_model, extract_dataset, load_model
 
     model = load_model(model_path if model_path is not None else default_model_dir())
     data = extract_dataset(dataset, jobs=jobs, allow_missing=allow_missing)
     for i in range(len(data)):
         check_supported(model, data.recording(i))
-    metrics = evaluate_model(model, data.X, data.labels, data.groups(), sensor_kinds=data.meta["sensor_kind"])
+    metrics = evaluate_model(model, data.X, data.labels, data.groups(), sensor_kinds=data.meta["sensor_kind"],
+                             levels_db=data.meta["level_p10_db"], calibrated=data.meta["calibrated"])
     if as_json:
         emit_json({"model": str(model.path), "dataset": str(dataset), "metrics": metrics,
                    "warnings": warnings_out})

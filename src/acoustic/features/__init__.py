@@ -16,6 +16,10 @@ feature vector with names and units, the same for every sample rate from 1 to 96
 - stationarity of the per-frame band levels: L10, L50, L90, L95, mode, spread = L10 - L90,
   standard deviation, skewness, excess kurtosis; excess kurtosis of the samples.
 
+Level-invariant "shape" features for the leak classifier (band energies relative to the
+recording's own total over 5-900 Hz, spectral shape, lines, stationarity, crest factor; unchanged
+by any gain) are in :func:`shape_features` (:mod:`acoustic.features._shape`).
+
 Definitions follow librosa's (``center=False``) where librosa has the feature, on the
 analysis-band bins; the tests check agreement.  See :mod:`acoustic.features._design` for
 the framing and band choices and :mod:`acoustic.features._tonal` for the line tests.
@@ -36,8 +40,10 @@ from ._extract import (
     feature_units,
     min_duration_s,
 )
+from ._shape import SHAPE_VERSION, ShapeFeatures, shape_feature_names, shape_feature_units, shape_features
 
 __all__ = [
     "FEATURES_VERSION", "LEVEL_REFERENCE", "FeatureVector", "extract_features", "extract_many",
     "feature_names", "feature_units", "feature_descriptions", "min_duration_s",
+    "SHAPE_VERSION", "ShapeFeatures", "shape_feature_names", "shape_feature_units", "shape_features",
 ]

@@ -271,7 +271,7 @@ def _junction_on_route(network, pieces, point) -> tuple[str, float, float] | Non
 
 
 def _spectrum(ev: SuspectEvidence, site, point, chosen, library, cache) -> None:
-    from ..features import LEVEL_REFERENCE, extract_features
+    from ..features import LEVEL_REFERENCE, extract_features, shape_features
     from . import _plots
 
     # the logger nearest the point along the pipes: it hears the leak loudest
@@ -304,14 +304,17 @@ def _spectrum(ev: SuspectEvidence, site, point, chosen, library, cache) -> None:
                 rec = cache.get(("rec", str(info.path))) or _read(info)
                 cache[("rec", str(info.path))] = rec
                 cache[key] = extract_features(rec)
+                cache[("shape", str(info.path))] = shape_features(rec.samples, rec.sample_rate, rec.gain_db,
+                                                                  name=rec.name)
         fv = cache[key]
+        sf = cache[("shape", str(info.path))]  # the signature library holds the classifier's shape features
     except AcousticError as exc:
         ev.notes.append(f"{info.path.name}: spectrum not computed ({exc})")
         return
     nearest, sigs = [], []
     if library is not None and len(library):
         try:
-            nearest = library.match(fv.values, k=3, names=fv.names, version=fv.version)[0]
+            nearest = library.match(sf.values, k=3, names=sf.names, version=sf.version)[0]
         except AcousticError as exc:
             ev.notes.append(f"signature library not matched: {exc}")
         index = {sid: i for i, sid in enumerate(library.metadata["signature_id"].tolist())}
