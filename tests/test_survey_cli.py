@@ -124,7 +124,7 @@ def _error(r):
 
 def test_network_that_does_not_load(survey):
     (survey / "network.inp").write_text("[PIPES]\n not an epanet file\n[END]\n")
-    assert "network.inp: EPANET network does not load" in _error(_run("survey", survey))
+    assert "network.inp, line 2: link not joins node an" in _error(_run("survey", survey))
 
 
 def test_pipes_without_materials_are_named(survey):
@@ -187,7 +187,7 @@ def test_disconnected_network(survey):
 
 @pytest.mark.parametrize("damage,msg", [
     (lambda d: shutil.rmtree(d), "survey folder not found"),
-    (lambda d: (d / "loggers.csv").unlink(), "loggers.csv: file not found"),
+    (lambda d: (d / "loggers.csv").unlink(), "loggers.csv: loggers.csv not found"),
     (lambda d: shutil.rmtree(d / "recordings"), "recordings: folder not found"),
     (lambda d: [(d / f).unlink() for f in ("network.inp", "pipes.csv")], "no network.inp (with pipes.csv) or network.geojson"),
     (lambda d: [shutil.rmtree(p) for p in (d / "recordings").iterdir()], "no logger has recordings"),
